@@ -1,0 +1,93 @@
+# ferry top-level Makefile.  `make` builds into build/; see README.md.
+BUILD ?= build
+-include $(BUILD)/config.mak
+
+# A missing build config installs what is missing and configures first, so
+# `make check` and `make demo` work on a fresh machine.
+$(BUILD)/config.mak: configure
+	scripts/install-deps --quiet
+	./configure --builddir=$(BUILD) $(CONFIGURE_FLAGS)
+
+WARN := -Wall -Wextra -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
+        -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -Werror
+CFLAGS ?= -O2 -g
+HOST_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread \
+        -Iinclude -I$(BUILD)/include -Iguest/include $(PKG_CFLAGS) \
+        -DFERRY_VERSION='"$(VERSION)"' -MMD -MP
+HOST_LDFLAGS := -pthread
+ifeq ($(ASAN),yes)
+HOST_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
+HOST_LDFLAGS += -fsanitize=address,undefined
+endif
+LIBS := $(PKG_LIBS) -lm
+
+# --- generated QAPI code ----------------------------------------------------
+QAPI_SCHEMA := $(wildcard qapi/*.json)
+QAPI_GEN := $(BUILD)/qapi/qapi-types.h $(BUILD)/qapi/qapi-types.c \
+            $(BUILD)/qapi/qapi-commands.c $(BUILD)/qapi/qapi-introspect.c
+QAPI_OBJS := $(BUILD)/qapi/qapi-types.o $(BUILD)/qapi/qapi-commands.o \
+             $(BUILD)/qapi/qapi-introspect.o
+
+$(QAPI_GEN) &: $(QAPI_SCHEMA) scripts/qapi-gen.py
+	@mkdir -p $(BUILD)/qapi $(BUILD)/include
+	python3 scripts/qapi-gen.py -o $(BUILD)/qapi qapi/qapi-schema.json
+	@ln -sfn ../qapi $(BUILD)/include/qapi
+
+# --- host code --------------------------------------------------------------
+LIB_DIRS := util system accel accel/kvm accel/soft hw hw/x86 hw/char hw/misc \
+            monitor io migration block guest/workload
+LIB_SRCS := $(filter-out system/main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
+LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(QAPI_OBJS)
+CTL_SRCS := $(wildcard tools/ferryctl/*.c)
+CTL_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CTL_SRCS))
+UNIT_SRCS := $(wildcard tests/unit/test-*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+
+all: $(BUILD)/ferry $(BUILD)/ferryctl $(BUILD)/guest/ferry-guest.elf $(UNIT_BINS)
+
+$(BUILD)/%.o: %.c $(BUILD)/config.mak | $(QAPI_GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -c -o $@ $<
+
+$(BUILD)/qapi/%.o: $(BUILD)/qapi/%.c $(QAPI_GEN)
+	$(CC) $(HOST_CFLAGS) -Wno-unused-function -c -o $@ $<
+
+$(BUILD)/libferry.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/ferry: $(BUILD)/system/main.o $(BUILD)/libferry.a $(BUILD)/guest/blob.o
+	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/ferryctl: $(CTL_OBJS) $(BUILD)/libferry.a
+	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libferry.a $(BUILD)/guest/blob.o | $(QAPI_GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $^ $(LIBS)
+
+# --- the test guest (freestanding, Multiboot v1) ----------------------------
+include guest/guest.mak
+
+# --- tests, demo, helpers ---------------------------------------------------
+check: all
+	python3 scripts/run-tests --build $(BUILD)
+
+# The whole suite under AddressSanitizer and UBSan, in its own build tree.
+check-asan:
+	$(MAKE) BUILD=build-asan CONFIGURE_FLAGS=--enable-asan check
+
+demo: all
+	python3 scripts/demo.py --build $(BUILD)
+
+setup:
+	scripts/install-deps
+
+docs/qmp.md: $(QAPI_SCHEMA) scripts/qapi-gen.py
+	python3 scripts/qapi-gen.py --doc $@ qapi/qapi-schema.json
+
+clean:
+	rm -rf $(BUILD) build-asan
+
+.PHONY: all check check-asan demo setup clean
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,124 @@
+/*
+ * Ring 3: the workload and its platform hooks.  Reports go to the workload
+ * device by one MMIO write (the VMM reads the record during that exit);
+ * without the device (under QEMU) they are summed here and printed on the
+ * serial console through the system-call gate.
+ */
+#include "guest/kernel.h"
+
+static struct wl_state wl_state;
+static struct wl_cpu wl_cpus[MAX_CPUS];
+static volatile int workload_ready;
+static struct wl_report totals[MAX_CPUS];
+static uint64_t last_print_ns[MAX_CPUS];
+
+static long sys(long nr, const void *arg)
+{
+    long ret;
+
+    __asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "D"(arg) : "memory");
+    return ret;
+}
+
+static uint64_t now_ns(void *opaque)
+{
+    unsigned __int128 p = (unsigned __int128)rdtsc() * platform.ns_mult;
+
+    return (uint64_t)(p >> 32);
+}
+
+static void print_totals(const struct wl_report *t, uint64_t now)
+{
+    char line[200];
+
+    snprintf(line, sizeof(line),
+             "workload: cpu %u rounds=%lu pages-written=%lu "
+             "pages-verified=%lu passes=%lu corrupt-pages=%lu",
+             t->cpu, t->rounds, t->pages_written, t->pages_verified,
+             t->passes, t->corrupt_pages);
+    sys(SYS_LOG, line);
+    last_print_ns[t->cpu] = now;
+}
+
+static void report(void *opaque, struct wl_report *r)
+{
+    struct wl_report *t = &totals[r->cpu];
+    uint64_t now;
+
+    if (platform.have_device) {
+        mmio_write64(WL_DEV_BASE + WL_REG_REPORT, (uint64_t)r);
+        return;
+    }
+    t->cpu = r->cpu;
+    t->rounds += r->rounds;
+    t->pages_written += r->pages_written;
+    t->pages_verified += r->pages_verified;
+    t->passes += r->passes;
+    t->corrupt_pages += r->corrupt_pages;
+    now = now_ns(opaque);
+    if (r->corrupt_pages || now - last_print_ns[r->cpu] > 2000000000ull) {
+        print_totals(t, now);
+    }
+}
+
+static void log_msg(void *opaque, const char *msg)
+{
+    sys(SYS_LOG, msg);
+}
+
+static void fail(const char *what, const char *arg)
+{
+    char msg[160];
+
+    snprintf(msg, sizeof(msg), "%s%s", what, arg);
+    sys(SYS_PANIC, msg);
+}
+
+/* cpu 0 lays the workload out while the others wait for it. */
+static void setup_workload(void)
+{
+    const char *bad = 0;
+    uint64_t ram_bytes = 0;
+    char line[200];
+
+    wl_state.cfg.ncpus = boot_info.ncpus;
+    if (!wl_parse_cmdline(boot_info.cmdline, &wl_state.cfg, &bad)) {
+        fail("malformed dirty-rate in the command line: ", bad);
+    }
+    if (!wl_layout_init(&wl_state.layout, boot_info.ram, boot_info.nr_ram,
+                        boot_info.reserved_end)) {
+        fail("no RAM left for the workload", "");
+    }
+    for (unsigned i = 0; i < boot_info.nr_ram; i++) {
+        ram_bytes += boot_info.ram[i].npages * WL_PAGE_SIZE;
+    }
+    for (unsigned c = 0; c < wl_state.cfg.ncpus; c++) {
+        wl_cpu_init(&wl_state, &wl_cpus[c], c);
+    }
+    wl_state.ops = (struct wl_ops){
+        .now_ns = now_ns,
+        .report = report,
+        .log = log_msg,
+    };
+    snprintf(line, sizeof(line),
+             "ferry-guest: %u cpus, %lu MiB RAM, %lu pages under test, "
+             "dirty-rate %s, tsc %lu kHz, reporting to the %s",
+             wl_state.cfg.ncpus, ram_bytes >> 20, wl_state.layout.total_pages,
+             boot_info.cmdline[0] ? boot_info.cmdline : "0",
+             platform.tsc_khz,
+             platform.have_device ? "workload device" : "serial console");
+    sys(SYS_LOG, line);
+}
+
+void user_main(unsigned cpu)
+{
+    if (cpu == 0) {
+        setup_workload();
+        __atomic_store_n(&workload_ready, 1, __ATOMIC_RELEASE);
+    }
+    while (!__atomic_load_n(&workload_ready, __ATOMIC_ACQUIRE)) {
+        cpu_relax();
+    }
+    wl_run(&wl_state, &wl_cpus[cpu]);
+    sys(SYS_PANIC, "workload returned");
+}

@@ -1,0 +1,166 @@
+/*
+ * A 16550-style UART at COM1: enough of the register file for a guest
+ * driver that polls (no interrupts, no receive path yet).  Its registers
+ * are a plain state struct so the migration issue can describe them
+ * declaratively.  Output is line-buffered into the -serial backend.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include "hw/serial.h"
+#include "system/ioport.h"
+#include "util/error.h"
+
+#define COM1_BASE 0x3f8
+
+enum { UART_RBR_THR, UART_IER, UART_IIR_FCR, UART_LCR, UART_MCR, UART_LSR,
+       UART_MSR, UART_SCR };
+
+#define LCR_DLAB  0x80
+#define LSR_THRE  0x20
+#define LSR_TEMT  0x40
+
+typedef struct SerialState {
+    uint16_t divider;
+    uint8_t ier, fcr, lcr, mcr, scr;
+} SerialState;
+
+static struct {
+    SerialState regs;
+    GMutex lock;
+    int fd;                 /* -1: output discarded */
+    bool owns_fd;
+    char line[512];
+    size_t len;
+} uart = { .fd = -1 };
+
+static void flush_line(void)
+{
+    size_t off = 0;
+
+    while (uart.fd >= 0 && off < uart.len) {
+        ssize_t n = write(uart.fd, uart.line + off, uart.len - off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;          /* a full or closed sink must not stall the guest */
+        }
+        off += (size_t)n;
+    }
+    uart.len = 0;
+}
+
+static void emit(uint8_t c)
+{
+    if (c == '\r') {
+        return;
+    }
+    uart.line[uart.len++] = (char)c;
+    if (c == '\n' || uart.len == sizeof(uart.line)) {
+        flush_line();
+    }
+}
+
+static uint64_t serial_read(void *opaque, uint64_t off, unsigned size)
+{
+    SerialState *s = &uart.regs;
+    uint64_t v = 0;
+
+    g_mutex_lock(&uart.lock);
+    switch (off) {
+    case UART_RBR_THR:
+        v = (s->lcr & LCR_DLAB) ? (s->divider & 0xff) : 0;
+        break;
+    case UART_IER:
+        v = (s->lcr & LCR_DLAB) ? (s->divider >> 8) : s->ier;
+        break;
+    case UART_IIR_FCR:
+        v = 0x01 | ((s->fcr & 1) ? 0xc0 : 0);   /* no interrupt pending */
+        break;
+    case UART_LCR: v = s->lcr; break;
+    case UART_MCR: v = s->mcr; break;
+    case UART_LSR: v = LSR_THRE | LSR_TEMT; break;
+    case UART_MSR: v = 0xb0; break;             /* CTS, DSR, DCD */
+    case UART_SCR: v = s->scr; break;
+    }
+    g_mutex_unlock(&uart.lock);
+    return v;
+}
+
+static void serial_write(void *opaque, uint64_t off, uint64_t v, unsigned size)
+{
+    SerialState *s = &uart.regs;
+
+    g_mutex_lock(&uart.lock);
+    switch (off) {
+    case UART_RBR_THR:
+        if (s->lcr & LCR_DLAB) {
+            s->divider = (uint16_t)((s->divider & 0xff00) | (v & 0xff));
+        } else {
+            emit((uint8_t)v);
+        }
+        break;
+    case UART_IER:
+        if (s->lcr & LCR_DLAB) {
+            s->divider = (uint16_t)((s->divider & 0xff) | ((v & 0xff) << 8));
+        } else {
+            s->ier = v & 0x0f;
+        }
+        break;
+    case UART_IIR_FCR: s->fcr = (uint8_t)v; break;
+    case UART_LCR: s->lcr = (uint8_t)v; break;
+    case UART_MCR: s->mcr = v & 0x1f; break;
+    case UART_SCR: s->scr = (uint8_t)v; break;
+    }
+    g_mutex_unlock(&uart.lock);
+}
+
+static const IOOps serial_ops = {
+    .read = serial_read,
+    .write = serial_write,
+};
+
+static bool open_backend(const char *spec, GError **errp)
+{
+    if (!spec || !strcmp(spec, "none")) {
+        uart.fd = -1;
+    } else if (!strcmp(spec, "stdio")) {
+        uart.fd = STDOUT_FILENO;
+    } else if (g_str_has_prefix(spec, "file:") && spec[5]) {
+        uart.fd = open(spec + 5, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
+                       O_CLOEXEC, 0644);
+        if (uart.fd < 0) {
+            error_setg_errno(errp, errno, "-serial: cannot open '%s'", spec + 5);
+            return false;
+        }
+        uart.owns_fd = true;
+    } else {
+        error_setg(errp, "-serial: unsupported backend '%s' "
+                   "(file:PATH, stdio, none)", spec);
+        return false;
+    }
+    return true;
+}
+
+bool serial_init(const char *spec, GError **errp)
+{
+    memset(&uart.regs, 0, sizeof(uart.regs));
+    uart.regs.divider = 12;             /* 9600 baud, the reset value */
+    return open_backend(spec, errp) &&
+           io_region_register(IO_SPACE_PIO, COM1_BASE, 8, "serial0",
+                              &serial_ops, NULL, errp);
+}
+
+void serial_cleanup(void)
+{
+    g_mutex_lock(&uart.lock);
+    flush_line();
+    if (uart.owns_fd) {
+        close(uart.fd);
+    }
+    uart.fd = -1;
+    uart.owns_fd = false;
+    g_mutex_unlock(&uart.lock);
+}

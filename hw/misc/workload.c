@@ -1,0 +1,131 @@
+/*
+ * The workload device (see include/hw/workload.h).  Its state is the
+ * per-vCPU sums of the guest's reports: a full verify pass of the whole
+ * memory is complete when every vCPU finished one over its share, so
+ * full-verify-passes is the minimum over vCPUs.
+ */
+#include <string.h>
+#include "accel/accel.h"
+#include "hw/workload.h"
+#include "system/ioport.h"
+#include "system/memory.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#define WL_MAX_CPUS 64
+
+typedef struct WorkloadCPUState {
+    uint64_t rounds;
+    uint64_t pages_written;
+    uint64_t pages_verified;
+    uint64_t passes;
+    uint64_t corrupt_pages;
+} WorkloadCPUState;
+
+typedef struct WorkloadState {
+    uint32_t ncpus;
+    WorkloadCPUState cpu[WL_MAX_CPUS];
+} WorkloadState;
+
+static WorkloadState wl;
+static GMutex wl_lock;
+
+void workload_dev_report(const struct wl_report *r)
+{
+    if (r->cpu >= wl.ncpus) {
+        ferry_log("workload: report from unknown cpu %u ignored", r->cpu);
+        return;
+    }
+    g_mutex_lock(&wl_lock);
+    WorkloadCPUState *c = &wl.cpu[r->cpu];
+    c->rounds += r->rounds;
+    c->pages_written += r->pages_written;
+    c->pages_verified += r->pages_verified;
+    c->passes += r->passes;
+    c->corrupt_pages += r->corrupt_pages;
+    g_mutex_unlock(&wl_lock);
+    if (r->corrupt_pages) {
+        ferry_log("workload: cpu %u found %" G_GUINT64_FORMAT " corrupt "
+                  "page(s), last at pfn 0x%" G_GINT64_MODIFIER "x",
+                  r->cpu, r->corrupt_pages, r->last_corrupt_pfn);
+    }
+}
+
+void workload_dev_query(WorkloadCounters *out)
+{
+    memset(out, 0, sizeof(*out));
+    g_mutex_lock(&wl_lock);
+    out->full_verify_passes = wl.ncpus ? UINT64_MAX : 0;
+    for (unsigned i = 0; i < wl.ncpus; i++) {
+        const WorkloadCPUState *c = &wl.cpu[i];
+        out->rounds += c->rounds;
+        out->pages_written += c->pages_written;
+        out->pages_verified += c->pages_verified;
+        out->corrupt_pages += c->corrupt_pages;
+        out->full_verify_passes = MIN(out->full_verify_passes, c->passes);
+    }
+    g_mutex_unlock(&wl_lock);
+}
+
+static void guest_panic(uint64_t gpa)
+{
+    char msg[257] = "";
+    const char *src = gpa_to_hva(gpa, 1);
+
+    if (src) {
+        size_t avail = 0;
+        while (avail < 256 && gpa_to_hva(gpa + avail, 1) && src[avail]) {
+            avail++;
+        }
+        memcpy(msg, src, avail);
+    }
+    ferry_log("workload: guest panic: %s", msg);
+}
+
+static uint64_t wl_read(void *opaque, uint64_t off, unsigned size)
+{
+    const AccelOps *accel = accel_current();
+
+    switch (off) {
+    case WL_REG_ID: return WL_DEV_MAGIC;
+    case WL_REG_NR_CPUS: return wl.ncpus;
+    case WL_REG_TSC_KHZ: return accel && accel->tsc_khz ? accel->tsc_khz() : 0;
+    default: return 0;
+    }
+}
+
+static void wl_write(void *opaque, uint64_t off, uint64_t v, unsigned size)
+{
+    struct wl_report r;
+
+    switch (off) {
+    case WL_REG_REPORT:
+        if (guest_mem_read(v, &r, sizeof(r)) == 0) {
+            workload_dev_report(&r);
+        } else {
+            ferry_log("workload: report at bad address 0x%" G_GINT64_MODIFIER
+                      "x ignored", v);
+        }
+        break;
+    case WL_REG_PANIC:
+        guest_panic(v);
+        break;
+    }
+}
+
+static const IOOps wl_ops = {
+    .read = wl_read,
+    .write = wl_write,
+};
+
+bool workload_dev_init(unsigned ncpus, GError **errp)
+{
+    if (ncpus > WL_MAX_CPUS) {
+        error_setg(errp, "workload device: at most %d vCPUs", WL_MAX_CPUS);
+        return false;
+    }
+    memset(&wl, 0, sizeof(wl));
+    wl.ncpus = ncpus;
+    return io_region_register(IO_SPACE_MMIO, WL_DEV_BASE, WL_DEV_SIZE,
+                              "workload", &wl_ops, NULL, errp);
+}

@@ -1,0 +1,95 @@
+/*
+ * The pc machine: memory layout, devices and boot.  Devices are created in
+ * a fixed order here, so their I/O ranges and (later) migration sections
+ * have stable ids.
+ */
+#include <string.h>
+#include "accel/accel.h"
+#include "hw/multiboot.h"
+#include "hw/pc.h"
+#include "hw/serial.h"
+#include "hw/workload.h"
+#include "system/cpus.h"
+#include "system/ioport.h"
+#include "system/memory.h"
+#include "util/error.h"
+
+extern const uint8_t ferry_guest_elf[], ferry_guest_elf_end[];
+
+static bool pc_memory_init(const AccelOps *accel, uint64_t ram_size,
+                           GError **errp)
+{
+    uint64_t low = MIN(ram_size, MACHINE_LOWMEM_MAX);
+    RAMBlock *rb = ram_block_new("pc.ram", ram_size, errp);
+    GuestRegion *r;
+
+    if (!rb) {
+        return false;
+    }
+    r = guest_region_add(0, rb, 0, low, errp);
+    if (!r || !accel->map_region(r, errp)) {
+        return false;
+    }
+    if (ram_size > low) {
+        r = guest_region_add(MACHINE_HIGHMEM_BASE, rb, low, ram_size - low, errp);
+        if (!r || !accel->map_region(r, errp)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool pc_load_kernel(const MachineConfig *cfg, BootEntry *entry,
+                           GError **errp)
+{
+    g_autofree gchar *contents = NULL;
+    const uint8_t *image = ferry_guest_elf;
+    size_t size = (size_t)(ferry_guest_elf_end - ferry_guest_elf);
+
+    if (cfg->kernel) {
+        gsize len;
+        if (!g_file_get_contents(cfg->kernel, &contents, &len, errp)) {
+            g_prefix_error(errp, "-kernel: ");
+            return false;
+        }
+        image = (const uint8_t *)contents;
+        size = len;
+    }
+    return multiboot_load(image, size, cfg->append, cfg->ram_size, entry, errp);
+}
+
+bool pc_machine_init(const MachineConfig *cfg, GError **errp)
+{
+    const AccelOps *accel = accel_select(cfg->accel, errp);
+    BootEntry entry = { .cmdline = cfg->append };
+
+    if (!accel) {
+        return false;
+    }
+    if (accel == &soft_accel_ops && cfg->kernel) {
+        error_setg(errp, "-kernel: -accel soft runs only the built-in test "
+                   "guest's workload");
+        return false;
+    }
+    if (!accel->init(cfg->smp, errp) ||
+        !pc_memory_init(accel, cfg->ram_size, errp)) {
+        return false;
+    }
+    dirty_log_register(accel->dirty_log);
+    if (!serial_init(cfg->serial, errp) ||
+        !workload_dev_init(cfg->smp, errp) ||
+        !cpus_create(accel, cfg->smp, errp)) {
+        return false;
+    }
+    if (accel != &soft_accel_ops && !pc_load_kernel(cfg, &entry, errp)) {
+        return false;
+    }
+    return accel->boot(cpu_get(0), &entry, errp);
+}
+
+void pc_machine_cleanup(void)
+{
+    cpus_destroy();
+    serial_cleanup();
+    io_regions_reset();
+}

@@ -1,0 +1,16 @@
+#ifndef FERRY_HW_PC_H
+#define FERRY_HW_PC_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include "system/machine.h"
+
+/*
+ * Builds the machine the configuration describes: accelerator, pc.ram
+ * (split around the PCI hole like QEMU's pc machine), devices, vCPUs
+ * (parked), and the kernel loaded and ready to enter.
+ */
+bool pc_machine_init(const MachineConfig *cfg, GError **errp);
+void pc_machine_cleanup(void);
+
+#endif

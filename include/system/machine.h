@@ -1,0 +1,54 @@
+/*
+ * The machine: what the command line asked for, and the single VM this
+ * process runs.
+ */
+#ifndef FERRY_SYSTEM_MACHINE_H
+#define FERRY_SYSTEM_MACHINE_H
+
+#include <glib.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+typedef struct MachineConfig {
+    char *name;             /* -name */
+    uint64_t ram_size;      /* -m, bytes */
+    unsigned smp;           /* -smp */
+    char *accel;            /* -accel kvm|soft; NULL = kvm when usable */
+    char *kernel;           /* -kernel; NULL = built-in test guest */
+    char *append;           /* -append */
+    GPtrArray *qmp;         /* -qmp specs (char *), repeatable */
+    char *monitor;          /* -monitor stdio|unix:... */
+    char *serial;           /* -serial file:PATH|stdio|none; NULL = none */
+    bool start_paused;      /* -S */
+    char *incoming;         /* -incoming URI|defer */
+    bool daemonize;         /* -daemonize */
+    char *pidfile;          /* -pidfile */
+    char *logfile;          /* -D */
+    bool want_help;         /* -h, -help, --help: print usage, exit 0 */
+    bool want_version;      /* -version, --version: print version, exit 0 */
+} MachineConfig;
+
+void machine_config_init(MachineConfig *cfg);
+void machine_config_clear(MachineConfig *cfg);
+
+/*
+ * Parses QEMU-style options (single dash, "-m 512M"); argv[0] is the program
+ * name and is skipped.  Unknown or malformed options set @errp with a
+ * message naming the option ("-m: invalid size 'abc'..."), without the
+ * program name: main prints it as "ferry: MESSAGE".  -help and -version set
+ * want_help / want_version and stop parsing, as QEMU exits on them at once.
+ */
+bool machine_parse_options(int argc, char **argv, MachineConfig *cfg,
+                           GError **errp);
+
+/* Prints the option summary for -help, built from the parser's table. */
+void machine_print_help(FILE *out);
+
+/* Machine memory layout, as QEMU's pc machine: RAM above this goes >4G. */
+#define MACHINE_LOWMEM_MAX   0xc0000000ULL
+#define MACHINE_HIGHMEM_BASE 0x100000000ULL
+
+extern const MachineConfig *current_config;
+
+#endif

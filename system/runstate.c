@@ -1,0 +1,158 @@
+/*
+ * The VM's run state (QAPI RunState).  One table lists the legal moves;
+ * runstate_set() refuses and logs anything else.  Only the main thread
+ * changes the state; other threads may read it.
+ */
+#include "system/runstate.h"
+#include "system/cpus.h"
+#include "monitor/monitor.h"
+#include "qapi/qapi-events.h"
+#include "util/error.h"
+#include "util/log.h"
+
+typedef struct RunStateTransition {
+    RunState from, to;
+} RunStateTransition;
+
+static const RunStateTransition transitions[] = {
+    { RUN_STATE_PRELAUNCH, RUN_STATE_RUNNING },
+    { RUN_STATE_PRELAUNCH, RUN_STATE_INMIGRATE },
+    { RUN_STATE_PRELAUNCH, RUN_STATE_PAUSED },
+    { RUN_STATE_INMIGRATE, RUN_STATE_RUNNING },
+    { RUN_STATE_INMIGRATE, RUN_STATE_PAUSED },
+    { RUN_STATE_INMIGRATE, RUN_STATE_INTERNAL_ERROR },
+    { RUN_STATE_INMIGRATE, RUN_STATE_POSTMIGRATE },
+    { RUN_STATE_RUNNING, RUN_STATE_PAUSED },
+    { RUN_STATE_RUNNING, RUN_STATE_FINISH_MIGRATE },
+    { RUN_STATE_RUNNING, RUN_STATE_POSTMIGRATE },
+    { RUN_STATE_RUNNING, RUN_STATE_INTERNAL_ERROR },
+    { RUN_STATE_RUNNING, RUN_STATE_GUEST_PANICKED },
+    { RUN_STATE_RUNNING, RUN_STATE_SAVE_VM },
+    { RUN_STATE_PAUSED, RUN_STATE_RUNNING },
+    { RUN_STATE_PAUSED, RUN_STATE_FINISH_MIGRATE },
+    { RUN_STATE_PAUSED, RUN_STATE_POSTMIGRATE },
+    { RUN_STATE_PAUSED, RUN_STATE_SAVE_VM },
+    { RUN_STATE_FINISH_MIGRATE, RUN_STATE_RUNNING },
+    { RUN_STATE_FINISH_MIGRATE, RUN_STATE_PAUSED },
+    { RUN_STATE_FINISH_MIGRATE, RUN_STATE_POSTMIGRATE },
+    { RUN_STATE_POSTMIGRATE, RUN_STATE_RUNNING },
+    { RUN_STATE_POSTMIGRATE, RUN_STATE_PAUSED },
+    { RUN_STATE_SAVE_VM, RUN_STATE_RUNNING },
+    { RUN_STATE_SAVE_VM, RUN_STATE_PAUSED },
+    { RUN_STATE_INTERNAL_ERROR, RUN_STATE_PAUSED },
+    { RUN_STATE_INTERNAL_ERROR, RUN_STATE_RUNNING },
+    { RUN_STATE_GUEST_PANICKED, RUN_STATE_PAUSED },
+    { RUN_STATE_GUEST_PANICKED, RUN_STATE_RUNNING },
+};
+
+static RunState current = RUN_STATE_PRELAUNCH;
+static bool shutdown_requested;
+static GMainLoop *main_loop;
+
+RunState runstate_get(void)
+{
+    return __atomic_load_n(&current, __ATOMIC_ACQUIRE);
+}
+
+bool runstate_is_running(void)
+{
+    return runstate_get() == RUN_STATE_RUNNING;
+}
+
+static bool transition_allowed(RunState from, RunState to)
+{
+    if (to == RUN_STATE_SHUTDOWN) {
+        return true;        /* quit is always possible */
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(transitions); i++) {
+        if (transitions[i].from == from && transitions[i].to == to) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool runstate_set(RunState new_state, GError **errp)
+{
+    RunState old = runstate_get();
+
+    if (old == new_state) {
+        return true;
+    }
+    if (!transition_allowed(old, new_state)) {
+        error_setg(errp, "invalid runstate transition: '%s' -> '%s'",
+                   RunState_str(old), RunState_str(new_state));
+        ferry_log("runstate: refused %s -> %s", RunState_str(old),
+                  RunState_str(new_state));
+        return false;
+    }
+    ferry_log("runstate: %s -> %s", RunState_str(old), RunState_str(new_state));
+    __atomic_store_n(&current, new_state, __ATOMIC_RELEASE);
+    return true;
+}
+
+bool vm_stop(RunState state, GError **errp)
+{
+    if (!runstate_is_running()) {
+        return true;        /* as QEMU: stopping a stopped VM does nothing */
+    }
+    if (!runstate_set(state, errp)) {
+        return false;
+    }
+    bql_lock();
+    cpus_pause_all();
+    bql_unlock();
+    qapi_event_send_stop();
+    return true;
+}
+
+bool vm_start(GError **errp)
+{
+    if (runstate_is_running()) {
+        return true;
+    }
+    if (!runstate_set(RUN_STATE_RUNNING, errp)) {
+        return false;
+    }
+    bql_lock();
+    cpus_resume_all();
+    bql_unlock();
+    qapi_event_send_resume();
+    return true;
+}
+
+static gboolean quit_main_loop(gpointer opaque)
+{
+    if (main_loop) {
+        g_main_loop_quit(main_loop);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+void ferry_request_shutdown(bool guest, const char *reason)
+{
+    int cause = ShutdownCause_lookup(reason);
+
+    if (shutdown_requested) {
+        return;
+    }
+    shutdown_requested = true;
+    ferry_log("shutdown requested: %s", reason);
+    qapi_event_send_shutdown(guest, cause < 0 ? SHUTDOWN_CAUSE_NONE : cause);
+    /* Low priority, so the reply to `quit` and the event leave first. */
+    g_idle_add_full(G_PRIORITY_LOW, quit_main_loop, NULL, NULL);
+}
+
+bool ferry_shutdown_requested(void)
+{
+    return shutdown_requested;
+}
+
+void ferry_main_loop_run(void)
+{
+    main_loop = g_main_loop_new(NULL, FALSE);
+    if (!shutdown_requested) {
+        g_main_loop_run(main_loop);
+    }
+    g_clear_pointer(&main_loop, g_main_loop_unref);
+}

@@ -1,0 +1,63 @@
+#include "util/bitmap.h"
+
+void bitmap_set_range(unsigned long *map, uint64_t start, uint64_t n)
+{
+    for (uint64_t b = start; b < start + n; b++) {
+        map[b / BITS_PER_LONG] |= 1UL << (b % BITS_PER_LONG);
+    }
+}
+
+uint64_t bitmap_or_at(unsigned long *dst, uint64_t dst_off,
+                      const unsigned long *src, uint64_t nbits)
+{
+    uint64_t count = 0;
+
+    if (dst_off % BITS_PER_LONG == 0) {
+        unsigned long *d = dst + dst_off / BITS_PER_LONG;
+        uint64_t words = nbits / BITS_PER_LONG;
+        for (uint64_t i = 0; i < words; i++) {
+            d[i] |= src[i];
+            count += (uint64_t)__builtin_popcountl(src[i]);
+        }
+        for (uint64_t b = words * BITS_PER_LONG; b < nbits; b++) {
+            if (bitmap_test(src, b)) {
+                d[b / BITS_PER_LONG] |= 1UL << (b % BITS_PER_LONG);
+                count++;
+            }
+        }
+        return count;
+    }
+    for (uint64_t b = 0; b < nbits; b++) {
+        if (bitmap_test(src, b)) {
+            uint64_t t = dst_off + b;
+            dst[t / BITS_PER_LONG] |= 1UL << (t % BITS_PER_LONG);
+            count++;
+        }
+    }
+    return count;
+}
+
+uint64_t bitmap_steal_or(unsigned long *dst, unsigned long *src, uint64_t nbits)
+{
+    uint64_t count = 0;
+
+    for (uint64_t i = 0; i < BITS_TO_LONGS(nbits); i++) {
+        if (!__atomic_load_n(&src[i], __ATOMIC_RELAXED)) {
+            continue;
+        }
+        unsigned long w = __atomic_exchange_n(&src[i], 0, __ATOMIC_ACQ_REL);
+        dst[i] |= w;
+        count += (uint64_t)__builtin_popcountl(w);
+    }
+    return count;
+}
+
+uint64_t bitmap_count(const unsigned long *map, uint64_t nbits)
+{
+    uint64_t count = 0;
+
+    for (uint64_t b = 0; b < nbits; b++) {
+        count += bitmap_test(map, b);
+    }
+    return count;
+}
