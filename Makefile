@@ -64,7 +64,7 @@ $(BUILD)/ferryctl: $(CTL_OBJS) $(BUILD)/libferry.a
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libferry.a $(BUILD)/guest/blob.o | $(QAPI_GEN)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $(filter %.c %.a %.o,$^) $(LIBS)
 
 # --- the test guest (freestanding, Multiboot v1) ----------------------------
 include guest/guest.mak
