@@ -4,7 +4,9 @@
  * Values need no separator ({"a":1}{"b":2} is two values).  A value larger
  * than the size limit or nested deeper than the depth limit is reported
  * once as an error and skipped up to its end, so the stream resynchronises
- * on the next value.
+ * on the next value.  As in QEMU, a control character other than tab, CR
+ * and LF, or a 0xFE/0xFF byte, is an error that resets the splitter even
+ * inside a string: a client's way out of garbage it sent.
  */
 #ifndef FERRY_MONITOR_JSON_STREAM_H
 #define FERRY_MONITOR_JSON_STREAM_H

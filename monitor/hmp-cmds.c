@@ -1,0 +1,120 @@
+/*
+ * The HMP command tables and handlers.  Each handler runs QMP commands
+ * through hmp_qmp() and prints what QEMU's monitor prints.  Replies are
+ * decoded with the generated qapi_*_from_json(), so a malformed reply is
+ * an error, not a crash.
+ *
+ * Future commands slot in as table rows: "info migrate" (query-migrate),
+ * "migrate" with args_type "detach:-d,resume:-r,uri:s",
+ * "migrate_set_capability" with "capability:s,state:b" and
+ * "migrate_set_parameter" with "parameter:s,value:s".
+ */
+#include <inttypes.h>
+#include <string.h>
+#include "monitor/hmp.h"
+#include "qapi/qapi-types.h"
+
+/* Runs a QMP command whose reply carries nothing to print. */
+static bool run_quiet(Hmp *hmp, const char *command, JsonObject *args,
+                      GError **errp)
+{
+    g_autoptr(JsonNode) ret = hmp_qmp(hmp, command, args, errp);
+
+    return ret != NULL;
+}
+
+static bool hmp_stop(Hmp *hmp, JsonObject *args, GError **errp)
+{
+    return run_quiet(hmp, "stop", NULL, errp);
+}
+
+static bool hmp_cont(Hmp *hmp, JsonObject *args, GError **errp)
+{
+    return run_quiet(hmp, "cont", NULL, errp);
+}
+
+static bool hmp_quit(Hmp *hmp, JsonObject *args, GError **errp)
+{
+    return run_quiet(hmp, "quit", NULL, errp);
+}
+
+static bool hmp_info_status(Hmp *hmp, JsonObject *args, GError **errp)
+{
+    g_autoptr(JsonNode) ret = hmp_qmp(hmp, "query-status", NULL, errp);
+    g_autoptr(StatusInfo) info = NULL;
+
+    if (!ret || !qapi_StatusInfo_from_json(ret, &info, errp)) {
+        return false;
+    }
+    hmp_printf(hmp, "VM status: %s", info->running ? "running" : "paused");
+    if (!info->running && info->status != RUN_STATE_PAUSED) {
+        hmp_printf(hmp, " (%s)", RunState_str(info->status));
+    }
+    hmp_printf(hmp, "\n");
+    return true;
+}
+
+static bool hmp_info_version(Hmp *hmp, JsonObject *args, GError **errp)
+{
+    g_autoptr(JsonNode) ret = hmp_qmp(hmp, "query-version", NULL, errp);
+    g_autoptr(VersionInfo) info = NULL;
+
+    if (!ret || !qapi_VersionInfo_from_json(ret, &info, errp)) {
+        return false;
+    }
+    hmp_printf(hmp, "%" PRId64 ".%" PRId64 ".%" PRId64 " (%s)\n",
+               info->qemu->major, info->qemu->minor, info->qemu->micro,
+               info->package);
+    return true;
+}
+
+static void print_table(Hmp *hmp, const char *prefix, const HmpCommand *t)
+{
+    for (; t->name; t++) {
+        hmp_printf(hmp, "%s%s%s%s -- %s\n", prefix, t->name,
+                   t->params ? " " : "", t->params ? t->params : "", t->help);
+    }
+}
+
+static bool hmp_info(Hmp *hmp, JsonObject *args, GError **errp)
+{
+    print_table(hmp, "info ", hmp_info_commands);
+    return true;
+}
+
+static bool hmp_help(Hmp *hmp, JsonObject *args, GError **errp)
+{
+    const char *name = json_object_get_member(args, "name") ?
+                       json_object_get_string_member(args, "name") : NULL;
+
+    if (name && !strcmp(name, "info")) {
+        print_table(hmp, "info ", hmp_info_commands);
+        return true;
+    }
+    for (const HmpCommand *t = hmp_commands; t->name; t++) {
+        g_auto(GStrv) alts = g_strsplit(t->name, "|", -1);
+
+        if (!name || g_strv_contains((const char *const *)alts, name)) {
+            hmp_printf(hmp, "%s%s%s -- %s\n", t->name, t->params ? " " : "",
+                       t->params ? t->params : "", t->help);
+        }
+    }
+    return true;
+}
+
+const HmpCommand hmp_info_commands[] = {
+    { "status", NULL, NULL, "show the current VM status (running|paused)",
+      hmp_info_status },
+    { "version", NULL, NULL, "show the version of ferry", hmp_info_version },
+    { NULL },
+};
+
+const HmpCommand hmp_commands[] = {
+    { "help|?", "name:s?", "[cmd]", "show the help", hmp_help },
+    { "info", NULL, "[subcommand]", "show various information about the "
+      "system state", hmp_info, hmp_info_commands },
+    { "stop|s", NULL, NULL, "stop emulation", hmp_stop },
+    { "cont|c", NULL, NULL, "resume emulation", hmp_cont },
+    { "quit|q", NULL, NULL, "quit the emulator", hmp_quit },
+    { NULL },
+};

@@ -1,0 +1,92 @@
+/*
+ * Internal interfaces of the monitor: connections (MonConn), the spec
+ * parser, and the glue between the QMP server, events and the human
+ * monitor.  Everything here runs on the main thread except
+ * qmp_event_emit(), which any thread may call.
+ */
+#ifndef FERRY_MONITOR_INTERNAL_H
+#define FERRY_MONITOR_INTERNAL_H
+
+#include <glib.h>
+#include "io/socket.h"
+#include "monitor/qmp-dispatch.h"
+
+/* Output beyond this makes a connection hang up (a client not reading). */
+#define MON_OUT_MAX         (1u << 20)
+/* Above this a connection stops taking input until its peer catches up. */
+#define MON_OUT_HIGH_WATER  (64u << 10)
+/* Received fds kept per connection (SCM_RIGHTS), for commands like getfd. */
+#define MON_MAX_FDS         16
+
+/* --- connections (mon-conn.c) ------------------------------------------ */
+
+typedef struct MonConn MonConn;
+
+typedef struct MonConnOps {
+    /* Bytes arrived.  Not called while input is paused. */
+    void (*input)(MonConn *c, const char *data, size_t len);
+    /* Output fell below the high-water mark. */
+    void (*drained)(MonConn *c);
+    /* The connection is closed (EOF, error, overflow): free the owner. */
+    void (*closed)(MonConn *c);
+} MonConnOps;
+
+/*
+ * Watches @in_fd/@out_fd (may be equal) on the default main context.  The
+ * connection owns socket fds; stdio fds (@own_fds false) are left open.
+ * @fds, if not NULL, collects descriptors received with SCM_RIGHTS.
+ */
+MonConn *mon_conn_new(int in_fd, int out_fd, bool own_fds, const char *name,
+                      const MonConnOps *ops, void *opaque, GArray *fds);
+void *mon_conn_opaque(MonConn *c);
+const char *mon_conn_name(MonConn *c);
+/* Queues output; a queue above MON_OUT_MAX closes the connection. */
+void mon_conn_write(MonConn *c, const char *data, size_t len);
+bool mon_conn_backlogged(MonConn *c);
+bool mon_conn_is_closed(MonConn *c);
+void mon_conn_pause_input(MonConn *c, bool pause);
+/* Closes now; ops->closed runs from the main loop, never re-entrantly. */
+void mon_conn_close(MonConn *c);
+/* Exit path: write what is queued (up to @timeout_ms), close, free. */
+void mon_conn_shutdown(MonConn *c, int timeout_ms);
+/* The owner is gone: no more callbacks; frees once closed. */
+void mon_conn_release(MonConn *c);
+
+/* --- listeners (mon-conn.c) --------------------------------------------- */
+
+typedef void MonAcceptFn(int fd, const SocketAddress *addr, void *opaque);
+
+/* Listens on @addr and calls @accept for each connection. */
+bool mon_listen(const SocketAddress *addr, MonAcceptFn *accept, void *opaque,
+                GError **errp);
+void mon_listeners_close(void);
+
+/* --- specs (monitor-spec.c) --------------------------------------------- */
+
+/*
+ * Parses "-qmp"/"-monitor" values like QEMU's chardev shorthand:
+ * "unix:PATH,server=on,wait=off", "tcp:HOST:PORT,server=on,wait=off" and,
+ * where @allow_stdio, "stdio".  Returns NULL for stdio.
+ */
+SocketAddress *monitor_spec_parse(const char *spec, bool allow_stdio,
+                                  bool *is_stdio, GError **errp);
+
+/* --- QMP ------------------------------------------------------------------ */
+
+/* The generated command table, as a QmpCommandTable. */
+const QmpCommandTable *qmp_commands(void);
+/* Queues a serialized event line to every negotiated QMP client. */
+void qmp_server_broadcast(const char *line, size_t len);
+void qmp_server_cleanup(void);
+/* Delivers queued events now (main thread). */
+void qmp_event_flush(void);
+/* Stops event delivery for good (exit path). */
+void qmp_event_cleanup(void);
+
+/* --- human monitor --------------------------------------------------------- */
+
+/* Runs one HMP command line in-process; output lines end with "\r\n". */
+char *hmp_run_local(const char *line);
+void hmp_server_cleanup(void);
+
+#endif

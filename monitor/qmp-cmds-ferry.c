@@ -1,0 +1,64 @@
+/* ferry's own x- commands, used by tests and demos. */
+#include <errno.h>
+#include "hw/workload.h"
+#include "qapi/qapi-commands.h"
+#include "system/memory.h"
+#include "system/runstate.h"
+#include "util/error.h"
+
+WorkloadInfo *qmp_x_query_workload(GError **errp)
+{
+    WorkloadCounters wc;
+    WorkloadInfo *info = g_new0(WorkloadInfo, 1);
+
+    workload_dev_query(&wc);
+    info->rounds = wc.rounds;
+    info->pages_written = wc.pages_written;
+    info->pages_verified = wc.pages_verified;
+    info->full_verify_passes = wc.full_verify_passes;
+    info->corrupt_pages = wc.corrupt_pages;
+    return info;
+}
+
+static char *block_sha256(const RAMBlock *rb)
+{
+    g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+    const uint64_t chunk = 1ULL << 30;  /* g_checksum_update takes gssize */
+
+    for (uint64_t off = 0; off < rb->size; off += chunk) {
+        g_checksum_update(sum, rb->host + off, MIN(chunk, rb->size - off));
+    }
+    return g_strdup(g_checksum_get_string(sum));
+}
+
+RamDigestList *qmp_x_ram_digest(GError **errp)
+{
+    GPtrArray *blocks = ram_blocks();
+    RamDigestList *head = NULL;
+
+    if (runstate_is_running()) {
+        error_setg(errp, "x-ram-digest needs a stopped VM (run 'stop' "
+                   "first): guest memory changes while it runs");
+        return NULL;
+    }
+    for (guint i = blocks ? blocks->len : 0; i-- > 0;) {
+        const RAMBlock *rb = g_ptr_array_index(blocks, i);
+        RamDigestList *l = g_new0(RamDigestList, 1);
+
+        l->value = g_new0(RamDigest, 1);
+        l->value->id = g_strdup(rb->idstr);
+        l->value->size = rb->size;
+        l->value->sha256 = block_sha256(rb);
+        l->next = head;
+        head = l;
+    }
+    return head;
+}
+
+void qmp_x_poke(uint64_t addr, uint8_t value, GError **errp)
+{
+    if (guest_mem_write(addr, &value, 1) < 0) {
+        error_setg(errp, "Address 0x%" G_GINT64_MODIFIER "x is not guest RAM",
+                   addr);
+    }
+}

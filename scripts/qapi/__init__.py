@@ -1,0 +1,1 @@
+"""ferry's QAPI generator: QEMU's schema dialect to C and Markdown."""

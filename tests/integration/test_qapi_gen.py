@@ -1,0 +1,333 @@
+"""scripts/qapi-gen.py on schemas other than ferry's own: every construct
+the dialect supports (so later commands can use them) must generate C
+that compiles warning-free with ferry's flags, and every schema error
+must be reported as FILE:LINE: message with exit status 1."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+GEN = os.path.join(ROOT, 'scripts', 'qapi-gen.py')
+sys.path.insert(0, os.path.join(ROOT, 'scripts'))
+sys.dont_write_bytecode = True
+from qapi.schema import Schema  # noqa: E402
+from qapi.gen_introspect import schema_info  # noqa: E402
+
+RICH = """
+##
+# = A test schema
+##
+
+{ 'include': 'sub.json' }
+
+##
+# @Base:
+#
+# A base.
+#
+# @id: an id
+#
+# @tag: a color
+##
+{ 'struct': 'Base', 'data': { 'id': 'str', '*tag': 'Color' } }
+
+##
+# @Child:
+#
+# @n: small
+#
+# @blob: anything
+#
+# @names: strings
+#
+# @sizes: sizes
+#
+# @colors: colors
+#
+# @kids: structs
+#
+# @ratio: a double
+#
+# @flag: a flag
+#
+# Features:
+# @unstable: may change
+##
+{ 'struct': 'Child', 'base': 'Base',
+  'data': { 'n': 'int8', '*blob': 'any', 'names': ['str'],
+            '*sizes': ['size'], '*colors': ['Color'], '*kids': ['Base'],
+            'ratio': 'number', '*flag': 'bool' },
+  'features': [ 'unstable' ] }
+
+##
+# @Shape:
+#
+# @kind: the tag
+##
+{ 'union': 'Shape', 'base': { 'kind': 'Color' }, 'discriminator': 'kind',
+  'data': { 'red': 'Base' } }
+
+##
+# @do-it:
+#
+# Returns: anything
+##
+{ 'command': 'do-it', 'data': 'Child', 'returns': 'any' }
+
+##
+# @query-shapes:
+##
+{ 'command': 'query-shapes', 'returns': ['Shape'] }
+
+##
+# @set-color:
+#
+# @color: c
+#
+# @where: w
+#
+# @force: f
+#
+# @list: l
+#
+# @old: o
+##
+{ 'command': 'set-color',
+  'data': { 'color': 'Color', '*where': 'str', '*force': 'bool',
+            '*list': ['int'],
+            '*old': { 'type': 'int', 'features': [ 'deprecated' ] } },
+  'returns': 'str', 'allow-oob': true }
+
+##
+# @fire:
+##
+{ 'command': 'fire', 'success-response': false, 'coroutine': true }
+
+##
+# @CHANGED:
+#
+# @color: c
+#
+# @note: n
+#
+# @count: k
+##
+{ 'event': 'CHANGED',
+  'data': { 'color': 'Color', '*note': 'str', '*count': 'uint32' } }
+
+##
+# @BASED:
+##
+{ 'event': 'BASED', 'data': 'Base' }
+
+{ 'pragma': { 'doc-required': true } }
+"""
+
+SUB = """
+##
+# @Color:
+#
+# @red: r
+#
+# @green: g
+##
+{ 'enum': 'Color',
+  'data': [ 'red', { 'name': 'green', 'features': [ 'deprecated' ] } ] }
+"""
+
+
+def pkg_cflags():
+    out = subprocess.run(['pkg-config', '--cflags', 'glib-2.0',
+                          'json-glib-1.0'], capture_output=True, text=True)
+    return out.stdout.split() if out.returncode == 0 else None
+
+
+class GeneratorTests(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix='qapi-gen-')
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def write(self, name, text):
+        path = os.path.join(self.dir, name)
+        with open(path, 'w') as f:
+            f.write(text)
+        return path
+
+    def gen(self, schema, *args):
+        return subprocess.run([sys.executable, GEN, *args, schema],
+                              capture_output=True, text=True, timeout=60)
+
+    def test_rich_schema_compiles(self):
+        cflags = pkg_cflags()
+        if cflags is None or not shutil.which('cc'):
+            self.skipTest('no C compiler or pkg-config')
+        self.write('sub.json', SUB)
+        schema = self.write('schema.json', RICH)
+        out = os.path.join(self.dir, 'out')
+        r = self.gen(schema, '-o', out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        os.makedirs(os.path.join(self.dir, 'inc'))
+        os.symlink(out, os.path.join(self.dir, 'inc', 'qapi'))
+        for c in ('qapi-types.c', 'qapi-commands.c', 'qapi-introspect.c'):
+            cc = subprocess.run(
+                ['cc', '-std=gnu11', '-Wall', '-Wextra', '-Wformat=2',
+                 '-Wmissing-prototypes', '-Wstrict-prototypes', '-Wshadow',
+                 '-Wno-unused-parameter', '-Wno-missing-field-initializers',
+                 '-Wno-unused-function', '-Werror', '-D_GNU_SOURCE',
+                 '-I', os.path.join(ROOT, 'include'),
+                 '-I', os.path.join(self.dir, 'inc'), *cflags,
+                 '-c', '-o', os.devnull, os.path.join(out, c)],
+                capture_output=True, text=True, timeout=120)
+            self.assertEqual(cc.returncode, 0, f'{c}:\n{cc.stderr}')
+        with open(os.path.join(out, 'qapi-commands.h')) as f:
+            cmds = f.read()
+        self.assertIn('JsonNode *qmp_do_it(const char *id, bool has_tag, '
+                      'Color tag, int8_t n, JsonNode *blob, strList *names, '
+                      'sizeList *sizes, ColorList *colors, BaseList *kids, '
+                      'double ratio, bool has_flag, bool flag, '
+                      'GError **errp);', cmds)
+        self.assertIn('char *qmp_set_color(Color color, const char *where, '
+                      'bool has_force, bool force, intList *list, '
+                      'bool has_old, int64_t old, GError **errp);', cmds)
+        self.assertIn('ShapeList *qmp_query_shapes(GError **errp);', cmds)
+        self.assertIn('void qmp_fire(GError **errp);', cmds)
+        with open(os.path.join(out, 'qapi-events.h')) as f:
+            events = f.read()
+        self.assertIn('void qapi_event_send_changed(Color color, '
+                      'const char *note, bool has_count, uint32_t count);',
+                      events)
+        self.assertIn('void qapi_event_send_based(const char *id, '
+                      'bool has_tag, Color tag);', events)
+        with open(os.path.join(out, 'qapi-types.h')) as f:
+            types = f.read()
+        self.assertRegex(types, r'struct Shape \{\n    Color kind;\n'
+                         r'    union \{ /\* selected by @kind \*/\n'
+                         r'        Base red;\n    \} u;\n\};')
+        with open(os.path.join(out, 'qapi-commands.c')) as f:
+            table = f.read()
+        self.assertIn('{ "set-color", qmp_marshal_set_color, QCO_ALLOW_OOB }',
+                      table)
+        self.assertIn('{ "fire", qmp_marshal_fire, QCO_NO_SUCCESS_RESP }',
+                      table)
+
+    def test_rich_schema_introspection(self):
+        self.write('sub.json', SUB)
+        info = schema_info(Schema(self.write('schema.json', RICH)))
+        by_name = {e['name']: e for e in info}
+        self.assertEqual(by_name['set-color']['allow-oob'], True)
+        old = by_name[by_name['set-color']['arg-type']]['members'][-1]
+        self.assertEqual(old, {'name': 'old', 'type': 'int', 'default': None,
+                               'features': ['deprecated']})
+        args = by_name[by_name['do-it']['arg-type']]
+        self.assertEqual(args['features'], ['unstable'])
+        self.assertEqual([m['name'] for m in args['members']][:2],
+                         ['id', 'tag'])
+        shape = by_name[by_name[by_name['query-shapes']['ret-type']]
+                        ['element-type']]
+        self.assertEqual(shape['tag'], 'kind')
+        self.assertEqual([v['case'] for v in shape['variants']], ['red'])
+        color = by_name[shape['members'][0]['type']]
+        self.assertEqual(color['values'], ['red', 'green'])
+        # every integer type is 'int' to clients
+        self.assertNotIn('int8', by_name)
+        self.assertIn('[int]', by_name)
+
+    def test_doc_generation(self):
+        self.write('sub.json', SUB)
+        schema = self.write('schema.json', RICH)
+        md = os.path.join(self.dir, 'out.md')
+        r = self.gen(schema, '--doc', md)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(md) as f:
+            text = f.read()
+        self.assertIn('# A test schema', text)
+        self.assertIn('### `set-color` (command)', text)
+        self.assertIn('| `where` | `str` (optional) | w |', text)
+        self.assertIn('**Base:** [`Base`](#base)', text)
+        self.assertIn('**Arguments:** the members of [`Child`](#child)', text)
+
+    ERRORS = [
+        ("{ 'struct': 'A', 'data': { 'x': 'Nope' } }",
+         r"member 'x' of 'A' uses unknown type 'Nope'"),
+        ("{ 'struct': 'A' 'data': {} }", r"expected ',' or '\}'"),
+        ("{ 'struct': 'A', 'data': { 'x': 'int' }, 'bogus': true }",
+         r"struct 'A' has unknown key 'bogus'"),
+        ("{ 'struct': 'A', 'data': {}, 'if': 'X' }",
+         r"'if' conditions are not supported"),
+        ("{ 'command': 'c', 'data': { 'x': 'int', 'x': 'str' } }",
+         r"duplicate key 'x'"),
+        ("{ 'enum': 'E', 'data': [ 'a', 'a' ] }",
+         r"enum 'E' has duplicate value 'a'"),
+        ("{ 'command': 'c', 'returns': 'int', 'gen': 'no' }",
+         r"'gen' of command 'c' must be true or false"),
+        ("{ 'event': 'lower' }", r"event name 'lower' must be upper case"),
+        ("{ 'union': 'U', 'base': { 'k': 'str' }, 'discriminator': 'k', "
+         "'data': {} }", r"must be a mandatory enum member"),
+        ("{ 'struct': 'A', 'data': { 'x': 'null' } }",
+         r"type 'null' is not supported"),
+        ("{ 'include': 'missing.json' }", r"can't read schema file"),
+    ]
+
+    def test_errors(self):
+        for body, msg in self.ERRORS:
+            with self.subTest(body=body):
+                name = re.search(r"'(?:struct|command|enum|event|union)': "
+                                 r"'([^']+)'", body)
+                doc = ('\n##\n# @%s:\n##\n' % name.group(1)) if name else ''
+                path = self.write('bad.json', '# a comment\n' + doc + body +
+                                  '\n')
+                r = self.gen(path, '-o', os.path.join(self.dir, 'o'))
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertRegex(r.stderr, re.escape(path) + r':\d+: .*' + msg)
+
+    def test_error_line_and_include_chain(self):
+        self.write('inner.json', "\n\n{ 'struct': 'A', 'data': { 'x': 'Q' "
+                   "} }\n")
+        path = self.write('outer.json', "# x\n{ 'include': 'inner.json' }\n")
+        r = self.gen(path, '-o', os.path.join(self.dir, 'o'))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('In file included from %s:2:' % path, r.stderr)
+        self.assertIn('inner.json:3: ', r.stderr)
+
+    def test_doc_errors(self):
+        cases = [
+            ("{ 'struct': 'A', 'data': {} }", "lacks a doc comment"),
+            ("##\n# @B:\n##\n{ 'struct': 'A', 'data': {} }",
+             "doc comment is for 'B'"),
+            ("##\n# @A:\n#\n# @y: why\n##\n{ 'struct': 'A', 'data': {} }",
+             "describes '@y', which is not a member"),
+            ("##\n# @A:\n##\n{ 'struct': 'A', 'data': { 'x': 'int' } }",
+             "lacks a description of member '@x'"),
+            ("##\n# @c:\n#\n# Returns: x\n##\n{ 'command': 'c' }",
+             "'Returns:' section for 'c', which returns nothing"),
+            ("##\n#bad\n##\n", "missing space after '#'"),
+            ("##\n# @A:", "unterminated doc comment"),
+            ("##\n# @A:\n\n{ 'struct': 'A' }",
+             "doc comment line must start with '#'"),
+        ]
+        for body, msg in cases:
+            with self.subTest(body=body):
+                path = self.write('bad.json', body + '\n')
+                r = self.gen(path, '--doc', os.path.join(self.dir, 'x.md'))
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertRegex(r.stderr, re.escape(path) + r':\d+: .*' +
+                                 re.escape(msg))
+
+    def test_ferry_schema_is_current(self):
+        """docs/qmp.md in the tree matches the schema."""
+        md = os.path.join(self.dir, 'qmp.md')
+        r = self.gen(os.path.join(ROOT, 'qapi', 'qapi-schema.json'),
+                     '--doc', md)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(md) as a, open(os.path.join(ROOT, 'docs', 'qmp.md')) as b:
+            self.assertEqual(a.read(), b.read(),
+                             'docs/qmp.md is stale: run make docs/qmp.md')
+
+
+if __name__ == '__main__':
+    unittest.main()
