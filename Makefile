@@ -28,7 +28,9 @@ QAPI_GEN := $(BUILD)/qapi/qapi-types.h $(BUILD)/qapi/qapi-types.c \
 QAPI_OBJS := $(BUILD)/qapi/qapi-types.o $(BUILD)/qapi/qapi-commands.o \
              $(BUILD)/qapi/qapi-introspect.o
 
-$(QAPI_GEN) &: $(QAPI_SCHEMA) scripts/qapi-gen.py
+QAPI_GEN_PY := scripts/qapi-gen.py $(wildcard scripts/qapi/*.py)
+
+$(QAPI_GEN) &: $(QAPI_SCHEMA) $(QAPI_GEN_PY)
 	@mkdir -p $(BUILD)/qapi $(BUILD)/include
 	python3 scripts/qapi-gen.py -o $(BUILD)/qapi qapi/qapi-schema.json
 	@ln -sfn ../qapi $(BUILD)/include/qapi
@@ -83,7 +85,7 @@ demo: all
 setup:
 	scripts/install-deps
 
-docs/qmp.md: $(QAPI_SCHEMA) scripts/qapi-gen.py
+docs/qmp.md: $(QAPI_SCHEMA) $(QAPI_GEN_PY)
 	python3 scripts/qapi-gen.py --doc $@ qapi/qapi-schema.json
 
 clean:

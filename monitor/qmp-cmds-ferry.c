@@ -5,6 +5,7 @@
 #include "system/memory.h"
 #include "system/runstate.h"
 #include "util/error.h"
+#include "util/sha256.h"
 
 WorkloadInfo *qmp_x_query_workload(GError **errp)
 {
@@ -22,13 +23,7 @@ WorkloadInfo *qmp_x_query_workload(GError **errp)
 
 static char *block_sha256(const RAMBlock *rb)
 {
-    g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
-    const uint64_t chunk = 1ULL << 30;  /* g_checksum_update takes gssize */
-
-    for (uint64_t off = 0; off < rb->size; off += chunk) {
-        g_checksum_update(sum, rb->host + off, MIN(chunk, rb->size - off));
-    }
-    return g_strdup(g_checksum_get_string(sum));
+    return sha256_hex(rb->host, rb->size);
 }
 
 RamDigestList *qmp_x_ram_digest(GError **errp)

@@ -153,6 +153,9 @@ void cpus_destroy(void)
         if (cpus[i]->thread) {
             g_thread_join(cpus[i]->thread);
         }
+        if (accel->vcpu_destroy) {
+            accel->vcpu_destroy(cpus[i]);
+        }
         g_free(cpus[i]);
     }
     g_clear_pointer(&cpus, g_free);

@@ -15,25 +15,6 @@
 
 const MachineConfig *current_config;
 
-static const char usage[] =
-    "usage: ferry [options]\n"
-    "  -name NAME            name of the guest\n"
-    "  -m SIZE               RAM size (default 128M; 512M, 4G, ...)\n"
-    "  -smp N                number of vCPUs (default 1)\n"
-    "  -accel kvm|soft       accelerator (default: kvm when /dev/kvm works)\n"
-    "  -kernel FILE          Multiboot kernel (default: built-in test guest)\n"
-    "  -append STR           kernel command line (dirty-rate=64M|max|0)\n"
-    "  -qmp SPEC             QMP server: unix:PATH,server=on,wait=off or\n"
-    "                        tcp:HOST:PORT,server=on,wait=off (repeatable)\n"
-    "  -monitor SPEC         human monitor: stdio or unix:PATH,server=on,wait=off\n"
-    "  -serial SPEC          serial console: file:PATH, stdio or none\n"
-    "  -S                    do not start the vCPUs (use 'cont')\n"
-    "  -incoming URI|defer   wait for an incoming migration\n"
-    "  -daemonize            detach once started\n"
-    "  -pidfile FILE         write the process id to FILE\n"
-    "  -D FILE               log to FILE\n"
-    "  -version              print the version\n";
-
 static gboolean on_signal(gpointer opaque)
 {
     ferry_request_shutdown(false, "host-signal");
@@ -85,14 +66,19 @@ int main(int argc, char **argv)
         return 1;
     }
     if (cfg.want_help || cfg.want_version) {
-        fputs(cfg.want_help ? usage : "ferry version " FERRY_VERSION "\n",
-              stdout);
+        if (cfg.want_help) {
+            machine_print_help(stdout);
+        } else {
+            printf("ferry version " FERRY_VERSION "\n");
+        }
         return 0;
     }
     current_config = &cfg;
     if (!start(&cfg, &err)) {
         fprintf(stderr, "ferry: %s\n", err->message);
-        ferry_log("start-up failed: %s", err->message);
+        if (log_fileno() >= 0) {
+            ferry_log("start-up failed: %s", err->message);
+        }
         os_daemonize_finish(false);
         return 1;
     }

@@ -224,6 +224,7 @@ const AccelOps kvm_accel_ops = {
     .init = kvm_init,
     .map_region = kvm_map_region,
     .vcpu_init = kvm_vcpu_init,
+    .vcpu_destroy = kvm_vcpu_destroy,
     .boot = kvm_boot,
     .vcpu_run = kvm_vcpu_run,
     .vcpu_kick = kvm_vcpu_kick,

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include "kvm-internal.h"
 #include "system/cpus.h"
 #include "system/ioport.h"
@@ -59,6 +60,23 @@ bool kvm_vcpu_init(CPUState *cpu, GError **errp)
         kvm_state.tsc_khz = khz > 0 ? (uint64_t)khz : 0;
     }
     return true;
+}
+
+void kvm_vcpu_destroy(CPUState *cpu)
+{
+    KVMCPU *kc = cpu->accel;
+
+    if (!kc) {
+        return;
+    }
+    if (kc->run) {
+        munmap(kc->run, (size_t)kvm_state.vcpu_mmap_size);
+    }
+    if (kc->fd >= 0) {
+        close(kc->fd);
+    }
+    g_free(kc);
+    cpu->accel = NULL;
 }
 
 static struct kvm_segment flat_segment(uint16_t selector, uint8_t type)

@@ -22,6 +22,7 @@ typedef struct KVMCPU {
 extern KVMState kvm_state;
 
 bool kvm_vcpu_init(CPUState *cpu, GError **errp);
+void kvm_vcpu_destroy(CPUState *cpu);
 bool kvm_boot(CPUState *bsp, const BootEntry *boot, GError **errp);
 VCPUExit kvm_vcpu_run(CPUState *cpu);
 void kvm_vcpu_kick(CPUState *cpu);

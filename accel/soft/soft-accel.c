@@ -146,7 +146,9 @@ static VCPUExit soft_vcpu_run(CPUState *cpu)
      * after the last one, so a sync once we are parked sends it. */
     soft_dirty_mark(sc->ctx_gpa);
     __atomic_store_n(&sc->in_run, 0, __ATOMIC_SEQ_CST);
-    /* wl_run returns unasked only for a vCPU that owns no page: idle. */
+    /* Counters not yet reported stay in the context, as under KVM: they
+     * go out within WL_REPORT_NS of resuming, here or after migration.
+     * wl_run returns unasked only for a vCPU that owns no page: idle. */
     while (!__atomic_load_n(&sc->kicked, __ATOMIC_ACQUIRE)) {
         g_usleep(1000);
     }

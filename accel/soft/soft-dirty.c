@@ -43,6 +43,8 @@ void soft_dirty_mark(uint64_t gpa)
     if (!log) {
         return;
     }
+    /* A sync that sees the bit must see the write (free on x86). */
+    __atomic_thread_fence(__ATOMIC_RELEASE);
     /* Two or three regions: a linear scan beats any cleverness. */
     for (guint i = 0; i < log->nr_regions; i++) {
         const SoftDirtyRegion *r = &log->regions[i];

@@ -50,48 +50,62 @@ static bool load_segment(const uint8_t *image, size_t size, uint64_t off,
     return guest_mem_write(paddr, seg, memsz) == 0;
 }
 
+/* Headers are copied out: in a hostile image they need not be aligned. */
 static bool load_elf32(const uint8_t *image, size_t size, uint32_t *entry,
                        GError **errp)
 {
-    const Elf32_Ehdr *eh = (const void *)image;
+    Elf32_Ehdr eh;
+    Elf32_Phdr ph;
 
-    if (size < sizeof(*eh) || eh->e_phoff > size ||
-        (uint64_t)eh->e_phnum * sizeof(Elf32_Phdr) > size - eh->e_phoff) {
+    if (size < sizeof(eh)) {
         error_setg(errp, "kernel: truncated ELF32 header");
         return false;
     }
-    const Elf32_Phdr *ph = (const void *)(image + eh->e_phoff);
-    for (unsigned i = 0; i < eh->e_phnum; i++) {
-        if (ph[i].p_type == PT_LOAD &&
-            !load_segment(image, size, ph[i].p_offset, ph[i].p_filesz,
-                          ph[i].p_paddr, ph[i].p_memsz, errp)) {
+    memcpy(&eh, image, sizeof(eh));
+    if (eh.e_phoff > size ||
+        (uint64_t)eh.e_phnum * sizeof(ph) > size - eh.e_phoff) {
+        error_setg(errp, "kernel: truncated ELF32 program headers");
+        return false;
+    }
+    for (unsigned i = 0; i < eh.e_phnum; i++) {
+        memcpy(&ph, image + eh.e_phoff + i * sizeof(ph), sizeof(ph));
+        if (ph.p_type == PT_LOAD &&
+            !load_segment(image, size, ph.p_offset, ph.p_filesz, ph.p_paddr,
+                          ph.p_memsz, errp)) {
             return false;
         }
     }
-    *entry = eh->e_entry;
+    *entry = eh.e_entry;
     return true;
 }
 
 static bool load_elf64(const uint8_t *image, size_t size, uint32_t *entry,
                        GError **errp)
 {
-    const Elf64_Ehdr *eh = (const void *)image;
+    Elf64_Ehdr eh;
+    Elf64_Phdr ph;
 
-    if (size < sizeof(*eh) || eh->e_phoff > size ||
-        (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > size - eh->e_phoff ||
-        eh->e_entry > UINT32_MAX) {
-        error_setg(errp, "kernel: truncated ELF64 header or entry above 4 GiB");
+    if (size < sizeof(eh)) {
+        error_setg(errp, "kernel: truncated ELF64 header");
         return false;
     }
-    const Elf64_Phdr *ph = (const void *)(image + eh->e_phoff);
-    for (unsigned i = 0; i < eh->e_phnum; i++) {
-        if (ph[i].p_type == PT_LOAD &&
-            !load_segment(image, size, ph[i].p_offset, ph[i].p_filesz,
-                          ph[i].p_paddr, ph[i].p_memsz, errp)) {
+    memcpy(&eh, image, sizeof(eh));
+    if (eh.e_phoff > size ||
+        (uint64_t)eh.e_phnum * sizeof(ph) > size - eh.e_phoff ||
+        eh.e_entry > UINT32_MAX) {
+        error_setg(errp, "kernel: truncated ELF64 program headers or entry "
+                   "above 4 GiB");
+        return false;
+    }
+    for (unsigned i = 0; i < eh.e_phnum; i++) {
+        memcpy(&ph, image + eh.e_phoff + i * sizeof(ph), sizeof(ph));
+        if (ph.p_type == PT_LOAD &&
+            !load_segment(image, size, ph.p_offset, ph.p_filesz, ph.p_paddr,
+                          ph.p_memsz, errp)) {
             return false;
         }
     }
-    *entry = (uint32_t)eh->e_entry;
+    *entry = (uint32_t)eh.e_entry;
     return true;
 }
 

@@ -34,6 +34,8 @@ typedef struct AccelOps {
     bool (*init)(unsigned ncpus, GError **errp);
     bool (*map_region)(GuestRegion *r, GError **errp);
     bool (*vcpu_init)(CPUState *cpu, GError **errp);
+    /* Frees what vcpu_init made, once the vCPU thread has ended (optional). */
+    void (*vcpu_destroy)(CPUState *cpu);
     /* Sets the boot processor's entry state (after RAM is loaded). */
     bool (*boot)(CPUState *bsp, const BootEntry *boot, GError **errp);
     /* Runs guest code until kicked or the guest halts. */
