@@ -50,62 +50,72 @@ static bool load_segment(const uint8_t *image, size_t size, uint64_t off,
     return guest_mem_write(paddr, seg, memsz) == 0;
 }
 
-/* Headers are copied out: in a hostile image they need not be aligned. */
-static bool load_elf32(const uint8_t *image, size_t size, uint32_t *entry,
-                       GError **errp)
-{
-    Elf32_Ehdr eh;
-    Elf32_Phdr ph;
+/* What the loader needs of an ELF program header, whatever the class. */
+typedef struct ElfSegment {
+    uint32_t type;
+    uint64_t offset, filesz, paddr, memsz;
+} ElfSegment;
 
-    if (size < sizeof(eh)) {
-        error_setg(errp, "kernel: truncated ELF32 header");
-        return false;
+/*
+ * Headers are copied out rather than cast: in a hostile image they need not
+ * be aligned.
+ */
+static void read_segment(const uint8_t *image, bool is64, uint64_t off,
+                         ElfSegment *seg)
+{
+    if (is64) {
+        Elf64_Phdr ph;
+        memcpy(&ph, image + off, sizeof(ph));
+        *seg = (ElfSegment){ ph.p_type, ph.p_offset, ph.p_filesz, ph.p_paddr,
+                             ph.p_memsz };
+    } else {
+        Elf32_Phdr ph;
+        memcpy(&ph, image + off, sizeof(ph));
+        *seg = (ElfSegment){ ph.p_type, ph.p_offset, ph.p_filesz, ph.p_paddr,
+                             ph.p_memsz };
     }
-    memcpy(&eh, image, sizeof(eh));
-    if (eh.e_phoff > size ||
-        (uint64_t)eh.e_phnum * sizeof(ph) > size - eh.e_phoff) {
-        error_setg(errp, "kernel: truncated ELF32 program headers");
-        return false;
-    }
-    for (unsigned i = 0; i < eh.e_phnum; i++) {
-        memcpy(&ph, image + eh.e_phoff + i * sizeof(ph), sizeof(ph));
-        if (ph.p_type == PT_LOAD &&
-            !load_segment(image, size, ph.p_offset, ph.p_filesz, ph.p_paddr,
-                          ph.p_memsz, errp)) {
-            return false;
-        }
-    }
-    *entry = eh.e_entry;
-    return true;
 }
 
-static bool load_elf64(const uint8_t *image, size_t size, uint32_t *entry,
-                       GError **errp)
+static bool load_elf(const uint8_t *image, size_t size, uint32_t *entry,
+                     GError **errp)
 {
-    Elf64_Ehdr eh;
-    Elf64_Phdr ph;
+    bool is64 = image[EI_CLASS] == ELFCLASS64;
+    size_t ehsize = is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
+    size_t phsize = is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
+    uint64_t phoff, e_entry;
+    unsigned phnum;
 
-    if (size < sizeof(eh)) {
-        error_setg(errp, "kernel: truncated ELF64 header");
+    if (size < ehsize) {
+        error_setg(errp, "kernel: truncated ELF header");
         return false;
     }
-    memcpy(&eh, image, sizeof(eh));
-    if (eh.e_phoff > size ||
-        (uint64_t)eh.e_phnum * sizeof(ph) > size - eh.e_phoff ||
-        eh.e_entry > UINT32_MAX) {
-        error_setg(errp, "kernel: truncated ELF64 program headers or entry "
-                   "above 4 GiB");
+    if (is64) {
+        Elf64_Ehdr eh;
+        memcpy(&eh, image, sizeof(eh));
+        phoff = eh.e_phoff, phnum = eh.e_phnum, e_entry = eh.e_entry;
+    } else {
+        Elf32_Ehdr eh;
+        memcpy(&eh, image, sizeof(eh));
+        phoff = eh.e_phoff, phnum = eh.e_phnum, e_entry = eh.e_entry;
+    }
+    if (phoff > size || (uint64_t)phnum * phsize > size - phoff) {
+        error_setg(errp, "kernel: truncated ELF program headers");
         return false;
     }
-    for (unsigned i = 0; i < eh.e_phnum; i++) {
-        memcpy(&ph, image + eh.e_phoff + i * sizeof(ph), sizeof(ph));
-        if (ph.p_type == PT_LOAD &&
-            !load_segment(image, size, ph.p_offset, ph.p_filesz, ph.p_paddr,
-                          ph.p_memsz, errp)) {
+    if (e_entry > UINT32_MAX) {
+        error_setg(errp, "kernel: entry point above 4 GiB");
+        return false;
+    }
+    for (unsigned i = 0; i < phnum; i++) {
+        ElfSegment seg;
+        read_segment(image, is64, phoff + i * phsize, &seg);
+        if (seg.type == PT_LOAD &&
+            !load_segment(image, size, seg.offset, seg.filesz, seg.paddr,
+                          seg.memsz, errp)) {
             return false;
         }
     }
-    *entry = (uint32_t)eh.e_entry;
+    *entry = (uint32_t)e_entry;
     return true;
 }
 
@@ -184,9 +194,8 @@ bool multiboot_load(const uint8_t *image, size_t size, const char *cmdline,
     }
     if (h->flags & MULTIBOOT_HDR_AOUT_KLUDGE) {
         ok = load_aout_kludge(image, size, h, &ep, errp);
-    } else if (size >= SELFMAG && !memcmp(image, ELFMAG, SELFMAG)) {
-        ok = image[EI_CLASS] == ELFCLASS64 ? load_elf64(image, size, &ep, errp)
-                                            : load_elf32(image, size, &ep, errp);
+    } else if (size >= EI_NIDENT && !memcmp(image, ELFMAG, SELFMAG)) {
+        ok = load_elf(image, size, &ep, errp);
     } else {
         error_setg(errp, "kernel: neither ELF nor a Multiboot a.out kludge image");
         return false;
