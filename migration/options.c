@@ -1,0 +1,239 @@
+/*
+ * Migration capabilities and parameters: defaults, validation, and the
+ * QMP commands that read and change them.  Names and limits follow QEMU,
+ * so libvirt can save the parameters it reads and set them back.
+ */
+#include <string.h>
+#include "migration/migration.h"
+#include "qapi/qapi-commands.h"
+#include "util/error.h"
+
+#define MAX_DOWNTIME_MS  2000000ULL     /* QEMU's MAX_MIGRATE_DOWNTIME */
+
+/* Capabilities ferry implements; enabling any other is refused. */
+static const MigrationCapability supported_caps[] = {
+    MIGRATION_CAPABILITY_EVENTS,
+    MIGRATION_CAPABILITY_RETURN_PATH,
+    MIGRATION_CAPABILITY_PAUSE_BEFORE_SWITCHOVER,
+    MIGRATION_CAPABILITY_AUTO_CONVERGE,
+};
+
+static void params_set_defaults(MigrationParameters *p)
+{
+    g_free(p->tls_creds);
+    g_free(p->tls_hostname);
+    g_free(p->tls_authz);
+    *p = (MigrationParameters){
+        .max_bandwidth = 0,
+        .downtime_limit = 300,
+        .cpu_throttle_initial = 20,
+        .cpu_throttle_increment = 10,
+        .cpu_throttle_tailslow = false,
+        .max_cpu_throttle = 99,
+        .throttle_trigger_threshold = 50,
+        .tls_creds = g_strdup(""),
+        .tls_hostname = g_strdup(""),
+        .tls_authz = g_strdup(""),
+        .max_postcopy_bandwidth = 0,
+    };
+}
+
+static MigrationState *state(void)
+{
+    MigrationState *s = migration_current();
+
+    if (!s->params.tls_creds) {
+        params_set_defaults(&s->params);
+    }
+    return s;
+}
+
+void migration_reset(void)
+{
+    MigrationState *s = migration_current();
+
+    memset(s->capabilities, 0, sizeof(s->capabilities));
+    params_set_defaults(&s->params);
+    g_clear_pointer(&s->error_desc, g_free);
+    __atomic_store_n(&s->status, MIGRATION_STATUS_NONE, __ATOMIC_RELEASE);
+}
+
+static bool cap_supported(MigrationCapability cap)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(supported_caps); i++) {
+        if (supported_caps[i] == cap) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool refuse_while_running(const char *what, GError **errp)
+{
+    if (migration_is_running(migration_status(state()))) {
+        error_setg(errp, "There's a migration process in progress: %s "
+                   "cannot change now", what);
+        return true;
+    }
+    return false;
+}
+
+void qmp_migrate_set_capabilities(MigrationCapabilityStatusList *caps,
+                                  GError **errp)
+{
+    MigrationState *s = state();
+
+    if (refuse_while_running("capabilities", errp)) {
+        return;
+    }
+    /* Check the whole list first: it applies entirely or not at all. */
+    for (MigrationCapabilityStatusList *l = caps; l; l = l->next) {
+        if (l->value->state && !cap_supported(l->value->capability)) {
+            error_setg(errp, "Migration capability '%s' is not supported by "
+                       "ferry", MigrationCapability_str(l->value->capability));
+            return;
+        }
+    }
+    for (MigrationCapabilityStatusList *l = caps; l; l = l->next) {
+        s->capabilities[l->value->capability] = l->value->state;
+    }
+}
+
+MigrationCapabilityStatusList *qmp_query_migrate_capabilities(GError **errp)
+{
+    MigrationState *s = state();
+    MigrationCapabilityStatusList *head = NULL;
+
+    for (int cap = MIGRATION_CAPABILITY__MAX - 1; cap >= 0; cap--) {
+        MigrationCapabilityStatusList *l = g_new0(MigrationCapabilityStatusList, 1);
+        l->value = g_new0(MigrationCapabilityStatus, 1);
+        l->value->capability = (MigrationCapability)cap;
+        l->value->state = s->capabilities[cap];
+        l->next = head;
+        head = l;
+    }
+    return head;
+}
+
+static bool check_percent(const char *name, bool has, unsigned v,
+                          unsigned max, GError **errp)
+{
+    if (has && (v < 1 || v > max)) {
+        error_setg(errp, "Parameter '%s' expects an integer in the range "
+                   "of 1 to %u", name, max);
+        return false;
+    }
+    return true;
+}
+
+static bool check_tls(const char *name, const char *v, GError **errp)
+{
+    if (v && *v) {
+        error_setg(errp, "Parameter '%s': ferry has no TLS support; only "
+                   "\"\" is accepted", name);
+        return false;
+    }
+    return true;
+}
+
+static bool check_params(const q_obj_migrate_set_parameters_arg *a,
+                         GError **errp)
+{
+    if (a->has_downtime_limit && a->downtime_limit > MAX_DOWNTIME_MS) {
+        error_setg(errp, "Parameter 'downtime-limit' expects an integer in "
+                   "the range of 0 to %llu milliseconds", MAX_DOWNTIME_MS);
+        return false;
+    }
+    if (a->has_max_bandwidth && a->max_bandwidth > INT64_MAX) {
+        error_setg(errp, "Parameter 'max-bandwidth' expects a size up to "
+                   "%lld bytes/second", (long long)INT64_MAX);
+        return false;
+    }
+    return check_percent("cpu-throttle-initial", a->has_cpu_throttle_initial,
+                         a->cpu_throttle_initial, 99, errp) &&
+           check_percent("cpu-throttle-increment",
+                         a->has_cpu_throttle_increment,
+                         a->cpu_throttle_increment, 99, errp) &&
+           check_percent("max-cpu-throttle", a->has_max_cpu_throttle,
+                         a->max_cpu_throttle, 99, errp) &&
+           check_percent("throttle-trigger-threshold",
+                         a->has_throttle_trigger_threshold,
+                         a->throttle_trigger_threshold, 100, errp) &&
+           check_tls("tls-creds", a->tls_creds, errp) &&
+           check_tls("tls-hostname", a->tls_hostname, errp) &&
+           check_tls("tls-authz", a->tls_authz, errp);
+}
+
+#define APPLY(p, a, field) \
+    do { if ((a)->has_##field) { (p)->field = (a)->field; } } while (0)
+
+static void apply_params(MigrationParameters *p,
+                         const q_obj_migrate_set_parameters_arg *a)
+{
+    APPLY(p, a, max_bandwidth);
+    APPLY(p, a, downtime_limit);
+    APPLY(p, a, cpu_throttle_initial);
+    APPLY(p, a, cpu_throttle_increment);
+    APPLY(p, a, cpu_throttle_tailslow);
+    APPLY(p, a, max_cpu_throttle);
+    APPLY(p, a, throttle_trigger_threshold);
+    APPLY(p, a, max_postcopy_bandwidth);
+}
+
+void qmp_migrate_set_parameters(
+    bool has_max_bandwidth, uint64_t max_bandwidth,
+    bool has_downtime_limit, uint64_t downtime_limit,
+    bool has_cpu_throttle_initial, uint8_t cpu_throttle_initial,
+    bool has_cpu_throttle_increment, uint8_t cpu_throttle_increment,
+    bool has_cpu_throttle_tailslow, bool cpu_throttle_tailslow,
+    bool has_max_cpu_throttle, uint8_t max_cpu_throttle,
+    bool has_throttle_trigger_threshold, uint8_t throttle_trigger_threshold,
+    const char *tls_creds, const char *tls_hostname, const char *tls_authz,
+    bool has_max_postcopy_bandwidth, uint64_t max_postcopy_bandwidth,
+    GError **errp)
+{
+    q_obj_migrate_set_parameters_arg a = {
+        has_max_bandwidth, max_bandwidth, has_downtime_limit, downtime_limit,
+        has_cpu_throttle_initial, cpu_throttle_initial,
+        has_cpu_throttle_increment, cpu_throttle_increment,
+        has_cpu_throttle_tailslow, cpu_throttle_tailslow,
+        has_max_cpu_throttle, max_cpu_throttle,
+        has_throttle_trigger_threshold, throttle_trigger_threshold,
+        (char *)tls_creds, (char *)tls_hostname, (char *)tls_authz,
+        has_max_postcopy_bandwidth, max_postcopy_bandwidth,
+    };
+
+    if (check_params(&a, errp)) {
+        /* As QEMU: bandwidth changes apply to a running migration too. */
+        apply_params(&state()->params, &a);
+    }
+}
+
+MigrationParameters *qmp_query_migrate_parameters(GError **errp)
+{
+    const MigrationParameters *p = &state()->params;
+    MigrationParameters *r = g_memdup2(p, sizeof(*p));
+
+    r->tls_creds = g_strdup(p->tls_creds);
+    r->tls_hostname = g_strdup(p->tls_hostname);
+    r->tls_authz = g_strdup(p->tls_authz);
+    return r;
+}
+
+MigrationInfo *qmp_query_migrate(GError **errp)
+{
+    MigrationState *s = state();
+    MigrationInfo *info = g_new0(MigrationInfo, 1);
+    MigrationStatus status = migration_status(s);
+
+    /* Idle: {} (libvirt checks exactly that before starting a job). */
+    if (status == MIGRATION_STATUS_NONE) {
+        return info;
+    }
+    info->has_status = true;
+    info->status = status;
+    if (status == MIGRATION_STATUS_FAILED && s->error_desc) {
+        info->error_desc = g_strdup(s->error_desc);
+    }
+    return info;
+}

@@ -1,0 +1,106 @@
+/*
+ * The migration state machine: QEMU's MigrationStatus, one explicit table
+ * of allowed transitions, and migrate_set_state() as its only writer.
+ * The postcopy rows join with the postcopy issues; a test walks the table
+ * and fails when a state is added without being reachable or declared
+ * unused.
+ */
+#include "migration/migration.h"
+#include "qapi/qapi-events.h"
+#include "util/log.h"
+
+#define S(x) MIGRATION_STATUS_##x
+
+static const struct {
+    MigrationStatus from, to;
+} transitions[] = {
+    /* a migration starts; a finished one may be followed by another */
+    { S(NONE), S(SETUP) },
+    { S(COMPLETED), S(SETUP) },
+    { S(FAILED), S(SETUP) },
+    { S(CANCELLED), S(SETUP) },
+    /* precopy */
+    { S(SETUP), S(ACTIVE) },
+    { S(ACTIVE), S(PRE_SWITCHOVER) },
+    { S(ACTIVE), S(DEVICE) },
+    { S(ACTIVE), S(COMPLETED) },        /* destination: stream loaded */
+    { S(PRE_SWITCHOVER), S(DEVICE) },
+    { S(DEVICE), S(COMPLETED) },
+    /* failure before the switchover completes */
+    { S(SETUP), S(FAILED) },
+    { S(ACTIVE), S(FAILED) },
+    { S(PRE_SWITCHOVER), S(FAILED) },
+    { S(DEVICE), S(FAILED) },
+    /* cancel */
+    { S(SETUP), S(CANCELLING) },
+    { S(ACTIVE), S(CANCELLING) },
+    { S(PRE_SWITCHOVER), S(CANCELLING) },
+    { S(DEVICE), S(CANCELLING) },
+    { S(CANCELLING), S(CANCELLED) },
+    { S(CANCELLING), S(FAILED) },
+};
+
+static MigrationState current = { .status = MIGRATION_STATUS_NONE };
+
+MigrationState *migration_current(void)
+{
+    return &current;
+}
+
+bool migration_transition_allowed(MigrationStatus from, MigrationStatus to)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(transitions); i++) {
+        if (transitions[i].from == from && transitions[i].to == to) {
+            return true;
+        }
+    }
+    return false;
+}
+
+MigrationStatus migration_status(const MigrationState *s)
+{
+    return __atomic_load_n(&s->status, __ATOMIC_ACQUIRE);
+}
+
+bool migrate_set_state(MigrationState *s, MigrationStatus old_state,
+                       MigrationStatus new_state)
+{
+    MigrationStatus expected = old_state;
+
+    if (!migration_transition_allowed(old_state, new_state)) {
+        ferry_log("migration: refused transition %s -> %s",
+                  MigrationStatus_str(old_state),
+                  MigrationStatus_str(new_state));
+        return false;
+    }
+    if (!__atomic_compare_exchange_n(&s->status, &expected, new_state, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        ferry_log("migration: %s -> %s lost the race: status is %s",
+                  MigrationStatus_str(old_state),
+                  MigrationStatus_str(new_state),
+                  MigrationStatus_str(expected));
+        return false;
+    }
+    ferry_log("migration: %s -> %s", MigrationStatus_str(old_state),
+              MigrationStatus_str(new_state));
+    if (s->capabilities[MIGRATION_CAPABILITY_EVENTS]) {
+        qapi_event_send_migration(new_state);
+    }
+    return true;
+}
+
+bool migration_is_running(MigrationStatus status)
+{
+    switch (status) {
+    case S(NONE): case S(COMPLETED): case S(FAILED): case S(CANCELLED):
+    case S(COLO): case S(WAIT_UNPLUG):
+        return false;
+    default:
+        return true;
+    }
+}
+
+bool migrate_capability(MigrationCapability cap)
+{
+    return current.capabilities[cap];
+}
