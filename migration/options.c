@@ -219,21 +219,3 @@ MigrationParameters *qmp_query_migrate_parameters(GError **errp)
     r->tls_authz = g_strdup(p->tls_authz);
     return r;
 }
-
-MigrationInfo *qmp_query_migrate(GError **errp)
-{
-    MigrationState *s = state();
-    MigrationInfo *info = g_new0(MigrationInfo, 1);
-    MigrationStatus status = migration_status(s);
-
-    /* Idle: {} (libvirt checks exactly that before starting a job). */
-    if (status == MIGRATION_STATUS_NONE) {
-        return info;
-    }
-    info->has_status = true;
-    info->status = status;
-    if (status == MIGRATION_STATUS_FAILED && s->error_desc) {
-        info->error_desc = g_strdup(s->error_desc);
-    }
-    return info;
-}

@@ -5,7 +5,12 @@
 #include <glib-unix.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include "hw/pc.h"
+#include "migration/channel.h"
+#include "migration/incoming.h"
+#include "migration/outgoing.h"
+#include "monitor/fds.h"
 #include "monitor/monitor.h"
 #include "system/machine.h"
 #include "system/memory.h"
@@ -13,7 +18,7 @@
 #include "system/runstate.h"
 #include "util/log.h"
 
-const MachineConfig *current_config;
+
 
 static gboolean on_signal(gpointer opaque)
 {
@@ -35,7 +40,10 @@ static bool start_monitors(const MachineConfig *cfg, GError **errp)
 static bool enter_initial_state(const MachineConfig *cfg, GError **errp)
 {
     if (cfg->incoming) {
-        return runstate_set(RUN_STATE_INMIGRATE, errp);
+        migration_incoming_set_autostart(!cfg->start_paused);
+        return runstate_set(RUN_STATE_INMIGRATE, errp) &&
+               (!strcmp(cfg->incoming, "defer") ||
+                migration_incoming_start(cfg->incoming, true, errp));
     }
     return cfg->start_paused || vm_start(errp);
 }
@@ -48,6 +56,7 @@ static bool start(const MachineConfig *cfg, GError **errp)
         return false;
     }
     signal(SIGPIPE, SIG_IGN);
+    mig_fd_lookup = monitor_fd_take;
     g_unix_signal_add(SIGINT, on_signal, NULL);
     g_unix_signal_add(SIGTERM, on_signal, NULL);
     g_unix_signal_add(SIGHUP, on_signal, NULL);
@@ -89,10 +98,12 @@ int main(int argc, char **argv)
         g_autoptr(GError) stop_err = NULL;
         vm_stop(RUN_STATE_SHUTDOWN, &stop_err);
     }
+    migration_outgoing_cancel(NULL);
+    migration_outgoing_join();
     monitor_cleanup();
     pc_machine_cleanup();
     ram_blocks_destroy();
     os_pidfile_remove();
     machine_config_clear(&cfg);
-    return 0;
+    return ferry_exit_status();
 }

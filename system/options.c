@@ -310,6 +310,9 @@ static const OptionDef *lookup_option(const char *arg)
     return NULL;
 }
 
+/* The configuration this process runs with (set by main). */
+const MachineConfig *current_config;
+
 void machine_config_init(MachineConfig *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));

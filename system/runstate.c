@@ -46,6 +46,7 @@ static const RunStateTransition transitions[] = {
 };
 
 static RunState current = RUN_STATE_PRELAUNCH;
+static int exit_status;
 static bool shutdown_requested;
 static GMainLoop *main_loop;
 
@@ -141,6 +142,20 @@ void ferry_request_shutdown(bool guest, const char *reason)
     qapi_event_send_shutdown(guest, cause < 0 ? SHUTDOWN_CAUSE_NONE : cause);
     /* Low priority, so the reply to `quit` and the event leave first. */
     g_idle_add_full(G_PRIORITY_LOW, quit_main_loop, NULL, NULL);
+}
+
+void ferry_exit_with(int status, const char *why)
+{
+    ferry_log("exiting with status %d: %s", status, why);
+    exit_status = status;
+    if (main_loop) {
+        g_main_loop_quit(main_loop);
+    }
+}
+
+int ferry_exit_status(void)
+{
+    return exit_status;
 }
 
 bool ferry_shutdown_requested(void)

@@ -54,10 +54,33 @@ uint64_t bitmap_steal_or(unsigned long *dst, unsigned long *src, uint64_t nbits)
 
 uint64_t bitmap_count(const unsigned long *map, uint64_t nbits)
 {
-    uint64_t count = 0;
+    uint64_t count = 0, words = nbits / BITS_PER_LONG;
 
-    for (uint64_t b = 0; b < nbits; b++) {
+    for (uint64_t i = 0; i < words; i++) {
+        count += (uint64_t)__builtin_popcountl(map[i]);
+    }
+    for (uint64_t b = words * BITS_PER_LONG; b < nbits; b++) {
         count += bitmap_test(map, b);
     }
     return count;
+}
+
+uint64_t bitmap_find_next(const unsigned long *map, uint64_t nbits,
+                          uint64_t start)
+{
+    uint64_t i = start / BITS_PER_LONG;
+    unsigned long w;
+
+    if (start >= nbits) {
+        return nbits;
+    }
+    w = map[i] & (~0UL << (start % BITS_PER_LONG));
+    while (!w) {
+        if (++i >= BITS_TO_LONGS(nbits)) {
+            return nbits;
+        }
+        w = map[i];
+    }
+    uint64_t bit = i * BITS_PER_LONG + (uint64_t)__builtin_ctzl(w);
+    return bit < nbits ? bit : nbits;
 }

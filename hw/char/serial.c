@@ -21,11 +21,6 @@ enum { UART_RBR_THR, UART_IER, UART_IIR_FCR, UART_LCR, UART_MCR, UART_LSR,
 #define LSR_THRE  0x20
 #define LSR_TEMT  0x40
 
-typedef struct SerialState {
-    uint16_t divider;
-    uint8_t ier, fcr, lcr, mcr, scr;
-} SerialState;
-
 static struct {
     SerialState regs;
     GMutex lock;
@@ -150,7 +145,8 @@ bool serial_init(const char *spec, GError **errp)
     uart.regs.divider = 12;             /* 9600 baud, the reset value */
     return open_backend(spec, errp) &&
            io_region_register(IO_SPACE_PIO, COM1_BASE, 8, "serial0",
-                              &serial_ops, NULL, errp);
+                              &serial_ops, NULL, errp) &&
+           serial_vmstate_register(&uart.regs, errp);
 }
 
 void serial_cleanup(void)

@@ -12,21 +12,6 @@
 #include "util/error.h"
 #include "util/log.h"
 
-#define WL_MAX_CPUS 64
-
-typedef struct WorkloadCPUState {
-    uint64_t rounds;
-    uint64_t pages_written;
-    uint64_t pages_verified;
-    uint64_t passes;
-    uint64_t corrupt_pages;
-} WorkloadCPUState;
-
-typedef struct WorkloadState {
-    uint32_t ncpus;
-    WorkloadCPUState cpu[WL_MAX_CPUS];
-} WorkloadState;
-
 static WorkloadState wl;
 static GMutex wl_lock;
 
@@ -127,5 +112,6 @@ bool workload_dev_init(unsigned ncpus, GError **errp)
     memset(&wl, 0, sizeof(wl));
     wl.ncpus = ncpus;
     return io_region_register(IO_SPACE_MMIO, WL_DEV_BASE, WL_DEV_SIZE,
-                              "workload", &wl_ops, NULL, errp);
+                              "workload", &wl_ops, NULL, errp) &&
+           workload_vmstate_register(&wl, errp);
 }

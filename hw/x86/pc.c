@@ -9,6 +9,8 @@
 #include "hw/pc.h"
 #include "hw/serial.h"
 #include "hw/workload.h"
+#include "migration/ram.h"
+#include "migration/savevm.h"
 #include "system/cpus.h"
 #include "system/ioport.h"
 #include "system/memory.h"
@@ -76,6 +78,10 @@ bool pc_machine_init(const MachineConfig *cfg, GError **errp)
         return false;
     }
     dirty_log_register(accel->dirty_log);
+    if (!savevm_register_live("ram", 0, RAM_SECTION_VERSION, &ram_handlers,
+                              NULL, errp)) {
+        return false;
+    }
     if (!serial_init(cfg->serial, errp) ||
         !workload_dev_init(cfg->smp, errp) ||
         !cpus_create(accel, cfg->smp, errp)) {
@@ -89,6 +95,7 @@ bool pc_machine_init(const MachineConfig *cfg, GError **errp)
 
 void pc_machine_cleanup(void)
 {
+    savevm_unregister_all_live();
     cpus_destroy();
     serial_cleanup();
     io_regions_reset();

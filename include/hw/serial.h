@@ -3,6 +3,13 @@
 
 #include <glib.h>
 #include <stdbool.h>
+#include <stdint.h>
+
+/* The registers, as migrated (hw/char/serial-vmstate.c). */
+typedef struct SerialState {
+    uint16_t divider;
+    uint8_t ier, fcr, lcr, mcr, scr;
+} SerialState;
 
 /*
  * The 16550 UART at COM1 (port 0x3f8).  @spec is the -serial argument:
@@ -10,5 +17,7 @@
  */
 bool serial_init(const char *spec, GError **errp);
 void serial_cleanup(void);
+/* Registers @s as the "serial" migration section (again: replaces). */
+bool serial_vmstate_register(SerialState *s, GError **errp);
 
 #endif

@@ -19,10 +19,31 @@ typedef struct WorkloadCounters {
     uint64_t corrupt_pages;
 } WorkloadCounters;
 
+#define WL_MAX_CPUS 64
+
+/* The device state, as migrated (hw/misc/workload-vmstate.c). */
+typedef struct WorkloadCPUState {
+    uint64_t rounds;
+    uint64_t pages_written;
+    uint64_t pages_verified;
+    uint64_t passes;
+    uint64_t corrupt_pages;
+} WorkloadCPUState;
+
+typedef struct WorkloadState {
+    uint32_t ncpus;
+    WorkloadCPUState cpu[WL_MAX_CPUS];
+} WorkloadState;
+
 /* Maps the device; @ncpus sizes its per-vCPU counters. */
 bool workload_dev_init(unsigned ncpus, GError **errp);
 /* Adds a report's deltas (the MMIO path, and the soft accelerator). */
 void workload_dev_report(const struct wl_report *r);
 void workload_dev_query(WorkloadCounters *out);
+/*
+ * Registers @s as the "ferry-workload" migration section (again:
+ * replaces); incoming state must have @s->ncpus, the machine's vCPUs.
+ */
+bool workload_vmstate_register(WorkloadState *s, GError **errp);
 
 #endif

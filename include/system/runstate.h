@@ -23,6 +23,13 @@ bool vm_start(GError **errp);
 void ferry_request_shutdown(bool guest, const char *reason);
 bool ferry_shutdown_requested(void);
 
+/*
+ * Ends the process with @status once the main loop returns (a failed
+ * incoming migration: QEMU exits 1), logging @why.
+ */
+void ferry_exit_with(int status, const char *why);
+int ferry_exit_status(void);
+
 /* Runs the GLib main loop until a shutdown is requested. */
 void ferry_main_loop_run(void);
 

@@ -28,5 +28,8 @@ uint64_t bitmap_or_at(unsigned long *dst, uint64_t dst_off,
 /* Atomically moves every set bit of @src into @dst (src cleared). */
 uint64_t bitmap_steal_or(unsigned long *dst, unsigned long *src, uint64_t nbits);
 uint64_t bitmap_count(const unsigned long *map, uint64_t nbits);
+/* The first set bit at or after @start, or @nbits if there is none. */
+uint64_t bitmap_find_next(const unsigned long *map, uint64_t nbits,
+                          uint64_t start);
 
 #endif

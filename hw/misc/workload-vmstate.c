@@ -1,0 +1,60 @@
+/*
+ * The workload device's migration description: the vCPU count, then one
+ * counter block per vCPU.  The VM is stopped while it is saved or loaded,
+ * so no report races with it.
+ */
+#include "hw/workload.h"
+#include "migration/vmstate.h"
+#include "util/error.h"
+
+/* The machine's vCPUs, as the device was sized at init. */
+static uint32_t machine_ncpus;
+
+/* Counters of vCPUs this machine does not have would be lost in silence,
+ * and the guest's share of pages per vCPU would not match. */
+static bool workload_post_load(void *opaque, int version_id, GError **errp)
+{
+    const WorkloadState *s = opaque;
+
+    if (s->ncpus != machine_ncpus) {
+        error_setg(errp, "the incoming state is for %u vCPU(s), this "
+                   "machine has %u", s->ncpus, machine_ncpus);
+        return false;
+    }
+    return true;
+}
+
+static const VMStateDescription vmstate_workload_cpu = {
+    .name = "ferry-workload/cpu",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(rounds, WorkloadCPUState),
+        VMSTATE_UINT64(pages_written, WorkloadCPUState),
+        VMSTATE_UINT64(pages_verified, WorkloadCPUState),
+        VMSTATE_UINT64(passes, WorkloadCPUState),
+        VMSTATE_UINT64(corrupt_pages, WorkloadCPUState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_workload = {
+    .name = "ferry-workload",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .post_load = workload_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(ncpus, WorkloadState),
+        VMSTATE_STRUCT_VARRAY_UINT32(cpu, WorkloadState, ncpus, 0,
+                                     vmstate_workload_cpu, WorkloadCPUState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+bool workload_vmstate_register(WorkloadState *s, GError **errp)
+{
+    machine_ncpus = s->ncpus;
+    vmstate_unregister(&vmstate_workload, s);
+    return vmstate_register("ferry-workload", 0, &vmstate_workload, s,
+                            MIG_PRI_DEFAULT, errp);
+}

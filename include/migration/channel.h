@@ -1,0 +1,124 @@
+/*
+ * Migration transports: one byte-stream channel for every migration URI.
+ *
+ *   tcp:HOST:PORT         socket; both directions (the return path)
+ *   unix:PATH             socket; both directions
+ *   fd:NAME               a descriptor the monitor received with getfd,
+ *                         found through mig_fd_lookup; both directions when
+ *                         it is a socket
+ *   exec:COMMAND          /bin/sh -c COMMAND; outgoing writes its stdin,
+ *                         incoming reads its stdout
+ *   file:PATH[,offset=N]  outgoing creates/truncates PATH and writes from
+ *                         byte N; incoming reads from byte N.  N takes size
+ *                         suffixes (QEMU's qemu_strtosz); QEMU's plain
+ *                         stream needs no alignment, nor does ferry.
+ *
+ * Threads: a channel is read by one thread and written by one thread (the
+ * same or another: the return path).  mig_channel_shutdown() may be called
+ * from any thread and wakes both.  The last reference is dropped once no
+ * other thread uses the channel.  Listening is main-thread only.
+ */
+#ifndef FERRY_MIGRATION_CHANNEL_H
+#define FERRY_MIGRATION_CHANNEL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <glib.h>
+
+typedef struct MigChannel MigChannel;
+
+/*
+ * Finds the descriptor named @name for "fd:NAME" and hands it over: the
+ * channel owns (and closes) what it returns.  -1 with @errp set when there
+ * is none.  The monitor sets it to its getfd table; tests set their own.
+ */
+typedef int (*MigFdLookupFn)(const char *name, GError **errp);
+extern MigFdLookupFn mig_fd_lookup;
+
+/* Outgoing: connects, spawns or opens @uri.  Blocking (tcp connect). */
+MigChannel *mig_channel_connect(const char *uri, GError **errp);
+
+/*
+ * Incoming: called from the GLib default main context with the new channel
+ * (the callee owns that reference), never from inside mig_channel_listen().
+ * @chan is NULL when accepting the connection failed (the reason is logged).
+ */
+typedef void (*MigChannelAccepted)(MigChannel *chan, void *opaque);
+
+/*
+ * Prepares the one incoming migration: tcp/unix listen and accept ONE
+ * connection; exec/file/fd open at once and are handed over from an idle
+ * callback.  Fails when an incoming migration is already pending.
+ */
+bool mig_channel_listen(const char *uri, MigChannelAccepted cb, void *opaque,
+                        GError **errp);
+/*
+ * The address actually listened on ("tcp:127.0.0.1:40123" for port 0,
+ * "unix:PATH"), to be g_free()d; NULL when the pending or last incoming
+ * migration is not a socket.  Kept after the accept, until the next listen
+ * or cancel, so query-migrate can still show it.
+ */
+char *mig_channel_listen_address(void);
+/* Drops a pending listen (closing the listener or the unclaimed channel). */
+void mig_listen_cancel(void);
+
+/* The URI, for messages ("tcp:127.0.0.1:4444"). */
+const char *mig_channel_name(const MigChannel *chan);
+bool mig_channel_can_read(const MigChannel *chan);
+bool mig_channel_can_write(const MigChannel *chan);
+/* True for sockets: the reverse direction carries the return path. */
+bool mig_channel_has_reverse_direction(const MigChannel *chan);
+
+/*
+ * Data path, -errno on failure.  A read blocks until at least one byte is
+ * there and returns it, 0 at end of stream.  A write returns only when all
+ * of it went out.  After mig_channel_shutdown() both return -ESHUTDOWN.
+ */
+ssize_t mig_channel_readv(MigChannel *chan, const struct iovec *iov, int iovcnt);
+ssize_t mig_channel_read(MigChannel *chan, void *buf, size_t len);
+ssize_t mig_channel_writev_all(MigChannel *chan, const struct iovec *iov,
+                               int iovcnt);
+ssize_t mig_channel_write_all(MigChannel *chan, const void *buf, size_t len);
+
+/*
+ * Wakes every thread blocked on the channel and fails all later I/O; on a
+ * socket also shutdown(2) both directions so the peer sees it.  Any thread;
+ * idempotent.
+ */
+void mig_channel_shutdown(MigChannel *chan);
+
+MigChannel *mig_channel_ref(MigChannel *chan);
+/* Drops a reference; the last one closes, a failure is only logged. */
+void mig_channel_unref(MigChannel *chan);
+/*
+ * Drops a reference; the last one closes and reports what went wrong, e.g.
+ * an exec: command that failed ("exec:false: command exited with status 1").
+ * Without the last reference it just returns true.
+ */
+bool mig_channel_close(MigChannel *chan, GError **errp);
+
+/* --- for the transports (migration/channel-*.c) ------------------------ */
+
+/*
+ * A new channel over @rfd/@wfd (-1: no such direction; equal for a socket),
+ * owning them.  Puts them in non-blocking mode: blocking happens in poll(),
+ * where shutdown can reach it.  @release, if set, runs on close after the
+ * descriptors are closed (exec: reaps the child).
+ */
+typedef bool (*MigChannelRelease)(MigChannel *chan, GError **errp);
+MigChannel *mig_channel_new(const char *name, int rfd, int wfd,
+                            MigChannelRelease release, void *priv);
+void *mig_channel_priv(const MigChannel *chan);
+
+MigChannel *mig_socket_connect(const char *uri, GError **errp);
+/* A non-blocking listener; *@bound_name is the address actually bound. */
+int mig_socket_listen(const char *uri, char **bound_name, GError **errp);
+MigChannel *mig_socket_accept(int listen_fd, const char *name, GError **errp);
+void mig_socket_listen_cleanup(const char *uri);
+
+MigChannel *mig_fd_open(const char *uri, bool outgoing, GError **errp);
+MigChannel *mig_exec_open(const char *uri, bool outgoing, GError **errp);
+MigChannel *mig_file_open(const char *uri, bool outgoing, GError **errp);
+
+#endif

@@ -1,0 +1,18 @@
+/* The destination side of a migration (see migration/incoming.c). */
+#ifndef FERRY_MIGRATION_INCOMING_H
+#define FERRY_MIGRATION_INCOMING_H
+
+#include <glib.h>
+#include <stdbool.h>
+
+/*
+ * Listens on @uri and loads the first stream that arrives.  Allowed once,
+ * while the VM waits in run state inmigrate.  With @exit_on_error a failed
+ * load ends the process with status 1, as QEMU does.
+ */
+bool migration_incoming_start(const char *uri, bool exit_on_error,
+                              GError **errp);
+/* Whether the guest starts once loaded (false with -S). */
+void migration_incoming_set_autostart(bool autostart);
+
+#endif

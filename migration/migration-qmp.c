@@ -1,0 +1,111 @@
+/* The migration commands of QMP: start, cancel, continue, query. */
+#include "migration/incoming.h"
+#include "migration/migration.h"
+#include "migration/outgoing.h"
+#include "migration/ram.h"
+#include "qapi/qapi-commands.h"
+#include "system/memory.h"
+#include "util/error.h"
+
+void qmp_migrate(const char *uri, bool has_detach, bool detach,
+                 bool has_resume, bool resume, GError **errp)
+{
+    if (has_resume && resume) {
+        error_setg(errp, "migrate: resume is for a paused postcopy "
+                   "migration, and no migration is paused");
+        return;
+    }
+    migration_outgoing_start(uri, errp);
+}
+
+void qmp_migrate_incoming(const char *uri, bool has_exit_on_error,
+                          bool exit_on_error, GError **errp)
+{
+    migration_incoming_start(uri, has_exit_on_error ? exit_on_error : true,
+                             errp);
+}
+
+void qmp_migrate_cancel(GError **errp)
+{
+    migration_outgoing_cancel(errp);
+}
+
+void qmp_migrate_continue(MigrationStatus state, GError **errp)
+{
+    migration_outgoing_continue(state, errp);
+}
+
+static uint64_t ram_total(void)
+{
+    GPtrArray *blocks = ram_blocks();
+    uint64_t total = 0;
+
+    for (guint i = 0; i < blocks->len; i++) {
+        total += ((RAMBlock *)g_ptr_array_index(blocks, i))->size;
+    }
+    return total;
+}
+
+static MigrationStats *ram_info(const MigrationTimes *t, int64_t elapsed_ms)
+{
+    MigrationStats *st = g_new0(MigrationStats, 1);
+    RAMStats rs = { 0 };
+    bool live = ram_migration_stats(&rs);
+
+    st->total = (int64_t)ram_total();
+    st->page_size = FERRY_PAGE_SIZE;
+    st->transferred = (int64_t)t->transferred;
+    st->precopy_bytes = t->precopy_bytes ? t->precopy_bytes : t->transferred;
+    st->downtime_bytes = t->downtime_bytes;
+    st->mbps = elapsed_ms > 0 ? (double)t->transferred * 8 / 1000.0 /
+                                (double)elapsed_ms : 0;
+    if (live) {
+        st->remaining = (int64_t)(rs.remaining_pages * FERRY_PAGE_SIZE);
+        st->duplicate = (int64_t)rs.zero_pages;
+        st->normal = (int64_t)rs.normal_pages;
+        st->normal_bytes = (int64_t)(rs.normal_pages * FERRY_PAGE_SIZE);
+        st->dirty_pages_rate = (int64_t)rs.dirty_pages_rate;
+        st->dirty_sync_count = (int64_t)rs.dirty_sync_count;
+        st->pages_per_second = t->bandwidth_bps / FERRY_PAGE_SIZE;
+    }
+    return st;
+}
+
+MigrationInfo *qmp_query_migrate(GError **errp)
+{
+    MigrationState *s = migration_current();
+    MigrationInfo *info = g_new0(MigrationInfo, 1);
+    MigrationStatus status = migration_status(s);
+    MigrationTimes t;
+
+    /* Idle: {} (libvirt checks exactly that before starting a job). */
+    if (status == MIGRATION_STATUS_NONE) {
+        return info;
+    }
+    info->has_status = true;
+    info->status = status;
+    if (status == MIGRATION_STATUS_FAILED && s->error_desc) {
+        info->error_desc = g_strdup(s->error_desc);
+    }
+    migration_outgoing_times(&t);
+    if (!t.start_ms) {
+        return info;        /* a destination: no source-side counters */
+    }
+    int64_t end = t.end_ms ? t.end_ms : g_get_monotonic_time() / 1000;
+    info->has_total_time = true;
+    info->total_time = end - t.start_ms;
+    if (status != MIGRATION_STATUS_SETUP) {
+        info->has_setup_time = true;
+        info->setup_time = t.setup_ms;
+        info->ram = ram_info(&t, info->total_time);
+    }
+    if (status == MIGRATION_STATUS_COMPLETED) {
+        info->has_downtime = true;
+        info->downtime = t.downtime_ms;
+    } else if (migration_is_running(status)) {
+        info->has_expected_downtime = true;
+        info->expected_downtime = t.expected_downtime_ms ?
+            t.expected_downtime_ms : (int64_t)s->params.downtime_limit;
+    }
+    return info;
+}

@@ -1,0 +1,244 @@
+"""Precopy live migration between two real ferry processes: every
+transport, cancel, a destination that dies, and a corrupt stream.  Each
+test ends with the guest's own verifier (and, where both sides are
+stopped, equal RAM digests)."""
+
+import os
+import signal
+import socket
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from pylib.vm import FerryVM, kvm_available  # noqa: E402
+from pylib.qmp import QMPError  # noqa: E402
+
+END_STATES = ('completed', 'failed', 'cancelled')
+
+
+def wait_for(predicate, timeout, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+class MigrationBase:
+    accel = 'soft'
+    mem = '256M'
+    rate = '16M'
+
+    def setUp(self):
+        if self.accel == 'kvm' and not kvm_available():
+            self.skipTest('/dev/kvm is not usable')
+        self.src = self.start_vm()
+        self.dst = self.start_vm(incoming=True)
+        for vm in (self.src, self.dst):
+            vm.qmp.cmd('migrate-set-capabilities', capabilities=[
+                {'capability': 'events', 'state': True}])
+        self.wait_verified(self.src)
+
+    def tearDown(self):
+        for vm in (getattr(self, 'src', None), getattr(self, 'dst', None)):
+            if vm:
+                vm.close()
+
+    def start_vm(self, incoming=False, mem=None):
+        extra = ['-incoming', 'defer'] if incoming else []
+        return FerryVM(accel=self.accel, mem=mem or self.mem, smp=2,
+                       append=f'dirty-rate={self.rate}', paused=incoming,
+                       extra_args=extra)
+
+    def wait_verified(self, vm, passes=1, timeout=60):
+        ok = wait_for(lambda: vm.qmp.cmd('x-query-workload')
+                      ['full-verify-passes'] >= passes, timeout, 0.2)
+        self.assertTrue(ok, f'no verify pass: {vm.qmp.cmd("x-query-workload")}')
+
+    def wait_end(self, vm, timeout=120):
+        info = wait_for(lambda: (lambda i: i if i.get('status') in END_STATES
+                                 else None)(vm.qmp.cmd('query-migrate')), timeout)
+        self.assertIsNotNone(info, 'migration did not end')
+        return info
+
+    def migrate(self, uri_out, uri_in=None):
+        self.dst.qmp.cmd('migrate-incoming', uri=uri_in or uri_out)
+        self.src.qmp.cmd('migrate', uri=uri_out)
+        return self.wait_end(self.src)
+
+    def assert_moved_intact(self, info):
+        self.assertEqual(info['status'], 'completed', info.get('error-desc'))
+        self.assertEqual(wait_for(lambda: self.dst.qmp.cmd('query-migrate')
+                                  .get('status') == 'completed', 30), True)
+        self.assertEqual(self.src.qmp.cmd('query-status')['status'], 'postmigrate')
+        self.assertEqual(self.dst.qmp.cmd('query-status')['status'], 'paused')
+        # both stopped: the same bytes, page for page
+        self.assertEqual(self.src.qmp.cmd('x-ram-digest'),
+                         self.dst.qmp.cmd('x-ram-digest'))
+        before = self.dst.qmp.cmd('x-query-workload')
+        self.dst.qmp.cmd('cont')
+        self.wait_verified(self.dst, before['full-verify-passes'] + 1)
+        after = self.dst.qmp.cmd('x-query-workload')
+        self.assertEqual(after['corrupt-pages'], 0)
+        self.assertGreater(after['pages-written'], before['pages-written'])
+
+    def assert_source_runs_intact(self):
+        self.assertEqual(self.src.qmp.cmd('query-status')['status'], 'running')
+        before = self.src.qmp.cmd('x-query-workload')
+        self.wait_verified(self.src, before['full-verify-passes'] + 1)
+        self.assertEqual(self.src.qmp.cmd('x-query-workload')['corrupt-pages'], 0)
+
+
+class Transports(MigrationBase, unittest.TestCase):
+    def test_unix(self):
+        path = os.path.join(self.dst.tmpdir, 'mig.sock')
+        self.assert_moved_intact(self.migrate(f'unix:{path}'))
+
+    def test_exec(self):
+        path = os.path.join(self.dst.tmpdir, 'stream')
+        os.mkfifo(path)
+        self.dst.qmp.cmd('migrate-incoming', uri=f'exec:cat {path}')
+        self.src.qmp.cmd('migrate', uri=f'exec:cat > {path}')
+        self.assert_moved_intact(self.wait_end(self.src))
+
+    def test_file_snapshot(self):
+        path = os.path.join(self.src.tmpdir, 'snapshot')
+        self.src.qmp.cmd('migrate', uri=f'file:{path}')
+        info = self.wait_end(self.src)
+        self.assertEqual(info['status'], 'completed', info.get('error-desc'))
+        self.dst.qmp.cmd('migrate-incoming', uri=f'file:{path}')
+        self.assert_moved_intact(info)
+
+    def test_fd(self):
+        listener = socket.socket(socket.AF_UNIX)
+        path = os.path.join(self.dst.tmpdir, 'fd.sock')
+        listener.bind(path)
+        listener.listen(1)
+        out = socket.socket(socket.AF_UNIX)
+        out.connect(path)
+        inc, _ = listener.accept()
+        # both ends passed with SCM_RIGHTS, the way libvirt does it
+        for vm, sock in ((self.src, out), (self.dst, inc)):
+            c = vm.new_client()
+            socket.send_fds(c.sock, [b'{"execute": "getfd", "arguments": '
+                                     b'{"fdname": "migrate"}}'], [sock.fileno()])
+            self.assertIn('return', c.recv())
+            sock.close()
+        listener.close()
+        self.assert_moved_intact(self.migrate('fd:migrate'))
+
+
+class TcpOneGig(MigrationBase, unittest.TestCase):
+    """The issue's case: 1 GiB dirtying 128 MB/s, destination -S, tcp."""
+    mem = '1G'
+    rate = '128M'
+
+    def test_tcp(self):
+        port = free_port()
+        info = self.migrate(f'tcp:127.0.0.1:{port}')
+        self.assertLessEqual(info['downtime'], 300)
+        self.assert_moved_intact(info)
+
+
+class Failures(MigrationBase, unittest.TestCase):
+    def slow_migration(self):
+        self.src.qmp.cmd('migrate-set-parameters', **{'max-bandwidth': 16 << 20})
+        port = free_port()
+        self.dst.qmp.cmd('migrate-incoming', uri=f'tcp:127.0.0.1:{port}')
+        self.src.qmp.cmd('migrate', uri=f'tcp:127.0.0.1:{port}')
+        self.assertTrue(wait_for(lambda: self.src.qmp.cmd('query-migrate')
+                                 ['status'] == 'active', 10))
+
+    def test_cancel_while_active(self):
+        self.slow_migration()
+        self.src.qmp.cmd('migrate_cancel')
+        self.assertEqual(self.wait_end(self.src)['status'], 'cancelled')
+        self.assert_source_runs_intact()
+
+    def test_cancel_in_pre_switchover(self):
+        self.src.qmp.cmd('migrate-set-capabilities', capabilities=[
+            {'capability': 'pause-before-switchover', 'state': True}])
+        path = os.path.join(self.dst.tmpdir, 'mig.sock')
+        self.dst.qmp.cmd('migrate-incoming', uri=f'unix:{path}')
+        self.src.qmp.cmd('migrate', uri=f'unix:{path}')
+        self.assertTrue(wait_for(lambda: self.src.qmp.cmd('query-migrate')
+                                 ['status'] == 'pre-switchover', 60))
+        self.assertEqual(self.src.qmp.cmd('query-status')['status'], 'finish-migrate')
+        self.src.qmp.cmd('migrate_cancel')
+        self.assertEqual(self.wait_end(self.src)['status'], 'cancelled')
+        self.assert_source_runs_intact()
+
+    def test_continue_after_pre_switchover(self):
+        self.src.qmp.cmd('migrate-set-capabilities', capabilities=[
+            {'capability': 'pause-before-switchover', 'state': True},
+            {'capability': 'return-path', 'state': True}])
+        self.dst.qmp.cmd('migrate-set-capabilities', capabilities=[
+            {'capability': 'return-path', 'state': True}])
+        path = os.path.join(self.dst.tmpdir, 'mig.sock')
+        self.dst.qmp.cmd('migrate-incoming', uri=f'unix:{path}')
+        self.src.qmp.cmd('migrate', uri=f'unix:{path}')
+        self.assertTrue(wait_for(lambda: self.src.qmp.cmd('query-migrate')
+                                 ['status'] == 'pre-switchover', 60))
+        with self.assertRaises(QMPError):
+            self.src.qmp.cmd('migrate-continue', state='active')
+        self.src.qmp.cmd('migrate-continue', state='pre-switchover')
+        self.assert_moved_intact(self.wait_end(self.src))
+
+    def test_destination_killed(self):
+        self.slow_migration()
+        os.kill(self.dst.proc.pid, signal.SIGKILL)
+        info = self.wait_end(self.src)
+        self.assertEqual(info['status'], 'failed')
+        self.assertTrue(info.get('error-desc'))
+        self.assert_source_runs_intact()
+
+    def test_second_migrate_refused(self):
+        self.slow_migration()
+        with self.assertRaises(QMPError) as cm:
+            self.src.qmp.cmd('migrate', uri='unix:/nonexistent')
+        self.assertIn('in progress', cm.exception.desc)
+        self.src.qmp.cmd('migrate_cancel')
+        self.wait_end(self.src)
+
+    def test_connection_refused(self):
+        self.src.qmp.cmd('migrate', uri=f'tcp:127.0.0.1:{free_port()}')
+        info = self.wait_end(self.src)
+        self.assertEqual(info['status'], 'failed')
+        self.assertIn('127.0.0.1', info['error-desc'])
+        self.assert_source_runs_intact()
+
+    def test_corrupt_stream_never_runs(self):
+        path = os.path.join(self.src.tmpdir, 'snapshot')
+        self.src.qmp.cmd('migrate', uri=f'file:{path}')
+        self.assertEqual(self.wait_end(self.src)['status'], 'completed')
+        with open(path, 'r+b') as f:        # break the configuration section
+            f.seek(14)
+            f.write(b'X')
+        self.dst.qmp.cmd('migrate-incoming', uri=f'file:{path}',
+                         **{'exit-on-error': False})
+        info = self.wait_end(self.dst)
+        self.assertEqual(info['status'], 'failed')
+        self.assertIn('machine type', info['error-desc'])
+        self.assertEqual(self.dst.qmp.cmd('query-status')['status'], 'inmigrate')
+        with self.assertRaises(QMPError):
+            self.dst.qmp.cmd('cont')
+
+    def test_corrupt_stream_exits_by_default(self):
+        path = os.path.join(self.src.tmpdir, 'snapshot')
+        with open(path, 'wb') as f:
+            f.write(b'QEVM\x00\x00\x00\x09')
+        self.dst.qmp.cmd('migrate-incoming', uri=f'file:{path}')
+        self.assertEqual(self.dst.proc.wait(20), 1)
+        self.assertIn('version 9', self.dst.stderr_text())
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+if __name__ == '__main__':
+    unittest.main()

@@ -1,0 +1,294 @@
+/*
+ * The migration stream end to end in one process: RAM and a device are
+ * saved to a file, scrambled, loaded back and compared byte for byte.
+ * Then every class of bad stream (truncated anywhere, wrong magic,
+ * version, machine, unknown section, corrupt footer, oversized length,
+ * mismatched RAM size, random byte flips) must fail cleanly with a
+ * message, never crash or hang.
+ */
+#include <string.h>
+#include <unistd.h>
+#include "migration/channel.h"
+#include "migration/qemu-file.h"
+#include "migration/ram.h"
+#include "migration/savevm.h"
+#include "migration/vmstate.h"
+#include "system/dirty-log.h"
+#include "system/memory.h"
+#include "util/sha256.h"
+
+#define RAM_SIZE (4u << 20)
+
+typedef struct TestDev {
+    uint32_t a;
+    uint64_t b[4];
+} TestDev;
+
+static const VMStateDescription test_dev_vmsd = {
+    .name = "test-dev",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(a, TestDev),
+        VMSTATE_UINT64_ARRAY(b, TestDev, 4),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static TestDev dev;
+static RAMBlock *rb;
+static char *dir;
+static unsigned pings;
+
+/* Only the VMM's own writes are tracked: the test writes through them. */
+static bool vmm_start(GError **errp) { return true; }
+static long vmm_sync(RAMBlock *b, unsigned long *bitmap) { return 0; }
+static void vmm_stop(void) { }
+static const DirtyLogOps vmm_only_log = { vmm_start, vmm_sync, vmm_stop };
+
+static void fill_ram(void)
+{
+    for (uint64_t p = 0; p < RAM_SIZE / 4096; p++) {
+        uint64_t *w = (uint64_t *)(rb->host + p * 4096);
+        for (int i = 0; i < 512; i++) {
+            w[i] = p % 3 ? p * 0x9e3779b97f4a7c15ULL + (uint64_t)i : 0;
+        }
+    }
+}
+
+static char *stream_path(const char *name)
+{
+    return g_build_filename(dir, name, NULL);
+}
+
+static void save_stream(const char *path)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *uri = g_strdup_printf("file:%s", path);
+    MigChannel *ch = mig_channel_connect(uri, &err);
+    g_assert_no_error(err);
+    QEMUFile *f = qemu_file_new_output(ch);
+    uint8_t ping[4] = { 0, 0, 0, 7 };
+    int ret;
+
+    savevm_put_header(f);
+    savevm_put_command(f, MIG_CMD_PING, 4, ping);
+    g_assert_cmpint(savevm_setup(f, &err), ==, 0);
+    while ((ret = savevm_iterate(f)) == 0) {
+    }
+    g_assert_cmpint(ret, ==, 1);
+    /* Pages written after they were sent must go again. */
+    uint64_t marker = 0x1122334455667788ULL;
+    guest_mem_write(5 * 4096 + 8, &marker, sizeof(marker));
+    guest_mem_write(RAM_SIZE - 4096, &marker, sizeof(marker));
+    g_assert_cmpuint(savevm_pending(true), ==, 2 * 4096);
+    while ((ret = savevm_iterate(f)) == 0) {
+    }
+    g_assert_cmpint(savevm_complete(f, &err), ==, 0);
+    g_assert_no_error(err);
+    savevm_cleanup();
+    g_assert_cmpint(qemu_fclose(f, &err), ==, 0);
+}
+
+static int on_command(uint16_t cmd, const uint8_t *data, uint16_t len,
+                      void *opaque, GError **errp)
+{
+    if (cmd == MIG_CMD_PING && len == 4) {
+        pings++;
+    }
+    return 0;
+}
+
+static int load_stream(const char *path, GError **errp)
+{
+    g_autofree char *uri = g_strdup_printf("file:%s", path);
+    MigChannel *ch = mig_file_open(uri, false, errp);
+    if (!ch) {
+        return -1;
+    }
+    QEMUFile *f = qemu_file_new_input(ch);
+    int ret = savevm_load(f, on_command, NULL, errp);
+    qemu_fclose(f, NULL);
+    return ret;
+}
+
+static void setup(void)
+{
+    g_autoptr(GError) err = NULL;
+
+    dir = g_dir_make_tmp("ferry-savevm-XXXXXX", &err);
+    rb = ram_block_new("pc.ram", RAM_SIZE, &err);
+    g_assert_no_error(err);
+    g_assert_nonnull(guest_region_add(0, rb, 0, RAM_SIZE, &err));
+    dirty_log_register(&vmm_only_log);
+    g_assert_true(savevm_register_live("ram", 0, RAM_SECTION_VERSION,
+                                       &ram_handlers, NULL, &err));
+    g_assert_true(vmstate_register("test-dev", 0, &test_dev_vmsd, &dev,
+                                   MIG_PRI_DEFAULT, &err));
+    fill_ram();
+    dev = (TestDev){ 42, { 1, 2, 3, UINT64_MAX } };
+    g_autofree char *path = stream_path("good");
+    save_stream(path);
+}
+
+static void test_round_trip(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *path = stream_path("good");
+    g_autofree char *before = sha256_hex(rb->host, RAM_SIZE);
+    TestDev saved = dev;
+
+    memset(rb->host, 0xaa, RAM_SIZE);
+    memset(&dev, 0, sizeof(dev));
+    pings = 0;
+    int ret = load_stream(path, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(ret, ==, 0);
+    g_autofree char *after = sha256_hex(rb->host, RAM_SIZE);
+    g_assert_cmpstr(before, ==, after);
+    g_assert_cmpmem(&dev, sizeof(dev), &saved, sizeof(saved));
+    g_assert_cmpuint(pings, ==, 1);
+}
+
+static GBytes *good_bytes(void)
+{
+    g_autofree char *path = stream_path("good");
+    gchar *data;
+    gsize len;
+
+    g_assert_true(g_file_get_contents(path, &data, &len, NULL));
+    return g_bytes_new_take(data, len);
+}
+
+/* Loads @data; it must fail with a message containing @word (if set). */
+static void expect_failure(const uint8_t *data, gsize len, const char *word)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *path = stream_path("bad");
+
+    g_assert_true(g_file_set_contents(path, (const char *)data, (gssize)len, NULL));
+    g_assert_cmpint(load_stream(path, &err), <, 0);
+    g_assert_nonnull(err);
+    if (word && !strstr(err->message, word)) {
+        g_error("expected '%s' in: %s", word, err->message);
+    }
+}
+
+static void test_truncated_everywhere(void)
+{
+    g_autoptr(GBytes) good = good_bytes();
+    gsize len;
+    const uint8_t *data = g_bytes_get_data(good, &len);
+
+    /* Every byte of the headers and first pages, then 64 cuts further in. */
+    for (gsize cut = 0; cut < len; cut += cut < 4096 ? 1 : len / 64 + 1) {
+        expect_failure(data, cut, NULL);
+    }
+}
+
+static void test_bad_headers(void)
+{
+    g_autoptr(GBytes) good = good_bytes();
+    gsize len;
+    const uint8_t *orig = g_bytes_get_data(good, &len);
+    g_autofree uint8_t *d = g_memdup2(orig, len);
+    size_t name_at = 4 + 4 + 1 + 4;
+
+    d[0] ^= 0xff;
+    expect_failure(d, len, "magic");
+    d[0] ^= 0xff;
+    d[7] = 2;
+    expect_failure(d, len, "version");
+    d[7] = 3;
+    d[name_at] ^= 0x20;
+    expect_failure(d, len, "machine type");
+    d[name_at] ^= 0x20;
+    d[9] = 0xff;                        /* configuration length */
+    expect_failure(d, len, "too long");
+}
+
+static gsize find(const uint8_t *d, gsize len, const char *needle)
+{
+    size_t n = strlen(needle);
+
+    for (gsize i = 0; i + n <= len; i++) {
+        if (!memcmp(d + i, needle, n)) {
+            return i;
+        }
+    }
+    g_assert_not_reached();
+}
+
+static void test_bad_sections(void)
+{
+    g_autoptr(GBytes) good = good_bytes();
+    gsize len;
+    const uint8_t *orig = g_bytes_get_data(good, &len);
+    g_autofree uint8_t *d = g_memdup2(orig, len);
+
+    /* The first section is START "ram": rename it. */
+    gsize ram = find(d, len, "\003ram") + 1;
+    d[ram + 2] = 'x';
+    expect_failure(d, len, "unknown section 'rax'");
+    memcpy(d, orig, len);
+    /* The device section's footer marker. */
+    gsize devname = find(d, len, "\010test-dev");
+    gsize footer = devname + 1 + 8 + 4 + 4 + 4 + 8 * 4;
+    g_assert_cmphex(d[footer], ==, QEMU_VM_SECTION_FOOTER);
+    d[footer] = 0x55;
+    expect_failure(d, len, "footer");
+    memcpy(d, orig, len);
+    /* A section type that does not exist, right after the header. */
+    gsize first = 4 + 4 + 1 + 4 + strlen(SAVEVM_MACHINE_NAME);
+    d[first] = 0x42;
+    expect_failure(d, len, "unknown section type");
+    memcpy(d, orig, len);
+    /* RAM block size in the MEM_SIZE list (be64 after "\006pc.ram"). */
+    gsize blk = find(d, len, "\006pc.ram") + 7;
+    d[blk + 4] ^= 0x01;
+    expect_failure(d, len, "pc.ram");
+}
+
+static void test_random_flips(void)
+{
+    g_autoptr(GBytes) good = good_bytes();
+    gsize len;
+    const uint8_t *orig = g_bytes_get_data(good, &len);
+    g_autofree uint8_t *d = g_memdup2(orig, len);
+    g_autofree char *path = stream_path("flip");
+    GRand *rng = g_rand_new_with_seed(20261122);
+    unsigned failed = 0;
+
+    for (int i = 0; i < 300; i++) {
+        g_autoptr(GError) err = NULL;
+        gsize at = (gsize)g_rand_int_range(rng, 0, (gint32)MIN(len, 1u << 30));
+        /* Most flips land in page data; aim half of them at the headers. */
+        if (i % 2) {
+            at %= 4096;
+        }
+        d[at] ^= (uint8_t)g_rand_int_range(rng, 1, 256);
+        g_assert_true(g_file_set_contents(path, (const char *)d, (gssize)len, NULL));
+        if (load_stream(path, &err) < 0) {
+            g_assert_nonnull(err);
+            failed++;
+        }
+        d[at] = orig[at];
+    }
+    g_rand_free(rng);
+    g_assert_cmpuint(failed, >, 0);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    setup();
+    g_test_add_func("/savevm/round-trip", test_round_trip);
+    g_test_add_func("/savevm/truncated-everywhere", test_truncated_everywhere);
+    g_test_add_func("/savevm/bad-headers", test_bad_headers);
+    g_test_add_func("/savevm/bad-sections", test_bad_sections);
+    g_test_add_func("/savevm/random-flips", test_random_flips);
+    int ret = g_test_run();
+    g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
+    (void)!system(cmd);
+    return ret;
+}
