@@ -113,7 +113,9 @@ static void setup_workload(void)
 void user_main(unsigned cpu)
 {
     if (cpu == 0) {
+        static struct wl_report hello = { .flags = WL_REPORT_BOOT };
         setup_workload();
+        report(0, &hello);
         __atomic_store_n(&workload_ready, 1, __ATOMIC_RELEASE);
     }
     while (!__atomic_load_n(&workload_ready, __ATOMIC_ACQUIRE)) {

@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include "monitor/hmp.h"
+#include "monitor/hmp-migration.h"
 #include "qapi/qapi-types.h"
 
 /* Runs a QMP command whose reply carries nothing to print. */
@@ -105,6 +106,11 @@ static bool hmp_help(Hmp *hmp, JsonObject *args, GError **errp)
 const HmpCommand hmp_info_commands[] = {
     { "status", NULL, NULL, "show the current VM status (running|paused)",
       hmp_info_status },
+    { "migrate", NULL, NULL, "show migration status", hmp_info_migrate },
+    { "migrate_capabilities", NULL, NULL,
+      "show current migration capabilities", hmp_info_migrate_capabilities },
+    { "migrate_parameters", NULL, NULL,
+      "show current migration parameters", hmp_info_migrate_parameters },
     { "version", NULL, NULL, "show the version of ferry", hmp_info_version },
     { NULL },
 };
@@ -116,5 +122,18 @@ const HmpCommand hmp_commands[] = {
     { "stop|s", NULL, NULL, "stop emulation", hmp_stop },
     { "cont|c", NULL, NULL, "resume emulation", hmp_cont },
     { "quit|q", NULL, NULL, "quit the emulator", hmp_quit },
+    { "migrate", "detach:-d,resume:-r,uri:s", "[-d] [-r] uri",
+      "migrate to URI (-d: do not wait; -r: resume a paused postcopy)",
+      hmp_migrate },
+    { "migrate_incoming", "uri:s", "uri",
+      "listen for an incoming migration on URI", hmp_migrate_incoming },
+    { "migrate_cancel", NULL, NULL, "cancel the current migration",
+      hmp_migrate_cancel },
+    { "migrate_continue", "state:s", "state",
+      "continue a migration paused in STATE", hmp_migrate_continue },
+    { "migrate_set_capability", "capability:s,state:b", "capability state",
+      "turn a migration capability on or off", hmp_migrate_set_capability },
+    { "migrate_set_parameter", "parameter:s,value:s", "parameter value",
+      "set a migration parameter", hmp_migrate_set_parameter },
     { NULL },
 };

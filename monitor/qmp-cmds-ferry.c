@@ -18,6 +18,7 @@ WorkloadInfo *qmp_x_query_workload(GError **errp)
     info->pages_verified = wc.pages_verified;
     info->full_verify_passes = wc.full_verify_passes;
     info->corrupt_pages = wc.corrupt_pages;
+    info->boots = wc.boots;
     return info;
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "soft-internal.h"
+#include "hw/workload.h"
 #include "system/memory.h"
 #include "util/error.h"
 
@@ -115,4 +116,6 @@ void soft_accel_reset_contexts(void)
         wl_cpu_init(&s->wl, s->cpus[i].ctx, i);
     }
     ram_block_mark_dirty(r->block, r->offset + (SOFT_CTX_GPA - r->gpa), len);
+    /* What the guest image reports when it starts its workload. */
+    workload_dev_report(&(struct wl_report){ .flags = WL_REPORT_BOOT });
 }

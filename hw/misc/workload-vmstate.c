@@ -40,11 +40,12 @@ static const VMStateDescription vmstate_workload_cpu = {
 
 static const VMStateDescription vmstate_workload = {
     .name = "ferry-workload",
-    .version_id = 1,
-    .minimum_version_id = 1,
+    .version_id = 2,
+    .minimum_version_id = 2,
     .post_load = workload_post_load,
     .fields = (const VMStateField[]) {
         VMSTATE_UINT32(ncpus, WorkloadState),
+        VMSTATE_UINT64(boots, WorkloadState),
         VMSTATE_STRUCT_VARRAY_UINT32(cpu, WorkloadState, ncpus, 0,
                                      vmstate_workload_cpu, WorkloadCPUState),
         VMSTATE_END_OF_LIST()

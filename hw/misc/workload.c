@@ -22,6 +22,9 @@ void workload_dev_report(const struct wl_report *r)
         return;
     }
     g_mutex_lock(&wl_lock);
+    if (r->flags & WL_REPORT_BOOT) {
+        wl.boots++;
+    }
     WorkloadCPUState *c = &wl.cpu[r->cpu];
     c->rounds += r->rounds;
     c->pages_written += r->pages_written;
@@ -41,6 +44,7 @@ void workload_dev_query(WorkloadCounters *out)
     memset(out, 0, sizeof(*out));
     g_mutex_lock(&wl_lock);
     out->full_verify_passes = wl.ncpus ? UINT64_MAX : 0;
+    out->boots = wl.boots;
     for (unsigned i = 0; i < wl.ncpus; i++) {
         const WorkloadCPUState *c = &wl.cpu[i];
         out->rounds += c->rounds;

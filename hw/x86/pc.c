@@ -5,6 +5,7 @@
  */
 #include <string.h>
 #include "accel/accel.h"
+#include "accel/kvm-state.h"
 #include "hw/multiboot.h"
 #include "hw/pc.h"
 #include "hw/serial.h"
@@ -87,6 +88,9 @@ bool pc_machine_init(const MachineConfig *cfg, GError **errp)
         !cpus_create(accel, cfg->smp, errp)) {
         return false;
     }
+    if (accel == &kvm_accel_ops && !kvm_vmstate_register(errp)) {
+        return false;
+    }
     if (accel != &soft_accel_ops && !pc_load_kernel(cfg, &entry, errp)) {
         return false;
     }
@@ -96,6 +100,9 @@ bool pc_machine_init(const MachineConfig *cfg, GError **errp)
 void pc_machine_cleanup(void)
 {
     savevm_unregister_all_live();
+    if (accel_current() == &kvm_accel_ops) {
+        kvm_vmstate_unregister();
+    }
     cpus_destroy();
     serial_cleanup();
     io_regions_reset();

@@ -17,6 +17,7 @@ typedef struct WorkloadCounters {
     uint64_t pages_verified;
     uint64_t full_verify_passes;
     uint64_t corrupt_pages;
+    uint64_t boots;
 } WorkloadCounters;
 
 #define WL_MAX_CPUS 64
@@ -32,6 +33,7 @@ typedef struct WorkloadCPUState {
 
 typedef struct WorkloadState {
     uint32_t ncpus;
+    uint64_t boots;             /* reports with WL_REPORT_BOOT */
     WorkloadCPUState cpu[WL_MAX_CPUS];
 } WorkloadState;
 

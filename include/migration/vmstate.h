@@ -214,6 +214,16 @@ void vmstate_vmdesc_device_end(JsonBuilder *vmdesc);
 }
 #define VMSTATE_BUFFER(f, st) VMSTATE_BUFFER_V(f, st, 0)
 
+/*
+ * The bytes of a plain-data field (no pointers inside) whose layout a
+ * fixed external ABI owns, such as a KVM structure: sent as a buffer.
+ */
+#define VMSTATE_RAW(f, st) {                                        \
+    .name = #f, .size = sizeof(typeof_field(st, f)),                \
+    .info = &vmstate_info_buffer, .flags = VMS_BUFFER,              \
+    .offset = offsetof(st, f),                                      \
+}
+
 #define VMSTATE_STRUCT(f, st, v, sd, t) {                           \
     .name = #f, .version_id = (v), .vmsd = &(sd),                   \
     .size = sizeof(t), .flags = VMS_STRUCT | VMS_SINGLE,            \

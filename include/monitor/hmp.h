@@ -26,6 +26,14 @@ typedef struct Hmp {
     HmpQmpFn *qmp;
     void *opaque;
     GString *out;               /* human output, lines end with "\n" */
+    /*
+     * Set by a door that may block (ferryctl): then `migrate` without -d
+     * waits for the end, calling @progress (may be NULL) about ten times a
+     * second.  The VMM's own monitor must not block its main loop, so there
+     * `migrate` always returns at once, as with -d.
+     */
+    bool can_wait;
+    void (*progress)(void *opaque, const char *line);
 } Hmp;
 
 /*

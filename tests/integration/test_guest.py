@@ -71,6 +71,7 @@ class GuestTests:
             w = self.wait_verified(vm)
             self.assertEqual(w['corrupt-pages'], 0)
             self.assertGreater(w['pages-verified'], 0)
+            self.assertEqual(w['boots'], 1)
             # dirty-rate=64M: about 16384 pages/s must keep being written
             t0, before = time.monotonic(), w['pages-written']
             time.sleep(2)

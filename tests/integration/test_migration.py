@@ -83,6 +83,8 @@ class MigrationBase:
         after = self.dst.qmp.cmd('x-query-workload')
         self.assertEqual(after['corrupt-pages'], 0)
         self.assertGreater(after['pages-written'], before['pages-written'])
+        # the guest went on where it was: it did not start over
+        self.assertEqual(after['boots'], 1)
 
     def assert_source_runs_intact(self):
         self.assertEqual(self.src.qmp.cmd('query-status')['status'], 'running')
@@ -140,6 +142,28 @@ class TcpOneGig(MigrationBase, unittest.TestCase):
         info = self.migrate(f'tcp:127.0.0.1:{port}')
         self.assertLessEqual(info['downtime'], 300)
         self.assert_moved_intact(info)
+
+
+class KVMTransports(MigrationBase, unittest.TestCase):
+    accel = 'kvm'
+    mem = '512M'
+    rate = '64M'
+
+    def test_unix(self):
+        path = os.path.join(self.dst.tmpdir, 'mig.sock')
+        self.assert_moved_intact(self.migrate(f'unix:{path}'))
+
+    def test_file_snapshot(self):
+        path = os.path.join(self.src.tmpdir, 'snapshot')
+        self.src.qmp.cmd('migrate', uri=f'file:{path}')
+        info = self.wait_end(self.src)
+        self.assertEqual(info['status'], 'completed', info.get('error-desc'))
+        self.dst.qmp.cmd('migrate-incoming', uri=f'file:{path}')
+        self.assert_moved_intact(info)
+
+
+class KVMTcpOneGig(TcpOneGig):
+    accel = 'kvm'
 
 
 class Failures(MigrationBase, unittest.TestCase):

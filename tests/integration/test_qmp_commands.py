@@ -116,7 +116,7 @@ class RunningVMTests(unittest.TestCase):
         info = self.qmp.cmd('x-query-workload')
         self.assertEqual(set(info), {'rounds', 'pages-written',
                                      'pages-verified', 'full-verify-passes',
-                                     'corrupt-pages'})
+                                     'corrupt-pages', 'boots'})
         for v in info.values():
             self.assertIsInstance(v, int)
             self.assertGreaterEqual(v, 0)

@@ -500,7 +500,7 @@ static void test_serial(void)
 
 static void test_workload(void)
 {
-    WorkloadState src = { .ncpus = 3 }, dst, other = { .ncpus = 2 };
+    WorkloadState src = { .ncpus = 3, .boots = 1 }, dst, other = { .ncpus = 2 };
     g_autoptr(GByteArray) b = NULL;
     g_autoptr(GError) err = NULL;
     const VMStateDescription *vmsd;
@@ -512,22 +512,22 @@ static void test_workload(void)
     g_assert_true(workload_vmstate_register(&src, NULL));
     vmsd = registered("ferry-workload")->vmsd;
     b = save(vmsd, &src, NULL);
-    g_assert_cmpuint(b->len, ==, 4 + 3 * 5 * 8);
+    g_assert_cmpuint(b->len, ==, 4 + 8 + 3 * 5 * 8);
     memset(&dst, 0, sizeof(dst));
-    g_assert_cmpint(load(b->data, b->len, true, vmsd, &dst, 1, NULL), ==, 0);
+    g_assert_cmpint(load(b->data, b->len, true, vmsd, &dst, 2, NULL), ==, 0);
     g_assert_cmpmem(&src, sizeof(src), &dst, sizeof(dst));
 
     /* Now the machine has 2 vCPUs. */
     vmstate_unregister(vmsd, &src);
     g_assert_true(workload_vmstate_register(&other, NULL));
-    g_assert_cmpint(load(b->data, b->len, true, vmsd, &other, 1, &err), ==,
+    g_assert_cmpint(load(b->data, b->len, true, vmsd, &other, 2, &err), ==,
                     -EINVAL);
     g_assert_cmpstr(err->message, ==, "ferry-workload: the incoming state "
                     "is for 3 vCPU(s), this machine has 2");
     g_clear_error(&err);
 
     b->data[3] = WL_MAX_CPUS + 1;               /* be32 ncpus */
-    g_assert_cmpint(load(b->data, b->len, true, vmsd, &dst, 1, &err), ==,
+    g_assert_cmpint(load(b->data, b->len, true, vmsd, &dst, 2, &err), ==,
                     -EINVAL);
     g_assert_cmpstr(err->message, ==, "ferry-workload: field 'cpu': 65 "
                     "elements do not fit in 64");

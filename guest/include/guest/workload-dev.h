@@ -25,6 +25,13 @@
 #define WL_REG_PANIC     0x20    /* W: guest-physical address of a message */
 
 /*
+ * wl_report.flags: the guest (re)started its workload.  The device counts
+ * these: a migrated guest must not boot again on the destination, and a
+ * boot count above 1 shows it did.
+ */
+#define WL_REPORT_BOOT   1u
+
+/*
  * Counters a vCPU accumulated since its previous report (deltas).  The
  * device adds them to its state during the MMIO exit, so a report is never
  * half-applied across a vCPU stop.
