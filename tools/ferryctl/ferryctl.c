@@ -8,6 +8,7 @@
  * output are those of "-monitor".  Exit status: 0 success, 1 the command
  * failed (the error text goes to stderr), 2 no usable connection.
  */
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 #include <gio/gio.h>
@@ -18,6 +19,7 @@
 typedef struct Ctl {
     QmpSocket *qmp;
     bool json;                  /* print raw replies, not human output */
+    bool progress_shown;        /* a progress line awaits its newline */
 } Ctl;
 
 static JsonNode *ctl_qmp(void *opaque, const char *command, JsonObject *args,
@@ -60,6 +62,18 @@ static char *join_words(int argc, char **argv)
     return g_string_free(line, FALSE);
 }
 
+/* A progress line that rewrites itself on a terminal; silent otherwise. */
+static void show_progress(void *opaque, const char *line)
+{
+    Ctl *ctl = opaque;
+
+    if (!ctl->json && isatty(STDOUT_FILENO)) {
+        printf("\r%s\033[K", line);
+        fflush(stdout);
+        ctl->progress_shown = true;
+    }
+}
+
 static int run(const char *address, bool json, int timeout, int argc,
                char **argv)
 {
@@ -67,7 +81,8 @@ static int run(const char *address, bool json, int timeout, int argc,
     g_autofree char *line = join_words(argc, argv);
     g_autoptr(GString) out = g_string_new(NULL);
     Ctl ctl = { .json = json };
-    Hmp hmp = { .qmp = ctl_qmp, .opaque = &ctl, .out = out };
+    Hmp hmp = { .qmp = ctl_qmp, .opaque = &ctl, .out = out,
+                .can_wait = true, .progress = show_progress };
     bool ok;
 
     ctl.qmp = qmp_socket_connect(address, timeout * 1000, &err);
@@ -78,6 +93,9 @@ static int run(const char *address, bool json, int timeout, int argc,
     }
     ok = hmp_execute(&hmp, line, &err);
     qmp_socket_close(ctl.qmp);
+    if (ctl.progress_shown) {
+        putchar('\n');
+    }
     if (!json) {
         fputs(out->str, stdout);
     }
