@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""`make demo`: boots ferry's self-verifying test guest and watches it.
+"""`make demo`: a live migration you can watch.
 
-Starts build/ferry with the built-in guest (-m 512M -smp 2, the guest
-dirtying 64 MiB/s), prints the serial console as it arrives and once a
-second the guest's workload counters from QMP x-query-workload, until the
-guest has verified all of its memory twice (or ~15 s passed).  Then it
-pauses the VM, prints the SHA-256 of guest RAM (x-ram-digest) and quits.
+1. Starts build/ferry with the built-in guest (-m 512M -smp 2, the guest
+   dirtying 64 MiB/s) and shows its serial console and, once a second, its
+   workload counters (QMP x-query-workload) until it verified its memory.
+2. Starts a second ferry with `-incoming defer -S` and migrates the running
+   guest to it over a unix socket, printing progress as it goes.
+3. With both sides stopped, compares the RAM digests (x-ram-digest), then
+   lets the destination run and watches the guest verify its memory there.
 Exit status 1 if the guest saw a corrupt page or anything else failed.
 """
 
@@ -63,7 +65,7 @@ def watch(vm, duration, passes):
     serial = SerialTail(vm.serial_path)
     start = time.monotonic()
     next_status = start + 1
-    info = prev = {}
+    info = prev = vm.qmp.cmd('x-query-workload')
     prev_time = start
     while True:
         for line in serial.new_lines():
@@ -88,19 +90,6 @@ def watch(vm, duration, passes):
     return info
 
 
-def finish(vm):
-    """Pauses, prints the RAM digests, quits.  Returns ferry's exit status."""
-    vm.qmp.cmd('stop')
-    print('demo: VM paused (QMP stop); hashing guest RAM (x-ram-digest)...',
-          flush=True)
-    for block in vm.qmp.cmd('x-ram-digest'):
-        print(f'demo: x-ram-digest {block["id"]} ({block["size"] >> 20} MiB) '
-              f'sha256 {block["sha256"]}')
-    status = vm.shutdown(timeout=10)
-    print(f'demo: QMP quit, ferry exited with status {status}')
-    return status
-
-
 def verdict(info, passes, status):
     """Returns the list of problems (empty: success)."""
     problems = []
@@ -117,40 +106,96 @@ def verdict(info, passes, status):
     return problems
 
 
+def start_destination(accel):
+    print('demo: starting the destination: -incoming defer -S', flush=True)
+    return FerryVM(accel=accel, mem='512M', smp=2, name='demo-destination',
+                   append='dirty-rate=64M', paused=True,
+                   extra_args=['-incoming', 'defer'])
+
+
+def migrate(src, dst):
+    """Migrates src to dst over a unix socket; returns query-migrate."""
+    path = os.path.join(dst.tmpdir, 'migration.sock')
+    for vm in (src, dst):
+        vm.qmp.cmd('migrate-set-capabilities', capabilities=[
+            {'capability': 'events', 'state': True},
+            {'capability': 'return-path', 'state': True}])
+    dst.qmp.cmd('migrate-incoming', uri=f'unix:{path}')
+    print(f'demo: migrate unix:{path}', flush=True)
+    src.qmp.cmd('migrate', uri=f'unix:{path}')
+    while True:
+        info = src.qmp.cmd('query-migrate')
+        ram = info.get('ram', {})
+        if ram:
+            total = ram['total'] or 1
+            print(f'       {info["status"]:<15} pass {ram["dirty-sync-count"]:<3} '
+                  f'sent {ram["transferred"] >> 20:>5} MiB  '
+                  f'remaining {ram["remaining"] >> 20:>4} MiB  '
+                  f'{ram["mbps"] / 8:>7.1f} MB/s  '
+                  f'dirty {ram["dirty-pages-rate"] * 4096 / 1e6:>6.1f} MB/s  '
+                  f'{100 * (total - ram["remaining"]) // total:>3}%', flush=True)
+        if info['status'] in ('completed', 'failed', 'cancelled'):
+            return info
+        time.sleep(0.2)
+
+
+def compare_and_continue(src, dst, args):
+    """Returns the problems found after the migration."""
+    problems = []
+    events = [e['event'] + (f' {e["data"]["status"]}' if e['event'] == 'MIGRATION'
+                            else '') for e in src.qmp.events]
+    print(f'demo: source events: {", ".join(events)}')
+    d1, d2 = src.qmp.cmd('x-ram-digest'), dst.qmp.cmd('x-ram-digest')
+    print(f'demo: source      pc.ram sha256 {d1[0]["sha256"]}')
+    print(f'demo: destination pc.ram sha256 {d2[0]["sha256"]}')
+    if d1 != d2:
+        problems.append('the RAM digests differ')
+    print('demo: cont on the destination; the guest verifies its memory there',
+          flush=True)
+    dst.qmp.cmd('cont')
+    info = watch(dst, args.seconds, get(dst.qmp.cmd('x-query-workload'),
+                                        'full-verify-passes') + args.passes)
+    if get(info, 'boots') != 1:
+        problems.append('the guest restarted on the destination')
+    return problems + verdict(info, 0, 0)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--build', default='build', help='build directory')
     ap.add_argument('--seconds', type=float, default=15,
-                    help='watch at most this long (default 15)')
+                    help='watch each side at most this long (default 15)')
     ap.add_argument('--passes', type=int, default=2,
-                    help='stop after this many full verify passes (default 2)')
+                    help='full verify passes to watch on each side (default 2)')
     args = ap.parse_args()
     os.environ['FERRY_BUILD'] = os.path.abspath(args.build)
-
-    if kvm_available():
-        accel = 'kvm'
-    else:
-        accel = 'soft'
+    accel = 'kvm' if kvm_available() else 'soft'
+    if accel == 'soft':
         print('demo: /dev/kvm is not usable: running with -accel soft')
-    print(f'demo: starting {args.build}/ferry -accel {accel} -m 512M -smp 2 '
-          '-append dirty-rate=64M', flush=True)
+    print(f'demo: starting the source: {args.build}/ferry -accel {accel} '
+          '-m 512M -smp 2 -append dirty-rate=64M', flush=True)
     try:
-        with FerryVM(accel=accel, mem='512M', smp=2, name='demo',
-                     append='dirty-rate=64M') as vm:
-            info = watch(vm, args.seconds, args.passes)
-            status = finish(vm)
-    except KeyboardInterrupt:
-        print('demo: interrupted')
-        return 130
-    except Exception as e:
-        print(f'demo: FAILED: {type(e).__name__}: {e}', file=sys.stderr)
+        with FerryVM(accel=accel, mem='512M', smp=2, name='demo-source',
+                     append='dirty-rate=64M') as src, start_destination(accel) as dst:
+            problems = verdict(watch(src, args.seconds, args.passes), 0, 0)
+            info = migrate(src, dst)
+            if info['status'] != 'completed':
+                problems.append(f'migration {info["status"]}: '
+                                f'{info.get("error-desc", "")}')
+            else:
+                print(f'demo: migration completed in {info["total-time"]} ms, '
+                      f'downtime {info["downtime"]} ms')
+                problems += compare_and_continue(src, dst, args)
+            for vm, name in ((src, 'source'), (dst, 'destination')):
+                print(f'demo: quit {name}: exit status {vm.shutdown(timeout=10)}')
+    except Exception as e:      # report, don't trace back, at a user
+        print(f'demo: FAILED: {e}', file=sys.stderr)
         return 1
-    problems = verdict(info, args.passes, status)
-    for p in problems:
-        print(f'demo: FAILED: {p}', file=sys.stderr)
-    if not problems:
-        print('demo: OK: guest memory verified, no corrupt pages')
-    return 1 if problems else 0
+    if problems:
+        print('demo: FAILED: ' + '; '.join(problems), file=sys.stderr)
+        return 1
+    print('demo: OK: the guest moved while running; no page was lost')
+    return 0
 
 
 if __name__ == '__main__':
