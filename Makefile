@@ -93,3 +93,49 @@ clean:
 
 .PHONY: all check check-asan demo setup clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# --- fuzzing ------------------------------------------------------------------
+# `make fuzz` builds the libFuzzer target for the incoming-stream loader
+# (tests/fuzz/) with clang, ASan and UBSan in its own tree, build-fuzz/
+# (configured with --cc=clang; build/ is not touched), writes a seed corpus
+# of valid streams into build-fuzz/corpus and fuzzes for FUZZ_SECONDS.
+# Crashing inputs are saved as build-fuzz/crashes/crash-*; replay one with
+#     build-fuzz/tests/fuzz/fuzz-stream-load build-fuzz/crashes/crash-...
+# FUZZ_ARGS passes more libFuzzer options (e.g. FUZZ_ARGS=-jobs=4).
+FUZZ_BUILD := build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_ARGS ?=
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+            -fno-omit-frame-pointer
+
+fuzz:
+	@command -v clang >/dev/null 2>&1 || { echo "make fuzz: clang not" \
+	    "found; install it with scripts/install-deps (as root)" >&2; exit 1; }
+	$(MAKE) BUILD=$(FUZZ_BUILD) CONFIGURE_FLAGS=--cc=clang \
+	    CFLAGS='-O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link' \
+	    WARN='$(WARN) -Wno-error' fuzz-run
+
+fuzz-clean:
+	rm -rf $(FUZZ_BUILD)
+
+ifeq ($(BUILD),$(FUZZ_BUILD))
+FUZZ_BIN := $(BUILD)/tests/fuzz/fuzz-stream-load
+FUZZ_GEN := $(BUILD)/tests/fuzz/gen-corpus
+FUZZ_COMMON := $(BUILD)/tests/fuzz/fuzz-common.o $(BUILD)/libferry.a
+
+$(FUZZ_BIN): $(BUILD)/tests/fuzz/fuzz-stream-load.o $(FUZZ_COMMON)
+	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+$(FUZZ_GEN): $(BUILD)/tests/fuzz/gen-corpus.o $(FUZZ_COMMON)
+	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -o $@ $^ $(LIBS)
+
+fuzz-run: $(FUZZ_BIN) $(FUZZ_GEN)
+	@mkdir -p $(BUILD)/corpus $(BUILD)/crashes
+	$(FUZZ_GEN) $(BUILD)/corpus
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	    -print_final_stats=1 -artifact_prefix=$(BUILD)/crashes/ \
+	    $(FUZZ_ARGS) $(BUILD)/corpus
+endif
+
+.PHONY: fuzz fuzz-clean fuzz-run
+# --- end of fuzzing -------------------------------------------------------------

@@ -4,6 +4,7 @@
 #include "migration/outgoing.h"
 #include "migration/ram.h"
 #include "qapi/qapi-commands.h"
+#include "system/cpu-throttle.h"
 #include "system/memory.h"
 #include "util/error.h"
 
@@ -98,6 +99,10 @@ MigrationInfo *qmp_query_migrate(GError **errp)
         info->has_setup_time = true;
         info->setup_time = t.setup_ms;
         info->ram = ram_info(&t, info->total_time);
+        if (migrate_capability(MIGRATION_CAPABILITY_AUTO_CONVERGE)) {
+            info->has_cpu_throttle_percentage = true;
+            info->cpu_throttle_percentage = cpu_throttle_get_percentage();
+        }
     }
     if (status == MIGRATION_STATUS_COMPLETED) {
         info->has_downtime = true;

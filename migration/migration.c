@@ -24,6 +24,8 @@
 #include "migration/return-path.h"
 #include "migration/savevm.h"
 #include "qapi/qapi-events.h"
+#include "system/cpu-throttle.h"
+#include "system/memory.h"
 #include "system/runstate.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -52,6 +54,7 @@ typedef struct Outgoing {
     bool stopped_vm;            /* we stopped a running guest */
     uint64_t last_pass_pending; /* what remained at the previous sync */
     uint64_t last_sync_count;
+    CPUThrottleTrigger throttle;    /* auto-converge */
     MigrationTimes times;       /* lock */
 } Outgoing;
 
@@ -167,11 +170,45 @@ static bool ready_to_switch(uint64_t pending, uint64_t bps)
     return pending <= aim || (pending <= limit && !converging);
 }
 
+/* auto-converge: after a sync, throttle the vCPUs (harder) if the guest
+ * dirtied too much of what was sent since the last check. */
+static void throttle_check(bool first)
+{
+    const MigrationParameters *p = &migration_current()->params;
+    CPUThrottlePolicy policy = {
+        .initial = p->cpu_throttle_initial,
+        .increment = p->cpu_throttle_increment,
+        .tailslow = p->cpu_throttle_tailslow,
+        .max = p->max_cpu_throttle,
+        .threshold = p->throttle_trigger_threshold,
+    };
+    uint64_t sent = qemu_file_transferred(out.f);
+    RAMStats st;
+
+    if (!migrate_capability(MIGRATION_CAPABILITY_AUTO_CONVERGE) ||
+        !ram_migration_stats(&st)) {
+        return;
+    }
+    if (first) {
+        cpu_throttle_trigger_start(&out.throttle, now_ms(), sent,
+                                   st.dirty_pages_found);
+        return;
+    }
+    int pct = cpu_throttle_trigger(&out.throttle, &policy,
+                                   cpu_throttle_get_percentage(), now_ms(),
+                                   sent, st.dirty_pages_found, FERRY_PAGE_SIZE);
+    if (pct) {
+        cpu_throttle_set(pct);
+    }
+}
+
 /* Iterates until what is left fits the downtime limit; false on error. */
 static bool precopy(GError **errp)
 {
     int64_t win_start = now_ms();
     uint64_t win_bytes = qemu_file_transferred(out.f);
+
+    throttle_check(true);
 
     for (;;) {
         char *rp_error = NULL;
@@ -194,6 +231,7 @@ static bool precopy(GError **errp)
             /* A pass is over: sync, and either switch over or go again. */
             uint64_t pending = savevm_pending(true);
             emit_passes();
+            throttle_check(false);
             if (pending == 0 || (bps && ready_to_switch(pending, bps))) {
                 return true;
             }
@@ -267,6 +305,7 @@ static void finish(bool ok, GError *err)
     MigrationState *s = migration_current();
     g_autoptr(GError) local = NULL;
 
+    cpu_throttle_stop();        /* whatever the outcome */
     if (out.have_rp) {
         return_path_stop(&out.rp);
         out.have_rp = false;

@@ -16,6 +16,10 @@ static const MigrationCapability supported_caps[] = {
     MIGRATION_CAPABILITY_RETURN_PATH,
     MIGRATION_CAPABILITY_PAUSE_BEFORE_SWITCHOVER,
     MIGRATION_CAPABILITY_AUTO_CONVERGE,
+    /* Activate disks only when the guest runs on the destination: ferry
+     * has no disks yet, so this holds trivially; libvirt turns it on
+     * whenever it is offered. */
+    MIGRATION_CAPABILITY_LATE_BLOCK_ACTIVATE,
 };
 
 static void params_set_defaults(MigrationParameters *p)
@@ -35,6 +39,21 @@ static void params_set_defaults(MigrationParameters *p)
         .tls_hostname = g_strdup(""),
         .tls_authz = g_strdup(""),
         .max_postcopy_bandwidth = 0,
+        .announce_initial = 50,
+        .announce_max = 550,
+        .announce_rounds = 5,
+        .announce_step = 100,
+        .compress_level = 1,
+        .compress_threads = 8,
+        .compress_wait_thread = true,
+        .decompress_threads = 2,
+        .block_incremental = false,
+        .multifd_channels = 2,
+        .multifd_compression = MULTI_FD_COMPRESSION_NONE,
+        .multifd_zlib_level = 1,
+        .multifd_zstd_level = 1,
+        .x_checkpoint_delay = 20000,
+        .xbzrle_cache_size = 64 << 20,
     };
 }
 
@@ -164,6 +183,53 @@ static bool check_params(const q_obj_migrate_set_parameters_arg *a,
            check_tls("tls-authz", a->tls_authz, errp);
 }
 
+/*
+ * Parameters of features ferry lacks (compression, multifd, xbzrle, COLO,
+ * announcements): reported with QEMU's defaults so libvirt can save and
+ * restore them, and refused when asked for anything else.
+ */
+#define INERT(a, field, name)                                           \
+    do {                                                                \
+        if ((a)->has_##field && (a)->field != defaults.field) {         \
+            error_setg(errp, "Parameter '" name "': ferry supports only " \
+                       "the default value (%s)", why);                  \
+            return false;                                               \
+        }                                                               \
+    } while (0)
+
+static bool check_inert(const q_obj_migrate_set_parameters_arg *a,
+                        GError **errp)
+{
+    MigrationParameters defaults = { 0 };
+    const char *why;
+
+    params_set_defaults(&defaults);
+    g_autofree char *c = defaults.tls_creds, *h = defaults.tls_hostname,
+                    *z = defaults.tls_authz;
+    why = "ferry has no network device to announce";
+    INERT(a, announce_initial, "announce-initial");
+    INERT(a, announce_max, "announce-max");
+    INERT(a, announce_rounds, "announce-rounds");
+    INERT(a, announce_step, "announce-step");
+    why = "compression is not supported";
+    INERT(a, compress_level, "compress-level");
+    INERT(a, compress_threads, "compress-threads");
+    INERT(a, compress_wait_thread, "compress-wait-thread");
+    INERT(a, decompress_threads, "decompress-threads");
+    INERT(a, multifd_compression, "multifd-compression");
+    INERT(a, multifd_zlib_level, "multifd-zlib-level");
+    INERT(a, multifd_zstd_level, "multifd-zstd-level");
+    why = "block migration is not supported";
+    INERT(a, block_incremental, "block-incremental");
+    why = "multifd is not supported yet";
+    INERT(a, multifd_channels, "multifd-channels");
+    why = "COLO is not supported";
+    INERT(a, x_checkpoint_delay, "x-checkpoint-delay");
+    why = "xbzrle is not supported";
+    INERT(a, xbzrle_cache_size, "xbzrle-cache-size");
+    return true;
+}
+
 #define APPLY(p, a, field) \
     do { if ((a)->has_##field) { (p)->field = (a)->field; } } while (0)
 
@@ -181,16 +247,29 @@ static void apply_params(MigrationParameters *p,
 }
 
 void qmp_migrate_set_parameters(
-    bool has_max_bandwidth, uint64_t max_bandwidth,
-    bool has_downtime_limit, uint64_t downtime_limit,
-    bool has_cpu_throttle_initial, uint8_t cpu_throttle_initial,
-    bool has_cpu_throttle_increment, uint8_t cpu_throttle_increment,
-    bool has_cpu_throttle_tailslow, bool cpu_throttle_tailslow,
-    bool has_max_cpu_throttle, uint8_t max_cpu_throttle,
-    bool has_throttle_trigger_threshold, uint8_t throttle_trigger_threshold,
-    const char *tls_creds, const char *tls_hostname, const char *tls_authz,
+    bool has_max_bandwidth, uint64_t max_bandwidth, bool has_downtime_limit,
+    uint64_t downtime_limit, bool has_cpu_throttle_initial,
+    uint8_t cpu_throttle_initial, bool has_cpu_throttle_increment,
+    uint8_t cpu_throttle_increment, bool has_cpu_throttle_tailslow,
+    bool cpu_throttle_tailslow, bool has_max_cpu_throttle,
+    uint8_t max_cpu_throttle, bool has_throttle_trigger_threshold,
+    uint8_t throttle_trigger_threshold, const char *tls_creds,
+    const char *tls_hostname, const char *tls_authz,
     bool has_max_postcopy_bandwidth, uint64_t max_postcopy_bandwidth,
-    GError **errp)
+    bool has_announce_initial, uint64_t announce_initial,
+    bool has_announce_max, uint64_t announce_max, bool has_announce_rounds,
+    uint64_t announce_rounds, bool has_announce_step, uint64_t announce_step,
+    bool has_compress_level, uint8_t compress_level,
+    bool has_compress_threads, uint8_t compress_threads,
+    bool has_compress_wait_thread, bool compress_wait_thread,
+    bool has_decompress_threads, uint8_t decompress_threads,
+    bool has_block_incremental, bool block_incremental,
+    bool has_multifd_channels, uint8_t multifd_channels,
+    bool has_multifd_compression, MultiFDCompression multifd_compression,
+    bool has_multifd_zlib_level, uint8_t multifd_zlib_level,
+    bool has_multifd_zstd_level, uint8_t multifd_zstd_level,
+    bool has_x_checkpoint_delay, uint32_t x_checkpoint_delay,
+    bool has_xbzrle_cache_size, uint64_t xbzrle_cache_size, GError **errp)
 {
     q_obj_migrate_set_parameters_arg a = {
         has_max_bandwidth, max_bandwidth, has_downtime_limit, downtime_limit,
@@ -201,9 +280,19 @@ void qmp_migrate_set_parameters(
         has_throttle_trigger_threshold, throttle_trigger_threshold,
         (char *)tls_creds, (char *)tls_hostname, (char *)tls_authz,
         has_max_postcopy_bandwidth, max_postcopy_bandwidth,
+        has_announce_initial, announce_initial, has_announce_max,
+        announce_max, has_announce_rounds, announce_rounds,
+        has_announce_step, announce_step, has_compress_level, compress_level,
+        has_compress_threads, compress_threads, has_compress_wait_thread,
+        compress_wait_thread, has_decompress_threads, decompress_threads,
+        has_block_incremental, block_incremental, has_multifd_channels,
+        multifd_channels, has_multifd_compression, multifd_compression,
+        has_multifd_zlib_level, multifd_zlib_level, has_multifd_zstd_level,
+        multifd_zstd_level, has_x_checkpoint_delay, x_checkpoint_delay,
+        has_xbzrle_cache_size, xbzrle_cache_size,
     };
 
-    if (check_params(&a, errp)) {
+    if (check_params(&a, errp) && check_inert(&a, errp)) {
         /* As QEMU: bandwidth changes apply to a running migration too. */
         apply_params(&state()->params, &a);
     }

@@ -101,6 +101,9 @@ static int ram_sync(RAMState *rs)
     }
     rs->dirty_pages = after;
     rs->stats.dirty_sync_count++;
+    if (after > before) {
+        rs->stats.dirty_pages_found += after - before;
+    }
     if (rs->last_sync_ns && now > rs->last_sync_ns && after > before) {
         rs->stats.dirty_pages_rate = (after - before) * 1000000000ULL /
                                      (uint64_t)(now - rs->last_sync_ns);

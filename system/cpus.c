@@ -1,6 +1,7 @@
 /* vCPU threads: see include/system/cpus.h for the locking rules. */
 #include <signal.h>
 #include <string.h>
+#include "system/cpu-throttle.h"
 #include "system/cpus.h"
 #include "util/error.h"
 
@@ -30,8 +31,12 @@ static void kick_handler(int sig)
 static void park(CPUState *cpu)
 {
     while ((cpu->stop || cpu->halted) && !cpu->exit_thread) {
-        cpu->stopped = true;
-        g_cond_broadcast(&cpus_cond);
+        /* Broadcast once: parked vCPUs re-broadcasting on every wake-up
+         * would keep waking each other, burning the host's CPUs. */
+        if (!cpu->stopped) {
+            cpu->stopped = true;
+            g_cond_broadcast(&cpus_cond);
+        }
         g_cond_wait(&cpus_cond, &bql);
     }
 }
@@ -55,6 +60,7 @@ static gpointer vcpu_thread(gpointer opaque)
         if (e != VCPU_EXIT_KICKED) {
             cpu->halted = true;
         }
+        cpu_throttle_vcpu_sleep(cpu, &bql, &cpus_cond);
     }
     cpu->stopped = true;
     g_cond_broadcast(&cpus_cond);
@@ -122,6 +128,7 @@ void cpus_pause_all(void)
             cpus_kick(cpus[i]);
         }
     }
+    g_cond_broadcast(&cpus_cond);       /* ends a throttle sleep */
     for (unsigned i = 0; i < nr_cpus; i++) {
         while (!cpus[i]->stopped) {
             g_cond_wait(&cpus_cond, &bql);

@@ -1,0 +1,78 @@
+/*
+ * query-chardev, query-block, qom-list: what libvirt asks of the device
+ * model around a migration, answered truthfully for ferry's small one.
+ */
+#include <string.h>
+#include "qapi/qapi-commands.h"
+#include "system/machine.h"
+#include "util/error.h"
+
+static ChardevInfoList *prepend_chardev(ChardevInfoList *next, const char *label,
+                                        const char *filename)
+{
+    ChardevInfoList *l = g_new0(ChardevInfoList, 1);
+
+    l->value = g_new0(ChardevInfo, 1);
+    l->value->label = g_strdup(label);
+    l->value->filename = g_strdup(filename);
+    l->value->frontend_open = true;
+    l->next = next;
+    return l;
+}
+
+ChardevInfoList *qmp_query_chardev(GError **errp)
+{
+    const MachineConfig *cfg = current_config;
+    ChardevInfoList *head = NULL;
+
+    for (guint i = cfg && cfg->qmp ? cfg->qmp->len : 0; i-- > 0;) {
+        g_autofree char *label = g_strdup_printf("monitor%u", i);
+        head = prepend_chardev(head, label, g_ptr_array_index(cfg->qmp, i));
+    }
+    if (cfg && cfg->monitor) {
+        head = prepend_chardev(head, "hmp0", cfg->monitor);
+    }
+    return prepend_chardev(head, "serial0",
+                           cfg && cfg->serial ? cfg->serial : "null");
+}
+
+BlockInfoList *qmp_query_block(GError **errp)
+{
+    return NULL;        /* no block devices until the block layer lands */
+}
+
+static ObjectPropertyInfoList *prop(ObjectPropertyInfoList *next,
+                                    const char *name, const char *type)
+{
+    ObjectPropertyInfoList *l = g_new0(ObjectPropertyInfoList, 1);
+
+    l->value = g_new0(ObjectPropertyInfo, 1);
+    l->value->name = g_strdup(name);
+    l->value->type = g_strdup(type);
+    l->next = next;
+    return l;
+}
+
+ObjectPropertyInfoList *qmp_qom_list(const char *path, GError **errp)
+{
+    static const char *const containers[] = {
+        "/machine/peripheral", "/machine/peripheral-anon",
+        "/machine/unattached",
+    };
+
+    if (!strcmp(path, "/machine")) {
+        ObjectPropertyInfoList *l = prop(NULL, "type", "string");
+        for (gsize i = 0; i < G_N_ELEMENTS(containers); i++) {
+            l = prop(l, containers[i] + strlen("/machine/"), "child<container>");
+        }
+        return l;
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(containers); i++) {
+        if (!strcmp(path, containers[i])) {
+            return prop(NULL, "type", "string");
+        }
+    }
+    g_set_error(errp, FERRY_ERROR, FERRY_ERROR_DEVICE_NOT_FOUND,
+                "Device '%s' not found", path);
+    return NULL;
+}
