@@ -102,6 +102,7 @@ clean:
 # Crashing inputs are saved as build-fuzz/crashes/crash-*; replay one with
 #     build-fuzz/tests/fuzz/fuzz-stream-load build-fuzz/crashes/crash-...
 # FUZZ_ARGS passes more libFuzzer options (e.g. FUZZ_ARGS=-jobs=4).
+# build-fuzz/.gitignore keeps the tree (objects, corpus) out of git.
 FUZZ_BUILD := build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS ?=
@@ -109,8 +110,8 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
             -fno-omit-frame-pointer
 
 fuzz:
-	@command -v clang >/dev/null 2>&1 || { echo "make fuzz: clang not" \
-	    "found; install it with scripts/install-deps (as root)" >&2; exit 1; }
+	scripts/install-deps --quiet --fuzz
+	@mkdir -p $(FUZZ_BUILD) && echo '*' > $(FUZZ_BUILD)/.gitignore
 	$(MAKE) BUILD=$(FUZZ_BUILD) CONFIGURE_FLAGS=--cc=clang \
 	    CFLAGS='-O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link' \
 	    WARN='$(WARN) -Wno-error' fuzz-run
@@ -139,3 +140,14 @@ endif
 
 .PHONY: fuzz fuzz-clean fuzz-run
 # --- end of fuzzing -------------------------------------------------------------
+
+# --- benchmarks ---
+# `make bench`: migration performance, ferry and QEMU side by side
+# (scripts/bench.py; BENCH_ARGS='--quick --repeat 3 --no-qemu' and so on).
+# Results in $(BUILD)/bench/results.md; see docs/performance.md.
+BENCH_ARGS ?=
+bench: all
+	python3 scripts/bench.py --build $(BUILD) $(BENCH_ARGS)
+
+.PHONY: bench
+# --- end benchmarks ---

@@ -127,7 +127,7 @@ static int load_one_subsection(LoadCtx *c, const VMStateDescription *vmsd,
                                void *opaque, const char *idstr)
 {
     const VMStateDescription *sub = find_subsection(vmsd, idstr);
-    uint8_t skip[256];
+    uint8_t skip[2 + 255];      /* marker, length byte, name */
     int version, err;
 
     if (!sub) {
