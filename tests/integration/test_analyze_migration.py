@@ -11,19 +11,11 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from pylib.waits import wait_for  # noqa: E402
 from pylib.vm import REPO, FerryVM, default_accel  # noqa: E402
 
 ANALYZE = os.path.join(REPO, 'scripts', 'analyze-migration')
 SMP = 2
-
-
-def wait_for(predicate, timeout, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 def analyze(*args):

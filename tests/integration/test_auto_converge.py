@@ -11,21 +11,13 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from pylib.vm import FerryVM  # noqa: E402
+from pylib.waits import wait_for  # noqa: E402
 
 END_STATES = ('completed', 'failed', 'cancelled')
 # Far below the guest's dirty rate, high enough that a pass takes about a
 # second: auto-converge steps once per two passes of at least a second.
 BANDWIDTH = 512 << 20
 COMPLETE_WITHIN = 90        # seconds; about 15 to 50 on a 2-CPU host
-
-
-def wait_for(predicate, timeout, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 class AutoConverge(unittest.TestCase):

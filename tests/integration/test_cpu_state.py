@@ -11,17 +11,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from pylib.waits import wait_for  # noqa: E402
 from pylib.vm import FerryVM, require_kvm  # noqa: E402
 from pylib.qmp import QMPError  # noqa: E402
-
-
-def wait_for(predicate, timeout, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 class KVMStateReload(unittest.TestCase):

@@ -9,19 +9,11 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from pylib.waits import wait_for  # noqa: E402
 from pylib.vm import FerryVM, require_kvm  # noqa: E402
 from pylib.qmp import QMPError  # noqa: E402
 
 POKE_GPA = 256 << 20        # a page under test in a 512 MiB guest
-
-
-def wait_for(predicate, timeout, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 def memfd_sha256(pid, name='ferry:pc.ram'):

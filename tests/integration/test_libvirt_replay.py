@@ -46,6 +46,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from pylib.waits import wait_for, free_port  # noqa: E402
 from pylib.vm import FerryVM, default_accel  # noqa: E402
 from pylib import libvirt_log as ll  # noqa: E402
 
@@ -63,21 +64,6 @@ RUNNING_STATUSES = ('setup', 'active', 'pre-switchover', 'device',
 DEVICE_MODEL_COMMANDS = ('query-chardev', 'qom-list', 'qom-get', 'query-block',
                          'set-action', 'query-iothreads', 'query-cpus-fast',
                          'query-hotpluggable-cpus')
-
-
-def wait_for(predicate, timeout, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 class Replay:

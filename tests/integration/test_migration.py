@@ -11,20 +11,10 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from pylib.waits import (free_port, wait_for, wait_migration_end,  # noqa: E402
+                         wait_verified)
 from pylib.vm import FerryVM, kvm_available  # noqa: E402
 from pylib.qmp import QMPError  # noqa: E402
-
-END_STATES = ('completed', 'failed', 'cancelled')
-
-
-def wait_for(predicate, timeout, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
-
 
 class MigrationBase:
     accel = 'soft'
@@ -53,13 +43,11 @@ class MigrationBase:
                        extra_args=extra)
 
     def wait_verified(self, vm, passes=1, timeout=60):
-        ok = wait_for(lambda: vm.qmp.cmd('x-query-workload')
-                      ['full-verify-passes'] >= passes, timeout, 0.2)
-        self.assertTrue(ok, f'no verify pass: {vm.qmp.cmd("x-query-workload")}')
+        self.assertTrue(wait_verified(vm, passes, timeout),
+                        f'no verify pass: {vm.qmp.cmd("x-query-workload")}')
 
     def wait_end(self, vm, timeout=120):
-        info = wait_for(lambda: (lambda i: i if i.get('status') in END_STATES
-                                 else None)(vm.qmp.cmd('query-migrate')), timeout)
+        info = wait_migration_end(vm, timeout)
         self.assertIsNotNone(info, 'migration did not end')
         return info
 
@@ -256,12 +244,6 @@ class Failures(MigrationBase, unittest.TestCase):
         self.dst.qmp.cmd('migrate-incoming', uri=f'file:{path}')
         self.assertEqual(self.dst.proc.wait(20), 1)
         self.assertIn('version 9', self.dst.stderr_text())
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 if __name__ == '__main__':

@@ -195,7 +195,9 @@ static double round_rate(unsigned ms)
            (double)(g_get_monotonic_time() - t0);
 }
 
-/* Throttled vCPUs run less: at 75% they get a quarter of the time. */
+/* Throttled vCPUs run less: at 90% they get a tenth of the time.  A busy
+ * host gives unthrottled vCPUs less than a whole CPU while a throttled one
+ * runs its timeslice at full speed, so the ratio measured is higher. */
 static void test_throttle_slows_guest(void)
 {
     double full, throttled;
@@ -204,14 +206,13 @@ static void test_throttle_slows_guest(void)
     resume();
     g_usleep(300 * 1000);       /* past the fill */
     full = round_rate(500);
-    cpu_throttle_set(75);
+    cpu_throttle_set(90);
     g_usleep(100 * 1000);
     throttled = round_rate(1000);
     cpu_throttle_stop();
     g_usleep(100 * 1000);
-    g_test_message("rounds/s: %.0f unthrottled, %.0f at 75%%, %.0f after",
+    g_test_message("rounds/s: %.0f unthrottled, %.0f at 90%%, %.0f after",
                    full, throttled, round_rate(500));
-    /* 25% of the time ideally; loaded hosts blur it, so: under half */
     g_assert_cmpfloat(throttled, <, full / 2);
     g_assert_cmpint(pause_all(), <, 200 * 1000);
     machine_down();

@@ -1,0 +1,41 @@
+"""Waiting helpers shared by the integration tests."""
+
+import socket
+import time
+
+
+def wait_for(predicate, timeout, interval=0.1):
+    """Polls @predicate until it returns something true or @timeout
+    seconds pass; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def wait_verified(vm, passes=1, timeout=60):
+    """The guest's counters once it completed @passes full verify passes
+    of its memory, or None after @timeout seconds."""
+    def done():
+        w = vm.qmp.cmd('x-query-workload')
+        return w if w['full-verify-passes'] >= passes else None
+    return wait_for(done, timeout, 0.2)
+
+
+def wait_migration_end(vm, timeout=120):
+    """query-migrate once the migration completed, failed or was
+    cancelled, or None after @timeout seconds."""
+    def ended():
+        info = vm.qmp.cmd('query-migrate')
+        return info if info.get('status') in ('completed', 'failed',
+                                              'cancelled') else None
+    return wait_for(ended, timeout, 0.05)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
