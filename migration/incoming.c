@@ -8,15 +8,12 @@
  * thread through an idle callback.
  */
 #include <errno.h>
-#include "accel/accel.h"
-#include "accel/soft.h"
 #include "migration/channel.h"
 #include "migration/incoming.h"
 #include "migration/migration.h"
 #include "migration/return-path.h"
 #include "migration/savevm.h"
-#include "system/machine.h"
-#include "system/runstate.h"
+#include "migration/vmm.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -65,16 +62,6 @@ static int on_command(uint16_t cmd, const uint8_t *data, uint16_t len,
     }
 }
 
-/* After RAM arrived: accelerator state that lives outside the stream. */
-static bool prepare_guest(GError **errp)
-{
-    if (accel_current() == &soft_accel_ops) {
-        return soft_accel_prepare(current_config ? current_config->append
-                                                 : NULL, errp);
-    }
-    return true;
-}
-
 static gboolean load_finished(gpointer opaque)
 {
     MigrationState *s = migration_current();
@@ -84,7 +71,7 @@ static gboolean load_finished(gpointer opaque)
         g_thread_join(inc.thread);
         inc.thread = NULL;
     }
-    if (!inc.error && !prepare_guest(&inc.error)) {
+    if (!inc.error && !migration_vmm()->incoming_loaded(&inc.error)) {
         g_prefix_error(&inc.error, "incoming migration: ");
     }
     if (inc.error) {
@@ -92,14 +79,12 @@ static gboolean load_finished(gpointer opaque)
         g_free(s->error_desc);
         s->error_desc = g_strdup(inc.error->message);
         migrate_set_state(s, MIGRATION_STATUS_ACTIVE, MIGRATION_STATUS_FAILED);
-        if (inc.exit_on_error) {
-            ferry_exit_with(1, inc.error->message);
-        }
+        migration_vmm()->incoming_failed(inc.error->message,
+                                         inc.exit_on_error);
         return G_SOURCE_REMOVE;
     }
     migrate_set_state(s, MIGRATION_STATUS_ACTIVE, MIGRATION_STATUS_COMPLETED);
-    if (inc.autostart ? !vm_start(&err)
-                      : !runstate_set(RUN_STATE_PAUSED, &err)) {
+    if (!migration_vmm()->incoming_run(inc.autostart, &err)) {
         ferry_log("incoming migration: %s", err->message);
     }
     return G_SOURCE_REMOVE;
@@ -154,8 +139,7 @@ bool migration_incoming_start(const char *uri, bool exit_on_error,
 {
     MigrationState *s = migration_current();
 
-    if (runstate_get() != RUN_STATE_INMIGRATE) {
-        error_setg(errp, "'-incoming' was not specified on the command line");
+    if (!migration_vmm()->incoming_allowed(errp)) {
         return false;
     }
     if (inc.started) {

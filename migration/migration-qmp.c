@@ -4,8 +4,7 @@
 #include "migration/outgoing.h"
 #include "migration/ram.h"
 #include "qapi/qapi-commands.h"
-#include "system/cpu-throttle.h"
-#include "system/memory.h"
+#include "migration/vmm.h"
 #include "util/error.h"
 
 void qmp_migrate(const char *uri, bool has_detach, bool detach,
@@ -38,11 +37,13 @@ void qmp_migrate_continue(MigrationStatus state, GError **errp)
 
 static uint64_t ram_total(void)
 {
-    GPtrArray *blocks = ram_blocks();
+    const MigrationVMM *vmm = migration_vmm();
     uint64_t total = 0;
 
-    for (guint i = 0; i < blocks->len; i++) {
-        total += ((RAMBlock *)g_ptr_array_index(blocks, i))->size;
+    for (unsigned i = 0; i < vmm->ram_block_count(); i++) {
+        MigRAMBlock blk;
+        vmm->ram_block_get(i, &blk);
+        total += blk.size;
     }
     return total;
 }
@@ -54,20 +55,20 @@ static MigrationStats *ram_info(const MigrationTimes *t, int64_t elapsed_ms)
     bool live = ram_migration_stats(&rs);
 
     st->total = (int64_t)ram_total();
-    st->page_size = FERRY_PAGE_SIZE;
+    st->page_size = MIG_PAGE_SIZE;
     st->transferred = (int64_t)t->transferred;
     st->precopy_bytes = t->precopy_bytes ? t->precopy_bytes : t->transferred;
     st->downtime_bytes = t->downtime_bytes;
     st->mbps = elapsed_ms > 0 ? (double)t->transferred * 8 / 1000.0 /
                                 (double)elapsed_ms : 0;
     if (live) {
-        st->remaining = (int64_t)(rs.remaining_pages * FERRY_PAGE_SIZE);
+        st->remaining = (int64_t)(rs.remaining_pages * MIG_PAGE_SIZE);
         st->duplicate = (int64_t)rs.zero_pages;
         st->normal = (int64_t)rs.normal_pages;
-        st->normal_bytes = (int64_t)(rs.normal_pages * FERRY_PAGE_SIZE);
+        st->normal_bytes = (int64_t)(rs.normal_pages * MIG_PAGE_SIZE);
         st->dirty_pages_rate = (int64_t)rs.dirty_pages_rate;
         st->dirty_sync_count = (int64_t)rs.dirty_sync_count;
-        st->pages_per_second = t->bandwidth_bps / FERRY_PAGE_SIZE;
+        st->pages_per_second = t->bandwidth_bps / MIG_PAGE_SIZE;
     }
     return st;
 }
@@ -101,7 +102,7 @@ MigrationInfo *qmp_query_migrate(GError **errp)
         info->ram = ram_info(&t, info->total_time);
         if (migrate_capability(MIGRATION_CAPABILITY_AUTO_CONVERGE)) {
             info->has_cpu_throttle_percentage = true;
-            info->cpu_throttle_percentage = cpu_throttle_get_percentage();
+            info->cpu_throttle_percentage = migration_vmm()->vm_throttle_percent();
         }
     }
     if (status == MIGRATION_STATUS_COMPLETED) {

@@ -24,9 +24,8 @@
 #include "migration/return-path.h"
 #include "migration/savevm.h"
 #include "qapi/qapi-events.h"
-#include "system/cpu-throttle.h"
-#include "system/memory.h"
-#include "system/runstate.h"
+#include "migration/throttle-policy.h"
+#include "migration/vmm.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -52,6 +51,7 @@ typedef struct Outgoing {
     ReturnPath rp;
     bool have_rp;
     bool stopped_vm;            /* we stopped a running guest */
+    bool blocks_inactive;       /* we inactivated the disks */
     uint64_t last_pass_pending; /* what remained at the previous sync */
     uint64_t last_sync_count;
     CPUThrottleTrigger throttle;    /* auto-converge */
@@ -195,10 +195,11 @@ static void throttle_check(bool first)
         return;
     }
     int pct = cpu_throttle_trigger(&out.throttle, &policy,
-                                   cpu_throttle_get_percentage(), now_ms(),
-                                   sent, st.dirty_pages_found, FERRY_PAGE_SIZE);
+                                   migration_vmm()->vm_throttle_percent(),
+                                   now_ms(), sent, st.dirty_pages_found,
+                                   MIG_PAGE_SIZE);
     if (pct) {
-        cpu_throttle_set(pct);
+        migration_vmm()->vm_throttle(pct);
     }
 }
 
@@ -264,12 +265,17 @@ static bool wait_for_continue(GError **errp)
 
 static bool switchover(GError **errp)
 {
+    const MigrationVMM *vmm = migration_vmm();
     MigrationState *s = migration_current();
     int64_t stop_at = now_ms();
     uint64_t before = qemu_file_transferred(out.f);
 
-    out.stopped_vm = runstate_is_running();
-    if (!vm_stop(RUN_STATE_FINISH_MIGRATE, errp)) {
+    out.stopped_vm = vmm->vm_running();
+    if (!vmm->vm_stop(errp)) {
+        return false;
+    }
+    out.blocks_inactive = vmm->block_inactivate != NULL;
+    if (out.blocks_inactive && !vmm->block_inactivate(errp)) {
         return false;
     }
     if (migrate_capability(MIGRATION_CAPABILITY_PAUSE_BEFORE_SWITCHOVER)) {
@@ -305,7 +311,7 @@ static void finish(bool ok, GError *err)
     MigrationState *s = migration_current();
     g_autoptr(GError) local = NULL;
 
-    cpu_throttle_stop();        /* whatever the outcome */
+    migration_vmm()->vm_throttle(0);        /* whatever the outcome */
     if (out.have_rp) {
         return_path_stop(&out.rp);
         out.have_rp = false;
@@ -320,12 +326,17 @@ static void finish(bool ok, GError *err)
     out.times.end_ms = now_ms();
     g_mutex_unlock(&out.lock);
     if (ok) {
-        runstate_set(RUN_STATE_POSTMIGRATE, &local);
+        migration_vmm()->source_completed();
         migrate_set_state(s, MIGRATION_STATUS_DEVICE, MIGRATION_STATUS_COMPLETED);
         return;
     }
     /* Before the switchover completed: the guest goes on here. */
-    if (out.stopped_vm && !vm_start(&local)) {
+    if (out.blocks_inactive && !migration_vmm()->block_activate(&local)) {
+        ferry_log("migration: could not reactivate the disks: %s",
+                  local->message);
+        g_clear_error(&local);
+    }
+    if (out.stopped_vm && !migration_vmm()->vm_start(&local)) {
         ferry_log("migration: could not resume the guest: %s", local->message);
     }
     /* A cancel may race with a failure: settle on what the state says. */
@@ -374,14 +385,14 @@ bool migration_outgoing_start(const char *uri, GError **errp)
         error_setg(errp, "There's a migration process in progress");
         return false;
     }
-    if (runstate_get() == RUN_STATE_INMIGRATE) {
+    if (migration_vmm()->incoming_allowed(NULL)) {
         error_setg(errp, "Guest is waiting for an incoming migration");
         return false;
     }
     migration_outgoing_join();
     g_free(out.uri);
     out.uri = g_strdup(uri);
-    out.cancel = out.continue_ok = out.stopped_vm = false;
+    out.cancel = out.continue_ok = out.stopped_vm = out.blocks_inactive = false;
     out.last_sync_count = 0;
     out.last_pass_pending = UINT64_MAX;
     out.times = (MigrationTimes){ .start_ms = now_ms() };

@@ -12,8 +12,7 @@
 #include <errno.h>
 #include <string.h>
 #include "migration/ram.h"
-#include "system/dirty-log.h"
-#include "system/memory.h"
+#include "migration/vmm.h"
 #include "util/bitmap.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -22,7 +21,8 @@
 #define ITERATE_SLICE_NS 50000000       /* return to the thread's checks */
 
 typedef struct RAMBlockMig {
-    RAMBlock *rb;
+    MigRAMBlock blk;
+    unsigned index;                     /* the VMM's block number */
     unsigned long *bmap;                /* pages still to send */
 } RAMBlockMig;
 
@@ -31,7 +31,7 @@ typedef struct RAMState {
     unsigned nr_blocks;
     unsigned cur_block;                 /* where the scan resumes */
     uint64_t cur_page;
-    const RAMBlock *last_sent;          /* for RAM_SAVE_FLAG_CONTINUE */
+    const RAMBlockMig *last_sent;       /* for RAM_SAVE_FLAG_CONTINUE */
     uint64_t dirty_pages;               /* bits set over all bitmaps */
     int64_t last_sync_ns;
     RAMStats stats;
@@ -41,7 +41,7 @@ bool ram_page_is_zero(const uint8_t *page)
 {
     const uint64_t *w = (const uint64_t *)page;
 
-    for (unsigned i = 0; i < FERRY_PAGE_SIZE / 8; i += 8) {
+    for (unsigned i = 0; i < MIG_PAGE_SIZE / 8; i += 8) {
         if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] |
             w[i + 6] | w[i + 7]) {
             return false;
@@ -56,19 +56,24 @@ static RAMState *ram_state;
 static RAMStats final_stats;
 static bool have_final_stats;
 
+static uint64_t block_pages(const RAMBlockMig *b)
+{
+    return b->blk.size >> MIG_PAGE_SHIFT;
+}
+
 static RAMState *ram_state_new(void)
 {
+    const MigrationVMM *vmm = migration_vmm();
     RAMState *rs = g_new0(RAMState, 1);
-    GPtrArray *blocks = ram_blocks();
 
-    rs->nr_blocks = blocks->len;
+    rs->nr_blocks = vmm->ram_block_count();
     rs->blocks = g_new0(RAMBlockMig, rs->nr_blocks);
     for (unsigned i = 0; i < rs->nr_blocks; i++) {
-        RAMBlock *rb = g_ptr_array_index(blocks, i);
-        rs->blocks[i].rb = rb;
-        rs->blocks[i].bmap = g_new0(unsigned long,
-                                    BITS_TO_LONGS(ram_block_pages(rb)));
-        rs->stats.total_bytes += rb->size;
+        RAMBlockMig *b = &rs->blocks[i];
+        b->index = i;
+        vmm->ram_block_get(i, &b->blk);
+        b->bmap = g_new0(unsigned long, BITS_TO_LONGS(block_pages(b)));
+        rs->stats.total_bytes += b->blk.size;
     }
     return rs;
 }
@@ -93,7 +98,8 @@ static int ram_sync(RAMState *rs)
     uint64_t before = rs->dirty_pages, after = 0;
 
     for (unsigned i = 0; i < rs->nr_blocks; i++) {
-        long n = dirty_log_sync(rs->blocks[i].rb, rs->blocks[i].bmap);
+        long n = migration_vmm()->dirty_log_sync(rs->blocks[i].index,
+                                                 rs->blocks[i].bmap);
         if (n < 0) {
             return (int)n;
         }
@@ -116,10 +122,10 @@ static void put_mem_size(QEMUFile *f, const RAMState *rs)
 {
     qemu_put_be64(f, rs->stats.total_bytes | RAM_SAVE_FLAG_MEM_SIZE);
     for (unsigned i = 0; i < rs->nr_blocks; i++) {
-        const RAMBlock *rb = rs->blocks[i].rb;
-        qemu_put_byte(f, (uint8_t)strlen(rb->idstr));
-        qemu_put_buffer(f, (const uint8_t *)rb->idstr, strlen(rb->idstr));
-        qemu_put_be64(f, rb->size);
+        const MigRAMBlock *blk = &rs->blocks[i].blk;
+        qemu_put_byte(f, (uint8_t)strlen(blk->name));
+        qemu_put_buffer(f, (const uint8_t *)blk->name, strlen(blk->name));
+        qemu_put_be64(f, blk->size);
     }
 }
 
@@ -130,11 +136,11 @@ static int ram_save_setup(QEMUFile *f, void *opaque, GError **errp)
     have_final_stats = false;
     __atomic_store_n(&ram_state, rs, __ATOMIC_RELEASE);
     for (unsigned i = 0; i < rs->nr_blocks; i++) {
-        uint64_t pages = ram_block_pages(rs->blocks[i].rb);
+        uint64_t pages = block_pages(&rs->blocks[i]);
         bitmap_set_range(rs->blocks[i].bmap, 0, pages);
         rs->dirty_pages += pages;
     }
-    if (!dirty_log_start(errp)) {
+    if (!migration_vmm()->dirty_log_start(errp)) {
         return -EIO;
     }
     /* The first sync (pass 1): every page is due anyway, this arms the log. */
@@ -148,34 +154,34 @@ static int ram_save_setup(QEMUFile *f, void *opaque, GError **errp)
     return qemu_file_get_error(f);
 }
 
-static void put_page_header(QEMUFile *f, RAMState *rs, const RAMBlock *rb,
+static void put_page_header(QEMUFile *f, RAMState *rs, const RAMBlockMig *b,
                             uint64_t offset, uint64_t flags)
 {
-    if (rb == rs->last_sent) {
+    if (b == rs->last_sent) {
         flags |= RAM_SAVE_FLAG_CONTINUE;
     }
     qemu_put_be64(f, offset | flags);
     if (!(flags & RAM_SAVE_FLAG_CONTINUE)) {
-        qemu_put_byte(f, (uint8_t)strlen(rb->idstr));
-        qemu_put_buffer(f, (const uint8_t *)rb->idstr, strlen(rb->idstr));
-        rs->last_sent = rb;
+        qemu_put_byte(f, (uint8_t)strlen(b->blk.name));
+        qemu_put_buffer(f, (const uint8_t *)b->blk.name, strlen(b->blk.name));
+        rs->last_sent = b;
     }
 }
 
-static void send_page(QEMUFile *f, RAMState *rs, const RAMBlock *rb,
+static void send_page(QEMUFile *f, RAMState *rs, const RAMBlockMig *b,
                       uint64_t page)
 {
-    const uint8_t *host = rb->host + (page << FERRY_PAGE_SHIFT);
+    const uint8_t *host = b->blk.host + (page << MIG_PAGE_SHIFT);
 
     if (ram_page_is_zero(host)) {
-        put_page_header(f, rs, rb, page << FERRY_PAGE_SHIFT, RAM_SAVE_FLAG_ZERO);
+        put_page_header(f, rs, b, page << MIG_PAGE_SHIFT, RAM_SAVE_FLAG_ZERO);
         qemu_put_byte(f, 0);
         rs->stats.zero_pages++;
     } else {
-        put_page_header(f, rs, rb, page << FERRY_PAGE_SHIFT, RAM_SAVE_FLAG_PAGE);
+        put_page_header(f, rs, b, page << MIG_PAGE_SHIFT, RAM_SAVE_FLAG_PAGE);
         /* No copy: guest RAM stays mapped, and a page the guest changes
          * before the flush is dirty and goes again. */
-        qemu_put_buffer_async(f, host, FERRY_PAGE_SIZE);
+        qemu_put_buffer_async(f, host, MIG_PAGE_SIZE);
         rs->stats.normal_pages++;
     }
 }
@@ -187,7 +193,7 @@ static uint64_t send_dirty_pages(QEMUFile *f, RAMState *rs, uint64_t max)
 
     for (unsigned visited = 0; sent < max && visited <= rs->nr_blocks;) {
         RAMBlockMig *b = &rs->blocks[rs->cur_block];
-        uint64_t pages = ram_block_pages(b->rb);
+        uint64_t pages = block_pages(b);
         uint64_t page = bitmap_find_next(b->bmap, pages, rs->cur_page);
 
         if (page == pages) {
@@ -198,7 +204,7 @@ static uint64_t send_dirty_pages(QEMUFile *f, RAMState *rs, uint64_t max)
         }
         b->bmap[page / BITS_PER_LONG] &= ~(1UL << (page % BITS_PER_LONG));
         rs->dirty_pages--;
-        send_page(f, rs, b->rb, page);
+        send_page(f, rs, b, page);
         rs->cur_page = page + 1;
         sent++;
         visited = 0;
@@ -249,7 +255,7 @@ static uint64_t ram_save_pending(void *opaque, bool sync)
     if (sync && ram_sync(rs) < 0) {
         ferry_log("ram: dirty log sync failed");
     }
-    return rs->dirty_pages * FERRY_PAGE_SIZE;
+    return rs->dirty_pages * MIG_PAGE_SIZE;
 }
 
 static void ram_save_cleanup(void *opaque)
@@ -263,7 +269,7 @@ static void ram_save_cleanup(void *opaque)
     final_stats.remaining_pages = rs->dirty_pages;
     have_final_stats = true;
     __atomic_store_n(&ram_state, NULL, __ATOMIC_RELEASE);
-    dirty_log_stop();
+    migration_vmm()->dirty_log_stop();
     for (unsigned i = 0; i < rs->nr_blocks; i++) {
         g_free(rs->blocks[i].bmap);
     }
@@ -278,33 +284,57 @@ static void ram_save_cleanup(void *opaque)
  * from a later section.  Every stream starts with the block list, which
  * resets it.
  */
-static RAMBlock *last_recv_block;
+static MigRAMBlock last_recv_block;
+static bool have_last_recv_block;
 
-static RAMBlock *get_block(QEMUFile *f, uint64_t flags, RAMBlock *last,
-                           GError **errp)
+static bool find_block(const char *name, MigRAMBlock *out)
 {
-    char id[256];
-    uint8_t len;
+    const MigrationVMM *vmm = migration_vmm();
+    unsigned n = vmm->ram_block_count();
 
-    if (flags & RAM_SAVE_FLAG_CONTINUE) {
-        if (!last) {
-            error_setg(errp, "ram: a page continues a block, but no block "
-                       "was named before");
+    for (unsigned i = 0; i < n; i++) {
+        vmm->ram_block_get(i, out);
+        if (!strcmp(out->name, name)) {
+            return true;
         }
-        return last;
     }
-    len = qemu_get_byte(f);
+    return false;
+}
+
+static bool read_block_name(QEMUFile *f, char id[256], const char *where,
+                            GError **errp)
+{
+    uint8_t len = (uint8_t)qemu_get_byte(f);
+
     qemu_get_buffer(f, (uint8_t *)id, len);
     id[len] = '\0';
     if (qemu_file_get_error(f)) {
-        error_setg(errp, "ram: stream ended inside a block name");
-        return NULL;
+        error_setg(errp, "ram: stream ended inside %s", where);
+        return false;
     }
-    RAMBlock *rb = ram_block_find(id);
-    if (!rb) {
+    return true;
+}
+
+/* The block a page belongs to: named, or the last one (CONTINUE). */
+static bool get_block(QEMUFile *f, uint64_t flags, GError **errp)
+{
+    char id[256];
+
+    if (flags & RAM_SAVE_FLAG_CONTINUE) {
+        if (!have_last_recv_block) {
+            error_setg(errp, "ram: a page continues a block, but no block "
+                       "was named before");
+        }
+        return have_last_recv_block;
+    }
+    if (!read_block_name(f, id, "a block name", errp)) {
+        return false;
+    }
+    have_last_recv_block = find_block(id, &last_recv_block);
+    if (!have_last_recv_block) {
         error_setg(errp, "ram: unknown RAM block '%s'", id);
     }
-    return rb;
+    return have_last_recv_block;
 }
 
 static bool load_mem_size(QEMUFile *f, uint64_t total, GError **errp)
@@ -313,24 +343,24 @@ static bool load_mem_size(QEMUFile *f, uint64_t total, GError **errp)
 
     while (seen < total) {
         char id[256];
-        uint8_t len = qemu_get_byte(f);
-        qemu_get_buffer(f, (uint8_t *)id, len);
-        id[len] = '\0';
+        MigRAMBlock blk;
+        if (!read_block_name(f, id, "the RAM block list", errp)) {
+            return false;
+        }
         uint64_t size = qemu_get_be64(f);
         if (qemu_file_get_error(f)) {
             error_setg(errp, "ram: stream ended inside the RAM block list");
             return false;
         }
-        RAMBlock *rb = ram_block_find(id);
-        if (!rb) {
+        if (!find_block(id, &blk)) {
             error_setg(errp, "ram: the stream has RAM block '%s', this VM "
                        "has none", id);
             return false;
         }
-        if (rb->size != size) {
+        if (blk.size != size) {
             error_setg(errp, "ram: RAM block '%s' is %" G_GUINT64_FORMAT
                        " bytes in the stream but %" G_GUINT64_FORMAT
-                       " here (use the same -m)", id, size, rb->size);
+                       " here (use the same -m)", id, size, blk.size);
             return false;
         }
         seen += size;
@@ -343,15 +373,16 @@ static bool load_mem_size(QEMUFile *f, uint64_t total, GError **errp)
     return true;
 }
 
-static uint8_t *page_host(RAMBlock *rb, uint64_t offset, GError **errp)
+static uint8_t *page_host(const MigRAMBlock *blk, uint64_t offset,
+                          GError **errp)
 {
-    if (offset >= rb->size) {
+    if (offset >= blk->size) {
         error_setg(errp, "ram: page offset 0x%" G_GINT64_MODIFIER "x is beyond "
                    "RAM block '%s' (%" G_GUINT64_FORMAT " bytes)", offset,
-                   rb->idstr, rb->size);
+                   blk->name, blk->size);
         return NULL;
     }
-    return rb->host + offset;
+    return blk->host + offset;
 }
 
 static bool load_page(QEMUFile *f, uint64_t flags, uint8_t *host, GError **errp)
@@ -359,10 +390,10 @@ static bool load_page(QEMUFile *f, uint64_t flags, uint8_t *host, GError **errp)
     if (flags & RAM_SAVE_FLAG_ZERO) {
         uint8_t fill = qemu_get_byte(f);
         if (fill || !ram_page_is_zero(host)) {
-            memset(host, fill, FERRY_PAGE_SIZE);
+            memset(host, fill, MIG_PAGE_SIZE);
         }
     } else {
-        qemu_get_buffer(f, host, FERRY_PAGE_SIZE);
+        qemu_get_buffer(f, host, MIG_PAGE_SIZE);
     }
     if (qemu_file_get_error(f)) {
         error_setg(errp, "ram: stream ended inside a page");
@@ -380,8 +411,8 @@ static int ram_load(QEMUFile *f, void *opaque, int version_id, GError **errp)
     }
     for (;;) {
         uint64_t word = qemu_get_be64(f);
-        uint64_t flags = word & (FERRY_PAGE_SIZE - 1);
-        uint64_t addr = word & ~(FERRY_PAGE_SIZE - 1);
+        uint64_t flags = word & (MIG_PAGE_SIZE - 1);
+        uint64_t addr = word & ~(MIG_PAGE_SIZE - 1);
 
         if (qemu_file_get_error(f)) {
             error_setg(errp, "ram: stream ended before the end of section");
@@ -389,7 +420,7 @@ static int ram_load(QEMUFile *f, void *opaque, int version_id, GError **errp)
         }
         switch (flags & ~RAM_SAVE_FLAG_CONTINUE) {
         case RAM_SAVE_FLAG_MEM_SIZE:
-            last_recv_block = NULL;
+            have_last_recv_block = false;
             if (!load_mem_size(f, addr, errp)) {
                 return -EINVAL;
             }
@@ -397,9 +428,8 @@ static int ram_load(QEMUFile *f, void *opaque, int version_id, GError **errp)
         case RAM_SAVE_FLAG_ZERO:
         case RAM_SAVE_FLAG_PAGE: {
             uint8_t *host;
-            last_recv_block = get_block(f, flags, last_recv_block, errp);
-            if (!last_recv_block ||
-                !(host = page_host(last_recv_block, addr, errp)) ||
+            if (!get_block(f, flags, errp) ||
+                !(host = page_host(&last_recv_block, addr, errp)) ||
                 !load_page(f, flags, host, errp)) {
                 return -EINVAL;
             }

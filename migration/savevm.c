@@ -8,7 +8,7 @@
 #include <json-glib/json-glib.h>
 #include "migration/savevm.h"
 #include "migration/vmstate.h"
-#include "system/memory.h"
+#include "migration/vmm.h"
 #include "util/error.h"
 
 typedef struct LiveEntry {
@@ -211,7 +211,7 @@ int savevm_complete(QEMUFile *f, GError **errp)
             return ret;
         }
     }
-    vmstate_vmdesc_begin(vmdesc, FERRY_PAGE_SIZE);
+    vmstate_vmdesc_begin(vmdesc, MIG_PAGE_SIZE);
     ret = vmstate_foreach(write_device, &w);
     vmstate_vmdesc_end(vmdesc);
     if (ret < 0) {

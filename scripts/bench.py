@@ -394,6 +394,14 @@ def migrate_once(kind, case, transport, opts):
                     raise BenchError(f'destination failed: {dst.stderr()}')
             time.sleep(0.01)
         cpu1 = (src.cpu(), dst.cpu(), system_cpu(), self_cpu())
+        # QEMU 7.2 sets 'completed' before it computes total-time and
+        # downtime (migration_calculate_complete): until then both read 0
+        deadline = time.monotonic() + 5
+        while not src_info.get('total-time') and time.monotonic() < deadline:
+            time.sleep(0.02)
+            src_info = src.qmp.cmd('query-migrate')
+        if not src_info.get('total-time'):
+            raise BenchError(f'no total-time after completion: {src_info}')
         hwm = proc_status(dst.pid, 'VmHWM')
         dst_state = dst.qmp.cmd('query-status')['status']
         if dst_state != 'paused':
@@ -599,6 +607,61 @@ def main():
     machine = machine_description(opts)
     print(f'bench: {machine}', flush=True)
 
+    def report(final):
+        header = header_for(kinds, opts.repeat)
+        md = [f'# Migration benchmark results', '',
+              f'Run {started:%Y-%m-%d %H:%M}; {machine}.  ',
+              f'Command: `python3 scripts/bench.py {" ".join(sys.argv[1:])}`'.rstrip()
+              + '  ',
+              f'Each value is the median of {opts.repeat} run(s).  QEMU: '
+              f'`-accel kvm -cpu {QEMU_CPU} -machine pc`, guest RAM '
+              f'{"memfd backend" if opts.qemu_ram == "memfd" else "default (anonymous)"}.  '
+              f'Both: -smp {SMP}, max-bandwidth {MAX_BANDWIDTH}, downtime-limit '
+              f'{DOWNTIME_LIMIT} ms.  '
+              '"ferry advantage" is QEMU/ferry for lower-is-better metrics and '
+              'ferry/QEMU for throughput: >1 means ferry is better.', '']
+        for case in cases:
+            mem, rate = CASES[case]
+            for transport in transports:
+                if not any((k, case, transport) in results for k in kinds):
+                    continue
+                title = f'{case} (-m {mem}, dirty-rate={rate}) over {transport}'
+                rows = case_table(results, case, transport, kinds)
+                runs = ', '.join(f'{k}: {len(results.get((k, case, transport), []))}'
+                                 for k in kinds)
+                if final:
+                    print(f'\n== {title}  [runs {runs}]')
+                    print(text_table(header, rows))
+                md += [f'## {title}', '', f'Runs: {runs}.', '',
+                       md_table(header, rows), '']
+                # the raw runs, for the record
+                md += ['<details><summary>individual runs</summary>', '']
+                for k in kinds:
+                    for r in results.get((k, case, transport), []):
+                        md.append(f'- {k}: total {r["total_ms"]} ms, downtime '
+                                  f'{r["downtime_ms"]} ms, {r["mib_s"]:.0f} MiB/s, '
+                                  f'src CPU {r["src_cpu"]:.2f} s, dst CPU '
+                                  f'{r["dst_cpu"]:.2f} s, dst HWM '
+                                  f'{r["dst_hwm_mib"]:.0f} MiB, other processes '
+                                  f'{r["foreign_cpu"]:.2f} CPU s, attempt '
+                                  f'{r["attempts"]}')
+                md += ['', '</details>', '']
+        if failures:
+            if final:
+                print('\nFAILURES:')
+            md += ['## Failures', '']
+            for f in failures:
+                if final:
+                    print(f'  {f}')
+                md.append(f'- {f}')
+            if final and opts.keep_dirs:
+                print(f'  kept for a post-mortem: {" ".join(opts.keep_dirs)}')
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        with open(out, 'w') as f:
+            f.write('\n'.join(md) + '\n')
+        if final:
+            print(f'\nbench: wrote {out}')
+
     # Sequential; within a repeat the hypervisors alternate, so slow drift
     # of the machine hits both alike.
     for case in cases:
@@ -622,6 +685,7 @@ def main():
                         failures.append(f'{tag}: {str(e).splitlines()[0]}')
                         continue
                     results.setdefault((kind, case, transport), []).append(r)
+                    report(False)
                     print(f'total {r["total_ms"]} ms, downtime '
                           f'{r["downtime_ms"]} ms, {r["mib_s"]:.0f} MiB/s, '
                           f'src CPU {r["src_cpu"]:.2f} s '
@@ -632,57 +696,12 @@ def main():
                           f'dst HWM {r["dst_hwm_mib"]:.0f} MiB (fill {r["fill_s"]:.1f} s; '
                           f'{r["check"]})', flush=True)
 
-    header = header_for(kinds, opts.repeat)
-    md = [f'# Migration benchmark results', '',
-          f'Run {started:%Y-%m-%d %H:%M}; {machine}.  ',
-          f'Command: `python3 scripts/bench.py {" ".join(sys.argv[1:])}`'.rstrip()
-          + '  ',
-          f'Each value is the median of {opts.repeat} run(s).  QEMU: '
-          f'`-accel kvm -cpu {QEMU_CPU} -machine pc`, guest RAM '
-          f'{"memfd backend" if opts.qemu_ram == "memfd" else "default (anonymous)"}.  '
-          f'Both: -smp {SMP}, max-bandwidth {MAX_BANDWIDTH}, downtime-limit '
-          f'{DOWNTIME_LIMIT} ms.  '
-          '"ferry advantage" is QEMU/ferry for lower-is-better metrics and '
-          'ferry/QEMU for throughput: >1 means ferry is better.', '']
-    for case in cases:
-        mem, rate = CASES[case]
-        for transport in transports:
-            if not any((k, case, transport) in results for k in kinds):
-                continue
-            title = f'{case} (-m {mem}, dirty-rate={rate}) over {transport}'
-            rows = case_table(results, case, transport, kinds)
-            runs = ', '.join(f'{k}: {len(results.get((k, case, transport), []))}'
-                             for k in kinds)
-            print(f'\n== {title}  [runs {runs}]')
-            print(text_table(header, rows))
-            md += [f'## {title}', '', f'Runs: {runs}.', '',
-                   md_table(header, rows), '']
-            # the raw runs, for the record
-            md += ['<details><summary>individual runs</summary>', '']
-            for k in kinds:
-                for r in results.get((k, case, transport), []):
-                    md.append(f'- {k}: total {r["total_ms"]} ms, downtime '
-                              f'{r["downtime_ms"]} ms, {r["mib_s"]:.0f} MiB/s, '
-                              f'src CPU {r["src_cpu"]:.2f} s, dst CPU '
-                              f'{r["dst_cpu"]:.2f} s, dst HWM '
-                              f'{r["dst_hwm_mib"]:.0f} MiB, other processes '
-                              f'{r["foreign_cpu"]:.2f} CPU s, attempt '
-                              f'{r["attempts"]}')
-            md += ['', '</details>', '']
-    if failures:
-        print('\nFAILURES:')
-        md += ['## Failures', '']
-        for f in failures:
-            print(f'  {f}')
-            md.append(f'- {f}')
-        if opts.keep_dirs:
-            print(f'  kept for a post-mortem: {" ".join(opts.keep_dirs)}')
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, 'w') as f:
-        f.write('\n'.join(md) + '\n')
-    print(f'\nbench: wrote {out}')
+    report(True)
     return 1 if failures else 0
 
 
 if __name__ == '__main__':
+    # SIGTERM (make interrupted, timeout) cleans up like ^C does
+    import signal
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
     sys.exit(main())

@@ -14,6 +14,7 @@
 #include "migration/savevm.h"
 #include "system/cpus.h"
 #include "system/ioport.h"
+#include "system/migration-vmm.h"
 #include "system/memory.h"
 #include "util/error.h"
 
@@ -79,6 +80,7 @@ bool pc_machine_init(const MachineConfig *cfg, GError **errp)
         return false;
     }
     dirty_log_register(accel->dirty_log);
+    ferry_migration_vmm_install();
     if (!savevm_register_live("ram", 0, RAM_SECTION_VERSION, &ram_handlers,
                               NULL, errp)) {
         return false;

@@ -7,6 +7,7 @@
 #include "migration/savevm.h"
 #include "migration/vmstate.h"
 #include "system/dirty-log.h"
+#include "system/migration-vmm.h"
 #include "util/error.h"
 
 FuzzDev fuzz_dev;
@@ -127,6 +128,7 @@ void fuzz_machine_init(void)
         die("guest RAM", err);
     }
     dirty_log_register(&no_log);
+    ferry_migration_vmm_install();
     if (!savevm_register_live("ram", 0, RAM_SECTION_VERSION, &ram_handlers,
                               NULL, &err)) {
         die("ram section", err);

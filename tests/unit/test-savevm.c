@@ -1,6 +1,8 @@
 /*
  * The migration stream end to end in one process: RAM and a device are
  * saved to a file, scrambled, loaded back and compared byte for byte.
+ * The test embeds the migration core the way another VMM would: its own
+ * MigrationVMM over plain memory, nothing from ferry's system/.
  * Then every class of bad stream (truncated anywhere, wrong magic,
  * version, machine, unknown section, corrupt footer, oversized length,
  * mismatched RAM size, random byte flips) must fail cleanly with a
@@ -13,8 +15,8 @@
 #include "migration/ram.h"
 #include "migration/savevm.h"
 #include "migration/vmstate.h"
-#include "system/dirty-log.h"
-#include "system/memory.h"
+#include "migration/vmm.h"
+#include "util/bitmap.h"
 #include "util/sha256.h"
 
 #define RAM_SIZE (4u << 20)
@@ -36,20 +38,56 @@ static const VMStateDescription test_dev_vmsd = {
 };
 
 static TestDev dev;
-static RAMBlock *rb;
 static char *dir;
 static unsigned pings;
 
-/* Only the VMM's own writes are tracked: the test writes through them. */
-static bool vmm_start(GError **errp) { return true; }
-static long vmm_sync(RAMBlock *b, unsigned long *bitmap) { return 0; }
-static void vmm_stop(void) { }
-static const DirtyLogOps vmm_only_log = { vmm_start, vmm_sync, vmm_stop };
+/* --- a minimal VMM: one RAM block in plain memory ------------------------ */
+
+static struct {
+    uint8_t *host;
+    unsigned long dirty[BITS_TO_LONGS(RAM_SIZE / 4096)];
+} ram;
+
+static unsigned test_block_count(void) { return 1; }
+
+static void test_block_get(unsigned index, MigRAMBlock *out)
+{
+    *out = (MigRAMBlock){ "pc.ram", ram.host, RAM_SIZE, -1 };
+}
+
+static bool test_log_start(GError **errp)
+{
+    memset(ram.dirty, 0, sizeof(ram.dirty));
+    return true;
+}
+
+static long test_log_sync(unsigned index, unsigned long *bitmap)
+{
+    bitmap_steal_or(bitmap, ram.dirty, RAM_SIZE / 4096);
+    return (long)bitmap_count(bitmap, RAM_SIZE / 4096);
+}
+
+static void test_log_stop(void) { }
+
+/* The "guest" writes through here, so the dirty log sees it. */
+static void guest_write(uint64_t offset, const void *data, size_t len)
+{
+    memcpy(ram.host + offset, data, len);
+    bitmap_set_atomic(ram.dirty, offset / 4096);
+}
+
+static const MigrationVMM test_vmm = {
+    .ram_block_count = test_block_count,
+    .ram_block_get = test_block_get,
+    .dirty_log_start = test_log_start,
+    .dirty_log_sync = test_log_sync,
+    .dirty_log_stop = test_log_stop,
+};
 
 static void fill_ram(void)
 {
     for (uint64_t p = 0; p < RAM_SIZE / 4096; p++) {
-        uint64_t *w = (uint64_t *)(rb->host + p * 4096);
+        uint64_t *w = (uint64_t *)(ram.host + p * 4096);
         for (int i = 0; i < 512; i++) {
             w[i] = p % 3 ? p * 0x9e3779b97f4a7c15ULL + (uint64_t)i : 0;
         }
@@ -79,8 +117,8 @@ static void save_stream(const char *path)
     g_assert_cmpint(ret, ==, 1);
     /* Pages written after they were sent must go again. */
     uint64_t marker = 0x1122334455667788ULL;
-    guest_mem_write(5 * 4096 + 8, &marker, sizeof(marker));
-    guest_mem_write(RAM_SIZE - 4096, &marker, sizeof(marker));
+    guest_write(5 * 4096 + 8, &marker, sizeof(marker));
+    guest_write(RAM_SIZE - 4096, &marker, sizeof(marker));
     g_assert_cmpuint(savevm_pending(true), ==, 2 * 4096);
     while ((ret = savevm_iterate(f)) == 0) {
     }
@@ -117,10 +155,8 @@ static void setup(void)
     g_autoptr(GError) err = NULL;
 
     dir = g_dir_make_tmp("ferry-savevm-XXXXXX", &err);
-    rb = ram_block_new("pc.ram", RAM_SIZE, &err);
-    g_assert_no_error(err);
-    g_assert_nonnull(guest_region_add(0, rb, 0, RAM_SIZE, &err));
-    dirty_log_register(&vmm_only_log);
+    ram.host = g_malloc(RAM_SIZE);
+    migration_set_vmm(&test_vmm);
     g_assert_true(savevm_register_live("ram", 0, RAM_SECTION_VERSION,
                                        &ram_handlers, NULL, &err));
     g_assert_true(vmstate_register("test-dev", 0, &test_dev_vmsd, &dev,
@@ -135,16 +171,16 @@ static void test_round_trip(void)
 {
     g_autoptr(GError) err = NULL;
     g_autofree char *path = stream_path("good");
-    g_autofree char *before = sha256_hex(rb->host, RAM_SIZE);
+    g_autofree char *before = sha256_hex(ram.host, RAM_SIZE);
     TestDev saved = dev;
 
-    memset(rb->host, 0xaa, RAM_SIZE);
+    memset(ram.host, 0xaa, RAM_SIZE);
     memset(&dev, 0, sizeof(dev));
     pings = 0;
     int ret = load_stream(path, &err);
     g_assert_no_error(err);
     g_assert_cmpint(ret, ==, 0);
-    g_autofree char *after = sha256_hex(rb->host, RAM_SIZE);
+    g_autofree char *after = sha256_hex(ram.host, RAM_SIZE);
     g_assert_cmpstr(before, ==, after);
     g_assert_cmpmem(&dev, sizeof(dev), &saved, sizeof(saved));
     g_assert_cmpuint(pings, ==, 1);
@@ -227,8 +263,8 @@ static void test_bad_sections(void)
     g_autofree uint8_t *d = g_memdup2(orig, len);
 
     /* The first section is START "ram": rename it. */
-    gsize ram = find(d, len, "\003ram") + 1;
-    d[ram + 2] = 'x';
+    gsize ram_name = find(d, len, "\003ram") + 1;
+    d[ram_name + 2] = 'x';
     expect_failure(d, len, "unknown section 'rax'");
     memcpy(d, orig, len);
     /* The device section's footer marker. */
