@@ -15,6 +15,7 @@
 #include "system/machine.h"
 #include "system/memory.h"
 #include "system/os.h"
+#include "system/ram-prefault.h"
 #include "system/runstate.h"
 #include "util/log.h"
 
@@ -41,6 +42,7 @@ static bool enter_initial_state(const MachineConfig *cfg, GError **errp)
 {
     if (cfg->incoming) {
         migration_incoming_set_autostart(!cfg->start_paused);
+        ram_prefault_start();
         return runstate_set(RUN_STATE_INMIGRATE, errp) &&
                (!strcmp(cfg->incoming, "defer") ||
                 migration_incoming_start(cfg->incoming, true, errp));
@@ -98,6 +100,7 @@ int main(int argc, char **argv)
         g_autoptr(GError) stop_err = NULL;
         vm_stop(RUN_STATE_SHUTDOWN, &stop_err);
     }
+    ram_prefault_stop();
     migration_outgoing_cancel(NULL);
     migration_outgoing_join();
     monitor_cleanup();

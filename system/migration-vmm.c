@@ -12,6 +12,7 @@
 #include "system/machine.h"
 #include "system/memory.h"
 #include "system/migration-vmm.h"
+#include "system/ram-prefault.h"
 #include "system/runstate.h"
 #include "util/error.h"
 
@@ -77,11 +78,13 @@ static bool ferry_incoming_loaded(GError **errp)
 
 static bool ferry_incoming_run(bool autostart, GError **errp)
 {
+    ram_prefault_stop();
     return autostart ? vm_start(errp) : runstate_set(RUN_STATE_PAUSED, errp);
 }
 
 static void ferry_incoming_failed(const char *why, bool exit)
 {
+    ram_prefault_stop();
     if (exit) {
         ferry_exit_with(1, why);
     }
