@@ -198,6 +198,32 @@ class Failures(MigrationBase, unittest.TestCase):
         self.src.qmp.cmd('migrate-continue', state='pre-switchover')
         self.assert_moved_intact(self.wait_end(self.src))
 
+    def test_cancel_in_device(self):
+        """The source waits in 'device' for the destination's SHUT; a frozen
+        destination never sends it, and cancelling must resume the guest."""
+        for vm in (self.src, self.dst):
+            vm.qmp.cmd('migrate-set-capabilities', capabilities=[
+                {'capability': 'return-path', 'state': True}])
+        self.src.qmp.cmd('migrate-set-capabilities', capabilities=[
+            {'capability': 'pause-before-switchover', 'state': True}])
+        path = os.path.join(self.dst.tmpdir, 'mig.sock')
+        self.dst.qmp.cmd('migrate-incoming', uri=f'unix:{path}')
+        self.src.qmp.cmd('migrate', uri=f'unix:{path}')
+        self.assertTrue(wait_for(lambda: self.src.qmp.cmd('query-migrate')
+                                 ['status'] == 'pre-switchover', 60))
+        os.kill(self.dst.proc.pid, signal.SIGSTOP)
+        try:
+            self.src.qmp.cmd('migrate-continue', state='pre-switchover')
+            self.assertTrue(wait_for(lambda: self.src.qmp.cmd('query-migrate')
+                                     ['status'] == 'device', 10))
+            time.sleep(0.5)     # still waiting for SHUT
+            self.assertEqual(self.src.qmp.cmd('query-migrate')['status'], 'device')
+            self.src.qmp.cmd('migrate_cancel')
+            self.assertEqual(self.wait_end(self.src)['status'], 'cancelled')
+            self.assert_source_runs_intact()
+        finally:
+            os.kill(self.dst.proc.pid, signal.SIGKILL)
+
     def test_destination_killed(self):
         self.slow_migration()
         os.kill(self.dst.proc.pid, signal.SIGKILL)
