@@ -2,6 +2,7 @@
  * Listen, accept, connect and fd passing.  Every descriptor is created
  * close-on-exec so that nothing leaks into child processes.
  */
+#include <poll.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -125,28 +126,64 @@ int socket_accept(int listen_fd)
     return fd;
 }
 
-static int connect_fd(int family, const struct sockaddr *sa, socklen_t len)
+/* Waits for a non-blocking connect, or for @cancel_fd to become readable. */
+static int wait_connected(int fd, int cancel_fd)
 {
-    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct pollfd p[2] = { { fd, POLLOUT, 0 }, { cancel_fd, POLLIN, 0 } };
+    int rc, err = 0;
+    socklen_t len = sizeof(err);
+
+    do {
+        rc = poll(p, cancel_fd >= 0 ? 2 : 1, -1);
+    } while (rc < 0 && errno == EINTR);
+    if (rc < 0) {
+        return -errno;
+    }
+    if (cancel_fd >= 0 && p[1].revents) {
+        return -ECANCELED;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
+        return -errno;
+    }
+    return -err;
+}
+
+/*
+ * Connects without blocking the caller past @cancel_fd (-1: no cancel):
+ * a peer whose accept queue is full would otherwise hold the caller until
+ * TCP gives up, minutes later.  The fd is blocking again on return.
+ */
+static int connect_fd(int family, const struct sockaddr *sa, socklen_t len,
+                      int cancel_fd)
+{
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     int rc;
 
     if (fd < 0) {
         return -1;
     }
     do {
-        rc = connect(fd, sa, len);
-    } while (rc < 0 && errno == EINTR);
+        rc = connect(fd, sa, len) < 0 ? -errno : 0;
+    } while (rc == -EINTR);
+    if (rc == -EINPROGRESS || rc == -EAGAIN) {
+        rc = wait_connected(fd, cancel_fd);
+    }
     if (rc < 0) {
-        int err = errno;
-
         close(fd);
-        errno = err;
+        errno = -rc;
         return -1;
     }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     return fd;
 }
 
 int socket_connect(const SocketAddress *addr, GError **errp)
+{
+    return socket_connect_cancellable(addr, -1, errp);
+}
+
+int socket_connect_cancellable(const SocketAddress *addr, int cancel_fd,
+                               GError **errp)
 {
     g_autofree char *name = socket_address_to_string(addr);
     struct addrinfo *res, *ai;
@@ -156,11 +193,13 @@ int socket_connect(const SocketAddress *addr, GError **errp)
         struct sockaddr_un sun;
 
         unix_sockaddr(addr->path, &sun);
-        fd = connect_fd(AF_UNIX, (struct sockaddr *)&sun, sizeof(sun));
+        fd = connect_fd(AF_UNIX, (struct sockaddr *)&sun, sizeof(sun),
+                        cancel_fd);
         err = errno;
     } else if ((res = resolve(addr, false, errp)) != NULL) {
         for (ai = res; ai && fd < 0; ai = ai->ai_next) {
-            fd = connect_fd(ai->ai_family, ai->ai_addr, ai->ai_addrlen);
+            fd = connect_fd(ai->ai_family, ai->ai_addr, ai->ai_addrlen,
+                            cancel_fd);
             err = errno;
         }
         freeaddrinfo(res);

@@ -10,7 +10,7 @@
 #include "migration/channel.h"
 #include "util/error.h"
 
-MigChannel *mig_socket_connect(const char *uri, GError **errp)
+MigChannel *mig_socket_connect(const char *uri, int cancel_fd, GError **errp)
 {
     g_autoptr(SocketAddress) addr = socket_address_parse(uri, errp);
     int fd;
@@ -20,7 +20,7 @@ MigChannel *mig_socket_connect(const char *uri, GError **errp)
     }
     /* the helper's message already names the address: "cannot connect to
      * tcp:127.0.0.1:1: Connection refused" */
-    fd = socket_connect(addr, errp);
+    fd = socket_connect_cancellable(addr, cancel_fd, errp);
     if (fd < 0) {
         return NULL;
     }

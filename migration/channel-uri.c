@@ -51,11 +51,11 @@ static bool parse_scheme(const char *uri, MigScheme *scheme, GError **errp)
 }
 
 static MigChannel *open_uri(const char *uri, MigScheme scheme, bool outgoing,
-                            GError **errp)
+                            int cancel_fd, GError **errp)
 {
     switch (scheme) {
     case MIG_SCHEME_SOCKET:
-        return mig_socket_connect(uri, errp);
+        return mig_socket_connect(uri, cancel_fd, errp);
     case MIG_SCHEME_FD:
         return mig_fd_open(uri, outgoing, errp);
     case MIG_SCHEME_EXEC:
@@ -68,12 +68,18 @@ static MigChannel *open_uri(const char *uri, MigScheme scheme, bool outgoing,
 
 MigChannel *mig_channel_connect(const char *uri, GError **errp)
 {
+    return mig_channel_connect_cancellable(uri, -1, errp);
+}
+
+MigChannel *mig_channel_connect_cancellable(const char *uri, int cancel_fd,
+                                            GError **errp)
+{
     MigScheme scheme;
 
     if (!parse_scheme(uri, &scheme, errp)) {
         return NULL;
     }
-    return open_uri(uri, scheme, true, errp);
+    return open_uri(uri, scheme, true, cancel_fd, errp);
 }
 
 /* --- incoming ------------------------------------------------------------ */
@@ -171,7 +177,7 @@ bool mig_channel_listen(const char *uri, MigChannelAccepted cb, void *opaque,
             return false;
         }
     } else {
-        incoming.ready = open_uri(uri, scheme, false, errp);
+        incoming.ready = open_uri(uri, scheme, false, -1, errp);
         if (!incoming.ready) {
             return false;
         }

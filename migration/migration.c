@@ -17,6 +17,7 @@
  * migrate_set_state().
  */
 #include <errno.h>
+#include <sys/eventfd.h>
 #include "migration/channel.h"
 #include "migration/migration.h"
 #include "migration/outgoing.h"
@@ -48,6 +49,7 @@ typedef struct Outgoing {
     bool cancel;                /* lock: migrate_cancel asked */
     bool continue_ok;           /* lock: migrate-continue received */
     QEMUFile *f;                /* lock: for cancel to shut it down */
+    int cancel_fd;              /* eventfd: wakes a connect on cancel */
     ReturnPath rp;
     bool have_rp;
     bool stopped_vm;            /* we stopped a running guest */
@@ -58,7 +60,7 @@ typedef struct Outgoing {
     MigrationTimes times;       /* lock */
 } Outgoing;
 
-static Outgoing out = { 0 };
+static Outgoing out = { .cancel_fd = -1 };
 
 static int64_t now_ms(void)
 {
@@ -105,7 +107,8 @@ static void record_error(const char *fmt, ...)
 
 static bool open_stream(GError **errp)
 {
-    MigChannel *ch = mig_channel_connect(out.uri, errp);
+    MigChannel *ch = mig_channel_connect_cancellable(out.uri, out.cancel_fd,
+                                                     errp);
 
     if (!ch) {
         return false;
@@ -402,6 +405,13 @@ bool migration_outgoing_start(const char *uri, GError **errp)
                    MigrationStatus_str(cur));
         return false;
     }
+    if (out.cancel_fd < 0) {
+        out.cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    }
+    eventfd_t stale;    /* a cancel of the previous migration */
+    if (out.cancel_fd >= 0) {
+        (void)!eventfd_read(out.cancel_fd, &stale);
+    }
     out.thread = g_thread_new("mig/source", migration_thread, NULL);
     return true;
 }
@@ -420,6 +430,9 @@ bool migration_outgoing_cancel(GError **errp)
     g_mutex_lock(&out.lock);
     out.cancel = true;
     g_cond_broadcast(&out.cond);
+    if (out.cancel_fd >= 0 && eventfd_write(out.cancel_fd, 1) < 0) {
+        ferry_log("migration: cannot signal the cancel: %s", g_strerror(errno));
+    }
     if (out.f) {
         qemu_file_shutdown(out.f);      /* unblocks a blocked send */
     }

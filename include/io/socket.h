@@ -37,6 +37,10 @@ int socket_listen(const SocketAddress *addr, GError **errp);
 int socket_accept(int listen_fd);
 /* A connected, blocking, close-on-exec socket. */
 int socket_connect(const SocketAddress *addr, GError **errp);
+/* As socket_connect, giving up ("Operation canceled") as soon as
+ * @cancel_fd (an eventfd or pipe; -1 for none) becomes readable. */
+int socket_connect_cancellable(const SocketAddress *addr, int cancel_fd,
+                               GError **errp);
 /* Removes the file of a unix listener (no-op for inet). */
 void socket_listen_cleanup(const SocketAddress *addr);
 

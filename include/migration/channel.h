@@ -38,6 +38,11 @@ extern MigFdLookupFn mig_fd_lookup;
 
 /* Outgoing: connects, spawns or opens @uri.  Blocking (tcp connect). */
 MigChannel *mig_channel_connect(const char *uri, GError **errp);
+/* As mig_channel_connect; a socket connect gives up once @cancel_fd (an
+ * eventfd, -1 for none) becomes readable, so a cancel is never stuck
+ * behind a peer that does not accept. */
+MigChannel *mig_channel_connect_cancellable(const char *uri, int cancel_fd,
+                                            GError **errp);
 
 /*
  * Incoming: called from the GLib default main context with the new channel
@@ -111,7 +116,7 @@ MigChannel *mig_channel_new(const char *name, int rfd, int wfd,
                             MigChannelRelease release, void *priv);
 void *mig_channel_priv(const MigChannel *chan);
 
-MigChannel *mig_socket_connect(const char *uri, GError **errp);
+MigChannel *mig_socket_connect(const char *uri, int cancel_fd, GError **errp);
 /* A non-blocking listener; *@bound_name is the address actually bound. */
 int mig_socket_listen(const char *uri, char **bound_name, GError **errp);
 MigChannel *mig_socket_accept(int listen_fd, const char *name, GError **errp);

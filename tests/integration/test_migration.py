@@ -198,6 +198,33 @@ class Failures(MigrationBase, unittest.TestCase):
         self.src.qmp.cmd('migrate-continue', state='pre-switchover')
         self.assert_moved_intact(self.wait_end(self.src))
 
+    def test_cancel_in_setup(self):
+        """A peer that never accepts holds the connect (setup) until TCP
+        gives up; migrate_cancel must not wait for that."""
+        listener = socket.socket()
+        listener.bind(('127.0.0.1', 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = []
+        try:
+            for _ in range(4):      # fill the accept queue
+                c = socket.socket()
+                c.setblocking(False)
+                c.connect_ex(('127.0.0.1', port))
+                fillers.append(c)
+            self.src.qmp.cmd('migrate', uri=f'tcp:127.0.0.1:{port}')
+            time.sleep(1)
+            self.assertEqual(self.src.qmp.cmd('query-migrate')['status'], 'setup')
+            start = time.monotonic()
+            self.src.qmp.cmd('migrate_cancel')
+            self.assertEqual(self.wait_end(self.src, 10)['status'], 'cancelled')
+            self.assertLess(time.monotonic() - start, 5)
+            self.assert_source_runs_intact()
+        finally:
+            for c in fillers:
+                c.close()
+            listener.close()
+
     def test_cancel_in_device(self):
         """The source waits in 'device' for the destination's SHUT; a frozen
         destination never sends it, and cancelling must resume the guest."""
