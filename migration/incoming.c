@@ -126,6 +126,7 @@ static void accepted(MigChannel *chan, void *opaque)
     }
     ferry_log("incoming migration: connection from %s", mig_channel_name(chan));
     inc.f = qemu_file_new_input(chan);
+    mig_channel_unref(chan);    /* the file holds its own reference */
     if (!migrate_set_state(s, MIGRATION_STATUS_SETUP, MIGRATION_STATUS_ACTIVE)) {
         qemu_fclose(inc.f, NULL);
         inc.f = NULL;

@@ -114,6 +114,7 @@ static bool open_stream(GError **errp)
         return false;
     }
     QEMUFile *f = qemu_file_new_output(ch);
+    mig_channel_unref(ch);      /* the file holds its own reference */
     qemu_file_set_rate_limit(f, migration_current()->params.max_bandwidth);
     g_mutex_lock(&out.lock);
     out.f = f;

@@ -106,6 +106,7 @@ static void save_stream(const char *path)
     MigChannel *ch = mig_channel_connect(uri, &err);
     g_assert_no_error(err);
     QEMUFile *f = qemu_file_new_output(ch);
+    mig_channel_unref(ch);
     uint8_t ping[4] = { 0, 0, 0, 7 };
     int ret;
 
@@ -145,6 +146,7 @@ static int load_stream(const char *path, GError **errp)
         return -1;
     }
     QEMUFile *f = qemu_file_new_input(ch);
+    mig_channel_unref(ch);
     int ret = savevm_load(f, on_command, NULL, errp);
     qemu_fclose(f, NULL);
     return ret;
