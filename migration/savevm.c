@@ -220,13 +220,21 @@ int savevm_complete(QEMUFile *f, GError **errp)
         return ret;
     }
     qemu_put_byte(f, QEMU_VM_EOF);
-    put_vmdesc(f, vmdesc);
     qemu_fflush(f);
     if (qemu_file_get_error(f)) {
         error_setg(errp, "savevm: writing the stream failed: %s",
                    g_strerror(-qemu_file_get_error(f)));
+        return qemu_file_get_error(f);
     }
-    return qemu_file_get_error(f);
+    /*
+     * Everything the destination needs is out.  The description that
+     * follows is for tools that read the stream: a destination that has
+     * already closed must not turn a complete migration into a failed one
+     * (the source would resume while the destination runs).
+     */
+    put_vmdesc(f, vmdesc);
+    qemu_fflush(f);
+    return 0;
 }
 
 void savevm_cleanup(void)
@@ -471,12 +479,38 @@ static int load_loop(LoadState *ls, GError **errp)
     }
 }
 
+/*
+ * Reads the description after EOF, as QEMU does: a destination that closes
+ * while the source still sends it would make the source see an error.
+ * Nothing in it is needed, so a missing or short one is no failure.
+ */
+static void skip_vmdesc(QEMUFile *f)
+{
+    uint8_t buf[4096];
+
+    if (qemu_get_byte(f) != QEMU_VM_VMDESCRIPTION) {
+        return;
+    }
+    uint32_t left = qemu_get_be32(f);
+    while (left && !qemu_file_get_error(f)) {
+        size_t n = qemu_get_buffer(f, buf, MIN(left, sizeof(buf)));
+        if (!n) {
+            break;
+        }
+        left -= (uint32_t)n;
+    }
+}
+
 int savevm_load(QEMUFile *f, SaveVMCommandFn on_command, void *opaque,
                 GError **errp)
 {
     LoadState ls = { f, g_array_new(FALSE, TRUE, sizeof(LoadSection)),
                      on_command, opaque };
     int ret = check_header(f, errp) ? load_loop(&ls, errp) : -EINVAL;
+
+    if (ret == 0) {
+        skip_vmdesc(f);
+    }
 
     for (guint i = 0; i < ls.sections->len; i++) {
         g_free(g_array_index(ls.sections, LoadSection, i).idstr);

@@ -212,15 +212,46 @@ static void expect_failure(const uint8_t *data, gsize len, const char *word)
     }
 }
 
+static gsize find(const uint8_t *d, gsize len, const char *needle);
+
+/* Offset of the EOF byte: the vmdesc (type, be32 length, JSON) follows. */
+static gsize eof_offset(const uint8_t *d, gsize len)
+{
+    return find(d, len, "{\"page_size\"") - 4 - 1 - 1;
+}
+
 static void test_truncated_everywhere(void)
 {
     g_autoptr(GBytes) good = good_bytes();
     gsize len;
     const uint8_t *data = g_bytes_get_data(good, &len);
+    gsize eof = eof_offset(data, len);
 
-    /* Every byte of the headers and first pages, then 64 cuts further in. */
-    for (gsize cut = 0; cut < len; cut += cut < 4096 ? 1 : len / 64 + 1) {
+    g_assert_cmphex(data[eof], ==, QEMU_VM_EOF);
+    /* Every byte of the headers and first pages, then 64 cuts further in,
+     * and the last bytes before EOF: all must fail. */
+    for (gsize cut = 0; cut <= eof; cut += cut < 4096 ? 1 : len / 64 + 1) {
         expect_failure(data, cut, NULL);
+    }
+    for (gsize cut = eof - 64; cut <= eof; cut++) {
+        expect_failure(data, cut, NULL);
+    }
+}
+
+/* The description after EOF is for tools: a stream cut inside it loads. */
+static void test_cut_in_description_loads(void)
+{
+    g_autoptr(GBytes) good = good_bytes();
+    gsize len;
+    const uint8_t *data = g_bytes_get_data(good, &len);
+    g_autofree char *path = stream_path("short-vmdesc");
+
+    for (gsize cut = eof_offset(data, len) + 1; cut < len; cut += 97) {
+        g_autoptr(GError) err = NULL;
+        g_assert_true(g_file_set_contents(path, (const char *)data,
+                                          (gssize)cut, NULL));
+        g_assert_cmpint(load_stream(path, &err), ==, 0);
+        g_assert_no_error(err);
     }
 }
 
@@ -322,6 +353,8 @@ int main(int argc, char **argv)
     setup();
     g_test_add_func("/savevm/round-trip", test_round_trip);
     g_test_add_func("/savevm/truncated-everywhere", test_truncated_everywhere);
+    g_test_add_func("/savevm/cut-in-description-loads",
+                    test_cut_in_description_loads);
     g_test_add_func("/savevm/bad-headers", test_bad_headers);
     g_test_add_func("/savevm/bad-sections", test_bad_sections);
     g_test_add_func("/savevm/random-flips", test_random_flips);
