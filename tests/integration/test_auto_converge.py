@@ -11,6 +11,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from pylib.vm import FerryVM  # noqa: E402
+from pylib.oracle import assert_moved_intact  # noqa: E402
 from pylib.waits import wait_for  # noqa: E402
 
 END_STATES = ('completed', 'failed', 'cancelled')
@@ -145,20 +146,7 @@ class AutoConverge(unittest.TestCase):
         self.assertEqual(self.src.qmp.cmd('x-query-workload')['corrupt-pages'], 0)
 
     def assert_destination_intact(self):
-        self.assertEqual(wait_for(lambda: self.dst.qmp.cmd('query-migrate')
-                                  .get('status') == 'completed', 30), True)
-        self.assertEqual(self.src.qmp.cmd('query-status')['status'], 'postmigrate')
-        self.assertEqual(self.dst.qmp.cmd('query-status')['status'], 'paused')
-        self.assertEqual(self.src.qmp.cmd('x-ram-digest'),
-                         self.dst.qmp.cmd('x-ram-digest'))
-        before = self.dst.qmp.cmd('x-query-workload')
-        self.dst.qmp.cmd('cont')
-        self.wait_verified(self.dst, before['full-verify-passes'] + 1)
-        after = self.dst.qmp.cmd('x-query-workload')
-        self.assertEqual(after['corrupt-pages'], 0)
-        self.assertGreater(after['pages-written'], before['pages-written'])
-        self.assertEqual(after['boots'], 1)
-
+        assert_moved_intact(self, self.src, self.dst)
 
 if __name__ == '__main__':
     unittest.main()

@@ -11,6 +11,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from pylib.oracle import assert_moved_intact  # noqa: E402
 from pylib.waits import (free_port, wait_for, wait_migration_end,  # noqa: E402
                          wait_verified)
 from pylib.vm import FerryVM, kvm_available  # noqa: E402
@@ -58,21 +59,7 @@ class MigrationBase:
 
     def assert_moved_intact(self, info):
         self.assertEqual(info['status'], 'completed', info.get('error-desc'))
-        self.assertEqual(wait_for(lambda: self.dst.qmp.cmd('query-migrate')
-                                  .get('status') == 'completed', 30), True)
-        self.assertEqual(self.src.qmp.cmd('query-status')['status'], 'postmigrate')
-        self.assertEqual(self.dst.qmp.cmd('query-status')['status'], 'paused')
-        # both stopped: the same bytes, page for page
-        self.assertEqual(self.src.qmp.cmd('x-ram-digest'),
-                         self.dst.qmp.cmd('x-ram-digest'))
-        before = self.dst.qmp.cmd('x-query-workload')
-        self.dst.qmp.cmd('cont')
-        self.wait_verified(self.dst, before['full-verify-passes'] + 1)
-        after = self.dst.qmp.cmd('x-query-workload')
-        self.assertEqual(after['corrupt-pages'], 0)
-        self.assertGreater(after['pages-written'], before['pages-written'])
-        # the guest went on where it was: it did not start over
-        self.assertEqual(after['boots'], 1)
+        assert_moved_intact(self, self.src, self.dst)
 
     def assert_source_runs_intact(self):
         self.assertEqual(self.src.qmp.cmd('query-status')['status'], 'running')
