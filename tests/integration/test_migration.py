@@ -57,6 +57,14 @@ class MigrationBase:
         self.src.qmp.cmd('migrate', uri=uri_out)
         return self.wait_end(self.src)
 
+    def save_snapshot(self):
+        """Migrates the source to a file; returns query-migrate and the path."""
+        path = os.path.join(self.src.tmpdir, 'snapshot')
+        self.src.qmp.cmd('migrate', uri=f'file:{path}')
+        info = self.wait_end(self.src)
+        self.assertEqual(info['status'], 'completed', info.get('error-desc'))
+        return info, path
+
     def assert_moved_intact(self, info):
         self.assertEqual(info['status'], 'completed', info.get('error-desc'))
         assert_moved_intact(self, self.src, self.dst)
@@ -68,10 +76,20 @@ class MigrationBase:
         self.assertEqual(self.src.qmp.cmd('x-query-workload')['corrupt-pages'], 0)
 
 
-class Transports(MigrationBase, unittest.TestCase):
+class CommonTransports:
+    """Transports every accelerator's tests cover."""
+
     def test_unix(self):
         path = os.path.join(self.dst.tmpdir, 'mig.sock')
         self.assert_moved_intact(self.migrate(f'unix:{path}'))
+
+    def test_file_snapshot(self):
+        info, path = self.save_snapshot()
+        self.dst.qmp.cmd('migrate-incoming', uri=f'file:{path}')
+        self.assert_moved_intact(info)
+
+
+class Transports(CommonTransports, MigrationBase, unittest.TestCase):
 
     def test_exec(self):
         path = os.path.join(self.dst.tmpdir, 'stream')
@@ -80,13 +98,6 @@ class Transports(MigrationBase, unittest.TestCase):
         self.src.qmp.cmd('migrate', uri=f'exec:cat > {path}')
         self.assert_moved_intact(self.wait_end(self.src))
 
-    def test_file_snapshot(self):
-        path = os.path.join(self.src.tmpdir, 'snapshot')
-        self.src.qmp.cmd('migrate', uri=f'file:{path}')
-        info = self.wait_end(self.src)
-        self.assertEqual(info['status'], 'completed', info.get('error-desc'))
-        self.dst.qmp.cmd('migrate-incoming', uri=f'file:{path}')
-        self.assert_moved_intact(info)
 
     def test_fd(self):
         listener = socket.socket(socket.AF_UNIX)
@@ -119,22 +130,10 @@ class TcpOneGig(MigrationBase, unittest.TestCase):
         self.assert_moved_intact(info)
 
 
-class KVMTransports(MigrationBase, unittest.TestCase):
+class KVMTransports(CommonTransports, MigrationBase, unittest.TestCase):
     accel = 'kvm'
     mem = '512M'
     rate = '64M'
-
-    def test_unix(self):
-        path = os.path.join(self.dst.tmpdir, 'mig.sock')
-        self.assert_moved_intact(self.migrate(f'unix:{path}'))
-
-    def test_file_snapshot(self):
-        path = os.path.join(self.src.tmpdir, 'snapshot')
-        self.src.qmp.cmd('migrate', uri=f'file:{path}')
-        info = self.wait_end(self.src)
-        self.assertEqual(info['status'], 'completed', info.get('error-desc'))
-        self.dst.qmp.cmd('migrate-incoming', uri=f'file:{path}')
-        self.assert_moved_intact(info)
 
 
 class KVMTcpOneGig(TcpOneGig):
@@ -262,9 +261,7 @@ class Failures(MigrationBase, unittest.TestCase):
         self.assert_source_runs_intact()
 
     def test_corrupt_stream_never_runs(self):
-        path = os.path.join(self.src.tmpdir, 'snapshot')
-        self.src.qmp.cmd('migrate', uri=f'file:{path}')
-        self.assertEqual(self.wait_end(self.src)['status'], 'completed')
+        _, path = self.save_snapshot()
         with open(path, 'r+b') as f:        # break the configuration section
             f.seek(14)
             f.write(b'X')
