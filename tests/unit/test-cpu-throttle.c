@@ -4,6 +4,7 @@
  * accelerator: throttled vCPUs run less, and a sleeping vCPU still parks
  * at once when the VM is paused.
  */
+#include "vcpu-control.h"
 #include "accel/soft.h"
 #include "hw/workload.h"
 #include "system/cpu-throttle.h"
@@ -158,23 +159,6 @@ static void machine_down(void)
     cpus_destroy();
     io_regions_reset();
     ram_blocks_destroy();
-}
-
-static void resume(void)
-{
-    bql_lock();
-    cpus_resume_all();
-    bql_unlock();
-}
-
-static gint64 pause_all(void)
-{
-    gint64 t0 = g_get_monotonic_time();
-
-    bql_lock();
-    cpus_pause_all();
-    bql_unlock();
-    return g_get_monotonic_time() - t0;
 }
 
 static uint64_t rounds(void)

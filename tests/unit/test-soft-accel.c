@@ -6,6 +6,7 @@
  * directly: every page that changed between two syncs is in the second.
  */
 #include <string.h>
+#include "vcpu-control.h"
 #include "accel/soft.h"
 #include "hw/workload.h"
 #include "system/cpus.h"
@@ -64,24 +65,6 @@ static void machine_down(void)
     cpus_destroy();
     io_regions_reset();
     ram_blocks_destroy();
-}
-
-static void resume(void)
-{
-    bql_lock();
-    cpus_resume_all();
-    bql_unlock();
-}
-
-/* Returns how long the pause took, in microseconds. */
-static gint64 pause_all(void)
-{
-    gint64 t0 = g_get_monotonic_time();
-
-    bql_lock();
-    cpus_pause_all();
-    bql_unlock();
-    return g_get_monotonic_time() - t0;
 }
 
 static void run_for_ms(unsigned ms)
