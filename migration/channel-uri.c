@@ -92,6 +92,7 @@ static struct {
     char *address;              /* socket actually bound */
     MigChannelAccepted cb;
     void *opaque;
+    bool keep_listening;        /* hand over every connection, not one */
 } incoming = { .listen_fd = -1 };
 
 static void incoming_clear(void)
@@ -109,6 +110,7 @@ static void incoming_clear(void)
     g_clear_pointer(&incoming.uri, g_free);
     incoming.cb = NULL;
     incoming.opaque = NULL;
+    incoming.keep_listening = false;
 }
 
 static gboolean incoming_accept(int fd, GIOCondition cond, void *unused)
@@ -125,6 +127,10 @@ static gboolean incoming_accept(int fd, GIOCondition cond, void *unused)
     if (err) {
         /* e.g. EMFILE: retrying would spin on the still-pending peer */
         g_warning("%s", err->message);
+    }
+    if (chan && incoming.keep_listening) {
+        cb(chan, opaque);
+        return G_SOURCE_CONTINUE;
     }
     incoming.source = 0;    /* removed by our return value */
     incoming_clear();
@@ -187,6 +193,11 @@ bool mig_channel_listen(const char *uri, MigChannelAccepted cb, void *opaque,
     incoming.cb = cb;
     incoming.opaque = opaque;
     return true;
+}
+
+void mig_channel_listen_keep(bool keep)
+{
+    incoming.keep_listening = keep && incoming.listen_fd >= 0;
 }
 
 char *mig_channel_listen_address(void)

@@ -3,14 +3,23 @@
  * answer the source on the return path, then (on the main thread) run the
  * guest, or leave it paused with -S.  A failed load never runs the guest.
  *
+ * Postcopy (docs/migration.md, "Postcopy"): the package of device state
+ * is loaded by a thread of its own (mig/package) while the incoming
+ * thread keeps reading pages, because loading may fault on RAM that has
+ * not arrived.  Once the package loaded, RUN_ACK goes to the source and
+ * the guest waits for MIG_CMD_POSTCOPY_RUN; a failure before RUN_ACK
+ * fails the migration as in precopy, a failure after it pauses.
+ *
  * Locking: `inc` is written by the main thread before the load thread
- * starts and read by it afterwards; the result goes back to the main
- * thread through an idle callback.
+ * starts; the postcopy flags are atomics or under inc.lock; outcomes go
+ * back to the main thread through idle callbacks.
  */
 #include <errno.h>
 #include "migration/channel.h"
 #include "migration/incoming.h"
 #include "migration/migration.h"
+#include "migration/postcopy.h"
+#include "migration/ram.h"
 #include "migration/return-path.h"
 #include "migration/savevm.h"
 #include "migration/vmm.h"
@@ -25,6 +34,21 @@ typedef struct Incoming {
     QEMUFile *rp;               /* opened on MIG_CMD_OPEN_RETURN_PATH */
     GThread *thread;
     GError *error;              /* the load's outcome */
+    /* postcopy */
+    GMutex lock;
+    GCond cond;
+    QEMUFile *package;
+    GThread *package_thread;
+    bool main_accepted;         /* main thread: the next one is preempt */
+    GThread *preempt_thread;    /* lock */
+    QEMUFile *preempt_f;        /* lock */
+    bool listening;             /* lock: LISTEN done (or the package failed) */
+    bool package_failed;        /* lock */
+    int run_ack_sent;           /* atomic: from now on, pause on failure */
+    int run_received;           /* atomic */
+    bool loaded_ok;             /* lock: incoming_loaded's answer */
+    bool loaded_done;           /* lock */
+    bool postcopy;              /* LISTEN done: the end is postcopy's */
 } Incoming;
 
 static Incoming inc = { .autostart = true };
@@ -33,6 +57,197 @@ void migration_incoming_set_autostart(bool autostart)
 {
     inc.autostart = autostart;
 }
+
+bool migration_incoming_defer_start(GError **errp)
+{
+    MigrationStatus st = migration_status(migration_current());
+
+    if (!inc.started) {
+        error_setg(errp, "An incoming migration is expected before this "
+                   "command can be executed");
+        return false;
+    }
+    if (!migration_is_running(st)) {
+        error_setg(errp, "The incoming migration %s: the guest cannot run",
+                   st == MIGRATION_STATUS_FAILED ? "failed" : "ended");
+        return false;
+    }
+    inc.autostart = true;   /* main thread, like the RUN callback */
+    return true;
+}
+
+/* --- postcopy ------------------------------------------------------------ */
+
+static gboolean postcopy_run(gpointer opaque)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!migration_vmm()->incoming_run(inc.autostart, &err)) {
+        ferry_log("incoming migration: %s", err->message);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+/* The VMM's incoming_loaded runs on the main thread, as in precopy. */
+static gboolean call_loaded(gpointer opaque)
+{
+    GError **errp = opaque;
+    bool ok = migration_vmm()->incoming_loaded(errp);
+
+    g_mutex_lock(&inc.lock);
+    inc.loaded_ok = ok;
+    inc.loaded_done = true;
+    g_cond_broadcast(&inc.cond);
+    g_mutex_unlock(&inc.lock);
+    return G_SOURCE_REMOVE;
+}
+
+static bool loaded_on_main_thread(GError **errp)
+{
+    g_mutex_lock(&inc.lock);
+    inc.loaded_done = false;
+    g_mutex_unlock(&inc.lock);
+    g_idle_add(call_loaded, errp);
+    g_mutex_lock(&inc.lock);
+    while (!inc.loaded_done) {
+        g_cond_wait(&inc.cond, &inc.lock);
+    }
+    bool ok = inc.loaded_ok;
+    g_mutex_unlock(&inc.lock);
+    return ok;
+}
+
+static void set_listening(bool failed)
+{
+    g_mutex_lock(&inc.lock);
+    inc.listening = true;
+    inc.package_failed |= failed;
+    g_cond_broadcast(&inc.cond);
+    g_mutex_unlock(&inc.lock);
+}
+
+static int package_command(uint16_t cmd, const uint8_t *data, uint16_t len,
+                           void *opaque, GError **errp)
+{
+    MigrationState *s = migration_current();
+
+    if (cmd != MIG_CMD_POSTCOPY_LISTEN) {
+        error_setg(errp, "postcopy package: command %u is not allowed "
+                   "there", cmd);
+        return -EINVAL;
+    }
+    if (!postcopy_dst_listen(inc.rp, errp)) {
+        return -EINVAL;
+    }
+    inc.postcopy = true;
+    migrate_set_state(s, MIGRATION_STATUS_ACTIVE,
+                      MIGRATION_STATUS_POSTCOPY_ACTIVE);
+    set_listening(false);
+    return 0;
+}
+
+static gpointer package_thread(gpointer opaque)
+{
+    g_autoptr(GError) err = NULL;
+    int ret = savevm_load_package(inc.package, package_command, NULL, &err);
+
+    qemu_fclose(inc.package, NULL);
+    inc.package = NULL;
+    if (ret == 0 && !loaded_on_main_thread(&err)) {
+        g_prefix_error(&err, "incoming migration: ");
+        ret = -EINVAL;
+    }
+    if (ret < 0) {
+        ferry_log("incoming migration: %s", err->message);
+        set_listening(true);
+        g_mutex_lock(&inc.lock);
+        if (!inc.error) {
+            inc.error = g_steal_pointer(&err);
+        }
+        g_mutex_unlock(&inc.lock);
+        /* The source must not send RUN: tell it, and stop the load. */
+        rp_send_be32(inc.rp, MIG_RP_MSG_SHUT, 1);
+        qemu_file_shutdown(inc.f);
+        return NULL;
+    }
+    __atomic_store_n(&inc.run_ack_sent, 1, __ATOMIC_RELEASE);
+    rp_send(inc.rp, MIG_RP_MSG_RUN_ACK, 0, NULL);
+    ferry_log("incoming migration: device state loaded, RUN_ACK sent");
+    return NULL;
+}
+
+static int handle_packaged(const uint8_t *data, uint16_t len, GError **errp)
+{
+    if (len != 4 || !inc.rp) {
+        error_setg(errp, "migration stream: PACKAGED of %u bytes%s", len,
+                   inc.rp ? "" : " without a return path");
+        return -EINVAL;
+    }
+    uint32_t size = (uint32_t)data[0] << 24 | data[1] << 16 | data[2] << 8 |
+                    data[3];
+    inc.package = savevm_read_package(inc.f, size, errp);
+    if (!inc.package) {
+        return -EIO;
+    }
+    inc.package_thread = g_thread_new("mig/package", package_thread, NULL);
+    g_mutex_lock(&inc.lock);
+    while (!inc.listening) {
+        g_cond_wait(&inc.cond, &inc.lock);
+    }
+    bool failed = inc.package_failed;
+    g_mutex_unlock(&inc.lock);
+    if (failed) {
+        error_setg(errp, "postcopy package failed to load");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int handle_run(GError **errp)
+{
+    if (!__atomic_load_n(&inc.run_ack_sent, __ATOMIC_ACQUIRE)) {
+        error_setg(errp, "migration stream: POSTCOPY_RUN before the device "
+                   "state was acknowledged");
+        return -EINVAL;
+    }
+    if (__atomic_exchange_n(&inc.run_received, 1, __ATOMIC_ACQ_REL)) {
+        return 0;   /* sent again after a recovery */
+    }
+    ferry_log("incoming migration: POSTCOPY_RUN");
+    g_idle_add(postcopy_run, NULL);
+    return 0;
+}
+
+static gpointer preempt_thread(gpointer opaque)
+{
+    QEMUFile *f = opaque;
+    g_autoptr(GError) err = NULL;
+
+    if (ram_load_preempt_channel(f, &err) < 0) {
+        ferry_log("incoming migration: preempt channel: %s", err->message);
+    }
+    return NULL;
+}
+
+/* Waits for the preempt reader (after its EOS, or cut short by @abort). */
+static void stop_preempt(bool abort)
+{
+    g_mutex_lock(&inc.lock);
+    GThread *t = g_steal_pointer(&inc.preempt_thread);
+    QEMUFile *f = g_steal_pointer(&inc.preempt_f);
+    if (f && abort) {
+        qemu_file_shutdown(f);
+    }
+    g_mutex_unlock(&inc.lock);
+    if (t) {
+        g_thread_join(t);
+    }
+    if (f) {
+        qemu_fclose(f, NULL);
+    }
+}
+
+/* --- the stream ---------------------------------------------------------- */
 
 static int on_command(uint16_t cmd, const uint8_t *data, uint16_t len,
                       void *opaque, GError **errp)
@@ -55,6 +270,14 @@ static int on_command(uint16_t cmd, const uint8_t *data, uint16_t len,
             rp_send(inc.rp, MIG_RP_MSG_PONG, 4, data);
         }
         return 0;
+    case MIG_CMD_POSTCOPY_ADVISE:
+        return postcopy_dst_advise(data, len, errp) ? 0 : -EINVAL;
+    case MIG_CMD_POSTCOPY_RAM_DISCARD:
+        return postcopy_dst_discard(data, len, errp) ? 0 : -EINVAL;
+    case MIG_CMD_PACKAGED:
+        return handle_packaged(data, len, errp);
+    case MIG_CMD_POSTCOPY_RUN:
+        return handle_run(errp);
     default:
         error_setg(errp, "migration stream: command %u is not supported "
                    "here", cmd);
@@ -62,25 +285,45 @@ static int on_command(uint16_t cmd, const uint8_t *data, uint16_t len,
     }
 }
 
+static void fail_incoming(MigrationState *s, GError *error)
+{
+    MigrationStatus cur = migration_status(s);
+
+    ferry_log("incoming migration failed: %s", error->message);
+    g_free(s->error_desc);
+    s->error_desc = g_strdup(error->message);
+    if (__atomic_load_n(&inc.run_ack_sent, __ATOMIC_ACQUIRE)) {
+        /* The source may have sent RUN: halt, never give up the guest. */
+        postcopy_dst_detach_rp();
+        migrate_set_state(s, cur, MIGRATION_STATUS_POSTCOPY_PAUSED);
+        return;
+    }
+    migrate_set_state(s, cur, MIGRATION_STATUS_FAILED);
+    migration_vmm()->incoming_failed(error->message, inc.exit_on_error);
+}
+
 static gboolean load_finished(gpointer opaque)
 {
     MigrationState *s = migration_current();
     g_autoptr(GError) err = NULL;
+    bool postcopy = inc.postcopy;
 
     if (inc.thread) {
         g_thread_join(inc.thread);
         inc.thread = NULL;
     }
-    if (!inc.error && !migration_vmm()->incoming_loaded(&inc.error)) {
+    mig_listen_cancel();
+    if (!inc.error && !postcopy &&
+        !migration_vmm()->incoming_loaded(&inc.error)) {
         g_prefix_error(&inc.error, "incoming migration: ");
     }
     if (inc.error) {
-        ferry_log("incoming migration failed: %s", inc.error->message);
-        g_free(s->error_desc);
-        s->error_desc = g_strdup(inc.error->message);
-        migrate_set_state(s, MIGRATION_STATUS_ACTIVE, MIGRATION_STATUS_FAILED);
-        migration_vmm()->incoming_failed(inc.error->message,
-                                         inc.exit_on_error);
+        fail_incoming(s, inc.error);
+        return G_SOURCE_REMOVE;
+    }
+    if (postcopy) {
+        migrate_set_state(s, MIGRATION_STATUS_POSTCOPY_ACTIVE,
+                          MIGRATION_STATUS_COMPLETED);
         return G_SOURCE_REMOVE;
     }
     migrate_set_state(s, MIGRATION_STATUS_ACTIVE, MIGRATION_STATUS_COMPLETED);
@@ -95,27 +338,76 @@ static gboolean load_finished_no_thread(gpointer opaque)
     return load_finished(opaque);
 }
 
+/* Postcopy's end: every page must be there before the source is told. */
+static int finish_postcopy(int ret, GError **errp)
+{
+    if (ret < 0 || !inc.postcopy) {
+        return ret;
+    }
+    if (!__atomic_load_n(&inc.run_received, __ATOMIC_ACQUIRE)) {
+        error_setg(errp, "migration stream: postcopy ended without "
+                   "POSTCOPY_RUN");
+        return -EINVAL;
+    }
+    stop_preempt(false);
+    return postcopy_dst_finish(errp) ? 0 : -EINVAL;
+}
+
 static gpointer load_thread(gpointer opaque)
 {
     GError *err = NULL;
     int ret = savevm_load(inc.f, on_command, NULL, &err);
 
-    if (inc.rp) {
+    ret = finish_postcopy(ret, &err);
+    if (inc.rp && (ret == 0 || !__atomic_load_n(&inc.run_ack_sent,
+                                                __ATOMIC_ACQUIRE))) {
         /* SHUT tells the source whether it may consider itself done. */
         rp_send_be32(inc.rp, MIG_RP_MSG_SHUT, ret == 0 ? 0 : 1);
     }
+    if (inc.package_thread) {
+        g_thread_join(inc.package_thread);  /* it may shut inc.f down */
+        inc.package_thread = NULL;
+    }
+    g_mutex_lock(&inc.lock);
+    if (!inc.error) {
+        inc.error = err;
+    } else {
+        g_clear_error(&err);
+    }
+    g_mutex_unlock(&inc.lock);
+    stop_preempt(true);     /* nothing more is placed after this */
     qemu_fclose(inc.f, NULL);
     inc.f = NULL;
     inc.rp = NULL;
-    inc.error = err;
     g_idle_add(load_finished, NULL);
     return NULL;
+}
+
+static void accept_preempt(MigChannel *chan)
+{
+    g_mutex_lock(&inc.lock);
+    bool busy = inc.preempt_thread != NULL;
+    if (!busy) {
+        inc.preempt_f = qemu_file_new_input(chan);
+        inc.preempt_thread = g_thread_new("mig/preempt", preempt_thread,
+                                          inc.preempt_f);
+    }
+    g_mutex_unlock(&inc.lock);
+    if (busy) {
+        ferry_log("incoming migration: unexpected connection from %s",
+                  mig_channel_name(chan));
+    }
+    mig_channel_unref(chan);
 }
 
 static void accepted(MigChannel *chan, void *opaque)
 {
     MigrationState *s = migration_current();
 
+    if (chan && inc.main_accepted) {
+        accept_preempt(chan);
+        return;
+    }
     if (!chan) {
         inc.error = g_error_new(FERRY_ERROR, FERRY_ERROR_GENERIC,
                                 "incoming migration: accepting the "
@@ -125,6 +417,7 @@ static void accepted(MigChannel *chan, void *opaque)
         return;
     }
     ferry_log("incoming migration: connection from %s", mig_channel_name(chan));
+    inc.main_accepted = true;
     inc.f = qemu_file_new_input(chan);
     mig_channel_unref(chan);    /* the file holds its own reference */
     if (!migrate_set_state(s, MIGRATION_STATUS_SETUP, MIGRATION_STATUS_ACTIVE)) {
@@ -156,6 +449,7 @@ bool migration_incoming_start(const char *uri, bool exit_on_error,
         migrate_set_state(s, MIGRATION_STATUS_SETUP, MIGRATION_STATUS_FAILED);
         return false;
     }
+    mig_channel_listen_keep(migrate_capability(MIGRATION_CAPABILITY_POSTCOPY_PREEMPT));
     inc.started = true;
     return true;
 }

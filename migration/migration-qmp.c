@@ -2,6 +2,7 @@
 #include "migration/incoming.h"
 #include "migration/migration.h"
 #include "migration/outgoing.h"
+#include "migration/postcopy.h"
 #include "migration/ram.h"
 #include "qapi/qapi-commands.h"
 #include "migration/vmm.h"
@@ -33,6 +34,11 @@ void qmp_migrate_cancel(GError **errp)
 void qmp_migrate_continue(MigrationStatus state, GError **errp)
 {
     migration_outgoing_continue(state, errp);
+}
+
+void qmp_migrate_start_postcopy(GError **errp)
+{
+    migration_outgoing_start_postcopy(errp);
 }
 
 static uint64_t ram_total(void)
@@ -69,6 +75,12 @@ static MigrationStats *ram_info(const MigrationTimes *t, int64_t elapsed_ms)
         st->dirty_pages_rate = (int64_t)rs.dirty_pages_rate;
         st->dirty_sync_count = (int64_t)rs.dirty_sync_count;
         st->pages_per_second = t->bandwidth_bps / MIG_PAGE_SIZE;
+        st->postcopy_requests = (int64_t)rs.postcopy_requests;
+    }
+    if (t->downtime_bytes && t->transferred > t->precopy_bytes +
+                                              t->downtime_bytes) {
+        st->postcopy_bytes = t->transferred - t->precopy_bytes -
+                             t->downtime_bytes;
     }
     return st;
 }
@@ -91,7 +103,12 @@ MigrationInfo *qmp_query_migrate(GError **errp)
     }
     migration_outgoing_times(&t);
     if (!t.start_ms) {
+        postcopy_dst_fill_info(info);
         return info;        /* a destination: no source-side counters */
+    }
+    if (t.run_ack_us) {
+        info->has_x_postcopy_run_ack_latency = true;
+        info->x_postcopy_run_ack_latency = (uint64_t)t.run_ack_us;
     }
     int64_t end = t.end_ms ? t.end_ms : g_get_monotonic_time() / 1000;
     info->has_total_time = true;

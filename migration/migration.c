@@ -12,6 +12,14 @@
  *   completed (run state postmigrate), or failed / cancelled with the
  *   guest running again if it was running before.
  *
+ * Postcopy (migrate-start-postcopy; docs/migration.md, "Postcopy"): the
+ * guest stops, [pre-switchover,] postcopy-setup: discards and the device
+ * state package go out and the source waits for the destination's
+ * RUN_ACK, serving page requests; then RUN and postcopy-active, where the
+ * rest of RAM goes out, requested pages first.  A failure before RUN
+ * resumes the guest here; after RUN the migration pauses (the guest may
+ * run on the destination), it never fails.
+ *
  * Locking: `lock` guards the flags the main thread sets (cancel,
  * continue) and `times`; the status itself changes only through
  * migrate_set_state().
@@ -21,6 +29,7 @@
 #include "migration/channel.h"
 #include "migration/migration.h"
 #include "migration/outgoing.h"
+#include "outgoing-int.h"
 #include "migration/ram.h"
 #include "migration/return-path.h"
 #include "migration/savevm.h"
@@ -41,33 +50,14 @@
 #define SWITCHOVER_AIM_MS   5
 #define CONVERGING_PERCENT  90
 
-typedef struct Outgoing {
-    char *uri;
-    GThread *thread;
-    GMutex lock;
-    GCond cond;
-    bool cancel;                /* lock: migrate_cancel asked */
-    bool continue_ok;           /* lock: migrate-continue received */
-    QEMUFile *f;                /* lock: for cancel to shut it down */
-    int cancel_fd;              /* eventfd: wakes a connect on cancel */
-    ReturnPath rp;
-    bool have_rp;
-    bool stopped_vm;            /* we stopped a running guest */
-    bool blocks_inactive;       /* we inactivated the disks */
-    uint64_t last_pass_pending; /* what remained at the previous sync */
-    uint64_t last_sync_count;
-    CPUThrottleTrigger throttle;    /* auto-converge */
-    MigrationTimes times;       /* lock */
-} Outgoing;
+Outgoing out = { .cancel_fd = -1 };
 
-static Outgoing out = { .cancel_fd = -1 };
-
-static int64_t now_ms(void)
+int64_t now_ms(void)
 {
     return g_get_monotonic_time() / 1000;
 }
 
-static bool cancelled(void)
+bool cancelled(void)
 {
     g_mutex_lock(&out.lock);
     bool c = out.cancel;
@@ -75,7 +65,28 @@ static bool cancelled(void)
     return c;
 }
 
-static void emit_passes(void)
+static bool postcopy_asked(void)
+{
+    g_mutex_lock(&out.lock);
+    bool asked = out.start_postcopy;
+    g_mutex_unlock(&out.lock);
+    return asked;
+}
+
+/* Sleeps until the rate limit's window ends (a cancel wakes it). */
+static void wait_rate_window(void)
+{
+    int64_t until = g_get_monotonic_time() +
+                    qemu_file_rate_limit_ms_left(out.f) * 1000;
+
+    g_mutex_lock(&out.lock);
+    while (!out.cancel && !out.start_postcopy &&
+           g_cond_wait_until(&out.cond, &out.lock, until)) {
+    }
+    g_mutex_unlock(&out.lock);
+}
+
+void emit_passes(void)
 {
     RAMStats st;
 
@@ -90,9 +101,7 @@ static void emit_passes(void)
     }
 }
 
-static void record_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-
-static void record_error(const char *fmt, ...)
+void record_error(const char *fmt, ...)
 {
     MigrationState *s = migration_current();
     va_list ap;
@@ -103,6 +112,12 @@ static void record_error(const char *fmt, ...)
     ferry_log("migration failed: %s", msg);
     g_free(s->error_desc);
     s->error_desc = g_steal_pointer(&msg);
+}
+
+static void on_page_request(const char *block, uint64_t offset, uint64_t len,
+                            void *opaque)
+{
+    ram_postcopy_request(block, offset, len);
 }
 
 static bool open_stream(GError **errp)
@@ -120,16 +135,23 @@ static bool open_stream(GError **errp)
     out.f = f;
     g_mutex_unlock(&out.lock);
     savevm_put_header(f);
-    if (migrate_capability(MIGRATION_CAPABILITY_RETURN_PATH)) {
+    bool postcopy = migrate_capability(MIGRATION_CAPABILITY_POSTCOPY_RAM);
+    if (migrate_capability(MIGRATION_CAPABILITY_RETURN_PATH) || postcopy) {
         QEMUFile *rp = qemu_file_get_return_path(f);
         if (!rp) {
-            error_setg(errp, "capability return-path: '%s' has no reverse "
-                       "direction", out.uri);
+            error_setg(errp, "capability %s: '%s' has no reverse direction",
+                       postcopy ? "postcopy-ram" : "return-path", out.uri);
             return false;
         }
         savevm_put_command(f, MIG_CMD_OPEN_RETURN_PATH, 0, NULL);
-        return_path_start(&out.rp, rp);
+        return_path_start(&out.rp, rp, postcopy ? on_page_request : NULL,
+                          NULL);
         out.have_rp = true;
+    }
+    if (postcopy) {
+        uint8_t sizes[16] = { 0 };
+        sizes[6] = sizes[14] = MIG_PAGE_SIZE >> 8;  /* be64 4096, twice */
+        savevm_put_command(f, MIG_CMD_POSTCOPY_ADVISE, sizeof(sizes), sizes);
     }
     return true;
 }
@@ -221,6 +243,10 @@ static bool precopy(GError **errp)
             error_setg(errp, "cancelled");
             return false;
         }
+        if (postcopy_asked()) {
+            out.postcopy = true;
+            return true;
+        }
         if (out.have_rp && return_path_failed(&out.rp, &rp_error)) {
             error_setg(errp, "%s", rp_error);
             g_free(rp_error);
@@ -240,11 +266,13 @@ static bool precopy(GError **errp)
             if (pending == 0 || (bps && ready_to_switch(pending, bps))) {
                 return true;
             }
+        } else if (qemu_file_rate_limit_exceeded(out.f)) {
+            wait_rate_window();
         }
     }
 }
 
-static bool wait_for_continue(GError **errp)
+static bool wait_for_continue(MigrationStatus next, GError **errp)
 {
     MigrationState *s = migration_current();
 
@@ -259,21 +287,23 @@ static bool wait_for_continue(GError **errp)
     }
     bool go = !out.cancel;
     g_mutex_unlock(&out.lock);
-    if (!go || !migrate_set_state(s, MIGRATION_STATUS_PRE_SWITCHOVER,
-                                  MIGRATION_STATUS_DEVICE)) {
+    if (!go || !migrate_set_state(s, MIGRATION_STATUS_PRE_SWITCHOVER, next)) {
         error_setg(errp, "cancelled");
         return false;
     }
     return true;
 }
 
-static bool switchover(GError **errp)
+/*
+ * Stops the guest and its disks, waits for migrate-continue if asked to,
+ * and enters @next; *@stop_at is when the downtime started.
+ */
+bool stop_guest(MigrationStatus next, int64_t *stop_at, GError **errp)
 {
     const MigrationVMM *vmm = migration_vmm();
     MigrationState *s = migration_current();
-    int64_t stop_at = now_ms();
-    uint64_t before = qemu_file_transferred(out.f);
 
+    *stop_at = now_ms();
     out.stopped_vm = vmm->vm_running();
     if (!vmm->vm_stop(errp)) {
         return false;
@@ -283,13 +313,23 @@ static bool switchover(GError **errp)
         return false;
     }
     if (migrate_capability(MIGRATION_CAPABILITY_PAUSE_BEFORE_SWITCHOVER)) {
-        if (!wait_for_continue(errp)) {
+        if (!wait_for_continue(next, errp)) {
             return false;
         }
-        stop_at = now_ms();     /* the wait is the operator's, not downtime */
-    } else if (!migrate_set_state(s, MIGRATION_STATUS_ACTIVE,
-                                  MIGRATION_STATUS_DEVICE)) {
+        *stop_at = now_ms();    /* the wait is the operator's, not downtime */
+    } else if (!migrate_set_state(s, MIGRATION_STATUS_ACTIVE, next)) {
         error_setg(errp, "cancelled");
+        return false;
+    }
+    return true;
+}
+
+static bool switchover(GError **errp)
+{
+    int64_t stop_at;
+    uint64_t before = qemu_file_transferred(out.f);
+
+    if (!stop_guest(MIGRATION_STATUS_DEVICE, &stop_at, errp)) {
         return false;
     }
     if (savevm_complete(out.f, errp) < 0) {
@@ -316,6 +356,19 @@ static void finish(bool ok, GError *err)
     g_autoptr(GError) local = NULL;
 
     migration_vmm()->vm_throttle(0);        /* whatever the outcome */
+    if (!ok && out.run_sent) {
+        postcopy_source_pause(err);
+        return;
+    }
+    if (!ok) {
+        /* Before RUN: make sure the destination sees the end at once. */
+        g_mutex_lock(&out.lock);
+        if (out.f) {
+            qemu_file_shutdown(out.f);
+        }
+        g_mutex_unlock(&out.lock);
+    }
+    postcopy_close_preempt(false);
     if (out.have_rp) {
         return_path_stop(&out.rp);
         out.have_rp = false;
@@ -331,7 +384,9 @@ static void finish(bool ok, GError *err)
     g_mutex_unlock(&out.lock);
     if (ok) {
         migration_vmm()->source_completed();
-        migrate_set_state(s, MIGRATION_STATUS_DEVICE, MIGRATION_STATUS_COMPLETED);
+        migrate_set_state(s, out.postcopy ? MIGRATION_STATUS_POSTCOPY_ACTIVE
+                                          : MIGRATION_STATUS_DEVICE,
+                          MIGRATION_STATUS_COMPLETED);
         return;
     }
     /* Before the switchover completed: the guest goes on here. */
@@ -375,7 +430,8 @@ static gpointer migration_thread(gpointer opaque)
             g_set_error(&err, FERRY_ERROR, FERRY_ERROR_GENERIC, "cancelled");
         }
     }
-    ok = ok && precopy(&err) && switchover(&err);
+    ok = ok && precopy(&err) &&
+         (out.postcopy ? postcopy_source_run(&err) : switchover(&err));
     finish(ok, err);
     return NULL;
 }
@@ -396,7 +452,14 @@ bool migration_outgoing_start(const char *uri, GError **errp)
     migration_outgoing_join();
     g_free(out.uri);
     out.uri = g_strdup(uri);
+    if (migrate_capability(MIGRATION_CAPABILITY_POSTCOPY_PREEMPT) &&
+        !g_str_has_prefix(uri, "tcp:") && !g_str_has_prefix(uri, "unix:")) {
+        error_setg(errp, "postcopy-preempt needs a tcp: or unix: URI (it "
+                   "opens a second connection), not '%s'", uri);
+        return false;
+    }
     out.cancel = out.continue_ok = out.stopped_vm = out.blocks_inactive = false;
+    out.start_postcopy = out.postcopy = out.run_sent = false;
     out.last_sync_count = 0;
     out.last_pass_pending = UINT64_MAX;
     out.times = (MigrationTimes){ .start_ms = now_ms() };
@@ -425,6 +488,16 @@ bool migration_outgoing_cancel(GError **errp)
     if (!migration_is_running(cur) || cur == MIGRATION_STATUS_CANCELLING) {
         return true;    /* QEMU: cancelling nothing is not an error */
     }
+    if (cur == MIGRATION_STATUS_POSTCOPY_ACTIVE ||
+        cur == MIGRATION_STATUS_POSTCOPY_PAUSED ||
+        cur == MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP ||
+        cur == MIGRATION_STATUS_POSTCOPY_RECOVER) {
+        error_setg(errp, "Postcopy migration in progress (%s): it cannot be "
+                   "cancelled, the guest may already run on the destination; "
+                   "use migrate-pause and recover instead",
+                   MigrationStatus_str(cur));
+        return false;
+    }
     if (!migrate_set_state(s, cur, MIGRATION_STATUS_CANCELLING)) {
         return true;    /* it finished meanwhile */
     }
@@ -437,6 +510,33 @@ bool migration_outgoing_cancel(GError **errp)
     if (out.f) {
         qemu_file_shutdown(out.f);      /* unblocks a blocked send */
     }
+    if (out.preempt) {
+        qemu_file_shutdown(out.preempt);
+    }
+    g_mutex_unlock(&out.lock);
+    return true;
+}
+
+bool migration_outgoing_start_postcopy(GError **errp)
+{
+    MigrationStatus cur = migration_status(migration_current());
+
+    if (!migrate_capability(MIGRATION_CAPABILITY_POSTCOPY_RAM)) {
+        error_setg(errp, "Enable postcopy with migrate_set_capability before "
+                   "the start of migration");
+        return false;
+    }
+    if (cur == MIGRATION_STATUS_NONE) {
+        error_setg(errp, "Postcopy must be started after migration has been "
+                   "started");
+        return false;
+    }
+    if (cur != MIGRATION_STATUS_SETUP && cur != MIGRATION_STATUS_ACTIVE) {
+        return true;    /* QEMU: harmless once the migration moved on */
+    }
+    g_mutex_lock(&out.lock);
+    out.start_postcopy = true;
+    g_cond_broadcast(&out.cond);
     g_mutex_unlock(&out.lock);
     return true;
 }

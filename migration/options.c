@@ -5,6 +5,8 @@
  */
 #include <string.h>
 #include "migration/migration.h"
+#include "migration/userfaultfd.h"
+#include "migration/vmm.h"
 #include "qapi/qapi-commands.h"
 #include "util/error.h"
 
@@ -20,7 +22,14 @@ static const MigrationCapability supported_caps[] = {
      * has no disks yet, so this holds trivially; libvirt turns it on
      * whenever it is offered. */
     MIGRATION_CAPABILITY_LATE_BLOCK_ACTIVATE,
+    MIGRATION_CAPABILITY_POSTCOPY_RAM,
+    MIGRATION_CAPABILITY_POSTCOPY_PREEMPT,
+    MIGRATION_CAPABILITY_POSTCOPY_BLOCKTIME,
 };
+
+#define POSTCOPY_SETUP_TIMEOUT_MS     10000
+#define POSTCOPY_SETUP_TIMEOUT_MIN_MS 100
+#define POSTCOPY_SETUP_TIMEOUT_MAX_MS 600000
 
 static void params_set_defaults(MigrationParameters *p)
 {
@@ -39,6 +48,7 @@ static void params_set_defaults(MigrationParameters *p)
         .tls_hostname = g_strdup(""),
         .tls_authz = g_strdup(""),
         .max_postcopy_bandwidth = 0,
+        .postcopy_setup_timeout = POSTCOPY_SETUP_TIMEOUT_MS,
         .announce_initial = 50,
         .announce_max = 550,
         .announce_rounds = 5,
@@ -97,6 +107,27 @@ static bool refuse_while_running(const char *what, GError **errp)
     return false;
 }
 
+/* QEMU's rules: what a capability needs from the others and the host. */
+static bool check_cap_dependencies(const bool *want, GError **errp)
+{
+    if (want[MIGRATION_CAPABILITY_POSTCOPY_PREEMPT] &&
+        !want[MIGRATION_CAPABILITY_POSTCOPY_RAM]) {
+        error_setg(errp, "Postcopy preempt requires postcopy-ram");
+        return false;
+    }
+    /* A destination must be able to catch faults on missing pages. */
+    if (want[MIGRATION_CAPABILITY_POSTCOPY_RAM] &&
+        !migration_current()->capabilities[MIGRATION_CAPABILITY_POSTCOPY_RAM] &&
+        migration_vmm()->incoming_allowed(NULL)) {
+        g_autoptr(GError) err = NULL;
+        if (!uffd_supported(&err)) {
+            error_setg(errp, "Postcopy is not supported: %s", err->message);
+            return false;
+        }
+    }
+    return true;
+}
+
 void qmp_migrate_set_capabilities(MigrationCapabilityStatusList *caps,
                                   GError **errp)
 {
@@ -113,9 +144,15 @@ void qmp_migrate_set_capabilities(MigrationCapabilityStatusList *caps,
             return;
         }
     }
+    bool want[MIGRATION_CAPABILITY__MAX];
+    memcpy(want, s->capabilities, sizeof(want));
     for (MigrationCapabilityStatusList *l = caps; l; l = l->next) {
-        s->capabilities[l->value->capability] = l->value->state;
+        want[l->value->capability] = l->value->state;
     }
+    if (!check_cap_dependencies(want, errp)) {
+        return;
+    }
+    memcpy(s->capabilities, want, sizeof(want));
 }
 
 MigrationCapabilityStatusList *qmp_query_migrate_capabilities(GError **errp)
@@ -161,6 +198,14 @@ static bool check_params(const q_obj_migrate_set_parameters_arg *a,
     if (a->has_downtime_limit && a->downtime_limit > MAX_DOWNTIME_MS) {
         error_setg(errp, "Parameter 'downtime-limit' expects an integer in "
                    "the range of 0 to %llu milliseconds", MAX_DOWNTIME_MS);
+        return false;
+    }
+    if (a->has_postcopy_setup_timeout &&
+        (a->postcopy_setup_timeout < POSTCOPY_SETUP_TIMEOUT_MIN_MS ||
+         a->postcopy_setup_timeout > POSTCOPY_SETUP_TIMEOUT_MAX_MS)) {
+        error_setg(errp, "Parameter 'postcopy-setup-timeout' expects an "
+                   "integer in the range of %d to %d milliseconds",
+                   POSTCOPY_SETUP_TIMEOUT_MIN_MS, POSTCOPY_SETUP_TIMEOUT_MAX_MS);
         return false;
     }
     if (a->has_max_bandwidth && a->max_bandwidth > INT64_MAX) {
@@ -244,6 +289,7 @@ static void apply_params(MigrationParameters *p,
     APPLY(p, a, max_cpu_throttle);
     APPLY(p, a, throttle_trigger_threshold);
     APPLY(p, a, max_postcopy_bandwidth);
+    APPLY(p, a, postcopy_setup_timeout);
 }
 
 void qmp_migrate_set_parameters(
@@ -256,6 +302,7 @@ void qmp_migrate_set_parameters(
     uint8_t throttle_trigger_threshold, const char *tls_creds,
     const char *tls_hostname, const char *tls_authz,
     bool has_max_postcopy_bandwidth, uint64_t max_postcopy_bandwidth,
+    bool has_postcopy_setup_timeout, uint64_t postcopy_setup_timeout,
     bool has_announce_initial, uint64_t announce_initial,
     bool has_announce_max, uint64_t announce_max, bool has_announce_rounds,
     uint64_t announce_rounds, bool has_announce_step, uint64_t announce_step,
@@ -280,6 +327,7 @@ void qmp_migrate_set_parameters(
         has_throttle_trigger_threshold, throttle_trigger_threshold,
         (char *)tls_creds, (char *)tls_hostname, (char *)tls_authz,
         has_max_postcopy_bandwidth, max_postcopy_bandwidth,
+        has_postcopy_setup_timeout, postcopy_setup_timeout,
         has_announce_initial, announce_initial, has_announce_max,
         announce_max, has_announce_rounds, announce_rounds,
         has_announce_step, announce_step, has_compress_level, compress_level,

@@ -1,23 +1,31 @@
 /*
- * Guest RAM for precopy, in QEMU's "ram" section format (see
- * include/migration/ram.h).  The source keeps one bitmap per RAM block of
- * the pages still to send: all set at setup, emptied as pages go out,
- * refilled from the dirty log at each sync.  Zero pages travel as one
- * byte; the destination leaves a page it never received (or received as
- * zero) untouched, so it never faults in memory it does not need.
+ * The source side of guest RAM, in QEMU's "ram" section format (see
+ * include/migration/ram.h; the destination is migration/ram-load.c).  One
+ * bitmap per RAM block of the pages still to send: all set at setup,
+ * emptied as pages go out, refilled from the dirty log at each sync.
+ * Zero pages travel as one byte.
  *
- * Threads: the save side runs in the migration thread only, the load side
- * in the incoming thread only; neither needs a lock.
+ * Postcopy: after the guest stopped, the pages still in the bitmaps are
+ * announced as discarded, then sent in the background while the pages
+ * the destination asks for jump the queue (on the preempt channel when
+ * there is one).  A requested page that is no longer in the bitmap was
+ * already sent: it is on its way, and is not sent twice.
+ *
+ * Threads: everything here runs in the migration thread, except
+ * ram_postcopy_request() (the return-path thread), which only queues
+ * under req_lock.
  */
 #include <errno.h>
 #include <string.h>
 #include "migration/ram.h"
+#include "migration/savevm.h"
 #include "migration/vmm.h"
 #include "util/bitmap.h"
 #include "util/error.h"
 #include "util/log.h"
 
 #define SEND_BATCH       256            /* pages between limit checks */
+#define POSTCOPY_BATCH   32             /* pages between request checks */
 #define ITERATE_SLICE_NS 50000000       /* return to the thread's checks */
 
 typedef struct RAMBlockMig {
@@ -32,6 +40,9 @@ typedef struct RAMState {
     unsigned cur_block;                 /* where the scan resumes */
     uint64_t cur_page;
     const RAMBlockMig *last_sent;       /* for RAM_SAVE_FLAG_CONTINUE */
+    const RAMBlockMig *last_urgent;     /* the same, on the preempt channel */
+    bool postcopy;                      /* the guest stopped for postcopy */
+    QEMUFile *urgent_file;              /* postcopy-preempt's, or NULL */
     uint64_t dirty_pages;               /* bits set over all bitmaps */
     int64_t last_sync_ns;
     RAMStats stats;
@@ -55,6 +66,15 @@ static RAMState *ram_state;
 /* The last migration's counters, for query-migrate once it ended. */
 static RAMStats final_stats;
 static bool have_final_stats;
+
+/* Postcopy: the destination's requests, queued by the return-path thread. */
+typedef struct PageRequest {
+    unsigned block;
+    uint64_t first, count;      /* pages */
+} PageRequest;
+
+static GMutex req_lock;
+static GQueue requests = G_QUEUE_INIT;
 
 static uint64_t block_pages(const RAMBlockMig *b)
 {
@@ -154,36 +174,56 @@ static int ram_save_setup(QEMUFile *f, void *opaque, GError **errp)
     return qemu_file_get_error(f);
 }
 
-static void put_page_header(QEMUFile *f, RAMState *rs, const RAMBlockMig *b,
-                            uint64_t offset, uint64_t flags)
+/* @last: the block the previous page on @f named (CONTINUE). */
+static void put_page_header(QEMUFile *f, const RAMBlockMig **last,
+                            const RAMBlockMig *b, uint64_t offset,
+                            uint64_t flags)
 {
-    if (b == rs->last_sent) {
+    if (b == *last) {
         flags |= RAM_SAVE_FLAG_CONTINUE;
     }
     qemu_put_be64(f, offset | flags);
     if (!(flags & RAM_SAVE_FLAG_CONTINUE)) {
         qemu_put_byte(f, (uint8_t)strlen(b->blk.name));
         qemu_put_buffer(f, (const uint8_t *)b->blk.name, strlen(b->blk.name));
-        rs->last_sent = b;
+        *last = b;
+    }
+}
+
+static void send_page_on(QEMUFile *f, const RAMBlockMig **last, RAMState *rs,
+                         const RAMBlockMig *b, uint64_t page)
+{
+    const uint8_t *host = b->blk.host + (page << MIG_PAGE_SHIFT);
+
+    if (ram_page_is_zero(host)) {
+        put_page_header(f, last, b, page << MIG_PAGE_SHIFT, RAM_SAVE_FLAG_ZERO);
+        qemu_put_byte(f, 0);
+        rs->stats.zero_pages++;
+    } else {
+        put_page_header(f, last, b, page << MIG_PAGE_SHIFT, RAM_SAVE_FLAG_PAGE);
+        /* No copy: guest RAM stays mapped, and a page the guest changes
+         * before the flush is dirty and goes again. */
+        qemu_put_buffer_async(f, host, MIG_PAGE_SIZE);
+        rs->stats.normal_pages++;
     }
 }
 
 static void send_page(QEMUFile *f, RAMState *rs, const RAMBlockMig *b,
                       uint64_t page)
 {
-    const uint8_t *host = b->blk.host + (page << MIG_PAGE_SHIFT);
+    send_page_on(f, &rs->last_sent, rs, b, page);
+}
 
-    if (ram_page_is_zero(host)) {
-        put_page_header(f, rs, b, page << MIG_PAGE_SHIFT, RAM_SAVE_FLAG_ZERO);
-        qemu_put_byte(f, 0);
-        rs->stats.zero_pages++;
-    } else {
-        put_page_header(f, rs, b, page << MIG_PAGE_SHIFT, RAM_SAVE_FLAG_PAGE);
-        /* No copy: guest RAM stays mapped, and a page the guest changes
-         * before the flush is dirty and goes again. */
-        qemu_put_buffer_async(f, host, MIG_PAGE_SIZE);
-        rs->stats.normal_pages++;
+static bool take_page(RAMState *rs, RAMBlockMig *b, uint64_t page)
+{
+    unsigned long mask = 1UL << (page % BITS_PER_LONG);
+
+    if (!(b->bmap[page / BITS_PER_LONG] & mask)) {
+        return false;
     }
+    b->bmap[page / BITS_PER_LONG] &= ~mask;
+    rs->dirty_pages--;
+    return true;
 }
 
 /* Sends up to @max dirty pages from the scan position; returns the count. */
@@ -202,8 +242,7 @@ static uint64_t send_dirty_pages(QEMUFile *f, RAMState *rs, uint64_t max)
             visited++;
             continue;
         }
-        b->bmap[page / BITS_PER_LONG] &= ~(1UL << (page % BITS_PER_LONG));
-        rs->dirty_pages--;
+        take_page(rs, b, page);
         send_page(f, rs, b, page);
         rs->cur_page = page + 1;
         sent++;
@@ -212,14 +251,20 @@ static uint64_t send_dirty_pages(QEMUFile *f, RAMState *rs, uint64_t max)
     return sent;
 }
 
+static void send_requested_pages(QEMUFile *f, RAMState *rs);
+
 static int ram_save_iterate(QEMUFile *f, void *opaque)
 {
     RAMState *rs = ram_state;
     int64_t start = g_get_monotonic_time() * 1000;
+    uint64_t batch = rs->postcopy ? POSTCOPY_BATCH : SEND_BATCH;
     int done = 0;
 
     while (!qemu_file_rate_limit_exceeded(f) && !qemu_file_get_error(f)) {
-        if (send_dirty_pages(f, rs, SEND_BATCH) == 0) {
+        if (rs->postcopy) {
+            send_requested_pages(f, rs);
+        }
+        if (send_dirty_pages(f, rs, batch) == 0) {
             done = 1;
             break;
         }
@@ -239,6 +284,16 @@ static int ram_save_complete(QEMUFile *f, void *opaque)
     if (ret < 0) {
         return ret;
     }
+    while (send_dirty_pages(f, rs, SEND_BATCH) && !qemu_file_get_error(f)) {
+    }
+    qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
+    return qemu_file_get_error(f);
+}
+
+static int ram_save_complete_postcopy(QEMUFile *f, void *opaque)
+{
+    RAMState *rs = ram_state;
+
     while (send_dirty_pages(f, rs, SEND_BATCH) && !qemu_file_get_error(f)) {
     }
     qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
@@ -265,10 +320,13 @@ static void ram_save_cleanup(void *opaque)
     if (!rs) {
         return;
     }
+    g_mutex_lock(&req_lock);
     final_stats = rs->stats;
     final_stats.remaining_pages = rs->dirty_pages;
     have_final_stats = true;
     __atomic_store_n(&ram_state, NULL, __ATOMIC_RELEASE);
+    g_queue_clear_full(&requests, g_free);
+    g_mutex_unlock(&req_lock);
     migration_vmm()->dirty_log_stop();
     for (unsigned i = 0; i < rs->nr_blocks; i++) {
         g_free(rs->blocks[i].bmap);
@@ -277,178 +335,172 @@ static void ram_save_cleanup(void *opaque)
     g_free(rs);
 }
 
-/* --- destination ------------------------------------------------------- */
+/* --- postcopy ---------------------------------------------------------- */
 
 /*
- * The block the last page named: RAM_SAVE_FLAG_CONTINUE may refer to it
- * from a later section.  Every stream starts with the block list, which
- * resets it.
+ * The discard list: every page still to send, as byte ranges of its
+ * block, at most MAX_DISCARDS_PER_COMMAND per command (QEMU's layout:
+ * u8 version, u8 name length, name, NUL, then be64 start, be64 length).
  */
-static MigRAMBlock last_recv_block;
-static bool have_last_recv_block;
+typedef struct DiscardCmd {
+    uint8_t buf[3 + 255 + 16 * MAX_DISCARDS_PER_COMMAND];
+    size_t head, len;
+    unsigned ranges;
+} DiscardCmd;
 
-static bool find_block(const char *name, MigRAMBlock *out)
+static void discard_begin(DiscardCmd *c, const char *name)
 {
-    const MigrationVMM *vmm = migration_vmm();
-    unsigned n = vmm->ram_block_count();
+    size_t n = strlen(name);
 
-    for (unsigned i = 0; i < n; i++) {
-        vmm->ram_block_get(i, out);
-        if (!strcmp(out->name, name)) {
-            return true;
-        }
-    }
-    return false;
+    c->buf[0] = POSTCOPY_RAM_DISCARD_VERSION;
+    c->buf[1] = (uint8_t)n;
+    memcpy(c->buf + 2, name, n);
+    c->buf[2 + n] = 0;
+    c->head = c->len = 3 + n;
+    c->ranges = 0;
 }
 
-static bool read_block_name(QEMUFile *f, char id[256], const char *where,
-                            GError **errp)
+static void put_be64_at(uint8_t *p, uint64_t v)
 {
-    uint8_t len = (uint8_t)qemu_get_byte(f);
-
-    qemu_get_buffer(f, (uint8_t *)id, len);
-    id[len] = '\0';
-    if (qemu_file_get_error(f)) {
-        error_setg(errp, "ram: stream ended inside %s", where);
-        return false;
+    for (int i = 7; i >= 0; i--, v >>= 8) {
+        p[i] = (uint8_t)v;
     }
-    return true;
 }
 
-/* The block a page belongs to: named, or the last one (CONTINUE). */
-static bool get_block(QEMUFile *f, uint64_t flags, GError **errp)
+static void discard_flush(QEMUFile *f, DiscardCmd *c)
 {
-    char id[256];
-
-    if (flags & RAM_SAVE_FLAG_CONTINUE) {
-        if (!have_last_recv_block) {
-            error_setg(errp, "ram: a page continues a block, but no block "
-                       "was named before");
-        }
-        return have_last_recv_block;
+    if (c->ranges) {
+        savevm_put_command(f, MIG_CMD_POSTCOPY_RAM_DISCARD, (uint16_t)c->len,
+                           c->buf);
+        c->len = c->head;
+        c->ranges = 0;
     }
-    if (!read_block_name(f, id, "a block name", errp)) {
-        return false;
-    }
-    have_last_recv_block = find_block(id, &last_recv_block);
-    if (!have_last_recv_block) {
-        error_setg(errp, "ram: unknown RAM block '%s'", id);
-    }
-    return have_last_recv_block;
 }
 
-static bool load_mem_size(QEMUFile *f, uint64_t total, GError **errp)
+static void discard_add(QEMUFile *f, DiscardCmd *c, uint64_t first,
+                        uint64_t count)
 {
-    uint64_t seen = 0;
-
-    while (seen < total) {
-        char id[256];
-        MigRAMBlock blk;
-        if (!read_block_name(f, id, "the RAM block list", errp)) {
-            return false;
-        }
-        uint64_t size = qemu_get_be64(f);
-        if (qemu_file_get_error(f)) {
-            error_setg(errp, "ram: stream ended inside the RAM block list");
-            return false;
-        }
-        if (!find_block(id, &blk)) {
-            error_setg(errp, "ram: the stream has RAM block '%s', this VM "
-                       "has none", id);
-            return false;
-        }
-        if (blk.size != size) {
-            error_setg(errp, "ram: RAM block '%s' is %" G_GUINT64_FORMAT
-                       " bytes in the stream but %" G_GUINT64_FORMAT
-                       " here (use the same -m)", id, size, blk.size);
-            return false;
-        }
-        seen += size;
+    put_be64_at(c->buf + c->len, first << MIG_PAGE_SHIFT);
+    put_be64_at(c->buf + c->len + 8, count << MIG_PAGE_SHIFT);
+    c->len += 16;
+    if (++c->ranges == MAX_DISCARDS_PER_COMMAND) {
+        discard_flush(f, c);
     }
-    if (seen != total) {
-        error_setg(errp, "ram: RAM block sizes add up to %" G_GUINT64_FORMAT
-                   ", the stream announced %" G_GUINT64_FORMAT, seen, total);
-        return false;
-    }
-    return true;
 }
 
-static uint8_t *page_host(const MigRAMBlock *blk, uint64_t offset,
-                          GError **errp)
+int ram_postcopy_send_discards(QEMUFile *f)
 {
-    if (offset >= blk->size) {
-        error_setg(errp, "ram: page offset 0x%" G_GINT64_MODIFIER "x is beyond "
-                   "RAM block '%s' (%" G_GUINT64_FORMAT " bytes)", offset,
-                   blk->name, blk->size);
-        return NULL;
-    }
-    return blk->host + offset;
-}
+    RAMState *rs = ram_state;
+    int ret = ram_sync(rs);
 
-static bool load_page(QEMUFile *f, uint64_t flags, uint8_t *host, GError **errp)
-{
-    if (flags & RAM_SAVE_FLAG_ZERO) {
-        uint8_t fill = qemu_get_byte(f);
-        if (fill || !ram_page_is_zero(host)) {
-            memset(host, fill, MIG_PAGE_SIZE);
+    if (ret < 0) {
+        return ret;
+    }
+    for (unsigned i = 0; i < rs->nr_blocks; i++) {
+        RAMBlockMig *b = &rs->blocks[i];
+        uint64_t pages = block_pages(b);
+        DiscardCmd cmd;
+
+        discard_begin(&cmd, b->blk.name);
+        for (uint64_t p = bitmap_find_next(b->bmap, pages, 0); p < pages;) {
+            uint64_t end = bitmap_find_next_zero(b->bmap, pages, p);
+            discard_add(f, &cmd, p, end - p);
+            p = bitmap_find_next(b->bmap, pages, end);
         }
-    } else {
-        qemu_get_buffer(f, host, MIG_PAGE_SIZE);
+        discard_flush(f, &cmd);
     }
-    if (qemu_file_get_error(f)) {
-        error_setg(errp, "ram: stream ended inside a page");
-        return false;
-    }
-    return true;
+    return qemu_file_get_error(f);
 }
 
-static int ram_load(QEMUFile *f, void *opaque, int version_id, GError **errp)
+void ram_postcopy_start(QEMUFile *urgent)
 {
-    if (version_id != RAM_SECTION_VERSION) {
-        error_setg(errp, "ram: section version %d is not supported (%d)",
-                   version_id, RAM_SECTION_VERSION);
-        return -EINVAL;
+    RAMState *rs = ram_state;
+
+    rs->postcopy = true;
+    rs->urgent_file = urgent;
+    rs->last_urgent = NULL;
+    /* The guest is stopped for good here: nothing dirties RAM any more. */
+    migration_vmm()->dirty_log_stop();
+}
+
+
+void ram_postcopy_request(const char *block, uint64_t offset, uint64_t len)
+{
+    g_mutex_lock(&req_lock);
+    RAMState *rs = ram_state;
+    for (unsigned i = 0; rs && i < rs->nr_blocks; i++) {
+        const RAMBlockMig *b = &rs->blocks[i];
+        if (strcmp(b->blk.name, block)) {
+            continue;
+        }
+        if (offset >= b->blk.size || len > b->blk.size - offset || !len) {
+            break;
+        }
+        PageRequest *r = g_new(PageRequest, 1);
+        r->block = i;
+        r->first = offset >> MIG_PAGE_SHIFT;
+        r->count = ((offset + len - 1) >> MIG_PAGE_SHIFT) - r->first + 1;
+        g_queue_push_tail(&requests, r);
+        __atomic_add_fetch(&rs->stats.postcopy_requests, 1, __ATOMIC_RELAXED);
+        g_mutex_unlock(&req_lock);
+        return;
     }
+    g_mutex_unlock(&req_lock);
+    ferry_log("ram: ignoring a request for %" G_GUINT64_FORMAT " bytes at "
+              "0x%" G_GINT64_MODIFIER "x of '%s'", len, offset, block);
+}
+
+/* Requested pages not sent yet go now, ahead of the background scan. */
+static void send_requested_pages(QEMUFile *f, RAMState *rs)
+{
+    QEMUFile *uf = rs->urgent_file ? rs->urgent_file : f;
+    const RAMBlockMig **last = rs->urgent_file ? &rs->last_urgent
+                                               : &rs->last_sent;
+    bool sent = false;
+
     for (;;) {
-        uint64_t word = qemu_get_be64(f);
-        uint64_t flags = word & (MIG_PAGE_SIZE - 1);
-        uint64_t addr = word & ~(MIG_PAGE_SIZE - 1);
-
-        if (qemu_file_get_error(f)) {
-            error_setg(errp, "ram: stream ended before the end of section");
-            return -EIO;
-        }
-        switch (flags & ~RAM_SAVE_FLAG_CONTINUE) {
-        case RAM_SAVE_FLAG_MEM_SIZE:
-            have_last_recv_block = false;
-            if (!load_mem_size(f, addr, errp)) {
-                return -EINVAL;
-            }
-            break;
-        case RAM_SAVE_FLAG_ZERO:
-        case RAM_SAVE_FLAG_PAGE: {
-            uint8_t *host;
-            if (!get_block(f, flags, errp) ||
-                !(host = page_host(&last_recv_block, addr, errp)) ||
-                !load_page(f, flags, host, errp)) {
-                return -EINVAL;
-            }
+        g_mutex_lock(&req_lock);
+        PageRequest *r = g_queue_pop_head(&requests);
+        g_mutex_unlock(&req_lock);
+        if (!r) {
             break;
         }
-        case RAM_SAVE_FLAG_EOS:
-            return 0;
-        default:
-            error_setg(errp, "ram: unknown page flags 0x%" G_GINT64_MODIFIER "x",
-                       flags);
-            return -EINVAL;
+        RAMBlockMig *b = &rs->blocks[r->block];
+        for (uint64_t p = r->first; p < r->first + r->count; p++) {
+            if (take_page(rs, b, p)) {
+                send_page_on(uf, last, rs, b, p);
+                rs->stats.postcopy_urgent_pages++;
+                sent = true;
+            }
         }
+        g_free(r);
     }
+    if (sent) {
+        qemu_fflush(uf);
+    }
+}
+
+static int ram_save_urgent(QEMUFile *f, void *opaque)
+{
+    send_requested_pages(f, ram_state);
+    qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
+    return qemu_file_get_error(f);
+}
+
+bool ram_postcopy_pending_requests(void)
+{
+    g_mutex_lock(&req_lock);
+    bool any = !g_queue_is_empty(&requests);
+    g_mutex_unlock(&req_lock);
+    return any;
 }
 
 const SaveVMHandlers ram_handlers = {
     .save_setup = ram_save_setup,
     .save_live_iterate = ram_save_iterate,
     .save_live_complete_precopy = ram_save_complete,
+    .save_live_complete_postcopy = ram_save_complete_postcopy,
+    .save_postcopy_urgent = ram_save_urgent,
     .save_pending = ram_save_pending,
     .save_cleanup = ram_save_cleanup,
     .load_state = ram_load,

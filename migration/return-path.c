@@ -4,16 +4,22 @@
  * QEMU's MIG_RP_MSG_*.  The source reads them in a thread of its own.
  */
 #include <errno.h>
+#include <string.h>
 #include "migration/return-path.h"
 #include "migration/savevm.h"
 #include "util/log.h"
 
+/* The destination's load, package and fault threads all answer. */
+static GMutex send_lock;
+
 void rp_send(QEMUFile *rp, uint16_t type, uint16_t len, const uint8_t *data)
 {
+    g_mutex_lock(&send_lock);
     qemu_put_be16(rp, type);
     qemu_put_be16(rp, len);
     qemu_put_buffer(rp, data, len);
     qemu_fflush(rp);
+    g_mutex_unlock(&send_lock);
 }
 
 void rp_send_be32(QEMUFile *rp, uint16_t type, uint32_t value)
@@ -26,6 +32,49 @@ void rp_send_be32(QEMUFile *rp, uint16_t type, uint32_t value)
 static uint32_t be32_at(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t be64_at(const uint8_t *p)
+{
+    return (uint64_t)be32_at(p) << 32 | be32_at(p + 4);
+}
+
+/*
+ * REQ_PAGES: be64 offset, be32 length; REQ_PAGES_ID adds u8 length and
+ * the block's name.  False if malformed.
+ */
+static bool handle_page_request(ReturnPath *rp, uint16_t type,
+                                const uint8_t *buf, uint16_t len)
+{
+    if (!rp->on_page_request || len < 12) {
+        return false;
+    }
+    if (type == MIG_RP_MSG_REQ_PAGES_ID) {
+        uint8_t idlen = buf[12];
+        if (len != 13 + idlen || idlen == 0) {
+            return false;
+        }
+        memcpy(rp->last_block, buf + 13, idlen);
+        rp->last_block[idlen] = '\0';
+    } else if (len != 12 || !rp->last_block[0]) {
+        return false;
+    }
+    rp->on_page_request(rp->last_block, be64_at(buf), be32_at(buf + 8),
+                        rp->opaque);
+    g_mutex_lock(&rp->lock);
+    rp->events++;
+    g_cond_broadcast(&rp->cond);
+    g_mutex_unlock(&rp->lock);
+    return true;
+}
+
+static void note_run_ack(ReturnPath *rp)
+{
+    g_mutex_lock(&rp->lock);
+    rp->run_ack = true;
+    rp->events++;
+    g_cond_broadcast(&rp->cond);
+    g_mutex_unlock(&rp->lock);
 }
 
 /* Reads messages until SHUT, an error or EOF; reports through @rp. */
@@ -59,19 +108,34 @@ static gpointer rp_thread(gpointer opaque)
             ferry_log("return path: pong %u", be32_at(buf));
             continue;
         }
+        if ((type == MIG_RP_MSG_REQ_PAGES || type == MIG_RP_MSG_REQ_PAGES_ID) &&
+            handle_page_request(rp, type, buf, len)) {
+            continue;
+        }
+        if (type == MIG_RP_MSG_RUN_ACK && len == 0) {
+            note_run_ack(rp);
+            continue;
+        }
+        ferry_log("return path: unexpected message %u of %u bytes", type, len);
         return_path_done(rp, false, "return path: unexpected message");
         return NULL;
     }
 }
 
-void return_path_start(ReturnPath *rp, QEMUFile *f)
+void return_path_start(ReturnPath *rp, QEMUFile *f,
+                       RPPageRequestFn on_page_request, void *opaque)
 {
     g_mutex_init(&rp->lock);
     g_cond_init(&rp->cond);
     rp->f = f;
     rp->done = false;
     rp->ok = false;
+    rp->run_ack = false;
+    rp->events = 0;
     rp->error = NULL;
+    rp->on_page_request = on_page_request;
+    rp->opaque = opaque;
+    rp->last_block[0] = '\0';
     rp->thread = g_thread_new("mig/return-path", rp_thread, rp);
 }
 
@@ -83,6 +147,7 @@ void return_path_done(ReturnPath *rp, bool ok, const char *error)
         rp->ok = ok;
         rp->error = g_strdup(error);
     }
+    rp->events++;
     g_cond_broadcast(&rp->cond);
     g_mutex_unlock(&rp->lock);
 }
@@ -97,6 +162,51 @@ bool return_path_wait(ReturnPath *rp, char **error)
     *error = g_strdup(rp->error);
     g_mutex_unlock(&rp->lock);
     return ok;
+}
+
+bool return_path_wait_run_ack(ReturnPath *rp, int64_t deadline_us,
+                              char **error)
+{
+    g_mutex_lock(&rp->lock);
+    while (!rp->run_ack && !rp->done) {
+        if (!g_cond_wait_until(&rp->cond, &rp->lock, deadline_us)) {
+            break;
+        }
+    }
+    bool ok = rp->run_ack;
+    if (!ok) {
+        *error = g_strdup(rp->done ? rp->error :
+                          "no RUN_ACK from the destination within "
+                          "postcopy-setup-timeout");
+        if (!*error) {  /* SHUT(0) before RUN_ACK: not a postcopy peer */
+            *error = g_strdup("the destination ended the migration before "
+                              "acknowledging the device state");
+        }
+    }
+    g_mutex_unlock(&rp->lock);
+    return ok;
+}
+
+uint64_t return_path_wait_event(ReturnPath *rp, uint64_t seen,
+                                int64_t deadline_us)
+{
+    g_mutex_lock(&rp->lock);
+    while (rp->events == seen) {
+        if (!g_cond_wait_until(&rp->cond, &rp->lock, deadline_us)) {
+            break;
+        }
+    }
+    uint64_t now = rp->events;
+    g_mutex_unlock(&rp->lock);
+    return now;
+}
+
+bool return_path_run_acked(ReturnPath *rp)
+{
+    g_mutex_lock(&rp->lock);
+    bool acked = rp->run_ack;
+    g_mutex_unlock(&rp->lock);
+    return acked;
 }
 
 bool return_path_failed(ReturnPath *rp, char **error)

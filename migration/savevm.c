@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
 #include <json-glib/json-glib.h>
 #include "migration/savevm.h"
 #include "migration/vmstate.h"
@@ -194,22 +196,50 @@ static void put_vmdesc(QEMUFile *f, JsonBuilder *vmdesc)
     qemu_put_buffer(f, (const uint8_t *)json, len);
 }
 
-int savevm_complete(QEMUFile *f, GError **errp)
+/* The END section of every iterative entry (postcopy's hook if @postcopy). */
+static int put_end_sections(QEMUFile *f, bool postcopy, GError **errp)
 {
-    g_autoptr(JsonBuilder) vmdesc = json_builder_new();
-    DeviceWriter w = { f, vmdesc, lives()->len };
-    int ret;
-
     for (guint i = 0; i < lives()->len; i++) {
         LiveEntry *e = g_ptr_array_index(lives(), i);
+        int (*complete)(QEMUFile *, void *) = postcopy ?
+            e->ops->save_live_complete_postcopy :
+            e->ops->save_live_complete_precopy;
+        if (!complete) {
+            continue;
+        }
         put_section_header(f, QEMU_VM_SECTION_END, e->section_id, NULL, 0, 0);
-        ret = e->ops->save_live_complete_precopy(f, e->opaque);
+        int ret = complete(f, e->opaque);
         put_footer(f, e->section_id);
         if (ret < 0) {
             error_setg(errp, "savevm: completing '%s' failed: %s", e->idstr,
                        g_strerror(-ret));
             return ret;
         }
+    }
+    return 0;
+}
+
+/* EOF, flushed: 0 or the stream's error. */
+static int put_eof(QEMUFile *f, GError **errp)
+{
+    qemu_put_byte(f, QEMU_VM_EOF);
+    qemu_fflush(f);
+    if (qemu_file_get_error(f)) {
+        error_setg(errp, "savevm: writing the stream failed: %s",
+                   g_strerror(-qemu_file_get_error(f)));
+        return qemu_file_get_error(f);
+    }
+    return 0;
+}
+
+int savevm_complete(QEMUFile *f, GError **errp)
+{
+    g_autoptr(JsonBuilder) vmdesc = json_builder_new();
+    DeviceWriter w = { f, vmdesc, lives()->len };
+    int ret = put_end_sections(f, false, errp);
+
+    if (ret < 0) {
+        return ret;
     }
     vmstate_vmdesc_begin(vmdesc, MIG_PAGE_SIZE);
     ret = vmstate_foreach(write_device, &w);
@@ -219,12 +249,9 @@ int savevm_complete(QEMUFile *f, GError **errp)
                    g_strerror(-ret));
         return ret;
     }
-    qemu_put_byte(f, QEMU_VM_EOF);
-    qemu_fflush(f);
-    if (qemu_file_get_error(f)) {
-        error_setg(errp, "savevm: writing the stream failed: %s",
-                   g_strerror(-qemu_file_get_error(f)));
-        return qemu_file_get_error(f);
+    ret = put_eof(f, errp);
+    if (ret < 0) {
+        return ret;
     }
     /*
      * Everything the destination needs is out.  The description that
@@ -235,6 +262,104 @@ int savevm_complete(QEMUFile *f, GError **errp)
     put_vmdesc(f, vmdesc);
     qemu_fflush(f);
     return 0;
+}
+
+/* A file over an anonymous memfd: the package is built and read there. */
+static QEMUFile *memfd_file(bool output, int *fd_out, GError **errp)
+{
+    int fd = memfd_create("ferry-package", MFD_CLOEXEC);
+
+    if (fd < 0) {
+        error_setg_errno(errp, errno, "savevm: cannot create the postcopy "
+                         "package buffer");
+        return NULL;
+    }
+    int dup_fd = dup(fd);
+    if (dup_fd < 0) {
+        error_setg_errno(errp, errno, "savevm: dup");
+        close(fd);
+        return NULL;
+    }
+    MigChannel *ch = output ? mig_channel_new("package", -1, dup_fd, NULL, NULL)
+                            : mig_channel_new("package", dup_fd, -1, NULL, NULL);
+    QEMUFile *f = output ? qemu_file_new_output(ch) : qemu_file_new_input(ch);
+    mig_channel_unref(ch);
+    *fd_out = fd;
+    return f;
+}
+
+int savevm_send_package(QEMUFile *f, GError **errp)
+{
+    g_autoptr(JsonBuilder) vmdesc = json_builder_new();
+    int fd;
+    QEMUFile *pkg = memfd_file(true, &fd, errp);
+
+    if (!pkg) {
+        return -ENOMEM;
+    }
+    DeviceWriter w = { pkg, vmdesc, lives()->len };
+    savevm_put_command(pkg, MIG_CMD_POSTCOPY_LISTEN, 0, NULL);
+    vmstate_vmdesc_begin(vmdesc, MIG_PAGE_SIZE);  /* unused: no vmdesc */
+    int ret = vmstate_foreach(write_device, &w);
+    vmstate_vmdesc_end(vmdesc);
+    qemu_put_byte(pkg, QEMU_VM_EOF);
+    if (qemu_fclose(pkg, errp) < 0 || ret < 0) {
+        if (ret < 0) {
+            error_setg(errp, "savevm: saving device state failed: %s",
+                       g_strerror(-ret));
+        }
+        close(fd);
+        return -EIO;
+    }
+    off_t len = lseek(fd, 0, SEEK_END);
+    if (len <= 0 || len > MAX_VM_CMD_PACKAGED_SIZE) {
+        error_setg(errp, "savevm: postcopy package of %lld bytes (at most "
+                   "%u)", (long long)len, MAX_VM_CMD_PACKAGED_SIZE);
+        close(fd);
+        return -E2BIG;
+    }
+    g_autofree uint8_t *buf = g_malloc(len);
+    ssize_t got = pread(fd, buf, len, 0);
+    close(fd);
+    if (got != len) {
+        error_setg(errp, "savevm: reading back the postcopy package failed");
+        return -EIO;
+    }
+    uint8_t be_len[4] = { len >> 24, len >> 16, len >> 8, len };
+    savevm_put_command(f, MIG_CMD_PACKAGED, sizeof(be_len), be_len);
+    qemu_put_buffer(f, buf, len);
+    qemu_fflush(f);
+    if (qemu_file_get_error(f)) {
+        error_setg(errp, "savevm: sending the postcopy package failed: %s",
+                   g_strerror(-qemu_file_get_error(f)));
+        return qemu_file_get_error(f);
+    }
+    return 0;
+}
+
+int savevm_postcopy_urgent(QEMUFile *f)
+{
+    for (guint i = 0; i < lives()->len; i++) {
+        LiveEntry *e = g_ptr_array_index(lives(), i);
+        if (!e->ops->save_postcopy_urgent) {
+            continue;
+        }
+        put_section_header(f, QEMU_VM_SECTION_PART, e->section_id, NULL, 0, 0);
+        int ret = e->ops->save_postcopy_urgent(f, e->opaque);
+        put_footer(f, e->section_id);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    qemu_fflush(f);
+    return qemu_file_get_error(f);
+}
+
+int savevm_complete_postcopy(QEMUFile *f, GError **errp)
+{
+    int ret = put_end_sections(f, true, errp);
+
+    return ret < 0 ? ret : put_eof(f, errp);
 }
 
 void savevm_cleanup(void)
@@ -262,6 +387,7 @@ typedef struct LoadState {
     GArray *sections;           /* LoadSection */
     SaveVMCommandFn on_command;
     void *opaque;
+    bool packaged;              /* postcopy: no description after EOF */
 } LoadState;
 
 static bool stream_error(QEMUFile *f, const char *where, GError **errp)
@@ -427,6 +553,7 @@ static bool load_command(LoadState *ls, GError **errp)
         error_setg(errp, "migration stream: unknown command %u", cmd);
         return false;
     }
+    ls->packaged |= cmd == MIG_CMD_PACKAGED;
     return ls->on_command(cmd, data, len, ls->opaque, errp) == 0;
 }
 
@@ -501,6 +628,14 @@ static void skip_vmdesc(QEMUFile *f)
     }
 }
 
+static void load_state_clear(LoadState *ls)
+{
+    for (guint i = 0; i < ls->sections->len; i++) {
+        g_free(g_array_index(ls->sections, LoadSection, i).idstr);
+    }
+    g_array_free(ls->sections, TRUE);
+}
+
 int savevm_load(QEMUFile *f, SaveVMCommandFn on_command, void *opaque,
                 GError **errp)
 {
@@ -508,13 +643,49 @@ int savevm_load(QEMUFile *f, SaveVMCommandFn on_command, void *opaque,
                      on_command, opaque };
     int ret = check_header(f, errp) ? load_loop(&ls, errp) : -EINVAL;
 
-    if (ret == 0) {
+    if (ret == 0 && !ls.packaged) {
         skip_vmdesc(f);
     }
-
-    for (guint i = 0; i < ls.sections->len; i++) {
-        g_free(g_array_index(ls.sections, LoadSection, i).idstr);
-    }
-    g_array_free(ls.sections, TRUE);
+    load_state_clear(&ls);
     return ret;
+}
+
+int savevm_load_package(QEMUFile *f, SaveVMCommandFn on_command,
+                        void *opaque, GError **errp)
+{
+    LoadState ls = { f, g_array_new(FALSE, TRUE, sizeof(LoadSection)),
+                     on_command, opaque };
+    int ret = load_loop(&ls, errp);
+
+    if (ret < 0) {
+        g_prefix_error(errp, "postcopy package: ");
+    }
+    load_state_clear(&ls);
+    return ret;
+}
+
+QEMUFile *savevm_read_package(QEMUFile *f, uint32_t len, GError **errp)
+{
+    if (len == 0 || len > MAX_VM_CMD_PACKAGED_SIZE) {
+        error_setg(errp, "migration stream: postcopy package of %u bytes "
+                   "(at most %u)", len, MAX_VM_CMD_PACKAGED_SIZE);
+        return NULL;
+    }
+    g_autofree uint8_t *buf = g_malloc(len);
+    qemu_get_buffer(f, buf, len);
+    if (stream_error(f, "postcopy package", errp)) {
+        return NULL;
+    }
+    int fd;
+    QEMUFile *pkg = memfd_file(false, &fd, errp);
+    if (!pkg) {
+        return NULL;
+    }
+    if (pwrite(fd, buf, len, 0) != (ssize_t)len) {
+        error_setg_errno(errp, errno, "postcopy package: buffering failed");
+        qemu_fclose(pkg, NULL);
+        pkg = NULL;
+    }
+    close(fd);
+    return pkg;
 }

@@ -1,9 +1,8 @@
 /*
  * The migration state machine: QEMU's MigrationStatus, one explicit table
  * of allowed transitions, and migrate_set_state() as its only writer.
- * The postcopy rows join with the postcopy issues; a test walks the table
- * and fails when a state is added without being reachable or declared
- * unused.
+ * A test walks the table and fails when a state is added without being
+ * reachable or declared unused.
  */
 #include "migration/migration.h"
 #include "qapi/qapi-events.h"
@@ -26,6 +25,19 @@ static const struct {
     { S(ACTIVE), S(COMPLETED) },        /* destination: stream loaded */
     { S(PRE_SWITCHOVER), S(DEVICE) },
     { S(DEVICE), S(COMPLETED) },
+    /* postcopy, source: RUN goes only after the destination's RUN_ACK */
+    { S(ACTIVE), S(POSTCOPY_SETUP) },
+    { S(PRE_SWITCHOVER), S(POSTCOPY_SETUP) },
+    { S(POSTCOPY_SETUP), S(POSTCOPY_ACTIVE) },
+    { S(POSTCOPY_SETUP), S(FAILED) },       /* the guest resumes here */
+    { S(POSTCOPY_SETUP), S(CANCELLING) },
+    /* postcopy, destination: LISTEN */
+    { S(ACTIVE), S(POSTCOPY_ACTIVE) },
+    { S(POSTCOPY_ACTIVE), S(COMPLETED) },
+    /* destination, before it sent RUN_ACK: it never ran the guest */
+    { S(POSTCOPY_ACTIVE), S(FAILED) },
+    /* after RUN (source) or RUN_ACK (destination): halt, never fail */
+    { S(POSTCOPY_ACTIVE), S(POSTCOPY_PAUSED) },
     /* failure before the switchover completes */
     { S(SETUP), S(FAILED) },
     { S(ACTIVE), S(FAILED) },

@@ -194,6 +194,11 @@ bool hmp_migrate_continue(Hmp *hmp, JsonObject *args, GError **errp)
     return run_with(hmp, "migrate-continue", args, errp);
 }
 
+bool hmp_migrate_start_postcopy(Hmp *hmp, JsonObject *args, GError **errp)
+{
+    return run_with(hmp, "migrate-start-postcopy", NULL, errp);
+}
+
 bool hmp_migrate_set_capability(Hmp *hmp, JsonObject *args, GError **errp)
 {
     g_autoptr(JsonObject) cap = json_object_new();

@@ -3,6 +3,7 @@
  * refuses to run a VM that waits for, or is finishing, a migration, or
  * that shut down or failed.
  */
+#include "migration/incoming.h"
 #include "qapi/qapi-commands.h"
 #include "system/runstate.h"
 #include "util/error.h"
@@ -30,8 +31,8 @@ void qmp_cont(GError **errp)
     case RUN_STATE_RUNNING:
         return;
     case RUN_STATE_INMIGRATE:
-        error_setg(errp, "An incoming migration is expected before this "
-                   "command can be executed");
+        /* QEMU: once the migration runs, the guest starts when it may. */
+        migration_incoming_defer_start(errp);
         return;
     case RUN_STATE_FINISH_MIGRATE:
         error_setg(errp, "Migration is not finalized yet");

@@ -4,11 +4,20 @@
 Same guest binary (build/guest/ferry-guest.elf, a Multiboot v1 ELF32 that
 both ferry and `qemu-system-x86_64 -kernel` boot), same machine, same run.
 
-Cases (each over tcp:127.0.0.1 and over a unix socket, loopback):
+Cases (each over tcp:127.0.0.1 and over a unix socket, loopback, unless
+said otherwise):
   idle-1G     -m 1G, dirty-rate=0: the guest fills all its RAM once, then
               only reads it (so every page is non-zero)
   idle-4G     the same with -m 4G
   dirty-1G    -m 1G, dirty-rate=256M: the guest dirties 256 MB/s
+  postcopy-4G -m 4G, dirty-rate=max (the guest dirties flat out), tcp only:
+              capability postcopy-ram on both sides, postcopy-blocktime on
+              the destination; `migrate`, then `migrate-start-postcopy` as
+              soon as the source sends MIGRATION_PASS with pass 2 (the first
+              full pass over RAM ended), then `cont` on the destination
+              (still inmigrate: like autostart, the guest runs as soon as
+              RUN arrives)
+  postcopy-preempt-4G  the same plus capability postcopy-preempt (both)
 
 For each case and hypervisor:
   total-time  query-migrate total-time on the source (ms)
@@ -19,6 +28,16 @@ For each case and hypervisor:
               report completed); "VMM" columns leave out the vCPU threads
               (ferry: "vcpuN", QEMU: "CPU N/KVM" with debug-threads=on)
   dst peak RSS VmHWM of the destination, right after the migration
+Postcopy cases add, per hypervisor:
+  src done    wall clock from `migrate` until the source says completed
+  switch      wall clock from `migrate` until `migrate-start-postcopy`
+  blocktime   destination query-migrate postcopy-blocktime (ms)
+  fault latency  destination query-migrate: x-postcopy-latency-percentiles
+              {p50, p99, max} (us, ferry), postcopy-latency (mean, ns,
+              QEMU >= 10.1 and ferry), postcopy-latency-dist and
+              postcopy-requests; "n/a" where the hypervisor has no such
+              field (QEMU 7.2)
+  page requests  source query-migrate ram.postcopy-requests
 
 Both sides: -smp 2, capability `events`, max-bandwidth 1 TiB/s (QEMU 7.2's
 default is 128 MiB/s), downtime-limit 300 ms.  The destination starts with
@@ -26,10 +45,16 @@ default is 128 MiB/s), downtime-limit 300 ms.  The destination starts with
 ferry: x-ram-digest of source and destination equal, then `cont` and one
 more full verify pass with corrupt-pages 0; QEMU: `cont`, then the guest's
 serial counters must move on for every vCPU with corrupt-pages=0.
+After a postcopy migration the destination already runs, so: ferry: source
+postmigrate, destination running, then one more full verify pass counted
+from the completion, corrupt-pages 0, boots 1 (no digest: the guest runs);
+QEMU: the same serial check without the `cont`, counted from the lines
+printed after the completion, and no line ever with corrupt-pages>0.
 
 Options: --quick (1 GiB cases only), --repeat N (median of N), --no-qemu,
---qemu-ram memfd (QEMU guest RAM in a memfd backend, as ferry's),
---case/--transport to pick.  Results: a table per case on stdout and
+--only ferry|qemu, --qemu-ram memfd (QEMU guest RAM in a memfd backend, as
+ferry's), --case/--transport to pick (--case postcopy: both postcopy
+cases).  Results: a table per case on stdout and
 the same in markdown in build/bench/results.md.  Exit status 1 if any
 migration failed or a destination check failed.
 """
@@ -50,7 +75,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(ROOT, 'tests'))
-from pylib.qmp import QMPClient  # noqa: E402
+from pylib.qmp import QMPClient, QMPError  # noqa: E402
 
 CLK_TCK = os.sysconf('SC_CLK_TCK')
 SMP = 2
@@ -62,8 +87,34 @@ CASES = {
     'idle-1G': ('1G', '0'),
     'idle-4G': ('4G', '0'),
     'dirty-1G': ('1G', '256M'),
+    'postcopy-4G': ('4G', 'max'),
+    'postcopy-preempt-4G': ('4G', 'max'),
 }
 TRANSPORTS = ('tcp', 'unix')
+# postcopy cases: their capabilities; over tcp only
+POSTCOPY = {
+    'postcopy-4G': {'preempt': False},
+    'postcopy-preempt-4G': {'preempt': True},
+}
+CASE_GROUPS = {'postcopy': list(POSTCOPY)}
+POSTCOPY_SWITCH_PASS = 2    # migrate-start-postcopy at MIGRATION_PASS 2
+
+
+def case_transports(case):
+    return ('tcp',) if case in POSTCOPY else TRANSPORTS
+
+
+def postcopy_caps(case, role):
+    """migrate-set-capabilities list for a postcopy case, or []."""
+    pc = POSTCOPY.get(case)
+    if pc is None:
+        return []
+    caps = ['postcopy-ram']
+    if pc['preempt']:
+        caps.append('postcopy-preempt')
+    if role == 'dst':
+        caps.append('postcopy-blocktime')
+    return [{'capability': c, 'state': True} for c in caps]
 
 COUNTERS = re.compile(r'workload: cpu (\d+) rounds=(\d+) pages-written=(\d+) '
                       r'pages-verified=(\d+) passes=(\d+) corrupt-pages=(\d+)')
@@ -264,8 +315,16 @@ class FerryVM(VM):
                  ['full-verify-passes'] >= 1, timeout, 0.2,
                  'the guest to fill and verify its RAM')
 
-    def check_destination(self, src):
-        """Digests equal, then the guest runs a full verify pass clean."""
+    def completion_mark(self):
+        """The guest's counters when the migration completed."""
+        return self.qmp.cmd('x-query-workload')
+
+    def check_destination(self, src, mark=None):
+        """Digests equal, then the guest runs a full verify pass clean.
+        After postcopy (@mark: completion_mark() at completion) the guest
+        already runs: one more full verify pass since @mark, clean."""
+        if mark is not None:
+            return self._check_running(src, mark)
         s, d = src.qmp.cmd('x-ram-digest'), self.qmp.cmd('x-ram-digest')
         if s != d:
             raise BenchError(f'RAM digests differ: source {s} destination {d}')
@@ -280,6 +339,25 @@ class FerryVM(VM):
         if after.get('boots', 1) != 1:
             raise BenchError(f'the guest rebooted: {after}')
         return f'digest equal, +1 verify pass, corrupt-pages 0'
+
+    def _check_running(self, src, mark):
+        st = src.qmp.cmd('query-status')['status']
+        if st != 'postmigrate':
+            raise BenchError(f'source is {st}, not postmigrate')
+        if mark['corrupt-pages'] != 0:
+            raise BenchError(f'destination found corrupt pages: {mark}')
+        wait_for(lambda: self.qmp.cmd('x-query-workload')['full-verify-passes']
+                 > mark['full-verify-passes'], 120, 0.2,
+                 'a verify pass on the destination after the completion')
+        after = self.qmp.cmd('x-query-workload')
+        if after['corrupt-pages'] != 0:
+            raise BenchError(f'destination found corrupt pages: {after}')
+        if after.get('boots', 1) != 1:
+            raise BenchError(f'the guest rebooted: {after}')
+        if after['pages-written'] <= mark['pages-written']:
+            raise BenchError(f'the guest does not write: {mark} -> {after}')
+        return ('running, +1 verify pass after completion, corrupt-pages 0, '
+                'boots 1')
 
 
 class QemuVM(VM):
@@ -325,21 +403,34 @@ class QemuVM(VM):
         wait_for(filled, timeout, 0.2, 'the guest to fill and verify its RAM '
                  '(serial counters with passes>=1 for every vCPU)')
 
-    def check_destination(self, src):
+    def completion_mark(self):
+        """How many counters lines each vCPU printed by the completion."""
+        return {i: len(v) for i, v in self.counters().items()}
+
+    def check_destination(self, src, mark=None):
         """cont, then every vCPU prints counters twice more: passes grow,
-        corrupt-pages=0 (the destination's serial log starts empty)."""
-        self.qmp.cmd('cont')
+        corrupt-pages=0 (the destination's serial log starts empty).
+        After postcopy (@mark: completion_mark() at completion) the guest
+        already runs: no cont, and only the lines after @mark count."""
+        if mark is None:
+            self.qmp.cmd('cont')
+        skip = mark or {}
 
         def progressed():
             self._check_serial()
             c = self.counters()
-            return all(len(c.get(i, [])) >= 2 and c[i][-1][3] > c[i][0][3]
+            return all(len(c.get(i, [])) >= skip.get(i, 0) + 2 and
+                       c[i][-1][3] > c[i][skip.get(i, 0)][3]
                        for i in range(SMP))
-        wait_for(progressed, 60, 0.2, 'serial counters on the destination')
+        wait_for(progressed, 120 if mark else 60, 0.2,
+                 'serial counters on the destination')
         c = self.counters()
         bad = [lines[-1] for lines in c.values() if any(l[4] for l in lines)]
         if bad:
             raise BenchError(f'destination reports corrupt pages: {bad}')
+        if mark is not None:
+            return ('running, passes grew on every vCPU after completion, '
+                    'corrupt-pages=0')
         return 'cont, passes grew on every vCPU, corrupt-pages=0'
 
 
@@ -348,14 +439,69 @@ HYPERVISORS = {'ferry': FerryVM, 'qemu': QemuVM}
 
 # --- one migration -----------------------------------------------------------
 
+def wait_switch_pass(src, t0, opts):
+    """Blocks until the source sends MIGRATION_PASS with pass >=
+    POSTCOPY_SWITCH_PASS (the first full pass over RAM ended); returns
+    that pass number.  Fails if the migration ends or fails first."""
+    last_check = 0.0
+    while True:
+        if time.monotonic() - t0 > opts.timeout:
+            raise BenchError(f'no MIGRATION_PASS {POSTCOPY_SWITCH_PASS} in '
+                             f'{opts.timeout}s: {src.qmp.cmd("query-migrate")}')
+        try:
+            ev = src.qmp.wait_event('MIGRATION_PASS', timeout=0.2)
+        except TimeoutError:
+            ev = None
+        if ev is not None and ev['data']['pass'] >= POSTCOPY_SWITCH_PASS:
+            return ev['data']['pass']
+        if time.monotonic() - last_check > 0.5:
+            last_check = time.monotonic()
+            i = src.qmp.cmd('query-migrate')
+            if i.get('status') in ('completed', 'failed', 'cancelled'):
+                raise BenchError(f'the migration ended before MIGRATION_PASS '
+                                 f'{POSTCOPY_SWITCH_PASS} (no postcopy): {i}\n'
+                                 f'{src.stderr()}')
+
+
+def postcopy_results(src_info, dst_info, switch_s, switch_pass,
+                     src_done_s, seen):
+    ram = src_info.get('ram', {})
+    pct = dst_info.get('x-postcopy-latency-percentiles') or {}
+    lat = dst_info.get('postcopy-latency')
+    return {
+        'src_done_s': src_done_s,
+        'switch_s': switch_s,
+        'switch_pass': switch_pass,
+        'blocktime_ms': dst_info.get('postcopy-blocktime'),
+        'lat_mean_us': lat / 1000 if lat is not None else None,
+        'lat_p50_us': pct.get('p50'),
+        'lat_p99_us': pct.get('p99'),
+        'lat_max_us': pct.get('max'),
+        'lat_dist': dst_info.get('postcopy-latency-dist'),
+        'dst_requests': dst_info.get('postcopy-requests'),
+        'src_requests': ram.get('postcopy-requests'),
+        'postcopy_bytes': ram.get('postcopy-bytes'),
+        'src_states': seen,
+    }
+
+
 def migrate_once(kind, case, transport, opts):
     mem, rate = CASES[case]
+    postcopy = case in POSTCOPY
     cls = HYPERVISORS[kind]
     workdir = tempfile.mkdtemp(prefix=f'bench-{kind}-', dir=opts.tmp)
     src = dst = None
     try:
         src = cls(workdir, 'src', mem, rate, False, opts)
         dst = cls(workdir, 'dst', mem, rate, True, opts)
+        for vm in (src, dst):
+            caps = postcopy_caps(case, vm.role)
+            if caps:
+                try:
+                    vm.qmp.cmd('migrate-set-capabilities', capabilities=caps)
+                except QMPError as e:
+                    raise BenchError(f'{vm.kind} {vm.role}: '
+                                     f'migrate-set-capabilities {caps}: {e}')
         t = time.monotonic()
         src.wait_filled(300)
         fill_s = time.monotonic() - t
@@ -369,10 +515,23 @@ def migrate_once(kind, case, transport, opts):
         # still says {} until the connection comes)
         dst.qmp.cmd('migrate-incoming', uri=uri)
 
+        src.qmp.clear_events()
         cpu0 = (src.cpu(), dst.cpu(), system_cpu(), self_cpu())
         t0 = time.monotonic()
         src.qmp.cmd('migrate', uri=uri)
-        src_info = dst_done = None
+        switch_s = switch_pass = None
+        if postcopy:
+            switch_pass = wait_switch_pass(src, t0, opts)
+            try:
+                src.qmp.cmd('migrate-start-postcopy')
+            except Exception as e:
+                raise BenchError(f'migrate-start-postcopy: {e}')
+            switch_s = time.monotonic() - t0
+            # the destination is still inmigrate: cont only lets it run
+            # as soon as RUN arrives (QEMU: autostart; ferry the same)
+            dst.qmp.cmd('cont')
+        src_info = dst_done = src_done = None
+        seen = []       # source states, in the order polled
         while src_info is None or dst_done is None:
             now = time.monotonic()
             if now - t0 > opts.timeout:
@@ -380,20 +539,27 @@ def migrate_once(kind, case, transport, opts):
                                  f'{src.qmp.cmd("query-migrate")}')
             if src_info is None:
                 i = src.qmp.cmd('query-migrate')
-                if i.get('status') in ('completed', 'failed', 'cancelled'):
+                st = i.get('status')
+                if st and (not seen or seen[-1] != st):
+                    seen.append(st)
+                if st in ('completed', 'failed', 'cancelled'):
                     src_info = i
-                    if i['status'] != 'completed':
+                    src_done = time.monotonic() - t0
+                    if st != 'completed':
                         raise BenchError(f'source: {i}\n{src.stderr()}')
+                elif st == 'postcopy-paused':
+                    raise BenchError(f'source: {i}\n{src.stderr()}')
             if dst_done is None:
                 if dst.proc.poll() is not None:
                     raise BenchError(f'destination exited: {dst.stderr()}')
                 st = dst.qmp.cmd('query-migrate').get('status')
                 if st == 'completed':
                     dst_done = time.monotonic() - t0
-                elif st == 'failed':
-                    raise BenchError(f'destination failed: {dst.stderr()}')
+                elif st in ('failed', 'postcopy-paused'):
+                    raise BenchError(f'destination {st}: {dst.stderr()}')
             time.sleep(0.01)
         cpu1 = (src.cpu(), dst.cpu(), system_cpu(), self_cpu())
+        mark = dst.completion_mark() if postcopy else None
         # QEMU 7.2 sets 'completed' before it computes total-time and
         # downtime (migration_calculate_complete): until then both read 0
         deadline = time.monotonic() + 5
@@ -403,10 +569,20 @@ def migrate_once(kind, case, transport, opts):
         if not src_info.get('total-time'):
             raise BenchError(f'no total-time after completion: {src_info}')
         hwm = proc_status(dst.pid, 'VmHWM')
+        dst_info = dst.qmp.cmd('query-migrate')
         dst_state = dst.qmp.cmd('query-status')['status']
-        if dst_state != 'paused':
+        if postcopy:
+            # the MIGRATION events say it even if the polls missed it
+            seen_ev = [e['data']['status'] for e in src.qmp.events
+                       if e['event'] == 'MIGRATION']
+            if 'postcopy-active' not in seen + seen_ev:
+                raise BenchError(f'the source never was postcopy-active '
+                                 f'(states polled {seen}, events {seen_ev})')
+            if dst_state != 'running':
+                raise BenchError(f'destination is {dst_state}, not running')
+        elif dst_state != 'paused':
             raise BenchError(f'destination is {dst_state}, not paused')
-        check = dst.check_destination(src)
+        check = dst.check_destination(src, mark)
 
         ram = src_info.get('ram', {})
         total_ms = src_info['total-time']
@@ -433,6 +609,9 @@ def migrate_once(kind, case, transport, opts):
             'fill_s': fill_s,
             'check': check,
         }
+        if postcopy:
+            res.update(postcopy_results(src_info, dst_info, switch_s,
+                                        switch_pass, src_done, seen))
         return res
     except BaseException:
         opts.keep_dirs.append(workdir)
@@ -463,11 +642,29 @@ METRICS = [
     ('dst_hwm_mib', 'destination peak RSS (MiB)', '{:.0f}', True),
     ('dirty_syncs', 'dirty-sync-count', '{:.0f}', True),
 ]
+# postcopy cases add these; "n/a" where a hypervisor has no such field
+POSTCOPY_METRICS = [
+    ('src_done_s', 'src done after (s)', '{:.2f}', True),
+    ('switch_s', 'migrate-start-postcopy after (s)', '{:.2f}', True),
+    ('blocktime_ms', 'postcopy-blocktime (ms)', '{:.0f}', True),
+    ('lat_p50_us', 'fault latency p50 (us)', '{:.0f}', True),
+    ('lat_p99_us', 'fault latency p99 (us)', '{:.0f}', True),
+    ('lat_max_us', 'fault latency max (us)', '{:.0f}', True),
+    ('lat_mean_us', 'fault latency mean (us)', '{:.0f}', True),
+    ('src_requests', 'page requests (source)', '{:.0f}', True),
+    ('dst_requests', 'page requests (destination)', '{:.0f}', True),
+    ('postcopy_bytes', 'sent in postcopy (MiB)', 'MiB', True),
+]
+NA_KEYS = {m[0] for m in POSTCOPY_METRICS}
 
 
-def fmt(fmtstr, v):
+def case_metrics(case):
+    return METRICS + POSTCOPY_METRICS if case in POSTCOPY else METRICS
+
+
+def fmt(fmtstr, v, missing='-'):
     if v is None:
-        return '-'
+        return missing
     if fmtstr == 'MiB':
         return f'{v / (1 << 20):.0f}'
     return fmtstr.format(v)
@@ -481,10 +678,11 @@ def median(runs, key):
 def case_table(results, case, transport, kinds):
     """Rows of [metric, ferry, qemu, ratio] for one case."""
     rows = []
-    for key, label, f, lower in METRICS:
+    for key, label, f, lower in case_metrics(case):
         vals = {k: median(results.get((k, case, transport), []), key)
                 for k in kinds}
-        row = [label] + [fmt(f, vals[k]) for k in kinds]
+        missing = 'n/a' if key in NA_KEYS else '-'
+        row = [label] + [fmt(f, vals[k], missing) for k in kinds]
         if 'qemu' in kinds:
             a, b = vals.get('ferry'), vals.get('qemu')
             if a is not None and b is not None and a > 0 and b > 0:
@@ -510,6 +708,22 @@ def md_table(header, rows):
            '|' + '|'.join(['---'] + ['---:'] * (len(header) - 1)) + '|']
     out += ['| ' + ' | '.join(str(c) for c in r) + ' |' for r in rows]
     return '\n'.join(out)
+
+
+def postcopy_line(r):
+    """The postcopy figures of one run, for the individual runs list."""
+    if r.get('switch_s') is None:
+        return ''
+    na = lambda v, f='{:.0f}': 'n/a' if v is None else f.format(v)
+    return (f'; postcopy after pass {r["switch_pass"]} at '
+            f'{r["switch_s"]:.2f} s, blocktime {na(r["blocktime_ms"])} ms, '
+            f'fault latency p50/p99/max {na(r["lat_p50_us"])}/'
+            f'{na(r["lat_p99_us"])}/{na(r["lat_max_us"])} us, mean '
+            f'{na(r["lat_mean_us"])} us, latency dist '
+            f'{r["lat_dist"] if r["lat_dist"] is not None else "n/a"}, '
+            f'requests src {na(r["src_requests"])} dst '
+            f'{na(r["dst_requests"])}, source states '
+            f'{" > ".join(r["src_states"])}')
 
 
 def header_for(kinds, repeat):
@@ -554,8 +768,10 @@ def main():
     ap.add_argument('--no-qemu', action='store_true', help='ferry only')
     ap.add_argument('--only', choices=list(HYPERVISORS),
                     help='run one hypervisor alone')
-    ap.add_argument('--case', action='append', choices=list(CASES),
-                    help='run only this case (repeatable)')
+    ap.add_argument('--case', action='append',
+                    choices=list(CASES) + list(CASE_GROUPS),
+                    help='run only this case (repeatable); "postcopy": '
+                    'both postcopy cases')
     ap.add_argument('--transport', action='append', choices=TRANSPORTS,
                     help='run only this transport (repeatable)')
     ap.add_argument('--qemu-ram', choices=('default', 'memfd'),
@@ -595,7 +811,14 @@ def main():
 
     cases = opts.case or (['idle-1G', 'dirty-1G'] if opts.quick
                           else list(CASES))
+    cases = list(dict.fromkeys(c for name in cases
+                               for c in CASE_GROUPS.get(name, [name])))
     transports = opts.transport or list(TRANSPORTS)
+    for case in cases:
+        if not set(transports) & set(case_transports(case)):
+            print(f'bench: {case} runs over '
+                  f'{"/".join(case_transports(case))} only: skipped',
+                  file=sys.stderr)
     kinds = ['ferry'] + ([] if opts.no_qemu else ['qemu'])
     if opts.only:
         kinds = [opts.only]
@@ -626,6 +849,9 @@ def main():
                 if not any((k, case, transport) in results for k in kinds):
                     continue
                 title = f'{case} (-m {mem}, dirty-rate={rate}) over {transport}'
+                if case in POSTCOPY:
+                    title += (', postcopy-ram' + (' + postcopy-preempt'
+                              if POSTCOPY[case]['preempt'] else ''))
                 rows = case_table(results, case, transport, kinds)
                 runs = ', '.join(f'{k}: {len(results.get((k, case, transport), []))}'
                                  for k in kinds)
@@ -644,7 +870,7 @@ def main():
                                   f'{r["dst_cpu"]:.2f} s, dst HWM '
                                   f'{r["dst_hwm_mib"]:.0f} MiB, other processes '
                                   f'{r["foreign_cpu"]:.2f} CPU s, attempt '
-                                  f'{r["attempts"]}')
+                                  f'{r["attempts"]}' + postcopy_line(r))
                 md += ['', '</details>', '']
         if failures:
             if final:
@@ -666,6 +892,8 @@ def main():
     # of the machine hits both alike.
     for case in cases:
         for transport in transports:
+            if transport not in case_transports(case):
+                continue
             for n in range(opts.repeat):
                 for kind in kinds:
                     tag = f'{kind} {case} {transport} #{n + 1}'
@@ -680,7 +908,12 @@ def main():
                                   f'{"again" if attempt < opts.retries else "kept"}]',
                                   end=' ', flush=True)
                         r['attempts'] = attempt + 1
-                    except BenchError as e:
+                    except (BenchError, QMPError, ConnectionError,
+                            TimeoutError) as e:
+                        # QMPError: a command refused; the others: a VM
+                        # that died or stopped answering mid-run
+                        if not isinstance(e, BenchError):
+                            e = BenchError(f'{type(e).__name__}: {e}')
                         print(f'FAILED\n  {e}', flush=True)
                         failures.append(f'{tag}: {str(e).splitlines()[0]}')
                         continue
@@ -694,7 +927,7 @@ def main():
                           f'{r["sys_busy"]:.2f} s steal {r["sys_steal"]:.2f} s '
                           f'others {r["foreign_cpu"]:.2f} s, '
                           f'dst HWM {r["dst_hwm_mib"]:.0f} MiB (fill {r["fill_s"]:.1f} s; '
-                          f'{r["check"]})', flush=True)
+                          f'{r["check"]}){postcopy_line(r)}', flush=True)
 
     report(True)
     return 1 if failures else 0

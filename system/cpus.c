@@ -1,4 +1,5 @@
 /* vCPU threads: see include/system/cpus.h for the locking rules. */
+#include <unistd.h>
 #include <signal.h>
 #include <string.h>
 #include "system/cpu-throttle.h"
@@ -46,6 +47,7 @@ static gpointer vcpu_thread(gpointer opaque)
     CPUState *cpu = opaque;
 
     cpu->tid = pthread_self();
+    cpu->os_tid = (int)gettid();
     bql_lock();
     for (;;) {
         accel->vcpu_kick_clear(cpu);

@@ -8,6 +8,7 @@
 #include "accel/soft.h"
 #include "migration/vmm.h"
 #include "system/cpu-throttle.h"
+#include "system/cpus.h"
 #include "system/dirty-log.h"
 #include "system/machine.h"
 #include "system/memory.h"
@@ -90,6 +91,23 @@ static void ferry_incoming_failed(const char *why, bool exit)
     }
 }
 
+/* Nothing may populate guest RAM once postcopy registers it. */
+static bool ferry_incoming_postcopy_listen(GError **errp)
+{
+    ram_prefault_stop();
+    return true;
+}
+
+static int ferry_vcpu_index_of_thread(uint32_t tid)
+{
+    for (unsigned i = 0; i < cpus_count(); i++) {
+        if ((uint32_t)cpu_get(i)->os_tid == tid) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
 static const MigrationVMM ferry_vmm = {
     .ram_block_count = ferry_ram_block_count,
     .ram_block_get = ferry_ram_block_get,
@@ -106,6 +124,9 @@ static const MigrationVMM ferry_vmm = {
     .incoming_loaded = ferry_incoming_loaded,
     .incoming_run = ferry_incoming_run,
     .incoming_failed = ferry_incoming_failed,
+    .incoming_postcopy_listen = ferry_incoming_postcopy_listen,
+    .vcpu_index_of_thread = ferry_vcpu_index_of_thread,
+    .vcpu_count = cpus_count,
 };
 
 void ferry_migration_vmm_install(void)

@@ -65,8 +65,10 @@ uint64_t bitmap_count(const unsigned long *map, uint64_t nbits)
     return count;
 }
 
-uint64_t bitmap_find_next(const unsigned long *map, uint64_t nbits,
-                          uint64_t start)
+
+/* The first bit at or after @start that differs from @skip's (0 or ~0). */
+static uint64_t find_next_not(const unsigned long *map, uint64_t nbits,
+                              uint64_t start, unsigned long skip)
 {
     uint64_t i = start / BITS_PER_LONG;
     unsigned long w;
@@ -74,13 +76,38 @@ uint64_t bitmap_find_next(const unsigned long *map, uint64_t nbits,
     if (start >= nbits) {
         return nbits;
     }
-    w = map[i] & (~0UL << (start % BITS_PER_LONG));
+    w = (map[i] ^ skip) & (~0UL << (start % BITS_PER_LONG));
     while (!w) {
         if (++i >= BITS_TO_LONGS(nbits)) {
             return nbits;
         }
-        w = map[i];
+        w = map[i] ^ skip;
     }
     uint64_t bit = i * BITS_PER_LONG + (uint64_t)__builtin_ctzl(w);
     return bit < nbits ? bit : nbits;
+}
+
+uint64_t bitmap_find_next(const unsigned long *map, uint64_t nbits,
+                          uint64_t start)
+{
+    return find_next_not(map, nbits, start, 0);
+}
+
+uint64_t bitmap_find_next_zero(const unsigned long *map, uint64_t nbits,
+                               uint64_t start)
+{
+    return find_next_not(map, nbits, start, ~0UL);
+}
+
+void bitmap_clear_range_atomic(unsigned long *map, uint64_t start, uint64_t n)
+{
+    while (n) {
+        uint64_t i = start / BITS_PER_LONG, shift = start % BITS_PER_LONG;
+        uint64_t take = n < BITS_PER_LONG - shift ? n : BITS_PER_LONG - shift;
+        unsigned long mask = take == BITS_PER_LONG ? ~0UL
+                             : ((1UL << take) - 1) << shift;
+        __atomic_fetch_and(&map[i], ~mask, __ATOMIC_RELAXED);
+        start += take;
+        n -= take;
+    }
 }

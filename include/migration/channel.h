@@ -59,6 +59,12 @@ typedef void (*MigChannelAccepted)(MigChannel *chan, void *opaque);
 bool mig_channel_listen(const char *uri, MigChannelAccepted cb, void *opaque,
                         GError **errp);
 /*
+ * With @keep, a tcp/unix listen stays open after the first connection and
+ * hands every further one to the same callback (postcopy-preempt opens a
+ * second connection), until mig_listen_cancel().
+ */
+void mig_channel_listen_keep(bool keep);
+/*
  * The address actually listened on ("tcp:127.0.0.1:40123" for port 0,
  * "unix:PATH"), to be g_free()d; NULL when the pending or last incoming
  * migration is not a socket.  Kept after the accept, until the next listen

@@ -14,5 +14,11 @@ bool migration_incoming_start(const char *uri, bool exit_on_error,
                               GError **errp);
 /* Whether the guest starts once loaded (false with -S). */
 void migration_incoming_set_autostart(bool autostart);
+/*
+ * `cont` before the incoming guest may run: it runs as soon as the
+ * migration allows (QEMU's autostart).  False (@errp) if no incoming
+ * migration runs: not started yet, or failed.  Main thread.
+ */
+bool migration_incoming_defer_start(GError **errp);
 
 #endif

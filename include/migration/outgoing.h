@@ -20,11 +20,14 @@ typedef struct MigrationTimes {
     uint64_t precopy_bytes;
     uint64_t downtime_bytes;
     uint64_t transferred;
+    int64_t run_ack_us;         /* postcopy: package sent -> RUN_ACK read */
 } MigrationTimes;
 
 bool migration_outgoing_start(const char *uri, GError **errp);
 bool migration_outgoing_cancel(GError **errp);
 bool migration_outgoing_continue(MigrationStatus state, GError **errp);
+/* migrate-start-postcopy: switch at the migration thread's next step. */
+bool migration_outgoing_start_postcopy(GError **errp);
 /* Fills the time and byte counters of query-migrate. */
 void migration_outgoing_times(MigrationTimes *out);
 /* Joins a finished migration thread (exit path, tests). */

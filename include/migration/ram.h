@@ -27,14 +27,45 @@ typedef struct RAMStats {
     uint64_t dirty_pages_found; /* pages the syncs found newly dirty, total */
     uint64_t remaining_pages;
     uint64_t total_bytes;
+    uint64_t postcopy_requests;     /* requests the destination sent */
+    uint64_t postcopy_urgent_pages; /* pages sent because requested */
 } RAMStats;
 
 extern const SaveVMHandlers ram_handlers;
+/* Destination: ram_handlers' load_state (migration/ram-load.c). */
+int ram_load(QEMUFile *f, void *opaque, int version_id, GError **errp);
 
 /* Statistics of the migration in progress; false when there is none. */
 bool ram_migration_stats(RAMStats *out);
 
 /* True if the 4 KiB page is all zero bytes. */
 bool ram_page_is_zero(const uint8_t *page);
+
+/*
+ * Source, postcopy (migration thread unless noted).  After the guest
+ * stopped: a final sync, then a POSTCOPY_RAM_DISCARD for every page still
+ * to send.
+ */
+int ram_postcopy_send_discards(QEMUFile *f);
+/* From now on requested pages go first, on @urgent if not NULL. */
+void ram_postcopy_start(QEMUFile *urgent);
+/* Queues the destination's request (return-path thread). */
+void ram_postcopy_request(const char *block, uint64_t offset, uint64_t len);
+bool ram_postcopy_pending_requests(void);
+
+/*
+ * Destination (migration/ram-load.c).  One bit per page received, in
+ * precopy and postcopy alike; any thread.
+ */
+unsigned ram_recv_block_index(const char *name);    /* UINT_MAX if none */
+bool ram_recv_test(unsigned block, uint64_t page);
+void ram_recv_mark(unsigned block, uint64_t page);
+void ram_recv_clear(unsigned block, uint64_t first, uint64_t count);
+/* Pages of @block not received, as runs: calls @fn(first, count). */
+void ram_recv_foreach_missing(unsigned block,
+                              void (*fn)(uint64_t first, uint64_t count,
+                                         void *opaque), void *opaque);
+/* Reads page records from postcopy-preempt's channel until its EOS. */
+int ram_load_preempt_channel(QEMUFile *f, GError **errp);
 
 #endif

@@ -22,6 +22,10 @@ typedef struct SaveVMHandlers {
     int (*save_live_iterate)(QEMUFile *f, void *opaque);
     /* Guest stopped: sends everything left. */
     int (*save_live_complete_precopy)(QEMUFile *f, void *opaque);
+    /* Postcopy: sends the pages the destination asked for (optional). */
+    int (*save_postcopy_urgent)(QEMUFile *f, void *opaque);
+    /* Postcopy's end: sends what is left (optional). */
+    int (*save_live_complete_postcopy)(QEMUFile *f, void *opaque);
     /* Bytes still to send; with @sync, after refreshing dirty tracking. */
     uint64_t (*save_pending)(void *opaque, bool sync);
     void (*save_cleanup)(void *opaque);

@@ -5,6 +5,13 @@
 #include <stdbool.h>
 #include "migration/qemu-file.h"
 
+/*
+ * A postcopy page request (REQ_PAGES / REQ_PAGES_ID): @len bytes at
+ * @offset of block @block.  Called on the reader's thread.
+ */
+typedef void (*RPPageRequestFn)(const char *block, uint64_t offset,
+                                uint64_t len, void *opaque);
+
 /* The source's reader of the return path (see migration/return-path.c). */
 typedef struct ReturnPath {
     QEMUFile *f;
@@ -13,11 +20,31 @@ typedef struct ReturnPath {
     GCond cond;
     bool done;                  /* SHUT received, or the path broke */
     bool ok;                    /* SHUT said the destination loaded all */
+    bool run_ack;               /* RUN_ACK received */
+    uint64_t events;            /* counts requests, RUN_ACK, the end */
     char *error;
+    RPPageRequestFn on_page_request;    /* NULL: requests are an error */
+    void *opaque;
+    char last_block[256];       /* REQ_PAGES without an id means this one */
 } ReturnPath;
 
-void return_path_start(ReturnPath *rp, QEMUFile *f);
+/* @on_page_request may be NULL (precopy). */
+void return_path_start(ReturnPath *rp, QEMUFile *f,
+                       RPPageRequestFn on_page_request, void *opaque);
+/*
+ * Postcopy-setup: waits for RUN_ACK until @deadline_us (monotonic).  False
+ * with *error when the path failed first, or on timeout.
+ */
+bool return_path_wait_run_ack(ReturnPath *rp, int64_t deadline_us,
+                              char **error);
 void return_path_done(ReturnPath *rp, bool ok, const char *error);
+/*
+ * Waits until something happened since the count @seen (a page request,
+ * RUN_ACK, the end), or until @deadline_us; returns the new count.
+ */
+uint64_t return_path_wait_event(ReturnPath *rp, uint64_t seen,
+                                int64_t deadline_us);
+bool return_path_run_acked(ReturnPath *rp);
 /* Waits for SHUT or a failure; false with *error on failure. */
 bool return_path_wait(ReturnPath *rp, char **error);
 /* True (with *error) if the path already failed. */
@@ -25,7 +52,7 @@ bool return_path_failed(ReturnPath *rp, char **error);
 /* Unblocks and joins the reader; frees what it held (not the file). */
 void return_path_stop(ReturnPath *rp);
 
-/* Destination side: one message, flushed. */
+/* Destination side: one message, flushed; any thread (serialized). */
 void rp_send(QEMUFile *rp, uint16_t type, uint16_t len, const uint8_t *data);
 void rp_send_be32(QEMUFile *rp, uint16_t type, uint32_t value);
 

@@ -69,6 +69,19 @@ enum {
     MIG_RP_MSG_MAX
 };
 
+/*
+ * ferry's own return-path message, numbered after QEMU's last one: the
+ * destination loaded the postcopy package's device state and waits for
+ * MIG_CMD_POSTCOPY_RUN (it never runs the guest before).  No data.
+ */
+#define MIG_RP_MSG_RUN_ACK      MIG_RP_MSG_MAX
+
+/* The largest postcopy package a destination accepts (QEMU's limit). */
+#define MAX_VM_CMD_PACKAGED_SIZE (1U << 24)
+/* At most this many ranges per POSTCOPY_RAM_DISCARD (QEMU's). */
+#define MAX_DISCARDS_PER_COMMAND 12
+#define POSTCOPY_RAM_DISCARD_VERSION 0
+
 /* The machine name in the configuration section; both sides must agree. */
 #define SAVEVM_MACHINE_NAME "ferry-pc-1"
 
@@ -88,6 +101,15 @@ int savevm_iterate(QEMUFile *f);
 uint64_t savevm_pending(bool sync);
 /* Guest stopped: END sections, device sections, EOF and the vmdesc. */
 int savevm_complete(QEMUFile *f, GError **errp);
+/*
+ * Postcopy: MIG_CMD_PACKAGED with LISTEN, every device section and EOF
+ * (no RUN: that waits for the destination's RUN_ACK).
+ */
+int savevm_send_package(QEMUFile *f, GError **errp);
+/* Postcopy: what the destination asked for, in PART sections. */
+int savevm_postcopy_urgent(QEMUFile *f);
+/* Postcopy's end: the iterative entries' END sections and EOF. */
+int savevm_complete_postcopy(QEMUFile *f, GError **errp);
 void savevm_cleanup(void);
 
 /*
@@ -99,5 +121,13 @@ typedef int (*SaveVMCommandFn)(uint16_t cmd, const uint8_t *data,
                                uint16_t len, void *opaque, GError **errp);
 int savevm_load(QEMUFile *f, SaveVMCommandFn on_command, void *opaque,
                 GError **errp);
+/*
+ * A postcopy package (MIG_CMD_PACKAGED's contents): commands and device
+ * sections up to its EOF, with section ids of its own.
+ */
+int savevm_load_package(QEMUFile *f, SaveVMCommandFn on_command,
+                        void *opaque, GError **errp);
+/* Reads a package of @len bytes from @f into a file that loads it. */
+QEMUFile *savevm_read_package(QEMUFile *f, uint32_t len, GError **errp);
 
 #endif

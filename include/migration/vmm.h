@@ -66,6 +66,15 @@ typedef struct MigrationVMM {
     /* The load failed and the guest will not run; @exit asks the VMM to
      * end the process (QEMU's exit-on-error). */
     void (*incoming_failed)(const char *why, bool exit);
+    /*
+     * Postcopy, destination (optional).  Before guest RAM is registered
+     * for missing-page faults: nothing of the VMM may populate it from
+     * then on (e.g. a background pre-fault).
+     */
+    bool (*incoming_postcopy_listen)(GError **errp);
+    /* The vCPU a host thread (gettid) runs, or -1: for blocktime. */
+    int (*vcpu_index_of_thread)(uint32_t tid);
+    unsigned (*vcpu_count)(void);
 } MigrationVMM;
 
 void migration_set_vmm(const MigrationVMM *vmm);

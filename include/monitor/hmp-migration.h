@@ -11,6 +11,7 @@ HmpHandler hmp_migrate;
 HmpHandler hmp_migrate_incoming;
 HmpHandler hmp_migrate_cancel;
 HmpHandler hmp_migrate_continue;
+HmpHandler hmp_migrate_start_postcopy;
 HmpHandler hmp_migrate_set_capability;
 HmpHandler hmp_migrate_set_parameter;
 

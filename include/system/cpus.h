@@ -18,6 +18,7 @@ struct CPUState {
     unsigned index;
     GThread *thread;
     pthread_t tid;
+    int os_tid;                 /* gettid(), for postcopy's blocktime */
     void *accel;                /* accelerator-private state */
     bool stop;                  /* BQL: asked to park */
     bool stopped;               /* BQL: parked */

@@ -31,5 +31,10 @@ uint64_t bitmap_count(const unsigned long *map, uint64_t nbits);
 /* The first set bit at or after @start, or @nbits if there is none. */
 uint64_t bitmap_find_next(const unsigned long *map, uint64_t nbits,
                           uint64_t start);
+/* The first clear bit at or after @start, or @nbits if there is none. */
+uint64_t bitmap_find_next_zero(const unsigned long *map, uint64_t nbits,
+                               uint64_t start);
+/* Clears bits [start, start + n), atomically word by word. */
+void bitmap_clear_range_atomic(unsigned long *map, uint64_t start, uint64_t n);
 
 #endif

@@ -2,7 +2,8 @@
 two ferry processes (the logs and what libvirt relies on:
 /work/shared/libvirt/README.md; override with $FERRY_LIBVIRT_LOGS).
 
-For each scenario (01 precopy, 04 precopy cancelled) the migration part of
+For each scenario (01 precopy, 02 postcopy after precopy, 04 precopy
+cancelled) the migration part of
 both sides' logs (from the first query-migrate / query-migrate-parameters
 on) is sent to ferry in the recorded interleaving (timestamps across both
 files), with the recorded commands, arguments and ids.  Only this is
@@ -28,8 +29,15 @@ Where libvirt waited for an event before its next command (query-migrate
 and migrate-continue after MIGRATION pre-switchover, the destination's
 post-migration commands after MIGRATION completed, ...), the replay waits
 for the same events: every MIGRATION / STOP / RESUME event logged on that
-side before the command.  Recorded gaps between commands are kept (each at
-most MAX_GAP seconds).
+side before the command, and before migrate-start-postcopy the recorded
+number of MIGRATION_PASS events (libvirt waits for pass 2).  Recorded gaps
+between commands are kept (each at most MAX_GAP seconds).
+
+ferry may be further on than QEMU was when libvirt polled (a postcopy that
+completes in seconds where QEMU's, limited to 2 MiB/s, took 13): a
+query-migrate status that comes later in the recorded sequence of that side
+is noted, not counted as a difference; libvirt handles every status of that
+sequence at any poll.
 
 Each scenario runs once per class (setUpClass); the test methods then check
 separate aspects, so that one difference does not hide the others:
@@ -150,6 +158,28 @@ class Replay:
                 continue    # pass counts vary: checked at the end, not waited
             self._wait_token(side, token, why)
 
+    def _wait_passes(self, side, before):
+        """libvirt sends migrate-start-postcopy only once the first pass
+        ended (MIGRATION_PASS 2): waits until ferry emitted as many
+        MIGRATION_PASS events as the recording has before @before."""
+        want = sum(1 for e in self.conv.side(side).events_before(before)
+                   if e.name == 'MIGRATION_PASS')
+        deadline = time.monotonic() + EVENT_TIMEOUT * 2
+        while time.monotonic() < deadline:
+            got = sum(1 for e in self.clients[side].events
+                      if e.get('event') == 'MIGRATION_PASS')
+            if got >= want or not self._pump(side, 0.5):
+                return
+        self.diffs.append(('events', f'{side}: {want} MIGRATION_PASS not '
+                           f'received before {before.name}'))
+
+    def _ahead(self, side, got, rec):
+        """True if status @got comes after @rec in the side's recorded
+        MIGRATION sequence: ferry got there sooner than QEMU did."""
+        seq = [e.event_data.get('status') for e in self.conv.side(side).events
+               if e.name == 'MIGRATION' and e.event_data]
+        return rec in seq and got in seq and seq.index(got) > seq.index(rec)
+
     def drain(self, seconds=0.5):
         """Reads the events that are still on their way."""
         end = time.monotonic() + seconds
@@ -240,6 +270,8 @@ class Replay:
         for send in sends:
             side, name = send.side, send.name
             self.wait_recorded_events(side, before=send)
+            if name == 'migrate-start-postcopy':
+                self._wait_passes(side, send)
             # keep the recorded pace (capped): after the waits, so a wait
             # counts towards the gap
             due = t0 + (send.time - t0_log)
@@ -356,6 +388,13 @@ class Replay:
                 self.diffs.append(('query-migrate', f'{where}: a migration '
                                    f'runs before the job: {got}'))
             return
+        side = where.split(' ', 1)[0]
+        if (got.get('status') != rec.get('status') and
+                self._ahead(side, got.get('status'), rec.get('status'))):
+            self.notes.append(f'{where}: status {got.get("status")!r} is '
+                              f'further on than the recorded '
+                              f'{rec.get("status")!r} (members not compared)')
+            return
         if got.get('status') != rec.get('status'):
             self.diffs.append(('query-migrate', f'{where}: status '
                                f'{got.get("status")!r}, recorded '
@@ -397,6 +436,7 @@ class ReplayBase:
     scenario = None
     cancel = False
     mem = '256M'
+    rate = '16M'
 
     @classmethod
     def setUpClass(cls):
@@ -407,10 +447,10 @@ class ReplayBase:
         cls.src = cls.dst = None
         try:
             cls.src = FerryVM(accel=accel, mem=cls.mem, smp=2,
-                              append='dirty-rate=16M', name='tiny')
+                              append=f'dirty-rate={cls.rate}', name='tiny')
             # libvirt starts the destination with -incoming defer and -S
             cls.dst = FerryVM(accel=accel, mem=cls.mem, smp=2,
-                              append='dirty-rate=16M', name='tiny',
+                              append=f'dirty-rate={cls.rate}', name='tiny',
                               paused=True, extra_args=['-incoming', 'defer'])
             ok = wait_for(lambda: cls.src.qmp.cmd('x-query-workload')
                           ['full-verify-passes'] >= 1, 30, 0.2)
@@ -438,6 +478,19 @@ class ReplayBase:
     def assertNoDiffs(self, *categories):
         diffs = self.replay.diffs_of(*categories)
         self.assertEqual(diffs, [], '\n'.join(diffs))
+
+    def assert_verifies(self, vm, side):
+        """@vm runs and its guest verifies its memory once more, with no
+        corrupt page and without having restarted."""
+        self.assertEqual(vm.qmp.cmd('query-status')['status'], 'running')
+        before = vm.qmp.cmd('x-query-workload')
+        ok = wait_for(lambda: vm.qmp.cmd('x-query-workload')
+                      ['full-verify-passes'] > before['full-verify-passes'],
+                      60, 0.2)
+        after = vm.qmp.cmd('x-query-workload')
+        self.assertTrue(ok, f'no verify pass on the {side}: {after}')
+        self.assertEqual(after['corrupt-pages'], 0, after)
+        self.assertEqual(after['boots'], 1, after)
 
     def test_events_match_recording(self):
         self.assertNoDiffs('events')
@@ -480,15 +533,28 @@ class Precopy(ReplayBase, unittest.TestCase):
         # libvirt sent cont (replayed); send it if a recording lacks it
         if not any(s.name == 'cont' for s in self.conv.side('destination').sends):
             self.dst.qmp.cmd('cont')
-        self.assertEqual(self.dst.qmp.cmd('query-status')['status'], 'running')
-        before = self.dst.qmp.cmd('x-query-workload')
-        ok = wait_for(lambda: self.dst.qmp.cmd('x-query-workload')
-                      ['full-verify-passes'] > before['full-verify-passes'],
-                      30, 0.2)
-        after = self.dst.qmp.cmd('x-query-workload')
-        self.assertTrue(ok, f'no verify pass on the destination: {after}')
-        self.assertEqual(after['corrupt-pages'], 0, after)
-        self.assertEqual(after['boots'], 1, after)
+        self.assert_verifies(self.dst, 'destination')
+
+
+class PostcopyAfterPrecopy(ReplayBase, unittest.TestCase):
+    """02: virsh migrate --live --postcopy --postcopy-after-precopy.  The
+    recording limits precopy to 8 MiB/s and postcopy to 2 MiB/s; its guest
+    was 64 MiB, mostly zero pages.  ferry's test guest fills all of its
+    RAM, so it gets the same 64 MiB with a slow dirtying rate, keeping the
+    replay within seconds under the recorded limits."""
+    scenario = '02-postcopy-after-precopy'
+    mem = '64M'
+    rate = '1M'
+
+    def test_guest_moved_intact(self):
+        info = self.src.qmp.cmd('query-migrate')
+        self.assertEqual(info.get('status'), 'completed', info)
+        self.assertEqual(self.src.qmp.cmd('query-status')['status'],
+                         'postmigrate')
+        dst = self.dst.qmp.cmd('query-migrate')
+        self.assertEqual(dst.get('status'), 'completed', dst)
+        # libvirt's cont came while the destination waited for RUN
+        self.assert_verifies(self.dst, 'destination')
 
 
 class PrecopyCancel(ReplayBase, unittest.TestCase):
@@ -499,15 +565,7 @@ class PrecopyCancel(ReplayBase, unittest.TestCase):
     def test_source_runs_on_intact(self):
         info = self.src.qmp.cmd('query-migrate')
         self.assertEqual(info.get('status'), 'cancelled', info)
-        self.assertEqual(self.src.qmp.cmd('query-status')['status'], 'running')
-        before = self.src.qmp.cmd('x-query-workload')
-        ok = wait_for(lambda: self.src.qmp.cmd('x-query-workload')
-                      ['full-verify-passes'] > before['full-verify-passes'],
-                      30, 0.2)
-        after = self.src.qmp.cmd('x-query-workload')
-        self.assertTrue(ok, f'no verify pass on the source: {after}')
-        self.assertEqual(after['corrupt-pages'], 0, after)
-        self.assertEqual(after['boots'], 1, after)
+        self.assert_verifies(self.src, 'source')
 
 
 class LogParser(unittest.TestCase):

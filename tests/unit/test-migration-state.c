@@ -7,9 +7,6 @@
 
 /* States no transition reaches yet: postcopy arrives with its issues. */
 static const MigrationStatus unreachable_on_purpose[] = {
-    MIGRATION_STATUS_POSTCOPY_SETUP,
-    MIGRATION_STATUS_POSTCOPY_ACTIVE,
-    MIGRATION_STATUS_POSTCOPY_PAUSED,
     MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP,
     MIGRATION_STATUS_POSTCOPY_RECOVER,
     MIGRATION_STATUS_COLO,

@@ -1,0 +1,321 @@
+"""Postcopy live migration between two real ferry processes over real
+userfaultfd: the destination runs while it pulls pages, the source passes
+through postcopy-setup and sends RUN only after the destination's
+RUN_ACK.  Fault injection in every window checks that the guest never
+runs on both sides after the switchover, and every test ends with the
+guest's own verifier (corrupt-pages == 0, boots == 1)."""
+
+import os
+import signal
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from pylib.oracle import assert_moved_intact  # noqa: E402
+from pylib.qmp import QMPError  # noqa: E402
+from pylib.relay import Relay  # noqa: E402
+from pylib.vm import FerryVM, kvm_available  # noqa: E402
+from pylib.waits import (free_port, wait_for, wait_migration_end,  # noqa: E402
+                         wait_verified)
+
+
+class Watch:
+    """A second monitor connection that keeps every event of one VM."""
+
+    def __init__(self, vm):
+        self.client = vm.new_client()
+        self.events = []
+
+    def pump(self, seconds=0.05):
+        end = time.monotonic() + seconds
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                msg = self.client.recv_any(timeout=left)
+            except (TimeoutError, OSError, ConnectionError):
+                return
+            if isinstance(msg, dict) and 'event' in msg:
+                self.events.append(msg)
+
+    def statuses(self):
+        self.pump()
+        return [e['data']['status'] for e in self.events
+                if e['event'] == 'MIGRATION']
+
+    def wait_status(self, status, timeout=60):
+        return wait_for(lambda: status in self.statuses(), timeout, 0.01)
+
+    def names(self):
+        self.pump()
+        return [e['event'] for e in self.events]
+
+    def resumed_after_stop(self):
+        """True if the guest ran again after its last STOP (RESUME)."""
+        names = self.names()
+        if 'STOP' not in names:
+            return 'RESUME' in names
+        last_stop = len(names) - 1 - names[::-1].index('STOP')
+        return 'RESUME' in names[last_stop:]
+
+
+class PostcopyBase:
+    accel = 'kvm'
+    mem = '512M'
+    rate = 'max'
+    smp = 2
+    dst_smp = 2
+    preempt = False
+
+    def setUp(self):
+        if self.accel == 'kvm' and not kvm_available():
+            self.skipTest('/dev/kvm is not usable')
+        if os.geteuid() != 0:
+            self.skipTest('userfaultfd for kernel faults needs root here')
+        self.relay = None
+        self.src = self.start_vm(self.smp)
+        self.dst = self.start_vm(self.dst_smp, incoming=True)
+        caps = [{'capability': 'events', 'state': True},
+                {'capability': 'postcopy-ram', 'state': True},
+                {'capability': 'postcopy-blocktime', 'state': True}]
+        if self.preempt:
+            caps.append({'capability': 'postcopy-preempt', 'state': True})
+        for vm in (self.src, self.dst):
+            vm.qmp.cmd('migrate-set-capabilities', capabilities=caps)
+        self.src_watch = Watch(self.src)
+        self.dst_watch = Watch(self.dst)
+        self.assertTrue(wait_verified(self.src, 1, 120))
+
+    def tearDown(self):
+        if self.relay:
+            self.relay.close()
+        for vm in (getattr(self, 'src', None), getattr(self, 'dst', None)):
+            if vm:
+                vm.close()
+
+    def start_vm(self, smp, incoming=False):
+        extra = ['-incoming', 'defer'] if incoming else []
+        return FerryVM(accel=self.accel, mem=self.mem, smp=smp,
+                       append=f'dirty-rate={self.rate}', paused=incoming,
+                       extra_args=extra)
+
+    def start(self, via_relay=False, start_postcopy_after=0.5):
+        port = free_port()
+        self.dst.qmp.cmd('migrate-incoming', uri=f'tcp:127.0.0.1:{port}')
+        uri = f'tcp:127.0.0.1:{port}'
+        if via_relay:
+            self.relay = Relay('127.0.0.1', port)
+            self.relay.start()
+            uri = self.relay.uri
+        self.src.qmp.cmd('migrate', uri=uri)
+        self.assertTrue(self.src_watch.wait_status('active', 30))
+        time.sleep(start_postcopy_after)
+
+    def start_postcopy(self):
+        self.src.qmp.cmd('migrate-start-postcopy')
+
+    def cont_destination_when_active(self):
+        """What libvirt does: cont as soon as the destination reports
+        postcopy-active (it may not have RUN yet)."""
+        self.assertTrue(self.dst_watch.wait_status('postcopy-active', 60),
+                        self.dst_watch.statuses())
+        self.dst.qmp.cmd('cont')
+
+    def assert_one_side_ran(self):
+        both = self.src_watch.resumed_after_stop() and \
+            'RESUME' in self.dst_watch.names()
+        self.assertFalse(both, f'the guest ran on both sides: source '
+                         f'{self.src_watch.names()}, destination '
+                         f'{self.dst_watch.names()}')
+
+    def assert_completed_and_verified(self):
+        info = wait_migration_end(self.src, 300)
+        self.assertIsNotNone(info)
+        self.assertEqual(info['status'], 'completed', info.get('error-desc'))
+        self.assertTrue(wait_for(lambda: self.dst.qmp.cmd('query-migrate')
+                                 .get('status') == 'completed', 60))
+        statuses = self.src_watch.statuses()
+        self.assertIn('postcopy-setup', statuses)
+        self.assertLess(statuses.index('postcopy-setup'),
+                        statuses.index('postcopy-active'))
+        self.assertEqual(self.src.qmp.cmd('query-status')['status'],
+                         'postmigrate')
+        before = self.dst.qmp.cmd('x-query-workload')
+        self.assertTrue(wait_verified(self.dst,
+                                      before['full-verify-passes'] + 1, 120))
+        after = self.dst.qmp.cmd('x-query-workload')
+        self.assertEqual(after['corrupt-pages'], 0)
+        self.assertEqual(after['boots'], 1)
+        self.assertGreater(after['pages-written'], before['pages-written'])
+        self.assert_one_side_ran()
+        return info
+
+    def assert_source_runs_intact(self):
+        self.assertEqual(self.src.qmp.cmd('query-status')['status'], 'running')
+        before = self.src.qmp.cmd('x-query-workload')
+        self.assertTrue(wait_verified(self.src,
+                                      before['full-verify-passes'] + 1, 120))
+        after = self.src.qmp.cmd('x-query-workload')
+        self.assertEqual(after['corrupt-pages'], 0)
+        self.assertEqual(after['boots'], 1)
+
+
+class Postcopy(PostcopyBase, unittest.TestCase):
+    def test_destination_runs_while_pulling(self):
+        self.start()
+        self.start_postcopy()
+        self.cont_destination_when_active()
+        self.assert_completed_and_verified()
+        dst = self.dst.qmp.cmd('query-migrate')
+        self.assertGreater(dst['postcopy-requests'], 0, dst)
+        self.assertIn('x-postcopy-latency-percentiles', dst)
+        self.assertEqual(len(dst['postcopy-vcpu-blocktime']), 2)
+        src = self.src.qmp.cmd('query-migrate')
+        self.assertGreater(src['ram']['postcopy-requests'], 0, src)
+        self.assertIn('x-postcopy-run-ack-latency', src)
+
+    def test_start_postcopy_before_first_pass_ends(self):
+        self.start(start_postcopy_after=0)
+        self.start_postcopy()
+        self.cont_destination_when_active()
+        self.assert_completed_and_verified()
+
+    def test_paused_destination_holds_the_same_bytes(self):
+        """Destination -S and no cont until the end: both sides stopped
+        hold the same RAM byte for byte."""
+        self.start()
+        self.start_postcopy()
+        info = wait_migration_end(self.src, 300)
+        self.assertEqual(info['status'], 'completed', info.get('error-desc'))
+        assert_moved_intact(self, self.src, self.dst)
+
+    def test_cancel_refused_in_postcopy_active(self):
+        self.start(start_postcopy_after=0)
+        self.src.qmp.cmd('migrate-set-parameters',
+                         **{'max-postcopy-bandwidth': 64 << 20})
+        self.start_postcopy()
+        self.cont_destination_when_active()
+        self.assertTrue(self.src_watch.wait_status('postcopy-active', 30))
+        with self.assertRaises(QMPError) as cm:
+            self.src.qmp.cmd('migrate_cancel')
+        self.assertIn('cannot be cancelled', str(cm.exception))
+        self.assert_completed_and_verified()
+
+
+class PostcopyPreempt(PostcopyBase, unittest.TestCase):
+    preempt = True
+    mem = '1G'
+
+    def test_preempt(self):
+        self.start()
+        self.start_postcopy()
+        self.cont_destination_when_active()
+        self.assert_completed_and_verified()
+
+
+class PostcopyTwoGig(PostcopyBase, unittest.TestCase):
+    """The issue's case: 2 GiB dirtying flat out, postcopy completes."""
+    mem = '2G'
+
+    def test_two_gig_flat_out(self):
+        self.start(start_postcopy_after=1.0)
+        self.start_postcopy()
+        self.cont_destination_when_active()
+        self.assert_completed_and_verified()
+
+
+class PostcopySoft(PostcopyBase, unittest.TestCase):
+    accel = 'soft'
+
+    def test_soft_accelerator(self):
+        self.start(start_postcopy_after=0)
+        self.start_postcopy()
+        self.cont_destination_when_active()
+        self.assert_completed_and_verified()
+
+
+class SetupFailures(PostcopyBase, unittest.TestCase):
+    """Failures before the destination may run: the source resumes."""
+
+    def assert_source_resumed(self, dst_may_have_paused=False):
+        info = wait_migration_end(self.src, 60)
+        self.assertIsNotNone(info, 'the source did not give up')
+        self.assertEqual(info['status'], 'failed')
+        self.assertIn('postcopy-setup', self.src_watch.statuses())
+        self.assertNotIn('postcopy-active', self.src_watch.statuses())
+        self.assert_source_runs_intact()
+        self.assertNotIn('RESUME', self.dst_watch.names())
+
+    def test_destination_killed_in_postcopy_setup(self):
+        self.start()
+        # Frozen, it cannot answer: the source waits in postcopy-setup.
+        os.kill(self.dst.proc.pid, signal.SIGSTOP)
+        self.start_postcopy()
+        self.assertTrue(self.src_watch.wait_status('postcopy-setup', 30))
+        self.dst.proc.kill()
+        self.dst.proc.wait()
+        self.assert_source_resumed()
+
+    def test_run_ack_lost(self):
+        """The link dies after the destination sent RUN_ACK, before the
+        source read it: the source resumes, the destination never runs."""
+        self.src.qmp.cmd('migrate-set-parameters',
+                         **{'postcopy-setup-timeout': 1000})
+        self.start(via_relay=True)
+        self.relay.drop_return_path()
+        self.start_postcopy()
+        self.cont_destination_when_active()    # recorded, must not run it
+        self.assert_source_resumed()
+        self.assertTrue(self.dst_watch.wait_status('postcopy-paused', 30),
+                        self.dst_watch.statuses())
+        self.assertNotEqual(self.dst.qmp.cmd('query-status')['status'],
+                            'running')
+        self.assertNotIn('RESUME', self.dst_watch.names())
+
+
+class LoadFailure(PostcopyBase, unittest.TestCase):
+    """A destination that cannot load the device state (-smp differs)."""
+    dst_smp = 1
+
+    def test_device_state_load_failure_resumes_source(self):
+        self.start()
+        self.start_postcopy()
+        info = wait_migration_end(self.src, 60)
+        self.assertEqual(info['status'], 'failed')
+        self.assertIn('postcopy-setup', self.src_watch.statuses())
+        self.assert_source_runs_intact()
+        # exit-on-error (the default): the destination ended, never ran
+        self.assertEqual(self.dst.proc.wait(30), 1)
+        self.assertNotIn('RESUME', self.dst_watch.names())
+
+
+class LinkCutAfterRun(PostcopyBase, unittest.TestCase):
+    def test_cut_after_run_pauses_both(self):
+        self.start(via_relay=True)
+        self.src.qmp.cmd('migrate-set-parameters',
+                         **{'max-postcopy-bandwidth': 32 << 20})
+        self.start_postcopy()
+        self.cont_destination_when_active()
+        self.assertTrue(self.src_watch.wait_status('postcopy-active', 30))
+        time.sleep(0.5)
+        self.relay.cut()
+        self.assertTrue(self.src_watch.wait_status('postcopy-paused', 30),
+                        self.src_watch.statuses())
+        self.assertTrue(self.dst_watch.wait_status('postcopy-paused', 30),
+                        self.dst_watch.statuses())
+        self.assertNotIn('failed', self.src_watch.statuses())
+        self.assertNotIn('failed', self.dst_watch.statuses())
+        self.assertNotEqual(self.src.qmp.cmd('query-status')['status'],
+                            'running')
+        self.assertFalse(self.src_watch.resumed_after_stop())
+        self.assertIn('RESUME', self.dst_watch.names())
+        self.assert_one_side_ran()
+        # what the destination verified so far is intact
+        self.assertEqual(self.dst.qmp.cmd('x-query-workload')
+                         ['corrupt-pages'], 0)
+
+
+if __name__ == '__main__':
+    unittest.main()
