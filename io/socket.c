@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include "io/socket.h"
@@ -116,6 +118,17 @@ void socket_listen_cleanup(const SocketAddress *addr)
     }
 }
 
+/*
+ * Small messages (a postcopy page request, a requested page) must not wait
+ * for the previous segment's ACK: no Nagle on TCP (unix sockets: no-op).
+ */
+static void no_delay(int fd)
+{
+    int one = 1;
+
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 int socket_accept(int listen_fd)
 {
     int fd;
@@ -123,6 +136,9 @@ int socket_accept(int listen_fd)
     do {
         fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     } while (fd < 0 && errno == EINTR);
+    if (fd >= 0) {
+        no_delay(fd);
+    }
     return fd;
 }
 
@@ -174,6 +190,7 @@ static int connect_fd(int family, const struct sockaddr *sa, socklen_t len,
         return -1;
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    no_delay(fd);
     return fd;
 }
 

@@ -25,6 +25,7 @@
 #include "migration/vmm.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/thread.h"
 
 typedef struct Incoming {
     bool started;
@@ -131,9 +132,10 @@ static int package_command(uint16_t cmd, const uint8_t *data, uint16_t len,
 {
     MigrationState *s = migration_current();
 
-    if (cmd != MIG_CMD_POSTCOPY_LISTEN) {
-        error_setg(errp, "postcopy package: command %u is not allowed "
-                   "there", cmd);
+    if (cmd != MIG_CMD_POSTCOPY_LISTEN || inc.postcopy) {
+        error_setg(errp, "postcopy package: %s", inc.postcopy ?
+                   "a second POSTCOPY_LISTEN" : "only POSTCOPY_LISTEN may "
+                   "come with the device state");
         return -EINVAL;
     }
     if (!postcopy_dst_listen(inc.rp, errp)) {
@@ -153,6 +155,10 @@ static gpointer package_thread(gpointer opaque)
 
     qemu_fclose(inc.package, NULL);
     inc.package = NULL;
+    if (ret == 0 && !inc.postcopy) {
+        error_setg(&err, "postcopy package: no POSTCOPY_LISTEN");
+        ret = -EINVAL;
+    }
     if (ret == 0 && !loaded_on_main_thread(&err)) {
         g_prefix_error(&err, "incoming migration: ");
         ret = -EINVAL;
@@ -171,6 +177,7 @@ static gpointer package_thread(gpointer opaque)
         return NULL;
     }
     __atomic_store_n(&inc.run_ack_sent, 1, __ATOMIC_RELEASE);
+    postcopy_dst_note_run_ack();
     rp_send(inc.rp, MIG_RP_MSG_RUN_ACK, 0, NULL);
     ferry_log("incoming migration: device state loaded, RUN_ACK sent");
     return NULL;
@@ -213,6 +220,7 @@ static int handle_run(GError **errp)
     if (__atomic_exchange_n(&inc.run_received, 1, __ATOMIC_ACQ_REL)) {
         return 0;   /* sent again after a recovery */
     }
+    postcopy_dst_note_run();
     ferry_log("incoming migration: POSTCOPY_RUN");
     g_idle_add(postcopy_run, NULL);
     return 0;
@@ -223,6 +231,7 @@ static gpointer preempt_thread(gpointer opaque)
     QEMUFile *f = opaque;
     g_autoptr(GError) err = NULL;
 
+    thread_prefer_latency();
     if (ram_load_preempt_channel(f, &err) < 0) {
         ferry_log("incoming migration: preempt channel: %s", err->message);
     }

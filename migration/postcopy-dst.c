@@ -37,6 +37,7 @@
 #include "migration/vmm.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/thread.h"
 
 #define FAULT_BATCH 64
 
@@ -47,9 +48,11 @@ typedef struct PostcopyDst {
     QEMUFile *rp;               /* atomic; NULL once the path broke */
     MigRAMBlock *blocks;
     unsigned nr_blocks;
+    bool advised;               /* incoming thread: ADVISE seen */
     int placing;                /* atomic */
     PostcopyStats *stats;
     int64_t start_ns;
+    int64_t run_ack_ns, run_ns; /* RUN_ACK sent, RUN received */
     char last_requested[256];   /* fault thread: REQ_PAGES needs no id */
 } PostcopyDst;
 
@@ -87,6 +90,7 @@ bool postcopy_dst_advise(const uint8_t *data, uint16_t len, GError **errp)
                    be64_at(data), be64_at(data + 8), MIG_PAGE_SIZE);
         return false;
     }
+    pc.advised = true;
     return true;
 }
 
@@ -108,34 +112,68 @@ static bool drop_range(const MigRAMBlock *blk, uint64_t offset, uint64_t len,
     return true;
 }
 
+/* The header of a RAM_DISCARD: version, name, NUL; false if malformed. */
+static bool parse_discard_header(const uint8_t *data, uint16_t len,
+                                 char name[256], GError **errp)
+{
+    if (len < 3) {
+        error_setg(errp, "postcopy: RAM_DISCARD of %u bytes is too short",
+                   len);
+        return false;
+    }
+    if (data[0] != POSTCOPY_RAM_DISCARD_VERSION) {
+        error_setg(errp, "postcopy: RAM_DISCARD version %u (expected %u)",
+                   data[0], POSTCOPY_RAM_DISCARD_VERSION);
+        return false;
+    }
+    uint8_t n = data[1];
+    if (len < 3 + n || data[2 + n] != 0 || memchr(data + 2, 0, n)) {
+        error_setg(errp, "postcopy: RAM_DISCARD block name of %u bytes is "
+                   "cut short or not NUL-terminated", n);
+        return false;
+    }
+    if ((len - 3 - n) % 16) {
+        error_setg(errp, "postcopy: RAM_DISCARD ranges of %u bytes are not "
+                   "pairs of be64", len - 3 - n);
+        return false;
+    }
+    memcpy(name, data + 2, n);
+    name[n] = '\0';
+    return true;
+}
+
 bool postcopy_dst_discard(const uint8_t *data, uint16_t len, GError **errp)
 {
     char name[256];
 
-    if (len < 3 || data[0] != POSTCOPY_RAM_DISCARD_VERSION ||
-        len < 3 + data[1] || data[2 + data[1]] != 0 ||
-        (len - 3 - data[1]) % 16) {
-        error_setg(errp, "postcopy: malformed RAM_DISCARD command (%u bytes)",
-                   len);
+    if (!pc.advised || postcopy_dst_placing()) {
+        error_setg(errp, "postcopy: RAM_DISCARD %s", pc.advised ?
+                   "after LISTEN" : "without POSTCOPY_ADVISE");
         return false;
     }
-    if (postcopy_dst_placing()) {
-        error_setg(errp, "postcopy: RAM_DISCARD after LISTEN");
+    if (!parse_discard_header(data, len, name, errp)) {
         return false;
     }
-    memcpy(name, data + 2, data[1]);
-    name[data[1]] = '\0';
     unsigned index = ram_recv_block_index(name);
     if (index == UINT_MAX) {
         error_setg(errp, "postcopy: RAM_DISCARD of unknown block '%s'", name);
+        return false;
+    }
+    if (!ram_recv_ready()) {
+        error_setg(errp, "postcopy: RAM_DISCARD before the RAM block list");
         return false;
     }
     MigRAMBlock blk;
     migration_vmm()->ram_block_get(index, &blk);
     for (const uint8_t *p = data + 3 + data[1]; p < data + len; p += 16) {
         uint64_t start = be64_at(p), size = be64_at(p + 8);
-        if ((start | size) & (MIG_PAGE_SIZE - 1) || start >= blk.size ||
-            size > blk.size - start) {
+        if ((start | size) & (MIG_PAGE_SIZE - 1) || !size) {
+            error_setg(errp, "postcopy: RAM_DISCARD range 0x%" G_GINT64_MODIFIER
+                       "x+0x%" G_GINT64_MODIFIER "x of '%s' is empty or not "
+                       "page aligned", start, size, name);
+            return false;
+        }
+        if (start >= blk.size || size > blk.size - start) {
             error_setg(errp, "postcopy: RAM_DISCARD range 0x%" G_GINT64_MODIFIER
                        "x+0x%" G_GINT64_MODIFIER "x is outside '%s'", start,
                        size, name);
@@ -228,6 +266,8 @@ static gpointer fault_thread(gpointer opaque)
         { .fd = pc.quit_fd, .events = POLLIN },
     };
     UffdFault faults[FAULT_BATCH];
+
+    thread_prefer_latency();
 
     for (;;) {
         if (poll(fds, 2, -1) < 0) {
@@ -339,6 +379,16 @@ bool postcopy_dst_place(unsigned block, uint64_t offset, const uint8_t *page,
     return true;
 }
 
+void postcopy_dst_note_run_ack(void)
+{
+    __atomic_store_n(&pc.run_ack_ns, now_ns(), __ATOMIC_RELEASE);
+}
+
+void postcopy_dst_note_run(void)
+{
+    __atomic_store_n(&pc.run_ns, now_ns(), __ATOMIC_RELEASE);
+}
+
 void postcopy_dst_detach_rp(void)
 {
     __atomic_store_n(&pc.rp, NULL, __ATOMIC_RELEASE);
@@ -393,7 +443,13 @@ static uint64List *u64_list(const uint64_t *v, unsigned n)
 void postcopy_dst_fill_info(MigrationInfo *info)
 {
     PostcopyStatsReport r;
+    int64_t acked = __atomic_load_n(&pc.run_ack_ns, __ATOMIC_ACQUIRE);
+    int64_t ran = __atomic_load_n(&pc.run_ns, __ATOMIC_ACQUIRE);
 
+    if (acked && ran >= acked) {
+        info->has_x_postcopy_run_wait = true;
+        info->x_postcopy_run_wait = (uint64_t)(ran - acked) / 1000;
+    }
     if (!pc.stats || !migrate_capability(MIGRATION_CAPABILITY_POSTCOPY_BLOCKTIME)) {
         return;
     }

@@ -49,6 +49,7 @@ static bool open_preempt(GError **errp)
 
 void postcopy_close_preempt(bool flush_eos)
 {
+    ram_postcopy_stop_urgent();
     g_mutex_lock(&out.lock);
     QEMUFile *f = g_steal_pointer(&out.preempt);
     g_mutex_unlock(&out.lock);

@@ -68,6 +68,11 @@ static void recv_bitmaps_reset(void)
     }
 }
 
+bool ram_recv_ready(void)
+{
+    return recv_bmaps != NULL;
+}
+
 unsigned ram_recv_block_index(const char *name)
 {
     MigRAMBlock blk;

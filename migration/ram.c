@@ -12,8 +12,10 @@
  * already sent: it is on its way, and is not sent twice.
  *
  * Threads: everything here runs in the migration thread, except
- * ram_postcopy_request() (the return-path thread), which only queues
- * under req_lock.
+ * ram_postcopy_request() (the return-path thread): it queues requests
+ * under req_lock, or with postcopy-preempt sends them itself on the
+ * preempt channel (also under req_lock, which guards that channel).
+ * Pages are claimed from the bitmaps atomically, so each goes once.
  */
 #include <errno.h>
 #include <string.h>
@@ -198,13 +200,13 @@ static void send_page_on(QEMUFile *f, const RAMBlockMig **last, RAMState *rs,
     if (ram_page_is_zero(host)) {
         put_page_header(f, last, b, page << MIG_PAGE_SHIFT, RAM_SAVE_FLAG_ZERO);
         qemu_put_byte(f, 0);
-        rs->stats.zero_pages++;
+        __atomic_add_fetch(&rs->stats.zero_pages, 1, __ATOMIC_RELAXED);
     } else {
         put_page_header(f, last, b, page << MIG_PAGE_SHIFT, RAM_SAVE_FLAG_PAGE);
         /* No copy: guest RAM stays mapped, and a page the guest changes
          * before the flush is dirty and goes again. */
         qemu_put_buffer_async(f, host, MIG_PAGE_SIZE);
-        rs->stats.normal_pages++;
+        __atomic_add_fetch(&rs->stats.normal_pages, 1, __ATOMIC_RELAXED);
     }
 }
 
@@ -214,15 +216,20 @@ static void send_page(QEMUFile *f, RAMState *rs, const RAMBlockMig *b,
     send_page_on(f, &rs->last_sent, rs, b, page);
 }
 
+/*
+ * Claims a page to send.  Atomic: with postcopy-preempt the return-path
+ * thread sends requested pages while the migration thread scans.
+ */
 static bool take_page(RAMState *rs, RAMBlockMig *b, uint64_t page)
 {
     unsigned long mask = 1UL << (page % BITS_PER_LONG);
+    unsigned long *word = &b->bmap[page / BITS_PER_LONG];
 
-    if (!(b->bmap[page / BITS_PER_LONG] & mask)) {
+    if (!(__atomic_load_n(word, __ATOMIC_RELAXED) & mask) ||
+        !(__atomic_fetch_and(word, ~mask, __ATOMIC_ACQ_REL) & mask)) {
         return false;
     }
-    b->bmap[page / BITS_PER_LONG] &= ~mask;
-    rs->dirty_pages--;
+    __atomic_sub_fetch(&rs->dirty_pages, 1, __ATOMIC_RELAXED);
     return true;
 }
 
@@ -242,11 +249,12 @@ static uint64_t send_dirty_pages(QEMUFile *f, RAMState *rs, uint64_t max)
             visited++;
             continue;
         }
-        take_page(rs, b, page);
-        send_page(f, rs, b, page);
         rs->cur_page = page + 1;
-        sent++;
         visited = 0;
+        if (take_page(rs, b, page)) {  /* else a request took it */
+            send_page(f, rs, b, page);
+            sent++;
+        }
     }
     return sent;
 }
@@ -417,13 +425,42 @@ void ram_postcopy_start(QEMUFile *urgent)
     RAMState *rs = ram_state;
 
     rs->postcopy = true;
+    g_mutex_lock(&req_lock);
     rs->urgent_file = urgent;
     rs->last_urgent = NULL;
+    g_mutex_unlock(&req_lock);
     /* The guest is stopped for good here: nothing dirties RAM any more. */
     migration_vmm()->dirty_log_stop();
 }
 
 
+void ram_postcopy_stop_urgent(void)
+{
+    g_mutex_lock(&req_lock);
+    if (ram_state) {
+        ram_state->urgent_file = NULL;
+    }
+    g_mutex_unlock(&req_lock);
+}
+
+static void send_request(RAMState *rs, QEMUFile *f, const RAMBlockMig **last,
+                         const PageRequest *r)
+{
+    RAMBlockMig *b = &rs->blocks[r->block];
+
+    for (uint64_t p = r->first; p < r->first + r->count; p++) {
+        if (take_page(rs, b, p)) {
+            send_page_on(f, last, rs, b, p);
+            __atomic_add_fetch(&rs->stats.postcopy_urgent_pages, 1,
+                               __ATOMIC_RELAXED);
+        }
+    }
+}
+
+/*
+ * With a preempt channel the page goes out at once, from the return-path
+ * thread: the migration thread may be blocked writing background pages.
+ */
 void ram_postcopy_request(const char *block, uint64_t offset, uint64_t len)
 {
     g_mutex_lock(&req_lock);
@@ -436,12 +473,15 @@ void ram_postcopy_request(const char *block, uint64_t offset, uint64_t len)
         if (offset >= b->blk.size || len > b->blk.size - offset || !len) {
             break;
         }
-        PageRequest *r = g_new(PageRequest, 1);
-        r->block = i;
-        r->first = offset >> MIG_PAGE_SHIFT;
-        r->count = ((offset + len - 1) >> MIG_PAGE_SHIFT) - r->first + 1;
-        g_queue_push_tail(&requests, r);
+        PageRequest r = { i, offset >> MIG_PAGE_SHIFT, 0 };
+        r.count = ((offset + len - 1) >> MIG_PAGE_SHIFT) - r.first + 1;
         __atomic_add_fetch(&rs->stats.postcopy_requests, 1, __ATOMIC_RELAXED);
+        if (rs->postcopy && rs->urgent_file) {
+            send_request(rs, rs->urgent_file, &rs->last_urgent, &r);
+            qemu_fflush(rs->urgent_file);
+        } else {
+            g_queue_push_tail(&requests, g_memdup2(&r, sizeof(r)));
+        }
         g_mutex_unlock(&req_lock);
         return;
     }
@@ -450,14 +490,9 @@ void ram_postcopy_request(const char *block, uint64_t offset, uint64_t len)
               "0x%" G_GINT64_MODIFIER "x of '%s'", len, offset, block);
 }
 
-/* Requested pages not sent yet go now, ahead of the background scan. */
+/* Queued requests (no preempt channel): ahead of the background scan. */
 static void send_requested_pages(QEMUFile *f, RAMState *rs)
 {
-    QEMUFile *uf = rs->urgent_file ? rs->urgent_file : f;
-    const RAMBlockMig **last = rs->urgent_file ? &rs->last_urgent
-                                               : &rs->last_sent;
-    bool sent = false;
-
     for (;;) {
         g_mutex_lock(&req_lock);
         PageRequest *r = g_queue_pop_head(&requests);
@@ -465,18 +500,8 @@ static void send_requested_pages(QEMUFile *f, RAMState *rs)
         if (!r) {
             break;
         }
-        RAMBlockMig *b = &rs->blocks[r->block];
-        for (uint64_t p = r->first; p < r->first + r->count; p++) {
-            if (take_page(rs, b, p)) {
-                send_page_on(uf, last, rs, b, p);
-                rs->stats.postcopy_urgent_pages++;
-                sent = true;
-            }
-        }
+        send_request(rs, f, &rs->last_sent, r);
         g_free(r);
-    }
-    if (sent) {
-        qemu_fflush(uf);
     }
 }
 

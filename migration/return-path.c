@@ -8,6 +8,7 @@
 #include "migration/return-path.h"
 #include "migration/savevm.h"
 #include "util/log.h"
+#include "util/thread.h"
 
 /* The destination's load, package and fault threads all answer. */
 static GMutex send_lock;
@@ -50,6 +51,9 @@ static bool handle_page_request(ReturnPath *rp, uint16_t type,
         return false;
     }
     if (type == MIG_RP_MSG_REQ_PAGES_ID) {
+        if (len < 14) {
+            return false;
+        }
         uint8_t idlen = buf[12];
         if (len != 13 + idlen || idlen == 0) {
             return false;
@@ -82,6 +86,10 @@ static gpointer rp_thread(gpointer opaque)
 {
     ReturnPath *rp = opaque;
     uint8_t buf[512];
+
+    if (rp->on_page_request) {
+        thread_prefer_latency();    /* postcopy: vCPUs wait on requests */
+    }
 
     for (;;) {
         uint16_t type = (uint16_t)qemu_get_be16(rp->f);

@@ -463,6 +463,10 @@ def wait_switch_pass(src, t0, opts):
                                  f'{src.stderr()}')
 
 
+def _us_to_ms(v):
+    return v / 1000 if v is not None else None
+
+
 def postcopy_results(src_info, dst_info, switch_s, switch_pass,
                      src_done_s, seen):
     ram = src_info.get('ram', {})
@@ -481,6 +485,8 @@ def postcopy_results(src_info, dst_info, switch_s, switch_pass,
         'dst_requests': dst_info.get('postcopy-requests'),
         'src_requests': ram.get('postcopy-requests'),
         'postcopy_bytes': ram.get('postcopy-bytes'),
+        'run_ack_ms': _us_to_ms(src_info.get('x-postcopy-run-ack-latency')),
+        'run_wait_us': dst_info.get('x-postcopy-run-wait'),
         'src_states': seen,
     }
 
@@ -647,6 +653,8 @@ POSTCOPY_METRICS = [
     ('src_done_s', 'src done after (s)', '{:.2f}', True),
     ('switch_s', 'migrate-start-postcopy after (s)', '{:.2f}', True),
     ('blocktime_ms', 'postcopy-blocktime (ms)', '{:.0f}', True),
+    ('run_ack_ms', 'package sent -> RUN_ACK read (ms)', '{:.1f}', True),
+    ('run_wait_us', 'RUN_ACK sent -> RUN received (us)', '{:.0f}', True),
     ('lat_p50_us', 'fault latency p50 (us)', '{:.0f}', True),
     ('lat_p99_us', 'fault latency p99 (us)', '{:.0f}', True),
     ('lat_max_us', 'fault latency max (us)', '{:.0f}', True),

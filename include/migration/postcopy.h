@@ -30,6 +30,9 @@ bool postcopy_dst_placing(void);
 /* Places one page (@page NULL: a zero page) at @offset of @block. */
 bool postcopy_dst_place(unsigned block, uint64_t offset, const uint8_t *page,
                         GError **errp);
+/* For x-postcopy-run-wait: RUN_ACK went out, RUN came in. */
+void postcopy_dst_note_run_ack(void);
+void postcopy_dst_note_run(void);
 /* The return path broke: stop asking (vCPUs that fault keep waiting). */
 void postcopy_dst_detach_rp(void);
 /*

@@ -49,8 +49,11 @@ bool ram_page_is_zero(const uint8_t *page);
 int ram_postcopy_send_discards(QEMUFile *f);
 /* From now on requested pages go first, on @urgent if not NULL. */
 void ram_postcopy_start(QEMUFile *urgent);
-/* Queues the destination's request (return-path thread). */
+/* The destination's request (return-path thread): queued, or sent at
+ * once on the preempt channel. */
 void ram_postcopy_request(const char *block, uint64_t offset, uint64_t len);
+/* Before the preempt channel closes: no more sends on it. */
+void ram_postcopy_stop_urgent(void);
 bool ram_postcopy_pending_requests(void);
 
 /*
@@ -58,6 +61,8 @@ bool ram_postcopy_pending_requests(void);
  * precopy and postcopy alike; any thread.
  */
 unsigned ram_recv_block_index(const char *name);    /* UINT_MAX if none */
+/* False until a stream's RAM block list was loaded. */
+bool ram_recv_ready(void);
 bool ram_recv_test(unsigned block, uint64_t page);
 void ram_recv_mark(unsigned block, uint64_t page);
 void ram_recv_clear(unsigned block, uint64_t first, uint64_t count);

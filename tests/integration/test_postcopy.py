@@ -249,6 +249,10 @@ class SetupFailures(PostcopyBase, unittest.TestCase):
         self.assertNotIn('RESUME', self.dst_watch.names())
 
     def test_destination_killed_in_postcopy_setup(self):
+        # Slow enough that the source is not stuck in a full socket when
+        # the destination freezes: it must see migrate-start-postcopy.
+        self.src.qmp.cmd('migrate-set-parameters',
+                         **{'max-bandwidth': 8 << 20})
         self.start()
         # Frozen, it cannot answer: the source waits in postcopy-setup.
         os.kill(self.dst.proc.pid, signal.SIGSTOP)
