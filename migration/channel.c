@@ -29,6 +29,7 @@ struct MigChannel {
     int shutdown_efd;           /* readable once shut down */
     int shut;                   /* atomic */
     int refcount;               /* atomic */
+    int read_timeout_ms;        /* atomic; 0: reads wait forever */
     MigChannelRelease release;
     void *priv;
 };
@@ -103,20 +104,33 @@ static bool is_shut(MigChannel *c)
     return g_atomic_int_get(&c->shut);
 }
 
-/* Sleeps until @fd is ready for @events or the channel is shut down. */
+/*
+ * Sleeps until @fd is ready for @events or the channel is shut down;
+ * -ETIMEDOUT when a read waited longer than the channel's read timeout.
+ */
 static int wait_fd(MigChannel *c, int fd, short events)
 {
     struct pollfd pfd[2] = {
         { .fd = fd, .events = events },
         { .fd = c->shutdown_efd, .events = POLLIN },
     };
+    int timeout = events == POLLIN ? g_atomic_int_get(&c->read_timeout_ms) : 0;
+    int rc;
 
-    while (poll(pfd, 2, -1) < 0) {
+    while ((rc = poll(pfd, 2, timeout > 0 ? timeout : -1)) < 0) {
         if (errno != EINTR) {
             return -errno;
         }
     }
+    if (rc == 0) {
+        return -ETIMEDOUT;
+    }
     return is_shut(c) ? -ESHUTDOWN : 0;
+}
+
+void mig_channel_set_read_timeout(MigChannel *chan, int ms)
+{
+    g_atomic_int_set(&chan->read_timeout_ms, ms);
 }
 
 ssize_t mig_channel_readv(MigChannel *chan, const struct iovec *iov, int iovcnt)

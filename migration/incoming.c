@@ -50,6 +50,10 @@ typedef struct Incoming {
     bool loaded_ok;             /* lock: incoming_loaded's answer */
     bool loaded_done;           /* lock */
     bool postcopy;              /* LISTEN done: the end is postcopy's */
+    int pause_asked;            /* atomic: migrate-pause received */
+    bool awaiting_recovery;     /* lock: paused, the load thread waits */
+    QEMUFile *recovered;        /* lock: migrate-recover's new stream */
+    char *listen_address;       /* main thread: the last one listened on */
 } Incoming;
 
 static Incoming inc = { .autostart = true };
@@ -57,6 +61,24 @@ static Incoming inc = { .autostart = true };
 void migration_incoming_set_autostart(bool autostart)
 {
     inc.autostart = autostart;
+}
+
+bool migration_incoming_pause(GError **errp)
+{
+    MigrationStatus cur = migration_status(migration_current());
+
+    if (!inc.thread || cur != MIGRATION_STATUS_POSTCOPY_ACTIVE) {
+        error_setg(errp, "migrate-pause is only possible in postcopy-active, "
+                   "not in %s", MigrationStatus_str(cur));
+        return false;
+    }
+    __atomic_store_n(&inc.pause_asked, 1, __ATOMIC_RELEASE);
+    g_mutex_lock(&inc.lock);
+    if (inc.f) {
+        qemu_file_shutdown(inc.f);
+    }
+    g_mutex_unlock(&inc.lock);
+    return true;
 }
 
 bool migration_incoming_defer_start(GError **errp)
@@ -78,6 +100,10 @@ bool migration_incoming_defer_start(GError **errp)
 }
 
 /* --- postcopy ------------------------------------------------------------ */
+
+static void arm_keepalive(void);
+static void stop_preempt(bool abort);
+static void accept_preempt(MigChannel *chan);
 
 static gboolean postcopy_run(gpointer opaque)
 {
@@ -221,9 +247,146 @@ static int handle_run(GError **errp)
         return 0;   /* sent again after a recovery */
     }
     postcopy_dst_note_run();
+    arm_keepalive();    /* from now on a silent source pauses us */
     ferry_log("incoming migration: POSTCOPY_RUN");
     g_idle_add(postcopy_run, NULL);
     return 0;
+}
+
+static void arm_keepalive(void)
+{
+    mig_channel_set_read_timeout(qemu_file_get_channel(inc.f),
+        (int)migration_current()->params.postcopy_keepalive_timeout);
+}
+
+/* POSTCOPY_RESUME: the recovery handshake's end on this side. */
+static int handle_resume(GError **errp)
+{
+    MigrationState *s = migration_current();
+    bool ran = __atomic_load_n(&inc.run_received, __ATOMIC_ACQUIRE);
+
+    if (!inc.rp || !migrate_set_state(s, MIGRATION_STATUS_POSTCOPY_RECOVER,
+                                      MIGRATION_STATUS_POSTCOPY_ACTIVE)) {
+        error_setg(errp, "migration stream: POSTCOPY_RESUME outside a "
+                   "postcopy recovery");
+        return -EINVAL;
+    }
+    if (ran) {
+        arm_keepalive();
+    }
+    /* ferry: say whether RUN ever arrived, so the source sends it again */
+    rp_send_be32(inc.rp, MIG_RP_MSG_RESUME_ACK,
+                 ran ? MIGRATION_RESUME_ACK_VALUE : RESUME_ACK_RUN_MISSING);
+    postcopy_dst_resume(inc.rp);
+    ferry_log("incoming migration: postcopy resumed");
+    return 0;
+}
+
+static void note_listen_address(void)
+{
+    char *addr = mig_channel_listen_address();
+
+    if (addr) {
+        g_free(inc.listen_address);
+        inc.listen_address = addr;
+    }
+}
+
+static gboolean cancel_listen(gpointer opaque)
+{
+    mig_listen_cancel();
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * The stream broke after RUN_ACK: pause, and wait (in the load thread)
+ * for migrate-recover's new stream, which continues this one.
+ */
+static QEMUFile *on_broken(QEMUFile *broken, const GError *why, void *opaque)
+{
+    MigrationState *s = migration_current();
+
+    if (!__atomic_load_n(&inc.run_ack_sent, __ATOMIC_ACQUIRE)) {
+        return NULL;
+    }
+    postcopy_dst_detach_rp();
+    stop_preempt(true);
+    g_mutex_lock(&inc.lock);
+    QEMUFile *old = g_steal_pointer(&inc.f);
+    inc.rp = NULL;
+    inc.awaiting_recovery = true;
+    g_mutex_unlock(&inc.lock);
+    qemu_file_shutdown(old);
+    qemu_fclose(old, NULL);
+    bool asked = __atomic_exchange_n(&inc.pause_asked, 0, __ATOMIC_ACQ_REL);
+    g_free(s->error_desc);
+    s->error_desc = g_strdup(asked ? "paused by migrate-pause" : why->message);
+    ferry_log("incoming migration paused: %s", s->error_desc);
+    migrate_set_state(s, migration_status(s), MIGRATION_STATUS_POSTCOPY_PAUSED);
+    g_idle_add(cancel_listen, NULL);
+
+    g_mutex_lock(&inc.lock);
+    while (!inc.recovered) {
+        g_cond_wait(&inc.cond, &inc.lock);
+    }
+    inc.f = g_steal_pointer(&inc.recovered);
+    inc.rp = qemu_file_get_return_path(inc.f);
+    inc.awaiting_recovery = false;
+    g_mutex_unlock(&inc.lock);
+    return inc.f;
+}
+
+static void accepted_recovery(MigChannel *chan, void *opaque)
+{
+    MigrationState *s = migration_current();
+
+    if (!chan) {
+        return;     /* logged; migrate-recover can be issued again */
+    }
+    g_mutex_lock(&inc.lock);
+    bool take = inc.awaiting_recovery && !inc.recovered;
+    if (take) {
+        inc.recovered = qemu_file_new_input(chan);
+        g_cond_broadcast(&inc.cond);
+    }
+    g_mutex_unlock(&inc.lock);
+    if (!take) {
+        accept_preempt(chan);
+        return;
+    }
+    ferry_log("incoming migration: recovery connection from %s",
+              mig_channel_name(chan));
+    mig_channel_unref(chan);
+    migrate_set_state(s, MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP,
+                      MIGRATION_STATUS_POSTCOPY_RECOVER);
+}
+
+bool migration_incoming_recover(const char *uri, GError **errp)
+{
+    MigrationState *s = migration_current();
+
+    g_mutex_lock(&inc.lock);
+    bool waiting = inc.awaiting_recovery && !inc.recovered;
+    g_mutex_unlock(&inc.lock);
+    if (!waiting || migration_status(s) != MIGRATION_STATUS_POSTCOPY_PAUSED) {
+        error_setg(errp, "migrate-recover: no postcopy migration is paused "
+                   "here (status %s)", MigrationStatus_str(migration_status(s)));
+        return false;
+    }
+    mig_listen_cancel();
+    if (!migrate_set_state(s, MIGRATION_STATUS_POSTCOPY_PAUSED,
+                           MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP)) {
+        error_setg(errp, "migrate-recover: the migration moved on");
+        return false;
+    }
+    if (!mig_channel_listen(uri, accepted_recovery, NULL, errp)) {
+        migrate_set_state(s, MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP,
+                          MIGRATION_STATUS_POSTCOPY_PAUSED);
+        return false;
+    }
+    mig_channel_listen_keep(true);  /* a preempt channel may follow */
+    note_listen_address();
+    return true;
 }
 
 static gpointer preempt_thread(gpointer opaque)
@@ -287,6 +450,16 @@ static int on_command(uint16_t cmd, const uint8_t *data, uint16_t len,
         return handle_packaged(data, len, errp);
     case MIG_CMD_POSTCOPY_RUN:
         return handle_run(errp);
+    case MIG_CMD_RECV_BITMAP:
+        if (!inc.rp || !inc.postcopy) {
+            error_setg(errp, "migration stream: RECV_BITMAP outside a "
+                       "postcopy recovery");
+            return -EINVAL;
+        }
+        return postcopy_dst_send_recv_bitmap(inc.rp, data, len, errp) ? 0
+                                                                      : -EINVAL;
+    case MIG_CMD_POSTCOPY_RESUME:
+        return handle_resume(errp);
     default:
         error_setg(errp, "migration stream: command %u is not supported "
                    "here", cmd);
@@ -297,10 +470,12 @@ static int on_command(uint16_t cmd, const uint8_t *data, uint16_t len,
 static void fail_incoming(MigrationState *s, GError *error)
 {
     MigrationStatus cur = migration_status(s);
+    bool asked = __atomic_load_n(&inc.pause_asked, __ATOMIC_ACQUIRE);
 
     ferry_log("incoming migration failed: %s", error->message);
     g_free(s->error_desc);
-    s->error_desc = g_strdup(error->message);
+    s->error_desc = g_strdup(asked ? "paused by migrate-pause"
+                                   : error->message);
     if (__atomic_load_n(&inc.run_ack_sent, __ATOMIC_ACQUIRE)) {
         /* The source may have sent RUN: halt, never give up the guest. */
         postcopy_dst_detach_rp();
@@ -365,7 +540,8 @@ static int finish_postcopy(int ret, GError **errp)
 static gpointer load_thread(gpointer opaque)
 {
     GError *err = NULL;
-    int ret = savevm_load(inc.f, on_command, NULL, &err);
+    int ret = savevm_load_recoverable(inc.f, on_command, on_broken, NULL,
+                                      &err);
 
     ret = finish_postcopy(ret, &err);
     if (inc.rp && (ret == 0 || !__atomic_load_n(&inc.run_ack_sent,
@@ -385,8 +561,10 @@ static gpointer load_thread(gpointer opaque)
     }
     g_mutex_unlock(&inc.lock);
     stop_preempt(true);     /* nothing more is placed after this */
-    qemu_fclose(inc.f, NULL);
-    inc.f = NULL;
+    g_mutex_lock(&inc.lock);
+    QEMUFile *f = g_steal_pointer(&inc.f);
+    g_mutex_unlock(&inc.lock);
+    qemu_fclose(f, NULL);
     inc.rp = NULL;
     g_idle_add(load_finished, NULL);
     return NULL;
@@ -459,6 +637,12 @@ bool migration_incoming_start(const char *uri, bool exit_on_error,
         return false;
     }
     mig_channel_listen_keep(migrate_capability(MIGRATION_CAPABILITY_POSTCOPY_PREEMPT));
+    note_listen_address();
     inc.started = true;
     return true;
+}
+
+char *migration_incoming_listen_address(void)
+{
+    return g_strdup(inc.listen_address);
 }

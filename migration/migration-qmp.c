@@ -1,4 +1,5 @@
 /* The migration commands of QMP: start, cancel, continue, query. */
+#include <string.h>
 #include "migration/incoming.h"
 #include "migration/migration.h"
 #include "migration/outgoing.h"
@@ -12,8 +13,7 @@ void qmp_migrate(const char *uri, bool has_detach, bool detach,
                  bool has_resume, bool resume, GError **errp)
 {
     if (has_resume && resume) {
-        error_setg(errp, "migrate: resume is for a paused postcopy "
-                   "migration, and no migration is paused");
+        migration_outgoing_resume(uri, errp);
         return;
     }
     migration_outgoing_start(uri, errp);
@@ -34,6 +34,23 @@ void qmp_migrate_cancel(GError **errp)
 void qmp_migrate_continue(MigrationStatus state, GError **errp)
 {
     migration_outgoing_continue(state, errp);
+}
+
+void qmp_migrate_recover(const char *uri, GError **errp)
+{
+    migration_incoming_recover(uri, errp);
+}
+
+void qmp_migrate_pause(GError **errp)
+{
+    MigrationTimes t;
+
+    migration_outgoing_times(&t);
+    if (t.start_ms) {
+        migration_outgoing_pause(errp);     /* this process is the source */
+    } else {
+        migration_incoming_pause(errp);
+    }
 }
 
 void qmp_migrate_start_postcopy(GError **errp)
@@ -85,6 +102,31 @@ static MigrationStats *ram_info(const MigrationTimes *t, int64_t elapsed_ms)
     return st;
 }
 
+/* QEMU's socket-address of a destination, from "tcp:H:P" / "unix:PATH". */
+static MigrationSocketAddressList *listen_address(void)
+{
+    g_autofree char *uri = migration_incoming_listen_address();
+    MigrationSocketAddress *a;
+
+    if (!uri) {
+        return NULL;
+    }
+    a = g_new0(MigrationSocketAddress, 1);
+    if (g_str_has_prefix(uri, "unix:")) {
+        a->type = g_strdup("unix");
+        a->path = g_strdup(uri + 5);
+    } else {
+        const char *hp = strchr(uri, ':') ? strchr(uri, ':') + 1 : uri;
+        const char *colon = strrchr(hp, ':');
+        a->type = g_strdup("inet");
+        a->host = colon ? g_strndup(hp, colon - hp) : g_strdup(hp);
+        a->port = g_strdup(colon ? colon + 1 : "");
+    }
+    MigrationSocketAddressList *l = g_new0(MigrationSocketAddressList, 1);
+    l->value = a;
+    return l;
+}
+
 MigrationInfo *qmp_query_migrate(GError **errp)
 {
     MigrationState *s = migration_current();
@@ -98,17 +140,21 @@ MigrationInfo *qmp_query_migrate(GError **errp)
     }
     info->has_status = true;
     info->status = status;
-    if (status == MIGRATION_STATUS_FAILED && s->error_desc) {
+    if ((status == MIGRATION_STATUS_FAILED ||
+         status == MIGRATION_STATUS_POSTCOPY_PAUSED) && s->error_desc) {
         info->error_desc = g_strdup(s->error_desc);
     }
     migration_outgoing_times(&t);
     if (!t.start_ms) {
         postcopy_dst_fill_info(info);
+        info->socket_address = listen_address();
         return info;        /* a destination: no source-side counters */
     }
     if (t.run_ack_us) {
         info->has_x_postcopy_run_ack_latency = true;
         info->x_postcopy_run_ack_latency = (uint64_t)t.run_ack_us;
+        info->has_x_postcopy_package_time = true;
+        info->x_postcopy_package_time = (uint64_t)t.package_ms;
     }
     int64_t end = t.end_ms ? t.end_ms : g_get_monotonic_time() / 1000;
     info->has_total_time = true;

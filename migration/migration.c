@@ -376,7 +376,7 @@ static void finish(bool ok, GError *err)
     savevm_cleanup();
     g_mutex_lock(&out.lock);
     if (out.f) {
-        out.times.transferred = qemu_file_transferred(out.f);
+        out.times.transferred = out.stream_base + qemu_file_transferred(out.f);
         qemu_fclose(out.f, NULL);
         out.f = NULL;
     }
@@ -436,6 +436,47 @@ static gpointer migration_thread(gpointer opaque)
     return NULL;
 }
 
+static gpointer resume_thread(gpointer opaque)
+{
+    g_autoptr(GError) err = NULL;
+    bool ok = postcopy_source_resume(&err);
+
+    if (!ok) {
+        g_prefix_error(&err, "postcopy recovery failed: ");
+    }
+    finish(ok, err);
+    return NULL;
+}
+
+bool migration_outgoing_resume(const char *uri, GError **errp)
+{
+    MigrationState *s = migration_current();
+
+    if (migration_status(s) != MIGRATION_STATUS_POSTCOPY_PAUSED || !out.run_sent) {
+        error_setg(errp, "migrate: resume is for a paused postcopy migration, "
+                   "and no migration is paused here (status %s)",
+                   MigrationStatus_str(migration_status(s)));
+        return false;
+    }
+    migration_outgoing_join();
+    g_free(out.uri);
+    out.uri = g_strdup(uri);
+    g_mutex_lock(&out.lock);
+    out.pause_asked = false;
+    g_mutex_unlock(&out.lock);
+    if (!migrate_set_state(s, MIGRATION_STATUS_POSTCOPY_PAUSED,
+                           MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP)) {
+        error_setg(errp, "migrate: the migration moved on");
+        return false;
+    }
+    eventfd_t stale;
+    if (out.cancel_fd >= 0) {
+        (void)!eventfd_read(out.cancel_fd, &stale);
+    }
+    out.thread = g_thread_new("mig/resume", resume_thread, NULL);
+    return true;
+}
+
 bool migration_outgoing_start(const char *uri, GError **errp)
 {
     MigrationState *s = migration_current();
@@ -460,6 +501,8 @@ bool migration_outgoing_start(const char *uri, GError **errp)
     }
     out.cancel = out.continue_ok = out.stopped_vm = out.blocks_inactive = false;
     out.start_postcopy = out.postcopy = out.run_sent = false;
+    out.pause_asked = false;
+    out.stream_base = 0;
     out.last_sync_count = 0;
     out.last_pass_pending = UINT64_MAX;
     out.times = (MigrationTimes){ .start_ms = now_ms() };
@@ -517,6 +560,27 @@ bool migration_outgoing_cancel(GError **errp)
     return true;
 }
 
+bool migration_outgoing_pause(GError **errp)
+{
+    MigrationStatus cur = migration_status(migration_current());
+
+    if (cur != MIGRATION_STATUS_POSTCOPY_ACTIVE) {
+        error_setg(errp, "migrate-pause is only possible in postcopy-active, "
+                   "not in %s", MigrationStatus_str(cur));
+        return false;
+    }
+    g_mutex_lock(&out.lock);
+    out.pause_asked = true;
+    if (out.f) {
+        qemu_file_shutdown(out.f);      /* the return path shares it */
+    }
+    if (out.preempt) {
+        qemu_file_shutdown(out.preempt);
+    }
+    g_mutex_unlock(&out.lock);
+    return true;
+}
+
 bool migration_outgoing_start_postcopy(GError **errp)
 {
     MigrationStatus cur = migration_status(migration_current());
@@ -562,7 +626,7 @@ void migration_outgoing_times(MigrationTimes *t)
     g_mutex_lock(&out.lock);
     *t = out.times;
     if (out.f) {
-        t->transferred = qemu_file_transferred(out.f);
+        t->transferred = out.stream_base + qemu_file_transferred(out.f);
     }
     g_mutex_unlock(&out.lock);
 }

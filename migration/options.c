@@ -28,6 +28,7 @@ static const MigrationCapability supported_caps[] = {
 };
 
 #define POSTCOPY_SETUP_TIMEOUT_MS     10000
+#define POSTCOPY_KEEPALIVE_TIMEOUT_MS 5000
 #define POSTCOPY_SETUP_TIMEOUT_MIN_MS 100
 #define POSTCOPY_SETUP_TIMEOUT_MAX_MS 600000
 
@@ -49,6 +50,7 @@ static void params_set_defaults(MigrationParameters *p)
         .tls_authz = g_strdup(""),
         .max_postcopy_bandwidth = 0,
         .postcopy_setup_timeout = POSTCOPY_SETUP_TIMEOUT_MS,
+        .postcopy_keepalive_timeout = POSTCOPY_KEEPALIVE_TIMEOUT_MS,
         .announce_initial = 50,
         .announce_max = 550,
         .announce_rounds = 5,
@@ -192,6 +194,19 @@ static bool check_tls(const char *name, const char *v, GError **errp)
     return true;
 }
 
+static bool check_timeout(const char *name, bool has, uint64_t v,
+                          GError **errp)
+{
+    if (has && (v < POSTCOPY_SETUP_TIMEOUT_MIN_MS ||
+                v > POSTCOPY_SETUP_TIMEOUT_MAX_MS)) {
+        error_setg(errp, "Parameter '%s' expects an integer in the range of "
+                   "%d to %d milliseconds", name, POSTCOPY_SETUP_TIMEOUT_MIN_MS,
+                   POSTCOPY_SETUP_TIMEOUT_MAX_MS);
+        return false;
+    }
+    return true;
+}
+
 static bool check_params(const q_obj_migrate_set_parameters_arg *a,
                          GError **errp)
 {
@@ -200,12 +215,12 @@ static bool check_params(const q_obj_migrate_set_parameters_arg *a,
                    "the range of 0 to %llu milliseconds", MAX_DOWNTIME_MS);
         return false;
     }
-    if (a->has_postcopy_setup_timeout &&
-        (a->postcopy_setup_timeout < POSTCOPY_SETUP_TIMEOUT_MIN_MS ||
-         a->postcopy_setup_timeout > POSTCOPY_SETUP_TIMEOUT_MAX_MS)) {
-        error_setg(errp, "Parameter 'postcopy-setup-timeout' expects an "
-                   "integer in the range of %d to %d milliseconds",
-                   POSTCOPY_SETUP_TIMEOUT_MIN_MS, POSTCOPY_SETUP_TIMEOUT_MAX_MS);
+    if (!check_timeout("postcopy-setup-timeout",
+                       a->has_postcopy_setup_timeout,
+                       a->postcopy_setup_timeout, errp) ||
+        !check_timeout("postcopy-keepalive-timeout",
+                       a->has_postcopy_keepalive_timeout,
+                       a->postcopy_keepalive_timeout, errp)) {
         return false;
     }
     if (a->has_max_bandwidth && a->max_bandwidth > INT64_MAX) {
@@ -290,6 +305,7 @@ static void apply_params(MigrationParameters *p,
     APPLY(p, a, throttle_trigger_threshold);
     APPLY(p, a, max_postcopy_bandwidth);
     APPLY(p, a, postcopy_setup_timeout);
+    APPLY(p, a, postcopy_keepalive_timeout);
 }
 
 void qmp_migrate_set_parameters(
@@ -303,6 +319,7 @@ void qmp_migrate_set_parameters(
     const char *tls_hostname, const char *tls_authz,
     bool has_max_postcopy_bandwidth, uint64_t max_postcopy_bandwidth,
     bool has_postcopy_setup_timeout, uint64_t postcopy_setup_timeout,
+    bool has_postcopy_keepalive_timeout, uint64_t postcopy_keepalive_timeout,
     bool has_announce_initial, uint64_t announce_initial,
     bool has_announce_max, uint64_t announce_max, bool has_announce_rounds,
     uint64_t announce_rounds, bool has_announce_step, uint64_t announce_step,
@@ -328,6 +345,7 @@ void qmp_migrate_set_parameters(
         (char *)tls_creds, (char *)tls_hostname, (char *)tls_authz,
         has_max_postcopy_bandwidth, max_postcopy_bandwidth,
         has_postcopy_setup_timeout, postcopy_setup_timeout,
+        has_postcopy_keepalive_timeout, postcopy_keepalive_timeout,
         has_announce_initial, announce_initial, has_announce_max,
         announce_max, has_announce_rounds, announce_rounds,
         has_announce_step, announce_step, has_compress_level, compress_level,

@@ -31,6 +31,9 @@ typedef struct Outgoing {
     bool postcopy;              /* the switchover is a postcopy one */
     bool run_sent;              /* RUN may be out: never resume here */
     QEMUFile *preempt;          /* lock: postcopy-preempt's channel */
+    bool pause_asked;           /* lock: migrate-pause received */
+    uint64_t stream_base;       /* lock: bytes sent on streams closed by
+                                   postcopy pauses */
     uint64_t last_pass_pending; /* what remained at the previous sync */
     uint64_t last_sync_count;
     CPUThrottleTrigger throttle;    /* auto-converge */
@@ -55,6 +58,8 @@ bool stop_guest(MigrationStatus next, int64_t *stop_at, GError **errp);
 
 /* migration/postcopy-src.c: from migrate-start-postcopy to the end. */
 bool postcopy_source_run(GError **errp);
+/* postcopy-recover-setup: reconnect to out.uri, resync, go on to the end. */
+bool postcopy_source_resume(GError **errp);
 /* After RUN: pause instead of failing (the guest may run there). */
 void postcopy_source_pause(GError *err);
 /* Closes the preempt channel, first ending it cleanly if @flush_eos. */

@@ -394,6 +394,45 @@ void postcopy_dst_detach_rp(void)
     __atomic_store_n(&pc.rp, NULL, __ATOMIC_RELEASE);
 }
 
+static void request_again(uint64_t key, void *opaque)
+{
+    unsigned block = (unsigned)(key >> 48);
+    uint64_t page = key & ((1ULL << 48) - 1);
+
+    if (block < pc.nr_blocks && !ram_recv_test(block, page)) {
+        request_page(block, page << MIG_PAGE_SHIFT);
+    }
+}
+
+void postcopy_dst_resume(QEMUFile *rp)
+{
+    pc.last_requested[0] = '\0';   /* the first request names its block */
+    __atomic_store_n(&pc.rp, rp, __ATOMIC_RELEASE);
+    postcopy_stats_foreach_outstanding(pc.stats, request_again, NULL);
+}
+
+bool postcopy_dst_send_recv_bitmap(QEMUFile *rp, const uint8_t *data,
+                                   uint16_t len, GError **errp)
+{
+    char name[256];
+
+    if (len < 1 || len != 1 + data[0] || memchr(data + 1, 0, data[0])) {
+        error_setg(errp, "postcopy: malformed RECV_BITMAP command (%u bytes)",
+                   len);
+        return false;
+    }
+    memcpy(name, data + 1, data[0]);
+    name[data[0]] = '\0';
+    unsigned index = ram_recv_block_index(name);
+    if (index == UINT_MAX || !ram_recv_ready()) {
+        error_setg(errp, "postcopy: RECV_BITMAP of unknown block '%s'", name);
+        return false;
+    }
+    rp_send_recv_bitmap(rp, name, ram_recv_bitmap(index),
+                        pc.blocks[index].size >> MIG_PAGE_SHIFT);
+    return true;
+}
+
 static void count_missing(uint64_t first, uint64_t count, void *opaque)
 {
     *(uint64_t *)opaque += count;

@@ -280,3 +280,22 @@ void postcopy_stats_report_clear(PostcopyStatsReport *r)
     g_clear_pointer(&r->vcpu_blocktime_ms, g_free);
     g_clear_pointer(&r->vcpu_latency_ns, g_free);
 }
+
+void postcopy_stats_foreach_outstanding(PostcopyStats *ps,
+                                        void (*fn)(uint64_t page, void *opaque),
+                                        void *opaque)
+{
+    g_mutex_lock(&ps->lock);
+    GList *keys = g_hash_table_get_values(ps->pending);
+    GArray *pages = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    for (GList *l = keys; l; l = l->next) {
+        g_array_append_val(pages, ((Pending *)l->data)->page);
+    }
+    g_list_free(keys);
+    g_mutex_unlock(&ps->lock);
+    /* without the lock: @fn may take a while (it sends) */
+    for (guint i = 0; i < pages->len; i++) {
+        fn(g_array_index(pages, uint64_t, i), opaque);
+    }
+    g_array_free(pages, TRUE);
+}

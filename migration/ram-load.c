@@ -68,6 +68,11 @@ static void recv_bitmaps_reset(void)
     }
 }
 
+const unsigned long *ram_recv_bitmap(unsigned block)
+{
+    return recv_bmaps[block];
+}
+
 bool ram_recv_ready(void)
 {
     return recv_bmaps != NULL;

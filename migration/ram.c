@@ -505,6 +505,66 @@ static void send_requested_pages(QEMUFile *f, RAMState *rs)
     }
 }
 
+/* --- postcopy recovery ---------------------------------------------------- */
+
+unsigned ram_postcopy_block_count(void)
+{
+    return ram_state ? ram_state->nr_blocks : 0;
+}
+
+const char *ram_postcopy_block_name(unsigned i)
+{
+    return ram_state->blocks[i].blk.name;
+}
+
+bool ram_postcopy_reload_bitmap(const char *block, const uint8_t *le_words,
+                                uint64_t bytes)
+{
+    RAMState *rs = ram_state;
+
+    for (unsigned i = 0; rs && i < rs->nr_blocks; i++) {
+        RAMBlockMig *b = &rs->blocks[i];
+        uint64_t pages = block_pages(b);
+        if (strcmp(b->blk.name, block)) {
+            continue;
+        }
+        if (bytes != (pages + 63) / 64 * 8) {
+            return false;
+        }
+        /* To send: every page the destination does not hold. */
+        uint64_t todo = 0;
+        for (uint64_t w = 0; w < BITS_TO_LONGS(pages); w++) {
+            uint64_t held;
+            memcpy(&held, le_words + w * 8, 8);
+            unsigned long want = ~(unsigned long)GUINT64_FROM_LE(held);
+            if ((w + 1) * BITS_PER_LONG > pages) {
+                want &= (1UL << (pages % BITS_PER_LONG)) - 1;
+            }
+            unsigned long old = __atomic_exchange_n(&b->bmap[w], want,
+                                                    __ATOMIC_ACQ_REL);
+            todo += (uint64_t)__builtin_popcountl(want);
+            todo -= (uint64_t)__builtin_popcountl(old);
+        }
+        __atomic_add_fetch(&rs->dirty_pages, todo, __ATOMIC_RELAXED);
+        return true;
+    }
+    return false;
+}
+
+void ram_postcopy_new_stream(QEMUFile *urgent)
+{
+    RAMState *rs = ram_state;
+
+    g_mutex_lock(&req_lock);
+    g_queue_clear_full(&requests, g_free);
+    rs->last_sent = NULL;
+    rs->last_urgent = NULL;
+    rs->urgent_file = urgent;
+    rs->cur_block = 0;
+    rs->cur_page = 0;
+    g_mutex_unlock(&req_lock);
+}
+
 static int ram_save_urgent(QEMUFile *f, void *opaque)
 {
     send_requested_pages(f, ram_state);

@@ -23,6 +23,30 @@ void rp_send(QEMUFile *rp, uint16_t type, uint16_t len, const uint8_t *data)
     g_mutex_unlock(&send_lock);
 }
 
+void rp_send_recv_bitmap(QEMUFile *rp, const char *name,
+                         const unsigned long *bitmap, uint64_t nbits)
+{
+    uint8_t head[256];
+    size_t n = strlen(name);
+    uint64_t words = (nbits + 63) / 64;
+
+    head[0] = (uint8_t)n;
+    memcpy(head + 1, name, n);
+    g_mutex_lock(&send_lock);
+    qemu_put_be16(rp, MIG_RP_MSG_RECV_BITMAP);
+    qemu_put_be16(rp, (uint16_t)(n + 1));
+    qemu_put_buffer(rp, head, n + 1);
+    qemu_put_be64(rp, words * 8);
+    for (uint64_t i = 0; i < words; i++) {
+        uint64_t w = __atomic_load_n(&bitmap[i], __ATOMIC_RELAXED);
+        uint64_t le = GUINT64_TO_LE(w);
+        qemu_put_buffer(rp, (const uint8_t *)&le, 8);
+    }
+    qemu_put_be64(rp, RAMBLOCK_RECV_BITMAP_ENDING);
+    qemu_fflush(rp);
+    g_mutex_unlock(&send_lock);
+}
+
 void rp_send_be32(QEMUFile *rp, uint16_t type, uint32_t value)
 {
     uint8_t buf[4] = { value >> 24, value >> 16, value >> 8, value };
@@ -72,6 +96,57 @@ static bool handle_page_request(ReturnPath *rp, uint16_t type,
     return true;
 }
 
+/* RECV_BITMAP: the name in the message, the bitmap after it. */
+static bool handle_recv_bitmap(ReturnPath *rp, const uint8_t *buf,
+                               uint16_t len)
+{
+    char name[256];
+
+    if (!rp->on_bitmap || len < 2 || len != 1 + buf[0]) {
+        return false;
+    }
+    memcpy(name, buf + 1, buf[0]);
+    name[buf[0]] = '\0';
+    uint64_t bytes = qemu_get_be64(rp->f);
+    if (qemu_file_get_error(rp->f) || bytes > (1ULL << 34) || bytes % 8) {
+        return false;
+    }
+    g_autofree uint8_t *bits = g_try_malloc(bytes ? bytes : 1);
+    if (!bits) {
+        return false;
+    }
+    qemu_get_buffer(rp->f, bits, bytes);
+    if (qemu_get_be64(rp->f) != RAMBLOCK_RECV_BITMAP_ENDING ||
+        qemu_file_get_error(rp->f) ||
+        !rp->on_bitmap(name, bits, bytes, rp->opaque)) {
+        return false;
+    }
+    g_mutex_lock(&rp->lock);
+    rp->bitmaps++;
+    rp->events++;
+    g_cond_broadcast(&rp->cond);
+    g_mutex_unlock(&rp->lock);
+    return true;
+}
+
+static void note_resume_ack(ReturnPath *rp, uint32_t value)
+{
+    g_mutex_lock(&rp->lock);
+    rp->resume_ack = value;
+    rp->events++;
+    g_cond_broadcast(&rp->cond);
+    g_mutex_unlock(&rp->lock);
+}
+
+void return_path_recovery_state(ReturnPath *rp, unsigned *bitmaps,
+                                uint32_t *resume_ack)
+{
+    g_mutex_lock(&rp->lock);
+    *bitmaps = rp->bitmaps;
+    *resume_ack = rp->resume_ack;
+    g_mutex_unlock(&rp->lock);
+}
+
 static void note_run_ack(ReturnPath *rp)
 {
     g_mutex_lock(&rp->lock);
@@ -98,6 +173,9 @@ static gpointer rp_thread(gpointer opaque)
         if (qemu_file_get_error(rp->f) || len > sizeof(buf)) {
             return_path_done(rp, false, len > sizeof(buf) ?
                              "return path: oversized message" :
+                             qemu_file_get_error(rp->f) == -ETIMEDOUT ?
+                             "return path: nothing heard from the destination "
+                             "within postcopy-keepalive-timeout" :
                              "return path: connection lost");
             return NULL;
         }
@@ -113,7 +191,9 @@ static gpointer rp_thread(gpointer opaque)
             return NULL;
         }
         if (type == MIG_RP_MSG_PONG && len == 4) {
-            ferry_log("return path: pong %u", be32_at(buf));
+            if (be32_at(buf)) {     /* 0: the destination's keepalive */
+                ferry_log("return path: pong %u", be32_at(buf));
+            }
             continue;
         }
         if ((type == MIG_RP_MSG_REQ_PAGES || type == MIG_RP_MSG_REQ_PAGES_ID) &&
@@ -122,6 +202,13 @@ static gpointer rp_thread(gpointer opaque)
         }
         if (type == MIG_RP_MSG_RUN_ACK && len == 0) {
             note_run_ack(rp);
+            continue;
+        }
+        if (type == MIG_RP_MSG_RECV_BITMAP && handle_recv_bitmap(rp, buf, len)) {
+            continue;
+        }
+        if (type == MIG_RP_MSG_RESUME_ACK && len == 4 && be32_at(buf)) {
+            note_resume_ack(rp, be32_at(buf));
             continue;
         }
         ferry_log("return path: unexpected message %u of %u bytes", type, len);
@@ -139,6 +226,10 @@ void return_path_start(ReturnPath *rp, QEMUFile *f,
     rp->done = false;
     rp->ok = false;
     rp->run_ack = false;
+    rp->shut_on_failure = NULL;
+    rp->on_bitmap = NULL;
+    rp->bitmaps = 0;
+    rp->resume_ack = 0;
     rp->events = 0;
     rp->error = NULL;
     rp->on_page_request = on_page_request;
@@ -154,6 +245,9 @@ void return_path_done(ReturnPath *rp, bool ok, const char *error)
         rp->done = true;
         rp->ok = ok;
         rp->error = g_strdup(error);
+        if (!ok && rp->shut_on_failure) {
+            qemu_file_shutdown(rp->shut_on_failure);
+        }
     }
     rp->events++;
     g_cond_broadcast(&rp->cond);
@@ -207,6 +301,29 @@ uint64_t return_path_wait_event(ReturnPath *rp, uint64_t seen,
     uint64_t now = rp->events;
     g_mutex_unlock(&rp->lock);
     return now;
+}
+
+void return_path_shut_on_failure(ReturnPath *rp, QEMUFile *f)
+{
+    g_mutex_lock(&rp->lock);
+    rp->shut_on_failure = f;
+    if (f && rp->done && !rp->ok) {
+        qemu_file_shutdown(f);
+    }
+    g_mutex_unlock(&rp->lock);
+}
+
+int return_path_wait_until(ReturnPath *rp, int64_t deadline_us, char **error)
+{
+    g_mutex_lock(&rp->lock);
+    while (!rp->done && g_cond_wait_until(&rp->cond, &rp->lock, deadline_us)) {
+    }
+    int ret = rp->done ? rp->ok : -1;
+    if (ret == 0) {
+        *error = g_strdup(rp->error);
+    }
+    g_mutex_unlock(&rp->lock);
+    return ret;
 }
 
 bool return_path_run_acked(ReturnPath *rp)

@@ -636,18 +636,34 @@ static void load_state_clear(LoadState *ls)
     g_array_free(ls->sections, TRUE);
 }
 
-int savevm_load(QEMUFile *f, SaveVMCommandFn on_command, void *opaque,
-                GError **errp)
+int savevm_load_recoverable(QEMUFile *f, SaveVMCommandFn on_command,
+                            SaveVMBrokenFn on_broken, void *opaque,
+                            GError **errp)
 {
     LoadState ls = { f, g_array_new(FALSE, TRUE, sizeof(LoadSection)),
                      on_command, opaque };
     int ret = check_header(f, errp) ? load_loop(&ls, errp) : -EINVAL;
 
+    while (ret < 0 && on_broken && qemu_file_get_error(ls.f)) {
+        QEMUFile *next = on_broken(ls.f, *errp, opaque);
+        if (!next) {
+            break;
+        }
+        g_clear_error(errp);
+        ls.f = next;
+        ret = load_loop(&ls, errp);
+    }
     if (ret == 0 && !ls.packaged) {
-        skip_vmdesc(f);
+        skip_vmdesc(ls.f);
     }
     load_state_clear(&ls);
     return ret;
+}
+
+int savevm_load(QEMUFile *f, SaveVMCommandFn on_command, void *opaque,
+                GError **errp)
+{
+    return savevm_load_recoverable(f, on_command, NULL, opaque, errp);
 }
 
 int savevm_load_package(QEMUFile *f, SaveVMCommandFn on_command,

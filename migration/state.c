@@ -38,6 +38,12 @@ static const struct {
     { S(POSTCOPY_ACTIVE), S(FAILED) },
     /* after RUN (source) or RUN_ACK (destination): halt, never fail */
     { S(POSTCOPY_ACTIVE), S(POSTCOPY_PAUSED) },
+    /* recovery (migrate-recover, migrate resume), which may fail again */
+    { S(POSTCOPY_PAUSED), S(POSTCOPY_RECOVER_SETUP) },
+    { S(POSTCOPY_RECOVER_SETUP), S(POSTCOPY_RECOVER) },
+    { S(POSTCOPY_RECOVER), S(POSTCOPY_ACTIVE) },
+    { S(POSTCOPY_RECOVER_SETUP), S(POSTCOPY_PAUSED) },
+    { S(POSTCOPY_RECOVER), S(POSTCOPY_PAUSED) },
     /* failure before the switchover completes */
     { S(SETUP), S(FAILED) },
     { S(ACTIVE), S(FAILED) },

@@ -162,6 +162,12 @@ static bool wait_for_end(Hmp *hmp, GError **errp)
         case MIGRATION_STATUS_CANCELLED:
             error_setg(errp, "migration cancelled");
             return false;
+        case MIGRATION_STATUS_POSTCOPY_PAUSED:
+            error_setg(errp, "migration paused: %s; recover with "
+                       "migrate_recover URI on the destination, then "
+                       "migrate -r URI here",
+                       info->error_desc ? info->error_desc : "unknown error");
+            return false;
         default:
             g_usleep(100000);
         }
@@ -192,6 +198,16 @@ bool hmp_migrate_cancel(Hmp *hmp, JsonObject *args, GError **errp)
 bool hmp_migrate_continue(Hmp *hmp, JsonObject *args, GError **errp)
 {
     return run_with(hmp, "migrate-continue", args, errp);
+}
+
+bool hmp_migrate_recover(Hmp *hmp, JsonObject *args, GError **errp)
+{
+    return run_with(hmp, "migrate-recover", args, errp);
+}
+
+bool hmp_migrate_pause(Hmp *hmp, JsonObject *args, GError **errp)
+{
+    return run_with(hmp, "migrate-pause", NULL, errp);
 }
 
 bool hmp_migrate_start_postcopy(Hmp *hmp, JsonObject *args, GError **errp)

@@ -78,6 +78,11 @@ void mig_listen_cancel(void);
 const char *mig_channel_name(const MigChannel *chan);
 bool mig_channel_can_read(const MigChannel *chan);
 bool mig_channel_can_write(const MigChannel *chan);
+/*
+ * A read that waits longer than @ms (0: forever) fails with -ETIMEDOUT:
+ * how postcopy notices a silent network.  Any thread.
+ */
+void mig_channel_set_read_timeout(MigChannel *chan, int ms);
 /* True for sockets: the reverse direction carries the return path. */
 bool mig_channel_has_reverse_direction(const MigChannel *chan);
 

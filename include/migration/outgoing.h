@@ -21,11 +21,16 @@ typedef struct MigrationTimes {
     uint64_t downtime_bytes;
     uint64_t transferred;
     int64_t run_ack_us;         /* postcopy: package sent -> RUN_ACK read */
+    int64_t package_ms;         /* postcopy: guest stopped -> package sent */
 } MigrationTimes;
 
 bool migration_outgoing_start(const char *uri, GError **errp);
 bool migration_outgoing_cancel(GError **errp);
 bool migration_outgoing_continue(MigrationStatus state, GError **errp);
+/* migrate resume=true: postcopy-paused -> recover-setup -> recover. */
+bool migration_outgoing_resume(const char *uri, GError **errp);
+/* migrate-pause on the source: postcopy-active -> postcopy-paused. */
+bool migration_outgoing_pause(GError **errp);
 /* migrate-start-postcopy: switch at the migration thread's next step. */
 bool migration_outgoing_start_postcopy(GError **errp);
 /* Fills the time and byte counters of query-migrate. */

@@ -78,4 +78,9 @@ void postcopy_stats_report(PostcopyStats *ps, int64_t now_ns,
                            PostcopyStatsReport *out);
 void postcopy_stats_report_clear(PostcopyStatsReport *r); /* frees the arrays */
 
+/* Calls @fn for every page a fault still waits on (recovery asks again). */
+void postcopy_stats_foreach_outstanding(PostcopyStats *ps,
+                                        void (*fn)(uint64_t page, void *opaque),
+                                        void *opaque);
+
 #endif

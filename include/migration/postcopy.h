@@ -35,6 +35,11 @@ void postcopy_dst_note_run_ack(void);
 void postcopy_dst_note_run(void);
 /* The return path broke: stop asking (vCPUs that fault keep waiting). */
 void postcopy_dst_detach_rp(void);
+/* Recovery done: ask on @rp from now on, and again for what waits. */
+void postcopy_dst_resume(QEMUFile *rp);
+/* MIG_CMD_RECV_BITMAP (u8 len, block name): answers on @rp. */
+bool postcopy_dst_send_recv_bitmap(QEMUFile *rp, const uint8_t *data,
+                                   uint16_t len, GError **errp);
 /*
  * The stream ended: checks that every page arrived, then stops the fault
  * thread and unregisters.  False (@errp) if pages are missing.

@@ -63,6 +63,19 @@ bool ram_postcopy_pending_requests(void);
 unsigned ram_recv_block_index(const char *name);    /* UINT_MAX if none */
 /* False until a stream's RAM block list was loaded. */
 bool ram_recv_ready(void);
+const unsigned long *ram_recv_bitmap(unsigned block);
+/*
+ * Source, postcopy recovery: what the destination holds of @block, as
+ * little-endian 64-bit words (MIG_RP_MSG_RECV_BITMAP); every page not in
+ * it is to be sent (again).  False if the size does not match the block.
+ */
+bool ram_postcopy_reload_bitmap(const char *block, const uint8_t *le_words,
+                                uint64_t bytes);
+/* A new stream after recovery: the next page names its block. */
+void ram_postcopy_new_stream(QEMUFile *urgent);
+/* Blocks the source must ask RECV_BITMAP for. */
+unsigned ram_postcopy_block_count(void);
+const char *ram_postcopy_block_name(unsigned i);
 bool ram_recv_test(unsigned block, uint64_t page);
 void ram_recv_mark(unsigned block, uint64_t page);
 void ram_recv_clear(unsigned block, uint64_t first, uint64_t count);

@@ -122,6 +122,16 @@ typedef int (*SaveVMCommandFn)(uint16_t cmd, const uint8_t *data,
 int savevm_load(QEMUFile *f, SaveVMCommandFn on_command, void *opaque,
                 GError **errp);
 /*
+ * Postcopy recovery: when the stream breaks (not when it is malformed),
+ * @on_broken may hand over a new file that continues it (section ids
+ * and all); NULL ends the load with the error.
+ */
+typedef QEMUFile *(*SaveVMBrokenFn)(QEMUFile *broken, const GError *why,
+                                    void *opaque);
+int savevm_load_recoverable(QEMUFile *f, SaveVMCommandFn on_command,
+                            SaveVMBrokenFn on_broken, void *opaque,
+                            GError **errp);
+/*
  * A postcopy package (MIG_CMD_PACKAGED's contents): commands and device
  * sections up to its EOF, with section ids of its own.
  */

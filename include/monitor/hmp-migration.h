@@ -12,6 +12,8 @@ HmpHandler hmp_migrate_incoming;
 HmpHandler hmp_migrate_cancel;
 HmpHandler hmp_migrate_continue;
 HmpHandler hmp_migrate_start_postcopy;
+HmpHandler hmp_migrate_pause;
+HmpHandler hmp_migrate_recover;
 HmpHandler hmp_migrate_set_capability;
 HmpHandler hmp_migrate_set_parameter;
 

@@ -2,8 +2,8 @@
 two ferry processes (the logs and what libvirt relies on:
 /work/shared/libvirt/README.md; override with $FERRY_LIBVIRT_LOGS).
 
-For each scenario (01 precopy, 02 postcopy after precopy, 04 precopy
-cancelled) the migration part of
+For each scenario (01 precopy, 02 postcopy after precopy, 03 postcopy
+paused and resumed, 04 precopy cancelled) the migration part of
 both sides' logs (from the first query-migrate / query-migrate-parameters
 on) is sent to ferry in the recorded interleaving (timestamps across both
 files), with the recorded commands, arguments and ids.  Only this is
@@ -96,6 +96,7 @@ class Replay:
         self.tmpdir = vms['destination'].tmpdir
         self.saved_params = {}      # side -> ferry's query-migrate-parameters
         self.event_log = []         # what ferry sent, for the test's output
+        self.qemu72_only = self._recover_setup_events()
 
     # --- events ----------------------------------------------------------
 
@@ -150,7 +151,7 @@ class Replay:
         events = part.events if before is None else part.events_before(before)
         why = f'before {before.name} ({before.where()})' if before else 'at end'
         for e in events:
-            if e.lineno in self.waited[side]:
+            if e.lineno in self.waited[side] or e in self.qemu72_only:
                 continue
             self.waited[side].add(e.lineno)
             token = ll.event_token(e.name, e.event_data)
@@ -283,7 +284,8 @@ class Replay:
             args = copy.deepcopy(send.arguments)
             fds = ()
             sock = None
-            if name == 'migrate-incoming':
+            if name in ('migrate-incoming', 'migrate-recover'):
+                # the next getfd on the source connects to this address
                 args['uri'] = self._incoming_uri(args['uri'])
                 migrate_started.add(side)
             elif name == 'getfd' and side == 'source':
@@ -409,6 +411,28 @@ class Replay:
                 self.diffs.append(('query-migrate', f'{where}: member {k} '
                                    'missing'))
 
+    def _recover_setup_events(self):
+        """QEMU 7.2's destination reports `setup` while migrate-recover
+        listens; QEMU 9 and ferry report `postcopy-recover-setup` there,
+        which libvirt 9.0 ignores.  Those recorded events are neither
+        waited for nor compared (noted)."""
+        found = []
+        for side in ll.SIDES:
+            paused = False
+            for e in self.conv.side(side).events:
+                status = (e.event_data or {}).get('status')
+                if e.name != 'MIGRATION':
+                    continue
+                if status == 'postcopy-paused':
+                    paused = True
+                elif paused and status == 'setup':
+                    found.append(e)
+                    paused = False
+        if found:
+            self.notes.append('recorded `setup` events during migrate-recover '
+                              'not expected (ferry: postcopy-recover-setup)')
+        return found
+
     def compare_events(self):
         """MIGRATION (statuses libvirt knows), STOP and RESUME: exactly the
         recorded sequence.  MIGRATION_PASS: present where recorded, in order,
@@ -416,7 +440,8 @@ class Replay:
         dirtying, not on the protocol)."""
         for side in ll.SIDES:
             rec = ll.collapse_passes(ll.recorded_tokens(
-                self.conv.side(side).events))
+                [e for e in self.conv.side(side).events
+                 if e not in self.qemu72_only]))
             obs = ll.collapse_passes(self.observed(side))
             strict_rec = [t for t in rec if t != ('MIGRATION_PASS',)]
             strict_obs = [t for t in obs if t != ('MIGRATION_PASS',)]
@@ -554,6 +579,21 @@ class PostcopyAfterPrecopy(ReplayBase, unittest.TestCase):
         dst = self.dst.qmp.cmd('query-migrate')
         self.assertEqual(dst.get('status'), 'completed', dst)
         # libvirt's cont came while the destination waited for RUN
+        self.assert_verifies(self.dst, 'destination')
+
+
+class PostcopyPauseResume(ReplayBase, unittest.TestCase):
+    """03: virsh domjobabort --postcopy (migrate-pause), then virsh migrate
+    --postcopy-resume (migrate-recover, migrate resume over a new fd)."""
+    scenario = '03-postcopy-pause-resume'
+    mem = '64M'
+    rate = '4M'     # enough left for postcopy to still run at migrate-pause
+
+    def test_guest_moved_intact(self):
+        info = self.src.qmp.cmd('query-migrate')
+        self.assertEqual(info.get('status'), 'completed', info)
+        dst = self.dst.qmp.cmd('query-migrate')
+        self.assertEqual(dst.get('status'), 'completed', dst)
         self.assert_verifies(self.dst, 'destination')
 
 

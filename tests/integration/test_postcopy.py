@@ -296,6 +296,52 @@ class LoadFailure(PostcopyBase, unittest.TestCase):
 
 
 class LinkCutAfterRun(PostcopyBase, unittest.TestCase):
+    def start_slow_postcopy(self, via_relay=True):
+        self.start(via_relay=via_relay)
+        self.src.qmp.cmd('migrate-set-parameters',
+                         **{'max-postcopy-bandwidth': 32 << 20})
+        self.start_postcopy()
+        self.cont_destination_when_active()
+        self.assertTrue(self.src_watch.wait_status('postcopy-active', 30))
+
+    def assert_both_paused(self, why, timeout=30):
+        for side, watch, vm in (('source', self.src_watch, self.src),
+                                ('destination', self.dst_watch, self.dst)):
+            self.assertTrue(watch.wait_status('postcopy-paused', timeout),
+                            f'{side}: {watch.statuses()}')
+            info = vm.qmp.cmd('query-migrate')
+            self.assertEqual(info['status'], 'postcopy-paused')
+            self.assertIn(why, info.get('error-desc', ''), f'{side}: {info}')
+        self.assertNotEqual(self.src.qmp.cmd('query-status')['status'],
+                            'running')
+        self.assert_one_side_ran()
+        self.assertEqual(self.dst.qmp.cmd('x-query-workload')
+                         ['corrupt-pages'], 0)
+
+    def test_migrate_pause(self):
+        self.start_slow_postcopy(via_relay=False)
+        self.src.qmp.cmd('migrate-pause')
+        self.assert_both_paused('')
+        self.assertIn('migrate-pause', self.src.qmp.cmd('query-migrate')
+                      ['error-desc'])
+        with self.assertRaises(QMPError) as cm:
+            self.src.qmp.cmd('migrate-pause')
+        self.assertIn('postcopy-active', str(cm.exception))
+        with self.assertRaises(QMPError) as cm:
+            self.src.qmp.cmd('migrate_cancel')
+        self.assertIn('cannot be cancelled', str(cm.exception))
+
+    def test_silent_network_pauses_both(self):
+        for vm in (self.src, self.dst):
+            vm.qmp.cmd('migrate-set-parameters',
+                       **{'postcopy-keepalive-timeout': 1000})
+        self.start_slow_postcopy()
+        time.sleep(0.5)
+        frozen = time.monotonic()
+        self.relay.freeze()
+        self.assert_both_paused('', timeout=10)
+        self.assertLess(time.monotonic() - frozen, 4.0)
+
     def test_cut_after_run_pauses_both(self):
         self.start(via_relay=True)
         self.src.qmp.cmd('migrate-set-parameters',

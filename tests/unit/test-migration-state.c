@@ -5,10 +5,8 @@
  */
 #include "migration/migration.h"
 
-/* States no transition reaches yet: postcopy arrives with its issues. */
+/* States no transition reaches: features ferry does not have. */
 static const MigrationStatus unreachable_on_purpose[] = {
-    MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP,
-    MIGRATION_STATUS_POSTCOPY_RECOVER,
     MIGRATION_STATUS_COLO,
     MIGRATION_STATUS_WAIT_UNPLUG,
 };
