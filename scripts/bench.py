@@ -18,6 +18,15 @@ said otherwise):
               (still inmigrate: like autostart, the guest runs as soon as
               RUN arrives)
   postcopy-preempt-4G  the same plus capability postcopy-preempt (both)
+  postcopy-recovery-4G  postcopy-4G through a loopback relay
+              (tests/pylib/relay.py), max-postcopy-bandwidth 256 MiB/s on
+              the source so postcopy lasts a while; ~1 s after the source's
+              MIGRATION postcopy-active the relay is cut (RST both ways),
+              both sides must go postcopy-paused; then migrate-recover
+              tcp:127.0.0.1:NEWPORT on the destination, `migrate` with
+              resume=true to that port (direct, no relay) on the source,
+              and the migration must complete as postcopy-4G does.  Part of
+              the full run, not of --case postcopy.
 
 For each case and hypervisor:
   total-time  query-migrate total-time on the source (ms)
@@ -38,6 +47,14 @@ Postcopy cases add, per hypervisor:
               postcopy-requests; "n/a" where the hypervisor has no such
               field (QEMU 7.2)
   page requests  source query-migrate ram.postcopy-requests
+postcopy-recovery-4G adds (times from the MIGRATION events' timestamps,
+wall clock, against time.time() taken right before the action):
+  cut -> source/destination paused   relay.cut() -> MIGRATION postcopy-paused
+  resume -> source/destination postcopy-active   the `migrate` resume
+              command sent -> MIGRATION postcopy-active
+  sent after the resume   source ram.transferred at completion minus the
+              same in postcopy-paused (before the resume)
+A run that fails shows FAILED in its column for what it did not measure.
 
 Both sides: -smp 2, capability `events`, max-bandwidth 1 TiB/s (QEMU 7.2's
 default is 128 MiB/s), downtime-limit 300 ms.  The destination starts with
@@ -53,8 +70,8 @@ printed after the completion, and no line ever with corrupt-pages>0.
 
 Options: --quick (1 GiB cases only), --repeat N (median of N), --no-qemu,
 --only ferry|qemu, --qemu-ram memfd (QEMU guest RAM in a memfd backend, as
-ferry's), --case/--transport to pick (--case postcopy: both postcopy
-cases).  Results: a table per case on stdout and
+ferry's), --case/--transport to pick (--case postcopy: postcopy-4G and
+postcopy-preempt-4G; postcopy-recovery-4G is its own --case).  Results: a table per case on stdout and
 the same in markdown in build/bench/results.md.  Exit status 1 if any
 migration failed or a destination check failed.
 """
@@ -76,6 +93,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(ROOT, 'tests'))
 from pylib.qmp import QMPClient, QMPError  # noqa: E402
+from pylib.relay import Relay, RelayError  # noqa: E402
 
 CLK_TCK = os.sysconf('SC_CLK_TCK')
 SMP = 2
@@ -89,15 +107,29 @@ CASES = {
     'dirty-1G': ('1G', '256M'),
     'postcopy-4G': ('4G', 'max'),
     'postcopy-preempt-4G': ('4G', 'max'),
+    'postcopy-recovery-4G': ('4G', 'max'),
 }
 TRANSPORTS = ('tcp', 'unix')
 # postcopy cases: their capabilities; over tcp only
+# recovery: through a relay that is cut in postcopy, then recovered
 POSTCOPY = {
-    'postcopy-4G': {'preempt': False},
-    'postcopy-preempt-4G': {'preempt': True},
+    'postcopy-4G': {'preempt': False, 'recovery': False},
+    'postcopy-preempt-4G': {'preempt': True, 'recovery': False},
+    'postcopy-recovery-4G': {'preempt': False, 'recovery': True},
 }
-CASE_GROUPS = {'postcopy': list(POSTCOPY)}
+CASE_GROUPS = {'postcopy': ['postcopy-4G', 'postcopy-preempt-4G']}
 POSTCOPY_SWITCH_PASS = 2    # migrate-start-postcopy at MIGRATION_PASS 2
+# postcopy-recovery-4G
+RECOVERY_POSTCOPY_BANDWIDTH = 256 << 20   # max-postcopy-bandwidth, bytes/s
+RECOVERY_CUT_AFTER = 1.0    # s after the source's postcopy-active event
+RECOVERY_ACTIVE_TIMEOUT = 60.0      # migrate-start-postcopy -> postcopy-active
+RECOVERY_PAUSE_TIMEOUT = 30.0       # cut -> both sides postcopy-paused
+RECOVERY_LISTEN_TIMEOUT = 5.0       # migrate-recover retried this long
+RECOVERY_RESUME_TIMEOUT = 60.0      # resume -> both sides postcopy-active
+
+
+def is_recovery(case):
+    return POSTCOPY.get(case, {}).get('recovery', False)
 
 
 def case_transports(case):
@@ -486,17 +518,183 @@ def postcopy_results(src_info, dst_info, switch_s, switch_pass,
         'src_requests': ram.get('postcopy-requests'),
         'postcopy_bytes': ram.get('postcopy-bytes'),
         'run_ack_ms': _us_to_ms(src_info.get('x-postcopy-run-ack-latency')),
+        'package_ms': src_info.get('x-postcopy-package-time',
+                                   src_info.get('downtime')
+                                   if 'x-postcopy-run-ack-latency' not in
+                                   src_info else None),
         'run_wait_us': dst_info.get('x-postcopy-run-wait'),
         'src_states': seen,
     }
 
 
+# --- postcopy recovery ----------------------------------------------------------
+
+def pump_events(vms, timeout):
+    """Reads what the QMP sockets of @vms deliver within @timeout seconds
+    (split among them): events go to .events, replies stay queued."""
+    for vm in vms:
+        try:
+            vm.qmp.wait_event('BENCH-NO-SUCH-EVENT', timeout=timeout / len(vms))
+        except TimeoutError:
+            pass
+
+
+def migration_events(vm, start):
+    """@vm's MIGRATION events from index @start of its .events on."""
+    return [e for e in vm.qmp.events[start:]
+            if e.get('event') == 'MIGRATION']
+
+
+def migration_statuses(vm, start):
+    return [e.get('data', {}).get('status') for e in migration_events(vm, start)]
+
+
+def event_time(event):
+    """An event's timestamp (wall clock, as time.time())."""
+    ts = event['timestamp']
+    return ts['seconds'] + ts['microseconds'] / 1e6
+
+
+def describe_sides(src, dst):
+    out = []
+    for vm in (src, dst):
+        try:
+            i = vm.qmp.cmd('query-migrate')
+            now = f'{i.get("status")} (error-desc {i.get("error-desc")!r})'
+        except Exception as e:
+            now = f'query-migrate failed: {type(e).__name__}: {e}'
+        out.append(f'{vm.role}: {now}, MIGRATION events '
+                   f'{migration_statuses(vm, 0)}')
+    return '; '.join(out)
+
+
+def wait_migration_events(waits, timeout, what, rec, t_ref, src, dst):
+    """@waits: [(vm, index into its .events, status, key)].  Blocks until
+    every vm emitted MIGRATION @status after its index, and stores in
+    rec[key] the ms from @t_ref (time.time()) to that event's timestamp,
+    each as soon as found (a failure keeps what was measured).  Fails on a
+    'failed'/'cancelled' status or after @timeout seconds."""
+    deadline = time.monotonic() + timeout
+    vms = list({id(w[0]): w[0] for w in waits}.values())
+    while True:
+        done = True
+        for vm, start, status, key in waits:
+            evs = migration_events(vm, start)
+            bad = [e['data']['status'] for e in evs
+                   if e.get('data', {}).get('status') in ('failed', 'cancelled')]
+            if bad:
+                raise BenchError(f'{what}: the {vm.role} went {bad[0]} '
+                                 f'({describe_sides(src, dst)})\n'
+                                 f'{vm.stderr()}')
+            if key in rec:
+                continue
+            hit = [e for e in evs if e.get('data', {}).get('status') == status]
+            if hit:
+                rec[key] = (event_time(hit[0]) - t_ref) * 1000
+            else:
+                done = False
+        if done:
+            return
+        for vm in vms:
+            if vm.proc.poll() is not None:
+                raise BenchError(f'{what}: the {vm.role} exited with status '
+                                 f'{vm.proc.returncode}\n{vm.stderr()}')
+        if time.monotonic() > deadline:
+            missing = [f'{vm.role} {status}' for vm, _, status, key in waits
+                       if key not in rec]
+            raise BenchError(f'{what}: no MIGRATION {", ".join(missing)} '
+                             f'within {timeout:.0f}s ({describe_sides(src, dst)})')
+        pump_events(vms, 0.01)
+
+
+def recover_postcopy(src, dst, relay, rec):
+    """postcopy-recovery-4G, from migrate-start-postcopy on: cuts @relay
+    RECOVERY_CUT_AFTER s after the source's postcopy-active, waits for both
+    sides to pause, recovers directly (no relay).  Fills @rec as it goes."""
+    # 1. ~1 s into postcopy-active (the source's event; its events are
+    # kept from `migrate` on)
+    wait_migration_events([(src, 0, 'postcopy-active', '_src_active')],
+                          RECOVERY_ACTIVE_TIMEOUT, 'before the cut', rec, 0.0,
+                          src, dst)
+    active_t = rec.pop('_src_active') / 1000
+    time.sleep(max(0.0, active_t + RECOVERY_CUT_AFTER - time.time()))
+    pump_events((src, dst), 0.001)
+    st = src.qmp.cmd('query-migrate').get('status')
+    if st != 'postcopy-active':
+        raise BenchError(f'the source is {st} at the cut time, not '
+                         f'postcopy-active: nothing to cut '
+                         f'({describe_sides(src, dst)})')
+    rec['dst_states_at_cut'] = migration_statuses(dst, 0)
+    smark, dmark = len(src.qmp.events), len(dst.qmp.events)
+
+    # 2. the cut
+    t_cut = time.time()
+    n = relay.cut()
+    rec['cut_call_ms'] = (time.time() - t_cut) * 1000
+    rec['cut_after_s'] = t_cut - active_t
+    rec['cut_connections'] = n
+    if not n:
+        raise BenchError('relay.cut(): no connection open to cut '
+                         f'({describe_sides(src, dst)})')
+    wait_migration_events([(src, smark, 'postcopy-paused', 'cut_src_paused_ms'),
+                           (dst, dmark, 'postcopy-paused', 'cut_dst_paused_ms')],
+                          RECOVERY_PAUSE_TIMEOUT, 'after the cut', rec, t_cut,
+                          src, dst)
+    rec['states_after_cut'] = (migration_statuses(src, smark),
+                               migration_statuses(dst, dmark))
+    paused = {vm.role: vm.qmp.cmd('query-migrate') for vm in (src, dst)}
+    rec['error_desc'] = {r: i.get('error-desc') for r, i in paused.items()}
+    for role, i in paused.items():
+        if i.get('status') != 'postcopy-paused':
+            raise BenchError(f'{role} is {i.get("status")} after its '
+                             f'postcopy-paused event: {i}')
+    rec['paused_transferred'] = paused['src'].get('ram', {}).get('transferred')
+    if rec['paused_transferred'] is None:
+        raise BenchError(f'no ram.transferred on the paused source: '
+                         f'{paused["src"]}')
+
+    # 3. recovery: the destination listens on a new port, the source
+    # connects there directly
+    uri = f'tcp:127.0.0.1:{free_port()}'
+    smark, dmark = len(src.qmp.events), len(dst.qmp.events)
+    deadline = time.monotonic() + RECOVERY_LISTEN_TIMEOUT
+    tries = 0
+    while True:
+        tries += 1
+        try:
+            dst.qmp.cmd('migrate-recover', uri=uri)
+            break
+        except QMPError as e:
+            # not expected (both sides reported postcopy-paused already),
+            # but a state change racing its event would be forgiven here;
+            # the count goes into the run's line
+            if time.monotonic() > deadline:
+                raise BenchError(f'destination migrate-recover {uri} '
+                                 f'({tries} tries): {e}')
+            time.sleep(0.05)
+    rec['recover_tries'] = tries
+    t_resume = time.time()
+    try:
+        src.qmp.cmd('migrate', uri=uri, resume=True)
+    except QMPError as e:
+        raise BenchError(f'source migrate {uri} resume=true: {e}')
+    rec['resume_call_ms'] = (time.time() - t_resume) * 1000
+    wait_migration_events(
+        [(src, smark, 'postcopy-active', 'resume_src_active_ms'),
+         (dst, dmark, 'postcopy-active', 'resume_dst_active_ms')],
+        RECOVERY_RESUME_TIMEOUT, 'after the resume', rec, t_resume, src, dst)
+    rec['states_after_resume'] = (migration_statuses(src, smark),
+                                  migration_statuses(dst, dmark))
+
+
 def migrate_once(kind, case, transport, opts):
     mem, rate = CASES[case]
     postcopy = case in POSTCOPY
+    recovery = is_recovery(case)
     cls = HYPERVISORS[kind]
     workdir = tempfile.mkdtemp(prefix=f'bench-{kind}-', dir=opts.tmp)
-    src = dst = None
+    src = dst = relay = None
+    rec = {}        # recovery measurements, kept by a failure too
     try:
         src = cls(workdir, 'src', mem, rate, False, opts)
         dst = cls(workdir, 'dst', mem, rate, True, opts)
@@ -508,6 +706,9 @@ def migrate_once(kind, case, transport, opts):
                 except QMPError as e:
                     raise BenchError(f'{vm.kind} {vm.role}: '
                                      f'migrate-set-capabilities {caps}: {e}')
+        if recovery:
+            src.qmp.cmd('migrate-set-parameters', **{
+                'max-postcopy-bandwidth': RECOVERY_POSTCOPY_BANDWIDTH})
         t = time.monotonic()
         src.wait_filled(300)
         fill_s = time.monotonic() - t
@@ -520,11 +721,17 @@ def migrate_once(kind, case, transport, opts):
         # listening when migrate-incoming returns (QEMU's query-migrate
         # still says {} until the connection comes)
         dst.qmp.cmd('migrate-incoming', uri=uri)
+        src_uri = uri
+        if recovery:
+            # source -> relay -> destination, so the link can be cut
+            relay = Relay('127.0.0.1', int(uri.rsplit(':', 1)[1])).start()
+            src_uri = relay.uri
 
         src.qmp.clear_events()
+        dst.qmp.clear_events()
         cpu0 = (src.cpu(), dst.cpu(), system_cpu(), self_cpu())
         t0 = time.monotonic()
-        src.qmp.cmd('migrate', uri=uri)
+        src.qmp.cmd('migrate', uri=src_uri)
         switch_s = switch_pass = None
         if postcopy:
             switch_pass = wait_switch_pass(src, t0, opts)
@@ -536,6 +743,8 @@ def migrate_once(kind, case, transport, opts):
             # the destination is still inmigrate: cont only lets it run
             # as soon as RUN arrives (QEMU: autostart; ferry the same)
             dst.qmp.cmd('cont')
+        if recovery:
+            recover_postcopy(src, dst, relay, rec)
         src_info = dst_done = src_done = None
         seen = []       # source states, in the order polled
         while src_info is None or dst_done is None:
@@ -618,11 +827,25 @@ def migrate_once(kind, case, transport, opts):
         if postcopy:
             res.update(postcopy_results(src_info, dst_info, switch_s,
                                         switch_pass, src_done, seen))
+        if recovery:
+            res.update(rec)
+            res['resume_bytes'] = (ram.get('transferred', 0) -
+                                   rec['paused_transferred'])
         return res
-    except BaseException:
+    except BaseException as e:
         opts.keep_dirs.append(workdir)
+        if rec:
+            try:
+                e.partial = dict(rec)   # shown in the table as measured
+            except AttributeError:
+                pass
         raise
     finally:
+        if relay is not None:
+            try:
+                relay.close()
+            except RelayError:
+                pass
         for vm in (dst, src):
             if vm is not None:
                 vm.close()
@@ -653,6 +876,8 @@ POSTCOPY_METRICS = [
     ('src_done_s', 'src done after (s)', '{:.2f}', True),
     ('switch_s', 'migrate-start-postcopy after (s)', '{:.2f}', True),
     ('blocktime_ms', 'postcopy-blocktime (ms)', '{:.0f}', True),
+    ('package_ms', 'stop -> package sent (ms, QEMU\'s downtime)',
+     '{:.0f}', True),
     ('run_ack_ms', 'package sent -> RUN_ACK read (ms)', '{:.1f}', True),
     ('run_wait_us', 'RUN_ACK sent -> RUN received (us)', '{:.0f}', True),
     ('lat_p50_us', 'fault latency p50 (us)', '{:.0f}', True),
@@ -663,10 +888,24 @@ POSTCOPY_METRICS = [
     ('dst_requests', 'page requests (destination)', '{:.0f}', True),
     ('postcopy_bytes', 'sent in postcopy (MiB)', 'MiB', True),
 ]
+# postcopy-recovery-4G adds these (and of POSTCOPY_METRICS only RECOVERY_PC)
+RECOVERY_METRICS = [
+    ('cut_src_paused_ms', 'cut -> source paused (ms)', '{:.1f}', True),
+    ('cut_dst_paused_ms', 'cut -> destination paused (ms)', '{:.1f}', True),
+    ('resume_src_active_ms', 'resume -> source postcopy-active (ms)',
+     '{:.1f}', True),
+    ('resume_dst_active_ms', 'resume -> destination postcopy-active (ms)',
+     '{:.1f}', True),
+    ('resume_bytes', 'sent after the resume (MiB)', 'MiB', True),
+]
+RECOVERY_PC = ('src_done_s', 'switch_s', 'blocktime_ms', 'postcopy_bytes')
 NA_KEYS = {m[0] for m in POSTCOPY_METRICS}
 
 
 def case_metrics(case):
+    if is_recovery(case):
+        return (METRICS[:1] + RECOVERY_METRICS + METRICS[1:] +
+                [m for m in POSTCOPY_METRICS if m[0] in RECOVERY_PC])
     return METRICS + POSTCOPY_METRICS if case in POSTCOPY else METRICS
 
 
@@ -683,14 +922,24 @@ def median(runs, key):
     return statistics.median(vals) if vals else None
 
 
-def case_table(results, case, transport, kinds):
-    """Rows of [metric, ferry, qemu, ratio] for one case."""
+def case_table(results, case, transport, kinds, failed=None):
+    """Rows of [metric, ferry, qemu, ratio] for one case.  A hypervisor
+    without a successful run but with failed ones (@failed: {key: [what
+    each failed run measured]}) shows FAILED where they measured nothing."""
+    failed = failed or {}
     rows = []
     for key, label, f, lower in case_metrics(case):
-        vals = {k: median(results.get((k, case, transport), []), key)
-                for k in kinds}
-        missing = 'n/a' if key in NA_KEYS else '-'
-        row = [label] + [fmt(f, vals[k], missing) for k in kinds]
+        vals, cells = {}, []
+        for k in kinds:
+            runs = results.get((k, case, transport), [])
+            bad = failed.get((k, case, transport), [])
+            if runs or not bad:
+                vals[k] = median(runs, key)
+                cells.append(fmt(f, vals[k], 'n/a' if key in NA_KEYS else '-'))
+            else:
+                vals[k] = None
+                cells.append(fmt(f, median(bad, key), 'FAILED'))
+        row = [label] + cells
         if 'qemu' in kinds:
             a, b = vals.get('ferry'), vals.get('qemu')
             if a is not None and b is not None and a > 0 and b > 0:
@@ -731,7 +980,27 @@ def postcopy_line(r):
             f'{r["lat_dist"] if r["lat_dist"] is not None else "n/a"}, '
             f'requests src {na(r["src_requests"])} dst '
             f'{na(r["dst_requests"])}, source states '
-            f'{" > ".join(r["src_states"])}')
+            f'{" > ".join(r["src_states"])}' + recovery_line(r))
+
+
+def recovery_line(r):
+    """The recovery figures of one run (postcopy-recovery-4G)."""
+    if r.get('cut_after_s') is None:
+        return ''
+    ms = lambda k: 'n/a' if r.get(k) is None else f'{r[k]:.1f}'
+    states = lambda k: ('n/a' if r.get(k) is None else
+                        ' / '.join('>'.join(x) for x in r[k]))
+    return (f'; cut {r["cut_after_s"]:.2f} s after source postcopy-active '
+            f'({r.get("cut_connections")} connection(s), cut() took '
+            f'{ms("cut_call_ms")} ms), paused src/dst after '
+            f'{ms("cut_src_paused_ms")}/{ms("cut_dst_paused_ms")} ms '
+            f'(events src/dst {states("states_after_cut")}; error-desc '
+            f'{r.get("error_desc")}), migrate-recover tries '
+            f'{r.get("recover_tries", "n/a")}, resume command took '
+            f'{ms("resume_call_ms")} ms, postcopy-active src/dst after '
+            f'{ms("resume_src_active_ms")}/{ms("resume_dst_active_ms")} ms '
+            f'(events src/dst {states("states_after_resume")}), sent after '
+            f'the resume {r.get("resume_bytes", "n/a")} bytes')
 
 
 def header_for(kinds, repeat):
@@ -834,6 +1103,7 @@ def main():
         print(f'bench: {opts.qemu} not found; use --no-qemu', file=sys.stderr)
         return 1
     results, failures = {}, []
+    failed = {}     # (kind, case, transport) -> [partial measurements]
     started = datetime.datetime.now()
     machine = machine_description(opts)
     print(f'bench: {machine}', flush=True)
@@ -854,15 +1124,23 @@ def main():
         for case in cases:
             mem, rate = CASES[case]
             for transport in transports:
-                if not any((k, case, transport) in results for k in kinds):
+                if not any((k, case, transport) in results or
+                           (k, case, transport) in failed for k in kinds):
                     continue
                 title = f'{case} (-m {mem}, dirty-rate={rate}) over {transport}'
                 if case in POSTCOPY:
                     title += (', postcopy-ram' + (' + postcopy-preempt'
                               if POSTCOPY[case]['preempt'] else ''))
-                rows = case_table(results, case, transport, kinds)
-                runs = ', '.join(f'{k}: {len(results.get((k, case, transport), []))}'
-                                 for k in kinds)
+                if is_recovery(case):
+                    title += (f', relay cut {RECOVERY_CUT_AFTER:g} s into '
+                              f'postcopy, max-postcopy-bandwidth '
+                              f'{RECOVERY_POSTCOPY_BANDWIDTH >> 20} MiB/s')
+                rows = case_table(results, case, transport, kinds, failed)
+                runs = ', '.join(
+                    f'{k}: {len(results.get((k, case, transport), []))}' +
+                    (f' ({len(failed[(k, case, transport)])} FAILED)'
+                     if (k, case, transport) in failed else '')
+                    for k in kinds)
                 if final:
                     print(f'\n== {title}  [runs {runs}]')
                     print(text_table(header, rows))
@@ -917,13 +1195,22 @@ def main():
                                   end=' ', flush=True)
                         r['attempts'] = attempt + 1
                     except (BenchError, QMPError, ConnectionError,
-                            TimeoutError) as e:
+                            TimeoutError, OSError, RelayError) as e:
                         # QMPError: a command refused; the others: a VM
-                        # that died or stopped answering mid-run
+                        # that died or stopped answering mid-run, or the
+                        # relay (postcopy-recovery-4G)
+                        partial = getattr(e, 'partial', None) or {}
                         if not isinstance(e, BenchError):
                             e = BenchError(f'{type(e).__name__}: {e}')
                         print(f'FAILED\n  {e}', flush=True)
+                        if partial:
+                            print(f'  measured before the failure: '
+                                  f'{recovery_line(partial)[2:] or partial}',
+                                  flush=True)
                         failures.append(f'{tag}: {str(e).splitlines()[0]}')
+                        failed.setdefault((kind, case, transport),
+                                          []).append(partial)
+                        report(False)
                         continue
                     results.setdefault((kind, case, transport), []).append(r)
                     report(False)
