@@ -37,7 +37,7 @@ $(QAPI_GEN) &: $(QAPI_SCHEMA) $(QAPI_GEN_PY)
 
 # --- host code --------------------------------------------------------------
 LIB_DIRS := util system accel accel/kvm accel/soft hw hw/x86 hw/char hw/misc \
-            monitor io migration block guest/workload
+            monitor io migration block hw/block guest/workload
 LIB_SRCS := $(filter-out system/main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(QAPI_OBJS)
 CTL_SRCS := $(wildcard tools/ferryctl/*.c)
@@ -45,7 +45,7 @@ CTL_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CTL_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 
-all: $(BUILD)/ferry $(BUILD)/ferryctl $(BUILD)/guest/ferry-guest.elf $(UNIT_BINS)
+all: $(BUILD)/ferry $(BUILD)/ferryctl $(BUILD)/ferry-img $(BUILD)/guest/ferry-guest.elf $(UNIT_BINS)
 
 $(BUILD)/%.o: %.c $(BUILD)/config.mak | $(QAPI_GEN)
 	@mkdir -p $(dir $@)
@@ -62,6 +62,9 @@ $(BUILD)/ferry: $(BUILD)/system/main.o $(BUILD)/libferry.a $(BUILD)/guest/blob.o
 	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/ferryctl: $(CTL_OBJS) $(BUILD)/libferry.a
+	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/ferry-img: $(BUILD)/tools/ferry-img/ferry-img.o $(BUILD)/libferry.a
 	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libferry.a $(BUILD)/guest/blob.o | $(QAPI_GEN)
@@ -143,11 +146,15 @@ endif
 
 # --- benchmarks ---
 # `make bench`: migration performance, ferry and QEMU side by side
-# (scripts/bench.py; BENCH_ARGS='--quick --repeat 3 --no-qemu' and so on).
-# Results in $(BUILD)/bench/results.md; see docs/performance.md.
+# (scripts/bench.py; BENCH_ARGS='--quick --repeat 3 --no-qemu' and so on),
+# then downtime against disk attach latency (scripts/bench_block.py,
+# BENCH_BLOCK_ARGS).  Results in $(BUILD)/bench/results.md and
+# block-results.md; see docs/performance.md.
 BENCH_ARGS ?=
+BENCH_BLOCK_ARGS ?=
 bench: all
 	python3 scripts/bench.py --build $(BUILD) $(BENCH_ARGS)
+	python3 scripts/bench_block.py --build $(BUILD) $(BENCH_BLOCK_ARGS)
 
 .PHONY: bench
 # --- end benchmarks ---

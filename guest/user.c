@@ -4,6 +4,7 @@
  * without the device (under QEMU) they are summed here and printed on the
  * serial console through the system-call gate.
  */
+#include "guest/disk.h"
 #include "guest/kernel.h"
 
 static struct wl_state wl_state;
@@ -78,15 +79,20 @@ static void fail(const char *what, const char *arg)
 static void setup_workload(void)
 {
     const char *bad = 0;
-    uint64_t ram_bytes = 0;
+    uint64_t ram_bytes = 0, reserved_end = boot_info.reserved_end;
     char line[200];
 
     wl_state.cfg.ncpus = boot_info.ncpus;
     if (!wl_parse_cmdline(boot_info.cmdline, &wl_state.cfg, &bad)) {
         fail("malformed dirty-rate in the command line: ", bad);
     }
+    /* The disk workload's memory comes first, above the kernel. */
+    if (!disk_setup(boot_info.cmdline, boot_info.ram, boot_info.nr_ram,
+                    &reserved_end, log_msg, 0, &bad)) {
+        fail("malformed disk-rate in the command line: ", bad);
+    }
     if (!wl_layout_init(&wl_state.layout, boot_info.ram, boot_info.nr_ram,
-                        boot_info.reserved_end)) {
+                        reserved_end)) {
         fail("no RAM left for the workload", "");
     }
     for (unsigned i = 0; i < boot_info.nr_ram; i++) {
@@ -99,6 +105,7 @@ static void setup_workload(void)
         .now_ns = now_ns,
         .report = report,
         .log = log_msg,
+        .tick = disk_enabled() ? disk_tick : 0,
     };
     snprintf(line, sizeof(line),
              "ferry-guest: %u cpus, %lu MiB RAM, %lu pages under test, "

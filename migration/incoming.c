@@ -15,6 +15,7 @@
  * back to the main thread through idle callbacks.
  */
 #include <errno.h>
+#include "migration/block-dst.h"
 #include "migration/channel.h"
 #include "migration/incoming.h"
 #include "migration/migration.h"
@@ -49,6 +50,7 @@ typedef struct Incoming {
     int run_received;           /* atomic */
     bool loaded_ok;             /* lock: incoming_loaded's answer */
     bool loaded_done;           /* lock */
+    int disks_failed;           /* atomic: activation after RUN failed */
     bool postcopy;              /* LISTEN done: the end is postcopy's */
     int pause_asked;            /* atomic: migrate-pause received */
     bool awaiting_recovery;     /* lock: paused, the load thread waits */
@@ -108,8 +110,10 @@ static void accept_preempt(MigChannel *chan);
 static gboolean postcopy_run(gpointer opaque)
 {
     g_autoptr(GError) err = NULL;
+    bool run = inc.autostart &&
+               !__atomic_load_n(&inc.disks_failed, __ATOMIC_ACQUIRE);
 
-    if (!migration_vmm()->incoming_run(inc.autostart, &err)) {
+    if (!migration_vmm()->incoming_run(run, &err)) {
         ferry_log("incoming migration: %s", err->message);
     }
     return G_SOURCE_REMOVE;
@@ -236,6 +240,25 @@ static int handle_packaged(const uint8_t *data, uint16_t len, GError **errp)
     return 0;
 }
 
+/*
+ * Postcopy activates the disks only once the source gave up the guest.
+ * A failure here keeps the guest paused (the source cannot take it back
+ * after RUN); the pages keep coming, and `cont` retries the activation.
+ */
+static void activate_after_run(void)
+{
+    g_autoptr(GError) err = NULL;
+    MigrationState *s = migration_current();
+
+    if (!block_dst_activate(inc.autostart, &err)) {
+        ferry_log("incoming migration: the guest stays paused: %s",
+                  err->message);
+        g_free(s->error_desc);
+        s->error_desc = g_strdup(err->message);
+        __atomic_store_n(&inc.disks_failed, 1, __ATOMIC_RELEASE);
+    }
+}
+
 static int handle_run(GError **errp)
 {
     if (!__atomic_load_n(&inc.run_ack_sent, __ATOMIC_ACQUIRE)) {
@@ -249,6 +272,7 @@ static int handle_run(GError **errp)
     postcopy_dst_note_run();
     arm_keepalive();    /* from now on a silent source pauses us */
     ferry_log("incoming migration: POSTCOPY_RUN");
+    activate_after_run();
     g_idle_add(postcopy_run, NULL);
     return 0;
 }
@@ -310,6 +334,7 @@ static QEMUFile *on_broken(QEMUFile *broken, const GError *why, void *opaque)
         return NULL;
     }
     postcopy_dst_detach_rp();
+    block_dst_rp_closed();
     stop_preempt(true);
     g_mutex_lock(&inc.lock);
     QEMUFile *old = g_steal_pointer(&inc.f);
@@ -432,6 +457,7 @@ static int on_command(uint16_t cmd, const uint8_t *data, uint16_t len,
                        "transport has none");
             return -EINVAL;
         }
+        block_dst_rp_opened(inc.rp);
         return 0;
     case MIG_CMD_PING:
         if (len != 4) {
@@ -544,6 +570,9 @@ static gpointer load_thread(gpointer opaque)
                                       &err);
 
     ret = finish_postcopy(ret, &err);
+    if (ret == 0 && !inc.postcopy && !block_dst_activate(inc.autostart, &err)) {
+        ret = -EIO;     /* before SHUT: the source takes the guest back */
+    }
     if (inc.rp && (ret == 0 || !__atomic_load_n(&inc.run_ack_sent,
                                                 __ATOMIC_ACQUIRE))) {
         /* SHUT tells the source whether it may consider itself done. */
@@ -564,8 +593,10 @@ static gpointer load_thread(gpointer opaque)
     g_mutex_lock(&inc.lock);
     QEMUFile *f = g_steal_pointer(&inc.f);
     g_mutex_unlock(&inc.lock);
+    block_dst_rp_closed();
     qemu_fclose(f, NULL);
     inc.rp = NULL;
+    block_dst_finish();
     g_idle_add(load_finished, NULL);
     return NULL;
 }
@@ -585,6 +616,23 @@ static void accept_preempt(MigChannel *chan)
                   mig_channel_name(chan));
     }
     mig_channel_unref(chan);
+}
+
+/* Before RUN_ACK a disk that cannot attach fails the migration at once:
+ * the source keeps the guest (attach thread). */
+static void early_attach_failed(GError *err)
+{
+    g_mutex_lock(&inc.lock);
+    if (!__atomic_load_n(&inc.run_ack_sent, __ATOMIC_ACQUIRE)) {
+        if (!inc.error) {
+            inc.error = g_steal_pointer(&err);
+        }
+        if (inc.f) {
+            qemu_file_shutdown(inc.f);
+        }
+    }
+    g_mutex_unlock(&inc.lock);
+    g_clear_error(&err);
 }
 
 static void accepted(MigChannel *chan, void *opaque)
@@ -612,6 +660,7 @@ static void accepted(MigChannel *chan, void *opaque)
         inc.f = NULL;
         return;
     }
+    block_dst_start(early_attach_failed);
     inc.thread = g_thread_new("mig/dest", load_thread, NULL);
 }
 

@@ -229,6 +229,23 @@ static void throttle_check(bool first)
     }
 }
 
+/*
+ * switchover-ack: the destination says when it is ready (its disks are
+ * attached).  Until then a converged precopy keeps sending what the guest
+ * dirties, pausing briefly between passes instead of spinning.
+ */
+static bool switchover_acked(bool converged)
+{
+    if (!migrate_capability(MIGRATION_CAPABILITY_SWITCHOVER_ACK) ||
+        !out.have_rp || return_path_switchover_acked(&out.rp)) {
+        return true;
+    }
+    if (converged) {
+        g_usleep(2000);
+    }
+    return return_path_switchover_acked(&out.rp);
+}
+
 /* Iterates until what is left fits the downtime limit; false on error. */
 static bool precopy(GError **errp)
 {
@@ -243,7 +260,7 @@ static bool precopy(GError **errp)
             error_setg(errp, "cancelled");
             return false;
         }
-        if (postcopy_asked()) {
+        if (postcopy_asked() && switchover_acked(false)) {
             out.postcopy = true;
             return true;
         }
@@ -263,7 +280,8 @@ static bool precopy(GError **errp)
             uint64_t pending = savevm_pending(true);
             emit_passes();
             throttle_check(false);
-            if (pending == 0 || (bps && ready_to_switch(pending, bps))) {
+            if ((pending == 0 || (bps && ready_to_switch(pending, bps))) &&
+                switchover_acked(true)) {
                 return true;
             }
         } else if (qemu_file_rate_limit_exceeded(out.f)) {

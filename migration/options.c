@@ -18,10 +18,10 @@ static const MigrationCapability supported_caps[] = {
     MIGRATION_CAPABILITY_RETURN_PATH,
     MIGRATION_CAPABILITY_PAUSE_BEFORE_SWITCHOVER,
     MIGRATION_CAPABILITY_AUTO_CONVERGE,
-    /* Activate disks only when the guest runs on the destination: ferry
-     * has no disks yet, so this holds trivially; libvirt turns it on
-     * whenever it is offered. */
+    /* With -S the destination activates its disks at `cont`. */
     MIGRATION_CAPABILITY_LATE_BLOCK_ACTIVATE,
+    MIGRATION_CAPABILITY_SWITCHOVER_ACK,
+    MIGRATION_CAPABILITY_EARLY_BLOCK_ATTACH,
     MIGRATION_CAPABILITY_POSTCOPY_RAM,
     MIGRATION_CAPABILITY_POSTCOPY_PREEMPT,
     MIGRATION_CAPABILITY_POSTCOPY_BLOCKTIME,
@@ -84,6 +84,7 @@ void migration_reset(void)
     MigrationState *s = migration_current();
 
     memset(s->capabilities, 0, sizeof(s->capabilities));
+    s->capabilities[MIGRATION_CAPABILITY_EARLY_BLOCK_ATTACH] = true;
     params_set_defaults(&s->params);
     g_clear_pointer(&s->error_desc, g_free);
     __atomic_store_n(&s->status, MIGRATION_STATUS_NONE, __ATOMIC_RELEASE);
@@ -112,6 +113,12 @@ static bool refuse_while_running(const char *what, GError **errp)
 /* QEMU's rules: what a capability needs from the others and the host. */
 static bool check_cap_dependencies(const bool *want, GError **errp)
 {
+    if (want[MIGRATION_CAPABILITY_SWITCHOVER_ACK] &&
+        !want[MIGRATION_CAPABILITY_RETURN_PATH]) {
+        error_setg(errp, "Capability 'switchover-ack' requires capability "
+                   "'return-path'");
+        return false;
+    }
     if (want[MIGRATION_CAPABILITY_POSTCOPY_PREEMPT] &&
         !want[MIGRATION_CAPABILITY_POSTCOPY_RAM]) {
         error_setg(errp, "Postcopy preempt requires postcopy-ram");

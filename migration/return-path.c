@@ -147,13 +147,22 @@ void return_path_recovery_state(ReturnPath *rp, unsigned *bitmaps,
     g_mutex_unlock(&rp->lock);
 }
 
-static void note_run_ack(ReturnPath *rp)
+/* An acknowledgement (RUN_ACK, SWITCHOVER_ACK): set @flag, wake waiters. */
+static void note_ack(ReturnPath *rp, bool *flag)
 {
     g_mutex_lock(&rp->lock);
-    rp->run_ack = true;
+    *flag = true;
     rp->events++;
     g_cond_broadcast(&rp->cond);
     g_mutex_unlock(&rp->lock);
+}
+
+bool return_path_switchover_acked(ReturnPath *rp)
+{
+    g_mutex_lock(&rp->lock);
+    bool acked = rp->switchover_ack;
+    g_mutex_unlock(&rp->lock);
+    return acked;
 }
 
 /* Reads messages until SHUT, an error or EOF; reports through @rp. */
@@ -201,7 +210,12 @@ static gpointer rp_thread(gpointer opaque)
             continue;
         }
         if (type == MIG_RP_MSG_RUN_ACK && len == 0) {
-            note_run_ack(rp);
+            note_ack(rp, &rp->run_ack);
+            continue;
+        }
+        if (type == MIG_RP_MSG_SWITCHOVER_ACK && len == 0) {
+            note_ack(rp, &rp->switchover_ack);
+            ferry_log("return path: SWITCHOVER_ACK");
             continue;
         }
         if (type == MIG_RP_MSG_RECV_BITMAP && handle_recv_bitmap(rp, buf, len)) {
@@ -226,6 +240,7 @@ void return_path_start(ReturnPath *rp, QEMUFile *f,
     rp->done = false;
     rp->ok = false;
     rp->run_ack = false;
+    rp->switchover_ack = false;
     rp->shut_on_failure = NULL;
     rp->on_bitmap = NULL;
     rp->bitmaps = 0;

@@ -58,7 +58,11 @@ static const struct {
     { S(CANCELLING), S(FAILED) },
 };
 
-static MigrationState current = { .status = MIGRATION_STATUS_NONE };
+static MigrationState current = {
+    .status = MIGRATION_STATUS_NONE,
+    /* ferry's own capability, on unless turned off (see migration/block-dst.c) */
+    .capabilities[MIGRATION_CAPABILITY_EARLY_BLOCK_ATTACH] = true,
+};
 
 MigrationState *migration_current(void)
 {

@@ -1,5 +1,5 @@
 /*
- * query-chardev, query-block, qom-list: what libvirt asks of the device
+ * query-chardev and qom-list: what libvirt asks of the device
  * model around a migration, answered truthfully for ferry's small one.
  */
 #include <string.h>
@@ -34,11 +34,6 @@ ChardevInfoList *qmp_query_chardev(GError **errp)
     }
     return prepend_chardev(head, "serial0",
                            cfg && cfg->serial ? cfg->serial : "null");
-}
-
-BlockInfoList *qmp_query_block(GError **errp)
-{
-    return NULL;        /* no block devices until the block layer lands */
 }
 
 static ObjectPropertyInfoList *prop(ObjectPropertyInfoList *next,

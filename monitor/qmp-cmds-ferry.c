@@ -19,6 +19,9 @@ WorkloadInfo *qmp_x_query_workload(GError **errp)
     info->full_verify_passes = wc.full_verify_passes;
     info->corrupt_pages = wc.corrupt_pages;
     info->boots = wc.boots;
+    info->disk_sectors_written = wc.disk_sectors_written;
+    info->disk_sectors_verified = wc.disk_sectors_verified;
+    info->corrupt_sectors = wc.corrupt_sectors;
     return info;
 }
 

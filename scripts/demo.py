@@ -8,12 +8,19 @@
    guest to it over a unix socket, printing progress as it goes.
 3. With both sides stopped, compares the RAM digests (x-ram-digest), then
    lets the destination run and watches the guest verify its memory there.
-Exit status 1 if the guest saw a corrupt page or anything else failed.
+With KVM the guest also has a pvblk disk on an image both sides open
+(made by build/ferry-img) and writes and verifies sectors (disk-rate=4M);
+the destination attaches it while precopy runs.
+Exit status 1 if the guest saw a corrupt page or sector, or anything else
+failed.
 """
 
 import argparse
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -57,7 +64,11 @@ def status_line(elapsed, info, prev, interval):
             f'written {written:>9}  verified {get(info, "pages-verified"):>9}  '
             f'full-verify-passes {get(info, "full-verify-passes")}  '
             f'corrupt-pages {get(info, "corrupt-pages")}  '
-            f'({rate:.0f} MiB/s written)')
+            f'({rate:.0f} MiB/s written)' +
+            (f'  disk: written {get(info, "disk-sectors-written")} '
+             f'verified {get(info, "disk-sectors-verified")} '
+             f'corrupt-sectors {get(info, "corrupt-sectors")}'
+             if get(info, 'disk-sectors-verified') else ''))
 
 
 def watch(vm, duration, passes):
@@ -80,7 +91,8 @@ def watch(vm, duration, passes):
                   flush=True)
             prev, prev_time = info, now
             next_status += 1
-            if get(info, 'corrupt-pages') or get(info, 'full-verify-passes') >= passes:
+            if get(info, 'corrupt-pages') or get(info, 'corrupt-sectors') or \
+                    get(info, 'full-verify-passes') >= passes:
                 break
         if now - start >= duration:
             break
@@ -96,6 +108,9 @@ def verdict(info, passes, status):
     if get(info, 'corrupt-pages'):
         problems.append(f'the guest found {get(info, "corrupt-pages")} '
                         'corrupt pages')
+    if get(info, 'corrupt-sectors'):
+        problems.append(f'the guest found {get(info, "corrupt-sectors")} '
+                        'corrupt disk sectors')
     if not get(info, 'rounds'):
         problems.append('the guest made no progress')
     if status != 0:
@@ -106,11 +121,27 @@ def verdict(info, passes, status):
     return problems
 
 
-def start_destination(accel):
+def disk_args(image):
+    if not image:
+        return []
+    return ['-blockdev', f'driver=file,node-name=disk,filename={image}',
+            '-device', 'pvblk,drive=disk,id=disk0']
+
+
+def start_destination(accel, append, image):
     print('demo: starting the destination: -incoming defer -S', flush=True)
     return FerryVM(accel=accel, mem='512M', smp=2, name='demo-destination',
-                   append='dirty-rate=64M', paused=True,
-                   extra_args=['-incoming', 'defer'])
+                   append=append, paused=True,
+                   extra_args=['-incoming', 'defer'] + disk_args(image))
+
+
+def make_image(build, workdir):
+    """A 64 MiB image in the guest's pattern, for its disk workload."""
+    path = os.path.join(workdir, 'disk.img')
+    subprocess.run([os.path.join(build, 'ferry-img'), 'create', path, '64M'],
+                   check=True, capture_output=True)
+    print(f'demo: ferry-img create {path} 64M', flush=True)
+    return path
 
 
 def migrate(src, dst):
@@ -170,13 +201,21 @@ def main():
     args = ap.parse_args()
     os.environ['FERRY_BUILD'] = os.path.abspath(args.build)
     accel = 'kvm' if kvm_available() else 'soft'
+    workdir = tempfile.mkdtemp(prefix='ferry-demo-')
+    image, append = None, 'dirty-rate=64M'
     if accel == 'soft':
-        print('demo: /dev/kvm is not usable: running with -accel soft')
+        print('demo: /dev/kvm is not usable: running with -accel soft '
+              '(no disk: the soft accelerator runs only the RAM workload)')
+    else:
+        image = make_image(os.path.abspath(args.build), workdir)
+        append += ' disk-rate=4M'
     print(f'demo: starting the source: {args.build}/ferry -accel {accel} '
-          '-m 512M -smp 2 -append dirty-rate=64M', flush=True)
+          f'-m 512M -smp 2 -append "{append}" {" ".join(disk_args(image))}',
+          flush=True)
     try:
         with FerryVM(accel=accel, mem='512M', smp=2, name='demo-source',
-                     append='dirty-rate=64M') as src, start_destination(accel) as dst:
+                     append=append, extra_args=disk_args(image)) as src, \
+                start_destination(accel, append, image) as dst:
             problems = verdict(watch(src, args.seconds, args.passes), 0, 0)
             info = migrate(src, dst)
             if info['status'] != 'completed':
@@ -191,10 +230,13 @@ def main():
     except Exception as e:      # report, don't trace back, at a user
         print(f'demo: FAILED: {e}', file=sys.stderr)
         return 1
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     if problems:
         print('demo: FAILED: ' + '; '.join(problems), file=sys.stderr)
         return 1
-    print('demo: OK: the guest moved while running; no page was lost')
+    print('demo: OK: the guest moved while running; no page'
+          f'{" and no sector" if image else ""} was lost')
     return 0
 
 

@@ -6,6 +6,8 @@
  */
 #include "accel/accel.h"
 #include "accel/soft.h"
+#include "block/block.h"
+#include "hw/pvblk.h"
 #include "migration/vmm.h"
 #include "system/cpu-throttle.h"
 #include "system/cpus.h"
@@ -108,6 +110,14 @@ static int ferry_vcpu_index_of_thread(uint32_t tid)
     return -1;
 }
 
+/* Completions of requests in flight land in guest RAM before the final
+ * RAM pass: the ring and its data then travel with the guest. */
+static bool ferry_block_inactivate(GError **errp)
+{
+    pvblk_drain_all();
+    return bdrv_inactivate_all(errp);
+}
+
 static const MigrationVMM ferry_vmm = {
     .ram_block_count = ferry_ram_block_count,
     .ram_block_get = ferry_ram_block_get,
@@ -119,6 +129,9 @@ static const MigrationVMM ferry_vmm = {
     .vm_start = vm_start,
     .vm_throttle = ferry_vm_throttle,
     .vm_throttle_percent = cpu_throttle_get_percentage,
+    .block_inactivate = ferry_block_inactivate,
+    .block_activate = bdrv_activate_all,
+    .block_attach = bdrv_attach_all,
     .source_completed = ferry_source_completed,
     .incoming_allowed = ferry_incoming_allowed,
     .incoming_loaded = ferry_incoming_loaded,

@@ -202,27 +202,45 @@ static bool opt_serial(MachineConfig *cfg, const char *opt, const char *arg,
     return true;
 }
 
-static bool opt_qmp(MachineConfig *cfg, const char *opt, const char *arg,
-                    GError **errp)
+/* Repeatable options kept as given; their owners validate them at
+ * machine init (the monitor, the block layer, the device model). */
+static bool add_nonempty(GPtrArray *list, const char *opt, const char *arg,
+                         GError **errp)
 {
-    /* The monitor validates the spec when it starts the server */
     if (!require_nonempty(opt, arg, errp)) {
         return false;
     }
-    g_ptr_array_add(cfg->qmp, g_strdup(arg));
+    g_ptr_array_add(list, g_strdup(arg));
     return true;
 }
+
+static bool set_nonempty(char **dst, const char *opt, const char *arg,
+                         GError **errp)
+{
+    if (!require_nonempty(opt, arg, errp)) {
+        return false;
+    }
+    set_str(dst, arg);
+    return true;
+}
+
+#define LIST_OPTION(fn, field)                                              \
+    static bool fn(MachineConfig *cfg, const char *opt, const char *arg,    \
+                   GError **errp)                                           \
+    {                                                                       \
+        return add_nonempty(cfg->field, opt, arg, errp);                    \
+    }
+
+LIST_OPTION(opt_qmp, qmp)
+LIST_OPTION(opt_blockdev, blockdevs)
+LIST_OPTION(opt_device, devices)
 
 /* Options that store a non-empty string as given, in @field. */
 #define STRING_OPTION(fn, field)                                            \
     static bool fn(MachineConfig *cfg, const char *opt, const char *arg,    \
                    GError **errp)                                           \
     {                                                                       \
-        if (!require_nonempty(opt, arg, errp)) {                            \
-            return false;                                                   \
-        }                                                                   \
-        set_str(&cfg->field, arg);                                          \
-        return true;                                                        \
+        return set_nonempty(&cfg->field, opt, arg, errp);                   \
     }
 
 STRING_OPTION(opt_kernel, kernel)
@@ -279,6 +297,13 @@ static const OptionDef options[] = {
     { "qmp", "SPEC", opt_qmp,
       "QMP server: unix:PATH,server=on,wait=off or tcp:HOST:PORT,... "
       "(repeatable)" },
+    { "blockdev", "driver=DRV,node-name=NAME,...", opt_blockdev,
+      "a block node: driver=file,filename=PATH[,cache.direct=on]"
+      "[,aio=io_uring|threads], driver=http,url=URL, or "
+      "driver=blkdelay,file=NODE[,attach-latency-ms=N][,io-latency-us=N] "
+      "(repeatable)" },
+    { "device", "pvblk,drive=NODE,id=ID", opt_device,
+      "a paravirtual disk on block node NODE (repeatable)" },
     { "monitor", "SPEC", opt_monitor, "human monitor: stdio or unix:PATH,..." },
     { "serial", "DEV", opt_serial, "serial port: file:PATH, stdio or none" },
     { "S", NULL, opt_S, "do not start the vCPUs (resume with QMP 'cont')" },
@@ -319,6 +344,8 @@ void machine_config_init(MachineConfig *cfg)
     cfg->ram_size = RAM_DEFAULT;
     cfg->smp = 1;
     cfg->qmp = g_ptr_array_new_with_free_func(g_free);
+    cfg->blockdevs = g_ptr_array_new_with_free_func(g_free);
+    cfg->devices = g_ptr_array_new_with_free_func(g_free);
 }
 
 void machine_config_clear(MachineConfig *cfg)
@@ -327,9 +354,9 @@ void machine_config_clear(MachineConfig *cfg)
     g_free(cfg->accel);
     g_free(cfg->kernel);
     g_free(cfg->append);
-    if (cfg->qmp) {
-        g_ptr_array_unref(cfg->qmp);
-    }
+    g_clear_pointer(&cfg->qmp, g_ptr_array_unref);
+    g_clear_pointer(&cfg->blockdevs, g_ptr_array_unref);
+    g_clear_pointer(&cfg->devices, g_ptr_array_unref);
     g_free(cfg->monitor);
     g_free(cfg->serial);
     g_free(cfg->incoming);

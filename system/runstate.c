@@ -3,6 +3,7 @@
  * runstate_set() refuses and logs anything else.  Only the main thread
  * changes the state; other threads may read it.
  */
+#include "block/block.h"
 #include "system/runstate.h"
 #include "system/cpus.h"
 #include "monitor/monitor.h"
@@ -111,6 +112,10 @@ bool vm_start(GError **errp)
 {
     if (runstate_is_running()) {
         return true;
+    }
+    /* The guest never runs without its disks' write lock (QEMU's cont). */
+    if (!bdrv_activate_all(errp)) {
+        return false;
     }
     if (!runstate_set(RUN_STATE_RUNNING, errp)) {
         return false;

@@ -57,10 +57,9 @@ static bool parse_rate(const char *p, uint64_t *out)
     return true;
 }
 
-bool wl_parse_cmdline(const char *cmdline, struct wl_config *cfg,
-                      const char **bad)
+bool wl_parse_rate_arg(const char *cmdline, const char *key, uint64_t *out,
+                       const char **bad)
 {
-    static const char key[] = "dirty-rate=";
     const char *p = cmdline;
 
     while (p && *p) {
@@ -71,7 +70,7 @@ bool wl_parse_cmdline(const char *cmdline, struct wl_config *cfg,
         while (key[i] && p[i] == key[i]) {
             i++;
         }
-        if (!key[i] && !parse_rate(p + i, &cfg->dirty_rate)) {
+        if (!key[i] && !parse_rate(p + i, out)) {
             *bad = p;
             return false;
         }
@@ -80,6 +79,12 @@ bool wl_parse_cmdline(const char *cmdline, struct wl_config *cfg,
         }
     }
     return true;
+}
+
+bool wl_parse_cmdline(const char *cmdline, struct wl_config *cfg,
+                      const char **bad)
+{
+    return wl_parse_rate_arg(cmdline, "dirty-rate=", &cfg->dirty_rate, bad);
 }
 
 static uint64_t pages_up(uint64_t bytes)
@@ -340,6 +345,10 @@ void wl_run(const struct wl_state *s, struct wl_cpu *c)
             dirty_step(s, c, dirty_budget(s, c, now));
             urgent = verify_step(s, c) || c->pending.corrupt_pages;
             c->pending.rounds++;
+        }
+        if (c->cpu == 0 && s->ops.tick) {
+            s->ops.tick(s->ops.opaque, &c->pending, now);
+            urgent |= c->pending.corrupt_sectors != 0;
         }
         if (urgent || now - c->last_report_ns >= WL_REPORT_NS) {
             report(s, c, now);

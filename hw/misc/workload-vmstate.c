@@ -38,6 +38,29 @@ static const VMStateDescription vmstate_workload_cpu = {
     },
 };
 
+/* Only a guest with a disk workload has disk counters: without one the
+ * stream stays what it was before disks existed. */
+static bool workload_disk_needed(void *opaque)
+{
+    const WorkloadState *s = opaque;
+
+    return s->disk.sectors_written || s->disk.sectors_verified ||
+           s->disk.corrupt_sectors;
+}
+
+static const VMStateDescription vmstate_workload_disk = {
+    .name = "ferry-workload/disk",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = workload_disk_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(disk.sectors_written, WorkloadState),
+        VMSTATE_UINT64(disk.sectors_verified, WorkloadState),
+        VMSTATE_UINT64(disk.corrupt_sectors, WorkloadState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 static const VMStateDescription vmstate_workload = {
     .name = "ferry-workload",
     .version_id = 2,
@@ -49,6 +72,10 @@ static const VMStateDescription vmstate_workload = {
         VMSTATE_STRUCT_VARRAY_UINT32(cpu, WorkloadState, ncpus, 0,
                                      vmstate_workload_cpu, WorkloadCPUState),
         VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription *const[]) {
+        &vmstate_workload_disk,
+        NULL
     },
 };
 

@@ -31,11 +31,19 @@ void workload_dev_report(const struct wl_report *r)
     c->pages_verified += r->pages_verified;
     c->passes += r->passes;
     c->corrupt_pages += r->corrupt_pages;
+    wl.disk.sectors_written += r->disk_sectors_written;
+    wl.disk.sectors_verified += r->disk_sectors_verified;
+    wl.disk.corrupt_sectors += r->corrupt_sectors;
     g_mutex_unlock(&wl_lock);
     if (r->corrupt_pages) {
         ferry_log("workload: cpu %u found %" G_GUINT64_FORMAT " corrupt "
                   "page(s), last at pfn 0x%" G_GINT64_MODIFIER "x",
                   r->cpu, r->corrupt_pages, r->last_corrupt_pfn);
+    }
+    if (r->corrupt_sectors) {
+        ferry_log("workload: the disk workload found %" G_GUINT64_FORMAT
+                  " corrupt sector(s), last at sector %" G_GUINT64_FORMAT,
+                  r->corrupt_sectors, r->last_corrupt_sector);
     }
 }
 
@@ -45,6 +53,9 @@ void workload_dev_query(WorkloadCounters *out)
     g_mutex_lock(&wl_lock);
     out->full_verify_passes = wl.ncpus ? UINT64_MAX : 0;
     out->boots = wl.boots;
+    out->disk_sectors_written = wl.disk.sectors_written;
+    out->disk_sectors_verified = wl.disk.sectors_verified;
+    out->corrupt_sectors = wl.disk.corrupt_sectors;
     for (unsigned i = 0; i < wl.ncpus; i++) {
         const WorkloadCPUState *c = &wl.cpu[i];
         out->rounds += c->rounds;

@@ -6,8 +6,10 @@
 #include <string.h>
 #include "accel/accel.h"
 #include "accel/kvm-state.h"
+#include "block/block.h"
 #include "hw/multiboot.h"
 #include "hw/pc.h"
+#include "hw/pvblk.h"
 #include "hw/serial.h"
 #include "hw/workload.h"
 #include "migration/ram.h"
@@ -62,6 +64,30 @@ static bool pc_load_kernel(const MachineConfig *cfg, BootEntry *entry,
     return multiboot_load(image, size, cfg->append, cfg->ram_size, entry, errp);
 }
 
+/*
+ * -blockdev nodes, in order (a filter names a node made before it), then
+ * -device disks on them.  A machine that will not wait for an incoming
+ * migration takes its images' write locks now, so a second ferry on the
+ * same image fails at start; with -incoming the migration code attaches
+ * and activates them when it is time (the source still holds the locks).
+ */
+static bool pc_block_init(const MachineConfig *cfg, GError **errp)
+{
+    for (guint i = 0; cfg->blockdevs && i < cfg->blockdevs->len; i++) {
+        if (!blockdev_add(g_ptr_array_index(cfg->blockdevs, i), errp)) {
+            g_prefix_error(errp, "-blockdev: ");
+            return false;
+        }
+    }
+    for (guint i = 0; cfg->devices && i < cfg->devices->len; i++) {
+        if (!pvblk_create(g_ptr_array_index(cfg->devices, i), errp)) {
+            g_prefix_error(errp, "-device: ");
+            return false;
+        }
+    }
+    return cfg->incoming || bdrv_activate_all(errp);
+}
+
 bool pc_machine_init(const MachineConfig *cfg, GError **errp)
 {
     const AccelOps *accel = accel_select(cfg->accel, errp);
@@ -87,6 +113,7 @@ bool pc_machine_init(const MachineConfig *cfg, GError **errp)
     }
     if (!serial_init(cfg->serial, errp) ||
         !workload_dev_init(cfg->smp, errp) ||
+        !pc_block_init(cfg, errp) ||
         !cpus_create(accel, cfg->smp, errp)) {
         return false;
     }
@@ -106,6 +133,8 @@ void pc_machine_cleanup(void)
         kvm_vmstate_unregister();
     }
     cpus_destroy();
+    pvblk_destroy_all();
+    blockdev_del_all();
     serial_cleanup();
     io_regions_reset();
 }

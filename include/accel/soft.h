@@ -20,7 +20,7 @@
 #define SOFT_RESERVED_END   ((uint64_t)2 << 20)
 /* vCPU @i's struct wl_cpu is at SOFT_CTX_GPA + i * SOFT_CTX_STRIDE. */
 #define SOFT_CTX_GPA        ((uint64_t)0x1000)
-#define SOFT_CTX_STRIDE     128u
+#define SOFT_CTX_STRIDE     256u
 
 /*
  * Derives the workload's configuration (from the -append @cmdline, may be

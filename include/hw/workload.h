@@ -18,6 +18,9 @@ typedef struct WorkloadCounters {
     uint64_t full_verify_passes;
     uint64_t corrupt_pages;
     uint64_t boots;
+    uint64_t disk_sectors_written;
+    uint64_t disk_sectors_verified;
+    uint64_t corrupt_sectors;
 } WorkloadCounters;
 
 #define WL_MAX_CPUS 64
@@ -31,10 +34,18 @@ typedef struct WorkloadCPUState {
     uint64_t corrupt_pages;
 } WorkloadCPUState;
 
+/* The disk workload runs on one vCPU only: its counters are global. */
+typedef struct WorkloadDiskState {
+    uint64_t sectors_written;
+    uint64_t sectors_verified;
+    uint64_t corrupt_sectors;
+} WorkloadDiskState;
+
 typedef struct WorkloadState {
     uint32_t ncpus;
     uint64_t boots;             /* reports with WL_REPORT_BOOT */
     WorkloadCPUState cpu[WL_MAX_CPUS];
+    WorkloadDiskState disk;     /* a subsection, sent only when not 0 */
 } WorkloadState;
 
 /* Maps the device; @ncpus sizes its per-vCPU counters. */

@@ -31,6 +31,7 @@ typedef struct ReturnPath {
     bool done;                  /* SHUT received, or the path broke */
     bool ok;                    /* SHUT said the destination loaded all */
     bool run_ack;               /* RUN_ACK received */
+    bool switchover_ack;        /* SWITCHOVER_ACK received */
     uint64_t events;            /* counts requests, RUN_ACK, the end */
     char *error;
     RPPageRequestFn on_page_request;    /* NULL: requests are an error */
@@ -59,6 +60,8 @@ void return_path_done(ReturnPath *rp, bool ok, const char *error);
 uint64_t return_path_wait_event(ReturnPath *rp, uint64_t seen,
                                 int64_t deadline_us);
 bool return_path_run_acked(ReturnPath *rp);
+/* The destination is ready for the switchover (capability switchover-ack). */
+bool return_path_switchover_acked(ReturnPath *rp);
 /*
  * Postcopy: when the path fails (a silent network times its reads out),
  * @f is shut down too, so a writer blocked on it notices.  NULL: none.

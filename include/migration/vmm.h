@@ -52,9 +52,19 @@ typedef struct MigrationVMM {
     void (*vm_throttle)(int percent);       /* auto-converge; 0 stops it */
     int (*vm_throttle_percent)(void);
 
-    /* Block devices around the switchover (optional). */
+    /*
+     * Block devices around the switchover (optional; see block/block.h
+     * for the lifecycle).  The source inactivates while the guest is
+     * stopped (drain, flush, release the write lock) and activates again
+     * if the migration fails before the destination may run.  The
+     * destination attaches (open, shared lock, warm up: may be slow; the
+     * core calls it on a thread of its own while precopy runs, with
+     * capability early-block-attach) and activates after the device
+     * state loaded (attaching first if it has not).
+     */
     bool (*block_inactivate)(GError **errp);
     bool (*block_activate)(GError **errp);
+    bool (*block_attach)(GError **errp);
 
     /* Outcomes. */
     void (*source_completed)(void);         /* the guest lives elsewhere now */

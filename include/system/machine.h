@@ -18,6 +18,8 @@ typedef struct MachineConfig {
     char *kernel;           /* -kernel; NULL = built-in test guest */
     char *append;           /* -append */
     GPtrArray *qmp;         /* -qmp specs (char *), repeatable */
+    GPtrArray *blockdevs;   /* -blockdev specs (char *), repeatable */
+    GPtrArray *devices;     /* -device specs (char *), repeatable */
     char *monitor;          /* -monitor stdio|unix:... */
     char *serial;           /* -serial file:PATH|stdio|none; NULL = none */
     bool start_paused;      /* -S */

@@ -116,7 +116,10 @@ class RunningVMTests(unittest.TestCase):
         info = self.qmp.cmd('x-query-workload')
         self.assertEqual(set(info), {'rounds', 'pages-written',
                                      'pages-verified', 'full-verify-passes',
-                                     'corrupt-pages', 'boots'})
+                                     'corrupt-pages', 'boots',
+                                     'disk-sectors-written',
+                                     'disk-sectors-verified',
+                                     'corrupt-sectors'})
         for v in info.values():
             self.assertIsInstance(v, int)
             self.assertGreaterEqual(v, 0)

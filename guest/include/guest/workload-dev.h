@@ -45,6 +45,11 @@ struct wl_report {
     uint64_t passes;            /* complete verify passes of this cpu's share */
     uint64_t corrupt_pages;
     uint64_t last_corrupt_pfn;  /* valid when corrupt_pages != 0 */
+    /* The disk workload (disk-rate=, a pvblk disk), cpu 0 only. */
+    uint64_t disk_sectors_written;
+    uint64_t disk_sectors_verified;
+    uint64_t corrupt_sectors;
+    uint64_t last_corrupt_sector;   /* valid when corrupt_sectors != 0 */
 };
 
 #endif

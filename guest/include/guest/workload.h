@@ -66,6 +66,12 @@ struct wl_ops {
     /* Polled once per round; true makes wl_run() return (soft pause). */
     bool (*should_yield)(void *opaque);
     void (*log)(void *opaque, const char *msg);
+    /*
+     * Called once per round on cpu 0, with its pending report to add to:
+     * the test guest runs its disk workload (guest/disk.c) here, between
+     * RAM steps.  NULL in the soft accelerator, which has no disk.
+     */
+    void (*tick)(void *opaque, struct wl_report *pending, uint64_t now_ns);
     void *opaque;
 };
 
@@ -82,6 +88,10 @@ struct wl_state {
  */
 bool wl_parse_cmdline(const char *cmdline, struct wl_config *cfg,
                       const char **bad);
+/* The same for any "KEY=RATE" word (@key includes the '='): *out is left
+ * alone when the key is absent. */
+bool wl_parse_rate_arg(const char *cmdline, const char *key, uint64_t *out,
+                       const char **bad);
 
 /*
  * Lays out the workload over @ram: pages below @reserved_end are left alone,

@@ -1,0 +1,120 @@
+/*
+ * The block layer: named nodes ("-blockdev driver=file,node-name=f0,..."),
+ * each backed by a driver, with a lifecycle split the way migration needs
+ * it (Xen's VBD attach/activate split):
+ *
+ *   configured --attach--> attached --activate--> active
+ *        ^                  |   ^                   |
+ *        +------detach------+   +----inactivate-----+
+ *
+ * attach:     open the backend, take the shared image lock, probe the
+ *             length, connect, warm caches.  Slow backends are slow here,
+ *             so a migration destination does it early, outside the
+ *             downtime.  Reads are allowed from attached on.
+ * activate:   take the exclusive write lock and accept writes.  At most
+ *             one process holds it for an image at any moment.
+ * inactivate: drain in-flight requests, flush, release the write lock.
+ * detach:     close.
+ *
+ * A filter (blkdelay) has a child node, named by its "file=" option; the
+ * lifecycle calls on a node apply to its child first (attach, activate)
+ * or last (inactivate, detach).
+ *
+ * Threads: lifecycle calls come from the main loop or a migration thread,
+ * one at a time per node.  I/O may be submitted from any thread (vCPU
+ * threads do); completion callbacks run on a driver thread (the io_uring
+ * reaper, a pool worker, the HTTP thread), never inside the submit call,
+ * and must not block.  Data path: -errno; control plane: GError.
+ */
+#ifndef FERRY_BLOCK_BLOCK_H
+#define FERRY_BLOCK_BLOCK_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#define BDRV_SECTOR_SIZE 512
+
+typedef struct BlockDriverState BlockDriverState;
+
+typedef enum BlockNodeState {
+    BLOCK_NODE_CONFIGURED,      /* options parsed, nothing opened */
+    BLOCK_NODE_ATTACHED,        /* open, shared lock: reads only */
+    BLOCK_NODE_ACTIVE,          /* exclusive write lock: reads and writes */
+} BlockNodeState;
+
+/* @ret: 0 or -errno.  Called exactly once per accepted request. */
+typedef void BlockCompletionFunc(void *opaque, int ret);
+
+/*
+ * Creates a node from the -blockdev syntax: "driver=NAME,node-name=NAME,
+ * KEY=VALUE,...".  Common keys: driver, node-name (required),
+ * read-only=on|off; the rest belong to the driver.  Nothing is opened.
+ * Errors name the offending key or value.
+ */
+BlockDriverState *blockdev_add(const char *spec, GError **errp);
+/* Detaches and frees every node (tests, exit). */
+void blockdev_del_all(void);
+
+BlockDriverState *bdrv_find(const char *node_name);
+/* Every node in creation order (children before their parents). */
+GPtrArray *bdrv_nodes(void);
+
+const char *bdrv_node_name(const BlockDriverState *bs);
+const char *bdrv_driver_name(const BlockDriverState *bs);
+/* What the node reads: a path, a URL, or its child's filename. */
+const char *bdrv_filename(const BlockDriverState *bs);
+BlockDriverState *bdrv_child(const BlockDriverState *bs);   /* or NULL */
+BlockNodeState bdrv_state(const BlockDriverState *bs);
+const char *bdrv_state_str(BlockNodeState st);
+bool bdrv_is_read_only(const BlockDriverState *bs);
+bool bdrv_is_direct(const BlockDriverState *bs);   /* cache.direct=on */
+/* The length in bytes, known from attach on; -ENOMEDIUM before. */
+int64_t bdrv_getlength(const BlockDriverState *bs);
+/* Nanoseconds the last attach / activate took (0: never ran). */
+int64_t bdrv_last_attach_ns(const BlockDriverState *bs);
+int64_t bdrv_last_activate_ns(const BlockDriverState *bs);
+
+/* A device (pvblk) claims a node as its drive; one device per node. */
+bool bdrv_claim(BlockDriverState *bs, const char *device_id, GError **errp);
+const char *bdrv_device(const BlockDriverState *bs);        /* or NULL */
+
+/* Lifecycle of one node (and its child); idempotent. */
+bool bdrv_attach(BlockDriverState *bs, GError **errp);
+bool bdrv_activate(BlockDriverState *bs, GError **errp);   /* attaches first */
+bool bdrv_inactivate(BlockDriverState *bs, GError **errp);
+void bdrv_detach(BlockDriverState *bs);
+
+/* The same over every node; stop at the first error. */
+bool bdrv_attach_all(GError **errp);
+bool bdrv_activate_all(GError **errp);
+bool bdrv_inactivate_all(GError **errp);
+
+/* Waits until no request of @bs (or its child) is in flight. */
+void bdrv_drain(BlockDriverState *bs);
+
+/*
+ * Asynchronous I/O.  Returns 0 when the request was accepted (@cb will be
+ * called), or -errno at once and @cb is never called: -ENOMEDIUM when not
+ * attached, -EPERM for a write or flush when not active, -EROFS on a
+ * read-only node, -EINVAL beyond the end or for an unaligned O_DIRECT
+ * request.  The iovec array is copied; the buffers must live until @cb.
+ */
+int bdrv_aio_preadv(BlockDriverState *bs, uint64_t offset,
+                    const struct iovec *iov, int iovcnt,
+                    BlockCompletionFunc *cb, void *opaque);
+int bdrv_aio_pwritev(BlockDriverState *bs, uint64_t offset,
+                     const struct iovec *iov, int iovcnt,
+                     BlockCompletionFunc *cb, void *opaque);
+int bdrv_aio_flush(BlockDriverState *bs, BlockCompletionFunc *cb,
+                   void *opaque);
+
+/* Synchronous wrappers (tests, tools): 0 or -errno. */
+int bdrv_pread(BlockDriverState *bs, uint64_t offset, void *buf,
+               uint64_t bytes);
+int bdrv_pwrite(BlockDriverState *bs, uint64_t offset, const void *buf,
+                uint64_t bytes);
+int bdrv_flush(BlockDriverState *bs);
+
+#endif
