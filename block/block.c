@@ -408,13 +408,17 @@ void bdrv_detach(BlockDriverState *bs)
 
 typedef bool NodeFn(BlockDriverState *bs, GError **errp);
 
-static bool for_each_node(NodeFn *fn, bool parents_first, GError **errp)
+/*
+ * Parents first: a lifecycle call on a node applies to its child too, in
+ * the right order, so each top node's timing covers its whole stack (the
+ * child's own call is then a no-op).
+ */
+static bool for_each_node(NodeFn *fn, GError **errp)
 {
     g_autoptr(GPtrArray) all = bdrv_nodes();
 
-    for (guint n = 0; n < all->len; n++) {
-        guint i = parents_first ? all->len - 1 - n : n;
-        if (!fn(g_ptr_array_index(all, i), errp)) {
+    for (guint n = all->len; n-- > 0;) {
+        if (!fn(g_ptr_array_index(all, n), errp)) {
             return false;
         }
     }
@@ -423,17 +427,17 @@ static bool for_each_node(NodeFn *fn, bool parents_first, GError **errp)
 
 bool bdrv_attach_all(GError **errp)
 {
-    return for_each_node(bdrv_attach, false, errp);
+    return for_each_node(bdrv_attach, errp);
 }
 
 bool bdrv_activate_all(GError **errp)
 {
-    return for_each_node(bdrv_activate, false, errp);
+    return for_each_node(bdrv_activate, errp);
 }
 
 bool bdrv_inactivate_all(GError **errp)
 {
-    return for_each_node(bdrv_inactivate, true, errp);
+    return for_each_node(bdrv_inactivate, errp);
 }
 
 /* --- asynchronous I/O ----------------------------------------------------- */
