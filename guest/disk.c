@@ -203,8 +203,10 @@ bool disk_enabled(void)
 
 /* --- completions ---------------------------------------------------------- */
 
-static void note_error(const struct disk_slot *s, uint32_t status)
+static void note_error(struct wl_report *r, const struct disk_slot *s,
+                       uint32_t status)
 {
+    r->disk_io_errors++;
     if (dk->errors++ < 8) {
         dlog("disk: request op %u sector %lu x%u failed, status %u",
              s->op, s->sector, s->nsectors, status);
@@ -254,7 +256,7 @@ static void reap_one(struct wl_report *r, const struct pvblk_used *u)
     }
     s = &dk->slot[u->id];
     if (u->status != PVBLK_S_OK) {
-        note_error(s, u->status);
+        note_error(r, s, u->status);
     }
     if (s->op == SLOT_READ && u->status == PVBLK_S_OK) {
         reap_read(r, s);

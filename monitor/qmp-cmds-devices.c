@@ -3,6 +3,7 @@
  * model around a migration, answered truthfully for ferry's small one.
  */
 #include <string.h>
+#include "block/block.h"
 #include "qapi/qapi-commands.h"
 #include "system/machine.h"
 #include "util/error.h"
@@ -48,6 +49,21 @@ static ObjectPropertyInfoList *prop(ObjectPropertyInfoList *next,
     return l;
 }
 
+/* The devices with an id, as QEMU lists -device ...,id=ID there. */
+static ObjectPropertyInfoList *peripherals(void)
+{
+    g_autoptr(GPtrArray) nodes = bdrv_nodes();
+    ObjectPropertyInfoList *l = prop(NULL, "type", "string");
+
+    for (guint i = 0; i < nodes->len; i++) {
+        const char *id = bdrv_device(g_ptr_array_index(nodes, i));
+        if (id && id[0] != '#') {     /* "#pvblkN": a device without id */
+            l = prop(l, id, "child<pvblk>");
+        }
+    }
+    return l;
+}
+
 ObjectPropertyInfoList *qmp_qom_list(const char *path, GError **errp)
 {
     static const char *const containers[] = {
@@ -61,6 +77,9 @@ ObjectPropertyInfoList *qmp_qom_list(const char *path, GError **errp)
             l = prop(l, containers[i] + strlen("/machine/"), "child<container>");
         }
         return l;
+    }
+    if (!strcmp(path, "/machine/peripheral")) {
+        return peripherals();
     }
     for (gsize i = 0; i < G_N_ELEMENTS(containers); i++) {
         if (!strcmp(path, containers[i])) {

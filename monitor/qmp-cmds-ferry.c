@@ -22,6 +22,7 @@ WorkloadInfo *qmp_x_query_workload(GError **errp)
     info->disk_sectors_written = wc.disk_sectors_written;
     info->disk_sectors_verified = wc.disk_sectors_verified;
     info->corrupt_sectors = wc.corrupt_sectors;
+    info->disk_io_errors = wc.disk_io_errors;
     return info;
 }
 

@@ -108,8 +108,9 @@ def check_disk(dst, before):
              > before['disk-sectors-verified'] + 64, 60, 0.2,
              'disk sectors verified on the destination')
     after = dst.qmp.cmd('x-query-workload')
-    if after['corrupt-sectors']:
-        raise BenchError(f'destination found corrupt sectors: {after}')
+    if after['corrupt-sectors'] or after['disk-io-errors']:
+        raise BenchError(f'destination found corrupt sectors or I/O '
+                         f'errors: {after}')
 
 
 def migrate_once(row, opts, workdir):

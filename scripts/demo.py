@@ -111,6 +111,8 @@ def verdict(info, passes, status):
     if get(info, 'corrupt-sectors'):
         problems.append(f'the guest found {get(info, "corrupt-sectors")} '
                         'corrupt disk sectors')
+    if get(info, 'disk-io-errors'):
+        problems.append(f'{get(info, "disk-io-errors")} disk requests failed')
     if not get(info, 'rounds'):
         problems.append('the guest made no progress')
     if status != 0:
@@ -183,11 +185,15 @@ def compare_and_continue(src, dst, args):
         problems.append('the RAM digests differ')
     print('demo: cont on the destination; the guest verifies its memory there',
           flush=True)
+    before = dst.qmp.cmd('x-query-workload')
     dst.qmp.cmd('cont')
-    info = watch(dst, args.seconds, get(dst.qmp.cmd('x-query-workload'),
-                                        'full-verify-passes') + args.passes)
+    info = watch(dst, args.seconds, get(before, 'full-verify-passes') +
+                 args.passes)
     if get(info, 'boots') != 1:
         problems.append('the guest restarted on the destination')
+    if get(before, 'disk-sectors-written') and \
+            get(info, 'disk-sectors-verified') <= get(before, 'disk-sectors-verified'):
+        problems.append('the guest verified no disk sector on the destination')
     return problems + verdict(info, 0, 0)
 
 

@@ -172,20 +172,25 @@ static void pvblk_io_done(void *opaque, int ret)
 
 static uint32_t check_request(PvblkState *s, const struct pvblk_req *r)
 {
+    if (r->type != PVBLK_T_READ && r->type != PVBLK_T_WRITE &&
+        r->type != PVBLK_T_FLUSH) {
+        return PVBLK_S_UNSUPP;
+    }
+    /* Not attached yet: its capacity is unknown, not 0. */
+    if (bdrv_state(s->bs) == BLOCK_NODE_CONFIGURED) {
+        return PVBLK_S_NOTREADY;
+    }
+    if (r->type != PVBLK_T_READ && (s->flags & PVBLK_F_READ_ONLY)) {
+        return PVBLK_S_ROFS;
+    }
     if (r->type == PVBLK_T_FLUSH) {
         return PVBLK_S_OK;
-    }
-    if (r->type != PVBLK_T_READ && r->type != PVBLK_T_WRITE) {
-        return PVBLK_S_UNSUPP;
     }
     if (r->nsectors == 0 || r->nsectors > PVBLK_MAX_SECTORS ||
         r->sector > pvblk_capacity_locked(s) ||
         r->nsectors > s->capacity - r->sector ||
         !gpa_to_hva(r->buf_gpa, (uint64_t)r->nsectors * PVBLK_SECTOR_SIZE)) {
         return PVBLK_S_INVAL;
-    }
-    if (r->type == PVBLK_T_WRITE && (s->flags & PVBLK_F_READ_ONLY)) {
-        return PVBLK_S_ROFS;
     }
     return PVBLK_S_OK;
 }
@@ -272,7 +277,10 @@ static void pvblk_doorbell(PvblkState *s)
     while (s->last_avail != avail) {
         struct pvblk_req r;
         uint32_t slot = s->last_avail++ % s->ring_size;
-        guest_mem_read(s->ring_gpa + PVBLK_REQ_OFF(slot), &r, sizeof(r));
+        if (guest_mem_read(s->ring_gpa + PVBLK_REQ_OFF(slot), &r,
+                           sizeof(r)) < 0) {
+            break;      /* the ring was checked at set_ring: cannot happen */
+        }
         submit_one(s, &r);
     }
 out:
@@ -334,6 +342,10 @@ static void pvblk_write(void *opaque, uint64_t off, uint64_t v, unsigned size)
         set_ring(s, v);
         break;
     case PVBLK_REG_RING_SIZE:
+        /* The live ring was checked for its old size: a guest resizing it
+         * under requests in flight must not reach past it (or divide by
+         * 0).  Drop it; the guest writes RING_GPA next. */
+        set_ring(s, 0);
         g_mutex_lock(&s->lock);
         s->ring_size = (uint32_t)MIN(v, (uint64_t)UINT32_MAX);
         g_mutex_unlock(&s->lock);

@@ -45,7 +45,7 @@ static bool workload_disk_needed(void *opaque)
     const WorkloadState *s = opaque;
 
     return s->disk.sectors_written || s->disk.sectors_verified ||
-           s->disk.corrupt_sectors;
+           s->disk.corrupt_sectors || s->disk.io_errors;
 }
 
 static const VMStateDescription vmstate_workload_disk = {
@@ -57,6 +57,7 @@ static const VMStateDescription vmstate_workload_disk = {
         VMSTATE_UINT64(disk.sectors_written, WorkloadState),
         VMSTATE_UINT64(disk.sectors_verified, WorkloadState),
         VMSTATE_UINT64(disk.corrupt_sectors, WorkloadState),
+        VMSTATE_UINT64(disk.io_errors, WorkloadState),
         VMSTATE_END_OF_LIST()
     },
 };

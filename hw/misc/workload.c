@@ -34,6 +34,7 @@ void workload_dev_report(const struct wl_report *r)
     wl.disk.sectors_written += r->disk_sectors_written;
     wl.disk.sectors_verified += r->disk_sectors_verified;
     wl.disk.corrupt_sectors += r->corrupt_sectors;
+    wl.disk.io_errors += r->disk_io_errors;
     g_mutex_unlock(&wl_lock);
     if (r->corrupt_pages) {
         ferry_log("workload: cpu %u found %" G_GUINT64_FORMAT " corrupt "
@@ -56,6 +57,7 @@ void workload_dev_query(WorkloadCounters *out)
     out->disk_sectors_written = wl.disk.sectors_written;
     out->disk_sectors_verified = wl.disk.sectors_verified;
     out->corrupt_sectors = wl.disk.corrupt_sectors;
+    out->disk_io_errors = wl.disk.io_errors;
     for (unsigned i = 0; i < wl.ncpus; i++) {
         const WorkloadCPUState *c = &wl.cpu[i];
         out->rounds += c->rounds;

@@ -21,6 +21,7 @@ typedef struct WorkloadCounters {
     uint64_t disk_sectors_written;
     uint64_t disk_sectors_verified;
     uint64_t corrupt_sectors;
+    uint64_t disk_io_errors;
 } WorkloadCounters;
 
 #define WL_MAX_CPUS 64
@@ -39,6 +40,7 @@ typedef struct WorkloadDiskState {
     uint64_t sectors_written;
     uint64_t sectors_verified;
     uint64_t corrupt_sectors;
+    uint64_t io_errors;
 } WorkloadDiskState;
 
 typedef struct WorkloadState {

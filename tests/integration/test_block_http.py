@@ -103,7 +103,8 @@ class HttpDisk(unittest.TestCase):
         self.assertEqual(info['status'], 'completed', info.get('error-desc'))
         assert_moved_intact(self, src, dst)
         w = self.wait_sectors(dst)
-        self.assertEqual(w['corrupt-sectors'], 0, w)
+        self.assertEqual((w['corrupt-sectors'], w['disk-io-errors']), (0, 0),
+                         w)
 
     def test_destination_that_cannot_attach_fails_at_once(self):
         """The destination's early attach finds no image (HTTP 404): the
@@ -131,13 +132,17 @@ class HttpDisk(unittest.TestCase):
     def test_server_gone_is_an_io_error_not_a_hang(self):
         vm = self.start_vm(self.serve())
         self.wait_sectors(vm, more=256)
+        self.assertEqual(vm.qmp.cmd('x-query-workload')['disk-io-errors'], 0)
         self.web.close()
         self.web = None
-        # the VMM keeps answering while the guest's reads fail
+        # the guest sees its reads fail; the VMM keeps answering meanwhile
+        self.assertTrue(wait_for(lambda: vm.qmp.cmd('x-query-workload')
+                                 ['disk-io-errors'] > 0, 30, 0.1),
+                        vm.qmp.cmd('x-query-workload'))
         for _ in range(20):
             self.assertEqual(vm.qmp.cmd('query-status')['status'], 'running')
         w = vm.qmp.cmd('x-query-workload')
-        self.assertEqual(w['corrupt-pages'], 0, w)
+        self.assertEqual((w['corrupt-pages'], w['corrupt-sectors']), (0, 0), w)
 
 
 if __name__ == '__main__':

@@ -98,6 +98,8 @@ class DiskMigrationBase:
         self.assertTrue(grown, f'no disk verification progress: {after}')
         self.assertEqual(after['corrupt-sectors'], 0, after)
         self.assertEqual(after['corrupt-pages'], 0, after)
+        # a failed write would leave its sectors unverified: none may fail
+        self.assertEqual(after['disk-io-errors'], 0, after)
         return after
 
     def ready_source(self, vm):
@@ -138,6 +140,9 @@ class DiskMigration(DiskMigrationBase, unittest.TestCase):
         after = self.wait_disk_verified(dst)
         self.assertGreater(after['disk-sectors-written'], written)
         self.assertIn('downtime', info)
+        # as QEMU lists -device ...,id=ID (libvirt looks there)
+        self.assertIn({'name': 'disk0', 'type': 'child<pvblk>'},
+                      dst.qmp.cmd('qom-list', path='/machine/peripheral'))
 
     def test_postcopy_activates_after_run(self):
         if os.geteuid() != 0:

@@ -269,6 +269,7 @@ class Migration(ImageTest):
                                before['disk-sectors-verified'] + 4096)
         self.assertEqual(after['corrupt-sectors'], 0, dst.stderr_text())
         self.assertEqual(after['corrupt-pages'], 0)
+        self.assertEqual(after['disk-io-errors'], 0, dst.stderr_text())
         self.assertEqual(dst.qmp.cmd('query-block')[0]['inserted']['x-state'],
                          'active')
 

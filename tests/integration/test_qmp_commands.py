@@ -119,7 +119,7 @@ class RunningVMTests(unittest.TestCase):
                                      'corrupt-pages', 'boots',
                                      'disk-sectors-written',
                                      'disk-sectors-verified',
-                                     'corrupt-sectors'})
+                                     'corrupt-sectors', 'disk-io-errors'})
         for v in info.values():
             self.assertIsInstance(v, int)
             self.assertGreaterEqual(v, 0)

@@ -19,7 +19,10 @@
  * completes it fills used[used_idx % size], then stores used_idx + 1
  * (release).  The guest reads used_idx (acquire), then the used slots.
  * Both indexes run freely and wrap at 2^32.  Completions come in any
- * order: used.id says which request finished.
+ * order: used.id says which request finished.  At most RING_SIZE requests
+ * may be outstanding (posted and not yet reaped from the used ring), or
+ * used entries overwrite ones the guest has not read.  Writing RING_SIZE
+ * disables the ring (write RING_GPA again to enable it).
  *
  * The device's last_avail and used_idx are migrated with it: requests the
  * guest posted without ringing the doorbell before a migration are taken

@@ -50,6 +50,7 @@ struct wl_report {
     uint64_t disk_sectors_verified;
     uint64_t corrupt_sectors;
     uint64_t last_corrupt_sector;   /* valid when corrupt_sectors != 0 */
+    uint64_t disk_io_errors;        /* requests the disk failed */
 };
 
 #endif
