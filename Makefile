@@ -98,17 +98,32 @@ clean:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # --- fuzzing ------------------------------------------------------------------
-# `make fuzz` builds the libFuzzer target for the incoming-stream loader
-# (tests/fuzz/) with clang, ASan and UBSan in its own tree, build-fuzz/
-# (configured with --cc=clang; build/ is not touched), writes a seed corpus
-# of valid streams into build-fuzz/corpus and fuzzes for FUZZ_SECONDS.
-# Crashing inputs are saved as build-fuzz/crashes/crash-*; replay one with
+# `make fuzz` builds the libFuzzer targets (tests/fuzz/) with clang, ASan
+# and UBSan in their own tree, build-fuzz/ (configured with --cc=clang;
+# build/ is not touched), writes each one's seed corpus and fuzzes each in
+# turn for FUZZ_SECONDS:
+#   stream-load  the incoming migration stream (savevm_load); seeds are
+#                valid streams, in build-fuzz/corpus.
+#   blockdev     the block options a user types: each input is up to ten
+#                lines, each a -blockdev spec (blockdev_add) or a -device
+#                pvblk spec (pvblk_create), applied in order; nothing is
+#                attached, so no file or connection is opened.  Seeds (checked
+#                against the parsers as they are written) in
+#                build-fuzz/corpus-blockdev, a dictionary of the drivers'
+#                option keys in build-fuzz/blockdev.dict.  A refused -device
+#                must leave no device behind (FUZZ_STRICT=0 skips that).
+# FUZZ_TARGET picks some (e.g. FUZZ_TARGET=blockdev); the default is both.
+# Crashing inputs are saved as build-fuzz/crashes/crash-* (stream-load) and
+# build-fuzz/crashes/blockdev-crash-*; replay one by passing it to its binary,
 #     build-fuzz/tests/fuzz/fuzz-stream-load build-fuzz/crashes/crash-...
+#     build-fuzz/tests/fuzz/fuzz-blockdev build-fuzz/crashes/blockdev-crash-...
+# (FUZZ_VERBOSE=1 makes either print what it did with the input).
 # FUZZ_ARGS passes more libFuzzer options (e.g. FUZZ_ARGS=-jobs=4).
 # build-fuzz/.gitignore keeps the tree (objects, corpus) out of git.
 FUZZ_BUILD := build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS ?=
+FUZZ_TARGET ?= stream-load blockdev
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
             -fno-omit-frame-pointer
 
@@ -117,31 +132,54 @@ fuzz:
 	@mkdir -p $(FUZZ_BUILD) && echo '*' > $(FUZZ_BUILD)/.gitignore
 	$(MAKE) BUILD=$(FUZZ_BUILD) CONFIGURE_FLAGS=--cc=clang \
 	    CFLAGS='-O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link' \
-	    WARN='$(WARN) -Wno-error' fuzz-run
+	    WARN='$(WARN) -Wno-error' FUZZ_TARGET='$(FUZZ_TARGET)' fuzz-run
 
 fuzz-clean:
 	rm -rf $(FUZZ_BUILD)
 
 ifeq ($(BUILD),$(FUZZ_BUILD))
-FUZZ_BIN := $(BUILD)/tests/fuzz/fuzz-stream-load
-FUZZ_GEN := $(BUILD)/tests/fuzz/gen-corpus
-FUZZ_COMMON := $(BUILD)/tests/fuzz/fuzz-common.o $(BUILD)/libferry.a
+FUZZ_DIR := $(BUILD)/tests/fuzz
+FUZZ_BIN := $(FUZZ_DIR)/fuzz-stream-load
+FUZZ_GEN := $(FUZZ_DIR)/gen-corpus
+FUZZ_COMMON := $(FUZZ_DIR)/fuzz-common.o $(BUILD)/libferry.a
+FUZZ_BLK_BIN := $(FUZZ_DIR)/fuzz-blockdev
+FUZZ_BLK_GEN := $(FUZZ_DIR)/gen-blockdev-corpus
 
-$(FUZZ_BIN): $(BUILD)/tests/fuzz/fuzz-stream-load.o $(FUZZ_COMMON)
+$(FUZZ_BIN): $(FUZZ_DIR)/fuzz-stream-load.o $(FUZZ_COMMON)
 	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
-$(FUZZ_GEN): $(BUILD)/tests/fuzz/gen-corpus.o $(FUZZ_COMMON)
+$(FUZZ_GEN): $(FUZZ_DIR)/gen-corpus.o $(FUZZ_COMMON)
 	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -o $@ $^ $(LIBS)
 
-fuzz-run: $(FUZZ_BIN) $(FUZZ_GEN)
+$(FUZZ_BLK_BIN): $(FUZZ_DIR)/fuzz-blockdev.o $(BUILD)/libferry.a
+	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+# The seed writer runs every seed through the harness itself.
+$(FUZZ_BLK_GEN): $(FUZZ_DIR)/gen-blockdev-corpus.o $(FUZZ_DIR)/fuzz-blockdev.o \
+                 $(BUILD)/libferry.a
+	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -o $@ $^ $(LIBS)
+
+fuzz-run: $(addprefix fuzz-run-,$(FUZZ_TARGET))
+
+fuzz-run-stream-load: $(FUZZ_BIN) $(FUZZ_GEN)
 	@mkdir -p $(BUILD)/corpus $(BUILD)/crashes
 	$(FUZZ_GEN) $(BUILD)/corpus
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 	    -print_final_stats=1 -artifact_prefix=$(BUILD)/crashes/ \
 	    $(FUZZ_ARGS) $(BUILD)/corpus
+
+# One target after the other, even under -j.
+fuzz-run-blockdev: $(FUZZ_BLK_BIN) $(FUZZ_BLK_GEN) | \
+                   $(filter fuzz-run-stream-load,$(addprefix fuzz-run-,$(FUZZ_TARGET)))
+	@mkdir -p $(BUILD)/corpus-blockdev $(BUILD)/crashes
+	$(FUZZ_BLK_GEN) $(BUILD)/corpus-blockdev $(BUILD)/blockdev.dict
+	$(FUZZ_BLK_BIN) -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	    -dict=$(BUILD)/blockdev.dict -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/crashes/blockdev- \
+	    $(FUZZ_ARGS) $(BUILD)/corpus-blockdev
 endif
 
-.PHONY: fuzz fuzz-clean fuzz-run
+.PHONY: fuzz fuzz-clean fuzz-run fuzz-run-stream-load fuzz-run-blockdev
 # --- end of fuzzing -------------------------------------------------------------
 
 # --- benchmarks ---

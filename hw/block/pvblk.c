@@ -52,6 +52,7 @@
 #include <string.h>
 #include "pvblk-internal.h"
 #include "hw/pvblk.h"
+#include "migration/vmstate.h"
 #include "system/ioport.h"
 #include "system/memory.h"
 #include "util/error.h"
@@ -435,6 +436,12 @@ static BlockDriverState *check_spec(const char *drive, const char *id,
                    "digits, '-', '.', '_')", id);
         return NULL;
     }
+    /* The migration section is "ID/pvblk" (pvblk_new). */
+    if (id && strlen(id) > VMSTATE_IDSTR_MAX - strlen("/pvblk")) {
+        error_setg(errp, "pvblk: id '%.32s...' is too long (at most %zu "
+                   "characters)", id, VMSTATE_IDSTR_MAX - strlen("/pvblk"));
+        return NULL;
+    }
     if (id && find_id(id)) {
         error_setg(errp, "pvblk: duplicate id '%s'", id);
         return NULL;
@@ -487,8 +494,14 @@ bool pvblk_create(const char *spec, GError **errp)
         return false;
     }
     s = pvblk_new(bs, id);
+    /* Every step that can be undone first: a refusal leaves nothing. */
+    if (!pvblk_vmstate_register(s, errp)) {
+        pvblk_free(s);
+        return false;
+    }
     if (!bdrv_claim(bs, s->id, errp)) {
         g_prefix_error(errp, "pvblk: ");
+        pvblk_vmstate_unregister(s);
         pvblk_free(s);
         return false;
     }
@@ -496,9 +509,10 @@ bool pvblk_create(const char *spec, GError **errp)
         completions = g_thread_pool_new(pvblk_finish, NULL, 1, TRUE, NULL);
     }
     devs[nr_devs++] = s;
+    /* Last, as it cannot be undone: fails only for a machine with too
+     * many or overlapping regions, which does not start anyway. */
     return io_region_register(IO_SPACE_MMIO, PVBLK_DEV_ADDR(s->index),
-                              PVBLK_DEV_SIZE, "pvblk", &pvblk_ops, s, errp) &&
-           pvblk_vmstate_register(s, errp);
+                              PVBLK_DEV_SIZE, "pvblk", &pvblk_ops, s, errp);
 }
 
 /* --- drain and teardown --------------------------------------------------- */

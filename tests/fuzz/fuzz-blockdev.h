@@ -8,8 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* At most this many lines of an input are applied; the rest is ignored. */
-#define FUZZ_MAX_LINES 4
+/*
+ * At most this many lines of an input are applied; the rest is ignored.
+ * Ten, not fewer: five nodes and five devices are the shortest command
+ * line that hits the limit of PVBLK_MAX_DEVS (4) devices.
+ */
+#define FUZZ_MAX_LINES 10
 
 /*
  * Applies one input to a fresh machine and tears it down again, aborting
