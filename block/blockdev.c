@@ -8,6 +8,7 @@
 #include <string.h>
 #include "block/block_int.h"
 #include "util/error.h"
+#include "util/size.h"
 
 static const char *const common_keys[] = { "driver", "node-name", "read-only" };
 
@@ -248,6 +249,21 @@ bool bdrv_opt_bool(GHashTable *opts, const char *key, bool dflt,
     } else {
         error_setg(errp, "Parameter '%s' expects 'on' or 'off', not '%s'",
                    key, v);
+        return false;
+    }
+    return true;
+}
+
+bool bdrv_opt_size(GHashTable *opts, const char *key, uint64_t dflt,
+                   uint64_t *out, GError **errp)
+{
+    const char *v = g_hash_table_lookup(opts, key);
+    g_autoptr(GError) err = NULL;
+
+    *out = dflt;
+    if (v && !parse_size(v, 1, out, &err)) {
+        error_setg(errp, "Parameter '%s' expects a size (bytes, or with a "
+                   "K/M/G suffix), not '%s'", key, v);
         return false;
     }
     return true;

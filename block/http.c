@@ -68,10 +68,10 @@ static bool http_configure_scheme(BlockDriverState *bs, GHashTable *opts,
         return false;
     }
     if (!bdrv_opt_u64(opts, "timeout", HTTP_DEFAULT_TIMEOUT, &timeout, errp) ||
-        !bdrv_opt_u64(opts, "readahead", HTTP_DEFAULT_READAHEAD, &readahead,
-                      errp) ||
-        !bdrv_opt_u64(opts, "cache-size", HTTP_DEFAULT_CACHE, &cache_size,
-                      errp)) {
+        !bdrv_opt_size(opts, "readahead", HTTP_DEFAULT_READAHEAD,
+                       &readahead, errp) ||
+        !bdrv_opt_size(opts, "cache-size", HTTP_DEFAULT_CACHE, &cache_size,
+                       errp)) {
         return false;
     }
     /* curl reads a timeout of 0 as "none": a hang is what we must avoid. */

@@ -79,6 +79,9 @@ bool bdrv_opt_bool(GHashTable *opts, const char *key, bool dflt,
                    bool *out, GError **errp);
 bool bdrv_opt_u64(GHashTable *opts, const char *key, uint64_t dflt,
                   uint64_t *out, GError **errp);
+/* A size: plain bytes, or with a K/M/G/T suffix ("1M"), as QEMU's. */
+bool bdrv_opt_size(GHashTable *opts, const char *key, uint64_t dflt,
+                   uint64_t *out, GError **errp);
 
 /*
  * For blockdev.c: creates and registers a node from validated options

@@ -658,6 +658,7 @@ static void test_bad_options(gconstpointer data)
         "driver=https,node-name=b0,url=http://127.0.0.1/x",
         "driver=http,node-name=b0,url=http://127.0.0.1/x,timeout=0",
         "driver=http,node-name=b0,url=http://127.0.0.1/x,readahead=1073741824",
+        "driver=http,node-name=b0,url=http://127.0.0.1/x,readahead=1G",
         "driver=http,node-name=b0,url=http://127.0.0.1/x,cache-size=big",
         "driver=http,node-name=b0,url=http://127.0.0.1/x,read-only=off",
     };
@@ -671,6 +672,11 @@ static void test_bad_options(gconstpointer data)
     }
     g_assert_nonnull(blockdev_add("driver=https,node-name=b1,"
                                   "url=https://127.0.0.1/x", &err));
+    g_assert_no_error(err);
+    /* sizes take QEMU's suffixes */
+    g_assert_nonnull(blockdev_add("driver=http,node-name=b2,"
+                                  "url=http://127.0.0.1/x,readahead=256K,"
+                                  "cache-size=4M", &err));
     g_assert_no_error(err);
     blockdev_del_all();
 }
