@@ -55,6 +55,41 @@ static bool hmp_info_status(Hmp *hmp, JsonObject *args, GError **errp)
     return true;
 }
 
+/* QEMU's layout: "DEVICE (NODE): FILE (FORMAT)", then details. */
+static void print_block(Hmp *hmp, const BlockInfo *b)
+{
+    const BlockDeviceInfo *in = b->inserted;
+    const char *name = b->qdev && *b->qdev ? b->qdev : in->node_name;
+
+    hmp_printf(hmp, "%s (%s): %s (%s%s, %s)\n", name, in->node_name,
+               in->file, in->image->format, in->ro ? ", read-only" : "",
+               BlockLifecycleState_str(in->x_state));
+    if (b->qdev) {
+        hmp_printf(hmp, "    Attached to:      %s\n", b->qdev);
+    }
+    hmp_printf(hmp, "    Cache mode:       writeback%s\n",
+               in->cache->direct ? ", direct" : "");
+    hmp_printf(hmp, "    Driver:           %s, %" PRId64 " bytes\n", in->drv,
+               in->image->virtual_size);
+}
+
+static bool hmp_info_block(Hmp *hmp, JsonObject *args, GError **errp)
+{
+    g_autoptr(JsonNode) ret = hmp_qmp(hmp, "query-block", NULL, errp);
+    BlockInfoList *list = NULL;
+
+    if (!ret || !qapi_BlockInfoList_from_json(ret, &list, errp)) {
+        return false;
+    }
+    for (BlockInfoList *l = list; l; l = l->next) {
+        if (l->value->inserted) {
+            print_block(hmp, l->value);
+        }
+    }
+    qapi_free_BlockInfoList(list);
+    return true;
+}
+
 static bool hmp_info_version(Hmp *hmp, JsonObject *args, GError **errp)
 {
     g_autoptr(JsonNode) ret = hmp_qmp(hmp, "query-version", NULL, errp);
@@ -111,6 +146,7 @@ const HmpCommand hmp_info_commands[] = {
       "show current migration capabilities", hmp_info_migrate_capabilities },
     { "migrate_parameters", NULL, NULL,
       "show current migration parameters", hmp_info_migrate_parameters },
+    { "block", NULL, NULL, "show the block devices", hmp_info_block },
     { "version", NULL, NULL, "show the version of ferry", hmp_info_version },
     { NULL },
 };

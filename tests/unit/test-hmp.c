@@ -142,6 +142,27 @@ static void test_info_version(void)
     LOG_IS(r, "query-version {}");
 }
 
+static void test_info_block(void)
+{
+    g_auto(Run) r = run("info block", REPLIES("query-block",
+        "[{\"device\": \"\", \"qdev\": \"disk0\", \"type\": \"unknown\", "
+        "\"locked\": false, \"removable\": false, \"inserted\": "
+        "{\"file\": \"/img\", \"node-name\": \"f0\", \"ro\": false, "
+        "\"drv\": \"file\", \"encrypted\": false, \"detect_zeroes\": \"off\", "
+        "\"image\": {\"filename\": \"/img\", \"format\": \"raw\", "
+        "\"virtual-size\": 512}, \"cache\": {\"writeback\": true, "
+        "\"direct\": true, \"no-flush\": false}, \"x-state\": \"attached\", "
+        "\"x-attach-time-ms\": 0.1, \"x-activate-time-ms\": 0}}]"));
+
+    g_assert_true(r.ok);
+    g_assert_cmpstr(r.out, ==,
+                    "disk0 (f0): /img (raw, attached)\n"
+                    "    Attached to:      disk0\n"
+                    "    Cache mode:       writeback, direct\n"
+                    "    Driver:           file, 512 bytes\n");
+    LOG_IS(r, "query-block {}");
+}
+
 static void test_help(void)
 {
     g_auto(Run) all = run("help", NULL);
@@ -248,6 +269,7 @@ int main(int argc, char **argv)
     g_test_add_func("/hmp/info-status", test_info_status);
     g_test_add_func("/hmp/simple", test_simple_commands);
     g_test_add_func("/hmp/info-version", test_info_version);
+    g_test_add_func("/hmp/info-block", test_info_block);
     g_test_add_func("/hmp/help", test_help);
     g_test_add_func("/hmp/errors", test_errors);
     g_test_add_func("/hmp/arguments", test_arguments);
