@@ -172,6 +172,37 @@ class DiskMigration(DiskMigrationBase, unittest.TestCase):
         after = self.wait_disk_verified(dst)
         self.assertEqual(after['boots'], 1)
 
+    def test_postcopy_waits_for_switchover_ack(self):
+        """switchover-ack gates postcopy's start too (QEMU's rule): asked
+        at once, postcopy begins only once the destination attached its
+        slow disk, and the guest runs on until then."""
+        if os.geteuid() != 0:
+            self.skipTest('userfaultfd for kernel faults needs root here')
+        self.rate = 'max'
+        src = self.start_vm(file_disk(self.image))
+        dst = self.start_vm(file_disk(self.image, latency_ms=1500),
+                            incoming=True, paused=False)
+        for vm in (src, dst):
+            self.set_caps(vm, postcopy_ram=True, switchover_ack=True)
+        self.ready_source(src)
+        port = free_port()
+        dst.qmp.cmd('migrate-incoming', uri=f'tcp:127.0.0.1:{port}')
+        t0 = time.monotonic()
+        src.qmp.cmd('migrate', uri=f'tcp:127.0.0.1:{port}')
+        src.qmp.cmd('migrate-start-postcopy')
+        self.assertTrue(wait_for(lambda: src.qmp.cmd('query-status')
+                                 ['status'] != 'running', 30, 0.005))
+        stopped_after = time.monotonic() - t0
+        self.assertGreaterEqual(stopped_after, 1.4,
+                                'the source stopped before the destination '
+                                'attached its disk')
+        info = wait_migration_end(src, 180)
+        self.assertEqual(info['status'], 'completed', info.get('error-desc'))
+        self.assertTrue(wait_for(lambda: dst.qmp.cmd('query-status')
+                                 ['status'] == 'running', 30))
+        self.assertEqual(node_state(dst), {'f0d': 'active'})
+        self.wait_disk_verified(dst)
+
     def test_second_ferry_on_an_active_image_is_refused(self):
         src = self.start_vm(file_disk(self.image))
         self.ready_source(src)
