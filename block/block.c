@@ -13,7 +13,6 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 #include "block/block_int.h"
 #include "util/error.h"
 
@@ -50,10 +49,7 @@ static GPtrArray *nodes;        /* creation order */
 
 static int64_t now_ns(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return g_get_monotonic_time() * 1000;
 }
 
 /* --- registry ------------------------------------------------------------- */

@@ -133,15 +133,16 @@ bool block_dst_activate(bool autostart, GError **errp)
         migrate_capability(MIGRATION_CAPABILITY_LATE_BLOCK_ACTIVATE)) {
         return true;    /* `cont` activates */
     }
-    if (vmm->block_activate && !vmm->block_activate(errp)) {
+    if (!vmm->block_activate) {
+        return true;
+    }
+    if (!vmm->block_activate(errp)) {
         g_prefix_error(errp, "activating the disks failed: ");
         return false;
     }
-    if (vmm->block_activate) {
-        ferry_log("incoming migration: disks activated in %.1f ms%s",
-                  (g_get_monotonic_time() - t0) / 1000.0,
-                  bd.attached ? "" : " (attached now)");
-    }
+    ferry_log("incoming migration: disks activated in %.1f ms%s",
+              (g_get_monotonic_time() - t0) / 1000.0,
+              bd.attached ? "" : " (attached now)");
     return true;
 }
 

@@ -148,6 +148,17 @@ static bool loaded_on_main_thread(GError **errp)
     return ok;
 }
 
+/* The first failure is the one to report (takes @err). */
+static void keep_first_error(GError *err)
+{
+    g_mutex_lock(&inc.lock);
+    if (!inc.error) {
+        inc.error = g_steal_pointer(&err);
+    }
+    g_mutex_unlock(&inc.lock);
+    g_clear_error(&err);
+}
+
 static void set_listening(bool failed)
 {
     g_mutex_lock(&inc.lock);
@@ -196,11 +207,7 @@ static gpointer package_thread(gpointer opaque)
     if (ret < 0) {
         ferry_log("incoming migration: %s", err->message);
         set_listening(true);
-        g_mutex_lock(&inc.lock);
-        if (!inc.error) {
-            inc.error = g_steal_pointer(&err);
-        }
-        g_mutex_unlock(&inc.lock);
+        keep_first_error(g_steal_pointer(&err));
         /* The source must not send RUN: tell it, and stop the load. */
         rp_send_be32(inc.rp, MIG_RP_MSG_SHUT, 1);
         qemu_file_shutdown(inc.f);
@@ -582,13 +589,7 @@ static gpointer load_thread(gpointer opaque)
         g_thread_join(inc.package_thread);  /* it may shut inc.f down */
         inc.package_thread = NULL;
     }
-    g_mutex_lock(&inc.lock);
-    if (!inc.error) {
-        inc.error = err;
-    } else {
-        g_clear_error(&err);
-    }
-    g_mutex_unlock(&inc.lock);
+    keep_first_error(err);
     stop_preempt(true);     /* nothing more is placed after this */
     g_mutex_lock(&inc.lock);
     QEMUFile *f = g_steal_pointer(&inc.f);
@@ -622,17 +623,16 @@ static void accept_preempt(MigChannel *chan)
  * the source keeps the guest (attach thread). */
 static void early_attach_failed(GError *err)
 {
+    if (__atomic_load_n(&inc.run_ack_sent, __ATOMIC_ACQUIRE)) {
+        g_error_free(err);      /* activation after RUN reports it */
+        return;
+    }
+    keep_first_error(err);
     g_mutex_lock(&inc.lock);
-    if (!__atomic_load_n(&inc.run_ack_sent, __ATOMIC_ACQUIRE)) {
-        if (!inc.error) {
-            inc.error = g_steal_pointer(&err);
-        }
-        if (inc.f) {
-            qemu_file_shutdown(inc.f);
-        }
+    if (inc.f) {
+        qemu_file_shutdown(inc.f);
     }
     g_mutex_unlock(&inc.lock);
-    g_clear_error(&err);
 }
 
 static void accepted(MigChannel *chan, void *opaque)
