@@ -102,10 +102,16 @@ class PostcopyBase:
                        extra_args=extra)
 
     def start(self, via_relay=False, start_postcopy_after=0.5):
-        # Postcopy starts when the test says so: a first pass that happens
-        # to leave less than the default 300 ms of pages must not end the
-        # migration in precopy first (seen on a loaded CI machine).
+        # Postcopy starts when the test says so (within 1 s): precopy must
+        # not converge and finish first, which a loaded CI machine showed
+        # even with a 1 ms downtime limit.  A first pass of at least 2 s
+        # rules it out; postcopy then runs at max-postcopy-bandwidth.
         self.src.qmp.cmd('migrate-set-parameters', **{'downtime-limit': 1})
+        cap = 256 << 20
+        cur = self.src.qmp.cmd('query-migrate-parameters')['max-bandwidth']
+        if cur == 0 or cur > cap:
+            self.src.qmp.cmd('migrate-set-parameters',
+                             **{'max-bandwidth': cap})
         port = free_port()
         self.dst.qmp.cmd('migrate-incoming', uri=f'tcp:127.0.0.1:{port}')
         uri = f'tcp:127.0.0.1:{port}'
