@@ -12,7 +12,7 @@ WARN := -Wall -Wextra -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
         -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -Werror
 CFLAGS ?= -O2 -g
 HOST_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread \
-        -Iinclude -I$(BUILD)/include -Iguest/include $(PKG_CFLAGS) \
+        -I. -Iinclude -I$(BUILD)/include -Iguest/include $(PKG_CFLAGS) \
         -DFERRY_VERSION='"$(VERSION)"' -MMD -MP
 HOST_LDFLAGS := -pthread
 ifeq ($(ASAN),yes)
@@ -37,7 +37,9 @@ $(QAPI_GEN) &: $(QAPI_SCHEMA) $(QAPI_GEN_PY)
 
 # --- host code --------------------------------------------------------------
 LIB_DIRS := util system accel accel/kvm accel/soft hw hw/x86 hw/char hw/misc \
-            monitor io migration block hw/block guest/workload
+            monitor io migration migration/outgoing migration/incoming \
+            migration/format migration/ram migration/transport block \
+            hw/block guest/workload
 LIB_SRCS := $(filter-out system/main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(QAPI_OBJS)
 CTL_SRCS := $(wildcard tools/ferryctl/*.c)

@@ -1,10 +1,10 @@
 /* The migration commands of QMP: start, cancel, continue, query. */
 #include <string.h>
-#include "migration/incoming.h"
-#include "migration/migration.h"
-#include "migration/outgoing.h"
-#include "migration/postcopy.h"
-#include "migration/ram.h"
+#include "migration/incoming/incoming.h"
+#include "migration/state.h"
+#include "migration/outgoing/outgoing.h"
+#include "migration/incoming/postcopy-dst.h"
+#include "migration/ram/ram.h"
 #include "qapi/qapi-commands.h"
 #include "migration/vmm.h"
 #include "util/error.h"

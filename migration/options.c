@@ -4,8 +4,8 @@
  * so libvirt can save the parameters it reads and set them back.
  */
 #include <string.h>
-#include "migration/migration.h"
-#include "migration/userfaultfd.h"
+#include "migration/state.h"
+#include "migration/ram/userfaultfd.h"
 #include "migration/vmm.h"
 #include "qapi/qapi-commands.h"
 #include "util/error.h"

@@ -4,7 +4,7 @@
  * A test walks the table and fails when a state is added without being
  * reachable or declared unused.
  */
-#include "migration/migration.h"
+#include "migration/state.h"
 #include "qapi/qapi-events.h"
 #include "util/log.h"
 

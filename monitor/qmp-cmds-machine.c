@@ -3,7 +3,7 @@
  * refuses to run a VM that waits for, or is finishing, a migration, or
  * that shut down or failed.
  */
-#include "migration/incoming.h"
+#include "migration/incoming/incoming.h"
 #include "qapi/qapi-commands.h"
 #include "system/runstate.h"
 #include "util/error.h"

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 #include "hw/pc.h"
-#include "migration/channel.h"
-#include "migration/incoming.h"
-#include "migration/outgoing.h"
+#include "migration/transport/channel.h"
+#include "migration/incoming/incoming.h"
+#include "migration/outgoing/outgoing.h"
 #include "monitor/fds.h"
 #include "monitor/monitor.h"
 #include "system/machine.h"

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "fuzz-common.h"
-#include "migration/ram.h"
-#include "migration/savevm.h"
+#include "migration/ram/ram.h"
+#include "migration/format/savevm.h"
 #include "migration/vmstate.h"
 #include "system/dirty-log.h"
 #include "system/migration-vmm.h"

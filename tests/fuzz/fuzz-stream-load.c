@@ -13,9 +13,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "fuzz-common.h"
-#include "migration/channel.h"
-#include "migration/qemu-file.h"
-#include "migration/savevm.h"
+#include "migration/transport/channel.h"
+#include "migration/format/qemu-file.h"
+#include "migration/format/savevm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

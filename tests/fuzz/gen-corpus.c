@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fuzz-common.h"
-#include "migration/channel.h"
-#include "migration/qemu-file.h"
-#include "migration/savevm.h"
+#include "migration/transport/channel.h"
+#include "migration/format/qemu-file.h"
+#include "migration/format/savevm.h"
 
 static const char *dir;
 

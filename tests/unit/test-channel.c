@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <glib/gstdio.h>
-#include "migration/channel.h"
+#include "migration/transport/channel.h"
 #include "util/error.h"
 
 #define STREAM_SIZE (4 * 1024 * 1024 + 777)

@@ -8,7 +8,7 @@
 #include "accel/soft.h"
 #include "hw/workload.h"
 #include "system/cpu-throttle.h"
-#include "migration/throttle-policy.h"
+#include "migration/outgoing/throttle-policy.h"
 #include "system/cpus.h"
 #include "system/ioport.h"
 #include "system/memory.h"

@@ -3,7 +3,7 @@
  * and races, and a guard that every state is reachable or declared
  * unreachable on purpose, so a new state cannot go untested.
  */
-#include "migration/migration.h"
+#include "migration/state.h"
 
 /* States no transition reaches: features ferry does not have. */
 static const MigrationStatus unreachable_on_purpose[] = {

@@ -7,7 +7,7 @@
  */
 #include <string.h>
 #include <glib.h>
-#include "migration/postcopy-stats.h"
+#include "migration/incoming/postcopy-stats.h"
 
 #define US 1000LL
 #define MS 1000000LL

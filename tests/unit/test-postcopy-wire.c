@@ -21,13 +21,13 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include "migration/channel.h"
-#include "migration/migration.h"
-#include "migration/postcopy.h"
-#include "migration/qemu-file.h"
-#include "migration/ram.h"
-#include "migration/return-path.h"
-#include "migration/savevm.h"
+#include "migration/transport/channel.h"
+#include "migration/state.h"
+#include "migration/incoming/postcopy-dst.h"
+#include "migration/format/qemu-file.h"
+#include "migration/ram/ram.h"
+#include "migration/format/return-path.h"
+#include "migration/format/savevm.h"
 #include "migration/vmstate.h"
 #include "migration/vmm.h"
 

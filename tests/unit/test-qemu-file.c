@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
-#include "migration/qemu-file.h"
+#include "migration/format/qemu-file.h"
 
 #define BIG_SIZE (1024 * 1024 + 123)
 #define ASYNC_SIZE (64 * 1024)

@@ -10,10 +10,10 @@
  */
 #include <string.h>
 #include <unistd.h>
-#include "migration/channel.h"
-#include "migration/qemu-file.h"
-#include "migration/ram.h"
-#include "migration/savevm.h"
+#include "migration/transport/channel.h"
+#include "migration/format/qemu-file.h"
+#include "migration/ram/ram.h"
+#include "migration/format/savevm.h"
 #include "migration/vmstate.h"
 #include "migration/vmm.h"
 #include "util/bitmap.h"

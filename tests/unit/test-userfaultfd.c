@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include "migration/userfaultfd.h"
+#include "migration/ram/userfaultfd.h"
 
 #ifdef __has_include
 #if __has_include(<valgrind/valgrind.h>)

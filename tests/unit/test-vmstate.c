@@ -10,8 +10,8 @@
 #include <unistd.h>
 #include "hw/serial.h"
 #include "hw/workload.h"
-#include "migration/channel.h"
-#include "migration/qemu-file.h"
+#include "migration/transport/channel.h"
+#include "migration/format/qemu-file.h"
 #include "migration/vmstate.h"
 
 /* What the savevm layer puts after a section (QEMU_VM_SECTION_FOOTER):

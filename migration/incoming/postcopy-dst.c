@@ -1,0 +1,518 @@
+/*
+ * The destination side of postcopy: guest RAM under userfaultfd, the
+ * fault thread that asks the source for missing pages, atomic placement,
+ * and the fault statistics of query-migrate.
+ *
+ * Every guest RAM block is a shared memfd mapping.  At LISTEN the pages
+ * not received are punched out of the memfd and the mappings registered
+ * for missing-page faults; any thread that touches such a page (a vCPU,
+ * KVM on its behalf, the VMM itself) sleeps in the kernel until the page
+ * is placed with UFFDIO_COPY / UFFDIO_ZEROPAGE, which fills it and wakes
+ * the sleepers in one step: nobody ever sees half a page.
+ *
+ * Races: a fault may be read after its page was placed (placement wakes
+ * the sleeper, the message stays queued).  The fault thread therefore
+ * records the fault first and checks the received bitmap second, while a
+ * placer marks the bitmap first and resolves recorded faults second:
+ * whichever comes last sees the other, and resolving twice is harmless.
+ *
+ * Threads: commands and placement on the incoming thread, placement on
+ * the preempt thread, faults on mig/fault; query-migrate on the main
+ * thread reads the statistics (locked inside PostcopyStats).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include "migration/state.h"
+#include "migration/incoming/postcopy-stats.h"
+#include "migration/incoming/postcopy-dst.h"
+#include "migration/ram/ram.h"
+#include "migration/format/return-path.h"
+#include "migration/format/savevm.h"
+#include "migration/ram/userfaultfd.h"
+#include "migration/vmm.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/thread.h"
+
+#define FAULT_BATCH 64
+
+typedef struct PostcopyDst {
+    int uffd;
+    int quit_fd;                /* eventfd: stops the fault thread */
+    GThread *fault_thread;
+    QEMUFile *rp;               /* atomic; NULL once the path broke */
+    MigRAMBlock *blocks;
+    unsigned nr_blocks;
+    bool advised;               /* incoming thread: ADVISE seen */
+    int placing;                /* atomic */
+    PostcopyStats *stats;
+    int64_t start_ns;
+    int64_t run_ack_ns, run_ns; /* RUN_ACK sent, RUN received */
+    char last_requested[256];   /* fault thread: REQ_PAGES needs no id */
+} PostcopyDst;
+
+static PostcopyDst pc = { .uffd = -1, .quit_fd = -1 };
+
+static int64_t now_ns(void)
+{
+    return g_get_monotonic_time() * 1000;
+}
+
+static uint64_t be64_at(const uint8_t *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++) {
+        v = v << 8 | p[i];
+    }
+    return v;
+}
+
+bool postcopy_dst_advise(const uint8_t *data, uint16_t len, GError **errp)
+{
+    if (!migrate_capability(MIGRATION_CAPABILITY_POSTCOPY_RAM)) {
+        error_setg(errp, "postcopy: the source uses postcopy-ram, but the "
+                   "capability is off here (set it on both sides)");
+        return false;
+    }
+    if (len != 16) {
+        error_setg(errp, "postcopy: ADVISE of %u bytes (expected 16)", len);
+        return false;
+    }
+    if (be64_at(data) != MIG_PAGE_SIZE || be64_at(data + 8) != MIG_PAGE_SIZE) {
+        error_setg(errp, "postcopy: the source's page sizes (%" G_GUINT64_FORMAT
+                   "/%" G_GUINT64_FORMAT ") differ from ours (%llu)",
+                   be64_at(data), be64_at(data + 8), MIG_PAGE_SIZE);
+        return false;
+    }
+    pc.advised = true;
+    return true;
+}
+
+/* Frees the pages: a later touch faults (after LISTEN) or reads zeros. */
+static bool drop_range(const MigRAMBlock *blk, uint64_t offset, uint64_t len,
+                       GError **errp)
+{
+    int ret = blk->fd >= 0 ?
+        fallocate(blk->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  (off_t)offset, (off_t)len) :
+        madvise(blk->host + offset, len, MADV_DONTNEED);
+
+    if (ret < 0) {
+        error_setg_errno(errp, errno, "postcopy: cannot drop %" G_GUINT64_FORMAT
+                         " bytes at 0x%" G_GINT64_MODIFIER "x of '%s'", len,
+                         offset, blk->name);
+        return false;
+    }
+    return true;
+}
+
+/* The header of a RAM_DISCARD: version, name, NUL; false if malformed. */
+static bool parse_discard_header(const uint8_t *data, uint16_t len,
+                                 char name[256], GError **errp)
+{
+    if (len < 3) {
+        error_setg(errp, "postcopy: RAM_DISCARD of %u bytes is too short",
+                   len);
+        return false;
+    }
+    if (data[0] != POSTCOPY_RAM_DISCARD_VERSION) {
+        error_setg(errp, "postcopy: RAM_DISCARD version %u (expected %u)",
+                   data[0], POSTCOPY_RAM_DISCARD_VERSION);
+        return false;
+    }
+    uint8_t n = data[1];
+    if (len < 3 + n || data[2 + n] != 0 || memchr(data + 2, 0, n)) {
+        error_setg(errp, "postcopy: RAM_DISCARD block name of %u bytes is "
+                   "cut short or not NUL-terminated", n);
+        return false;
+    }
+    if ((len - 3 - n) % 16) {
+        error_setg(errp, "postcopy: RAM_DISCARD ranges of %u bytes are not "
+                   "pairs of be64", len - 3 - n);
+        return false;
+    }
+    memcpy(name, data + 2, n);
+    name[n] = '\0';
+    return true;
+}
+
+bool postcopy_dst_discard(const uint8_t *data, uint16_t len, GError **errp)
+{
+    char name[256];
+
+    if (!pc.advised || postcopy_dst_placing()) {
+        error_setg(errp, "postcopy: RAM_DISCARD %s", pc.advised ?
+                   "after LISTEN" : "without POSTCOPY_ADVISE");
+        return false;
+    }
+    if (!parse_discard_header(data, len, name, errp)) {
+        return false;
+    }
+    unsigned index = ram_recv_block_index(name);
+    if (index == UINT_MAX) {
+        error_setg(errp, "postcopy: RAM_DISCARD of unknown block '%s'", name);
+        return false;
+    }
+    if (!ram_recv_ready()) {
+        error_setg(errp, "postcopy: RAM_DISCARD before the RAM block list");
+        return false;
+    }
+    MigRAMBlock blk;
+    migration_vmm()->ram_block_get(index, &blk);
+    for (const uint8_t *p = data + 3 + data[1]; p < data + len; p += 16) {
+        uint64_t start = be64_at(p), size = be64_at(p + 8);
+        if ((start | size) & (MIG_PAGE_SIZE - 1) || !size) {
+            error_setg(errp, "postcopy: RAM_DISCARD range 0x%" G_GINT64_MODIFIER
+                       "x+0x%" G_GINT64_MODIFIER "x of '%s' is empty or not "
+                       "page aligned", start, size, name);
+            return false;
+        }
+        if (start >= blk.size || size > blk.size - start) {
+            error_setg(errp, "postcopy: RAM_DISCARD range 0x%" G_GINT64_MODIFIER
+                       "x+0x%" G_GINT64_MODIFIER "x is outside '%s'", start,
+                       size, name);
+            return false;
+        }
+        ram_recv_clear(index, start >> MIG_PAGE_SHIFT, size >> MIG_PAGE_SHIFT);
+        if (!drop_range(&blk, start, size, errp)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* --- faults -------------------------------------------------------------- */
+
+static bool find_page(uint64_t addr, unsigned *block, uint64_t *offset)
+{
+    for (unsigned i = 0; i < pc.nr_blocks; i++) {
+        const MigRAMBlock *b = &pc.blocks[i];
+        if (addr >= (uint64_t)(uintptr_t)b->host &&
+            addr < (uint64_t)(uintptr_t)b->host + b->size) {
+            *block = i;
+            *offset = addr - (uint64_t)(uintptr_t)b->host;
+            return true;
+        }
+    }
+    return false;
+}
+
+static uint64_t page_key(unsigned block, uint64_t offset)
+{
+    return (uint64_t)block << 48 | offset >> MIG_PAGE_SHIFT;
+}
+
+static void request_page(unsigned block, uint64_t offset)
+{
+    QEMUFile *rp = __atomic_load_n(&pc.rp, __ATOMIC_ACQUIRE);
+    const char *name = pc.blocks[block].name;
+    uint8_t msg[13 + 255];
+    size_t n = strlen(name);
+
+    if (!rp) {
+        return;     /* paused: the request goes again after recovery */
+    }
+    for (int i = 0; i < 8; i++) {
+        msg[i] = (uint8_t)(offset >> (56 - 8 * i));
+    }
+    msg[8] = msg[9] = msg[10] = 0;
+    msg[11] = 0;
+    msg[10] = (uint8_t)(MIG_PAGE_SIZE >> 8);
+    if (strcmp(pc.last_requested, name)) {
+        msg[12] = (uint8_t)n;
+        memcpy(msg + 13, name, n);
+        g_strlcpy(pc.last_requested, name, sizeof(pc.last_requested));
+        rp_send(rp, MIG_RP_MSG_REQ_PAGES_ID, (uint16_t)(13 + n), msg);
+    } else {
+        rp_send(rp, MIG_RP_MSG_REQ_PAGES, 12, msg);
+    }
+}
+
+static void handle_fault(const UffdFault *flt)
+{
+    const MigrationVMM *vmm = migration_vmm();
+    unsigned block;
+    uint64_t offset;
+
+    if (!find_page(flt->addr, &block, &offset)) {
+        ferry_log("postcopy: fault at 0x%" G_GINT64_MODIFIER "x outside guest "
+                  "RAM", flt->addr);
+        return;
+    }
+    int vcpu = vmm->vcpu_index_of_thread ?
+               vmm->vcpu_index_of_thread(flt->tid) : -1;
+    uint64_t key = page_key(block, offset);
+    bool first = postcopy_stats_fault(pc.stats, key, vcpu, now_ns());
+    if (ram_recv_test(block, offset >> MIG_PAGE_SHIFT)) {
+        postcopy_stats_placed(pc.stats, key, now_ns());
+        uffd_wake(pc.uffd, pc.blocks[block].host + offset, MIG_PAGE_SIZE);
+        return;
+    }
+    if (first) {
+        request_page(block, offset);
+    }
+}
+
+static gpointer fault_thread(gpointer opaque)
+{
+    struct pollfd fds[2] = {
+        { .fd = pc.uffd, .events = POLLIN },
+        { .fd = pc.quit_fd, .events = POLLIN },
+    };
+    UffdFault faults[FAULT_BATCH];
+
+    thread_prefer_latency();
+
+    for (;;) {
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            ferry_log("postcopy: fault thread: poll: %s", g_strerror(errno));
+            return NULL;
+        }
+        if (fds[1].revents) {
+            return NULL;
+        }
+        int n = uffd_read_faults(pc.uffd, faults, FAULT_BATCH);
+        if (n < 0) {
+            ferry_log("postcopy: reading faults failed: %s", g_strerror(-n));
+            return NULL;
+        }
+        for (int i = 0; i < n; i++) {
+            handle_fault(&faults[i]);
+        }
+    }
+}
+
+/* --- LISTEN, placement, end ---------------------------------------------- */
+
+typedef struct DropCtx {
+    const MigRAMBlock *blk;
+    GError **errp;
+    bool ok;
+} DropCtx;
+
+static void drop_missing(uint64_t first, uint64_t count, void *opaque)
+{
+    DropCtx *c = opaque;
+
+    if (c->ok) {
+        c->ok = drop_range(c->blk, first << MIG_PAGE_SHIFT,
+                           count << MIG_PAGE_SHIFT, c->errp);
+    }
+}
+
+static bool register_ram(GError **errp)
+{
+    const MigrationVMM *vmm = migration_vmm();
+
+    pc.nr_blocks = vmm->ram_block_count();
+    pc.blocks = g_new0(MigRAMBlock, pc.nr_blocks);
+    for (unsigned i = 0; i < pc.nr_blocks; i++) {
+        vmm->ram_block_get(i, &pc.blocks[i]);
+        DropCtx c = { &pc.blocks[i], errp, true };
+        ram_recv_foreach_missing(i, drop_missing, &c);
+        if (!c.ok || !uffd_register_missing(pc.uffd, pc.blocks[i].host,
+                                            pc.blocks[i].size, errp)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool postcopy_dst_listen(QEMUFile *rp, GError **errp)
+{
+    const MigrationVMM *vmm = migration_vmm();
+
+    if (!rp) {
+        error_setg(errp, "postcopy: LISTEN without a return path");
+        return false;
+    }
+    if (vmm->incoming_postcopy_listen && !vmm->incoming_postcopy_listen(errp)) {
+        return false;
+    }
+    pc.uffd = uffd_open(errp);
+    if (pc.uffd < 0 || !register_ram(errp)) {
+        g_prefix_error(errp, "postcopy: ");
+        return false;
+    }
+    pc.quit_fd = eventfd(0, EFD_CLOEXEC);
+    pc.stats = postcopy_stats_new(vmm->vcpu_count ? vmm->vcpu_count() : 0);
+    pc.start_ns = now_ns();
+    pc.last_requested[0] = '\0';
+    __atomic_store_n(&pc.rp, rp, __ATOMIC_RELEASE);
+    __atomic_store_n(&pc.placing, 1, __ATOMIC_RELEASE);
+    pc.fault_thread = g_thread_new("mig/fault", fault_thread, NULL);
+    return true;
+}
+
+bool postcopy_dst_placing(void)
+{
+    return __atomic_load_n(&pc.placing, __ATOMIC_ACQUIRE);
+}
+
+bool postcopy_dst_place(unsigned block, uint64_t offset, const uint8_t *page,
+                        GError **errp)
+{
+    uint8_t *host = pc.blocks[block].host + offset;
+    int ret = page ? uffd_copy(pc.uffd, host, page, MIG_PAGE_SIZE, false)
+                   : uffd_zeropage(pc.uffd, host, MIG_PAGE_SIZE, false);
+
+    if (ret < 0 && ret != -EEXIST) {
+        error_setg(errp, "postcopy: placing page 0x%" G_GINT64_MODIFIER "x of "
+                   "'%s' failed: %s", offset, pc.blocks[block].name,
+                   g_strerror(-ret));
+        return false;
+    }
+    ram_recv_mark(block, offset >> MIG_PAGE_SHIFT);
+    uint64_t key = page_key(block, offset);
+    if (postcopy_stats_outstanding(pc.stats, key)) {
+        postcopy_stats_placed(pc.stats, key, now_ns());
+    }
+    return true;
+}
+
+void postcopy_dst_note_run_ack(void)
+{
+    __atomic_store_n(&pc.run_ack_ns, now_ns(), __ATOMIC_RELEASE);
+}
+
+void postcopy_dst_note_run(void)
+{
+    __atomic_store_n(&pc.run_ns, now_ns(), __ATOMIC_RELEASE);
+}
+
+void postcopy_dst_detach_rp(void)
+{
+    __atomic_store_n(&pc.rp, NULL, __ATOMIC_RELEASE);
+}
+
+static void request_again(uint64_t key, void *opaque)
+{
+    unsigned block = (unsigned)(key >> 48);
+    uint64_t page = key & ((1ULL << 48) - 1);
+
+    if (block < pc.nr_blocks && !ram_recv_test(block, page)) {
+        request_page(block, page << MIG_PAGE_SHIFT);
+    }
+}
+
+void postcopy_dst_resume(QEMUFile *rp)
+{
+    pc.last_requested[0] = '\0';   /* the first request names its block */
+    __atomic_store_n(&pc.rp, rp, __ATOMIC_RELEASE);
+    postcopy_stats_foreach_outstanding(pc.stats, request_again, NULL);
+}
+
+bool postcopy_dst_send_recv_bitmap(QEMUFile *rp, const uint8_t *data,
+                                   uint16_t len, GError **errp)
+{
+    char name[256];
+
+    if (len < 1 || len != 1 + data[0] || memchr(data + 1, 0, data[0])) {
+        error_setg(errp, "postcopy: malformed RECV_BITMAP command (%u bytes)",
+                   len);
+        return false;
+    }
+    memcpy(name, data + 1, data[0]);
+    name[data[0]] = '\0';
+    unsigned index = ram_recv_block_index(name);
+    if (index == UINT_MAX || !ram_recv_ready()) {
+        error_setg(errp, "postcopy: RECV_BITMAP of unknown block '%s'", name);
+        return false;
+    }
+    rp_send_recv_bitmap(rp, name, ram_recv_bitmap(index),
+                        pc.blocks[index].size >> MIG_PAGE_SHIFT);
+    return true;
+}
+
+static void count_missing(uint64_t first, uint64_t count, void *opaque)
+{
+    *(uint64_t *)opaque += count;
+}
+
+bool postcopy_dst_finish(GError **errp)
+{
+    uint64_t missing = 0;
+
+    for (unsigned i = 0; i < pc.nr_blocks; i++) {
+        ram_recv_foreach_missing(i, count_missing, &missing);
+    }
+    if (missing) {
+        error_setg(errp, "postcopy: the stream ended with %" G_GUINT64_FORMAT
+                   " pages never received", missing);
+        return false;
+    }
+    if (pc.fault_thread) {
+        (void)!eventfd_write(pc.quit_fd, 1);
+        g_thread_join(pc.fault_thread);
+        pc.fault_thread = NULL;
+    }
+    for (unsigned i = 0; i < pc.nr_blocks; i++) {
+        uffd_unregister(pc.uffd, pc.blocks[i].host, pc.blocks[i].size, NULL);
+    }
+    __atomic_store_n(&pc.placing, 0, __ATOMIC_RELEASE);
+    close(pc.uffd);
+    close(pc.quit_fd);
+    pc.uffd = pc.quit_fd = -1;
+    postcopy_dst_detach_rp();
+    return true;
+}
+
+static uint64List *u64_list(const uint64_t *v, unsigned n)
+{
+    uint64List *head = NULL;
+
+    for (unsigned i = n; i-- > 0;) {
+        uint64List *l = g_new0(uint64List, 1);
+        l->value = v[i];
+        l->next = head;
+        head = l;
+    }
+    return head;
+}
+
+void postcopy_dst_fill_info(MigrationInfo *info)
+{
+    PostcopyStatsReport r;
+    int64_t acked = __atomic_load_n(&pc.run_ack_ns, __ATOMIC_ACQUIRE);
+    int64_t ran = __atomic_load_n(&pc.run_ns, __ATOMIC_ACQUIRE);
+
+    if (acked && ran >= acked) {
+        info->has_x_postcopy_run_wait = true;
+        info->x_postcopy_run_wait = (uint64_t)(ran - acked) / 1000;
+    }
+    if (!pc.stats || !migrate_capability(MIGRATION_CAPABILITY_POSTCOPY_BLOCKTIME)) {
+        return;
+    }
+    postcopy_stats_report(pc.stats, now_ns(), &r);
+    info->has_postcopy_blocktime = true;
+    info->postcopy_blocktime = (uint32_t)MIN(r.blocktime_ms, UINT32_MAX);
+    for (unsigned i = r.nr_vcpus; i-- > 0;) {
+        uint32List *l = g_new0(uint32List, 1);
+        l->value = (uint32_t)MIN(r.vcpu_blocktime_ms[i], UINT32_MAX);
+        l->next = info->postcopy_vcpu_blocktime;
+        info->postcopy_vcpu_blocktime = l;
+    }
+    info->has_postcopy_latency = true;
+    info->postcopy_latency = r.latency_ns;
+    info->postcopy_latency_dist = u64_list(r.latency_dist,
+                                           POSTCOPY_LATENCY_BUCKETS);
+    info->postcopy_vcpu_latency = u64_list(r.vcpu_latency_ns, r.nr_vcpus);
+    info->has_postcopy_non_vcpu_latency = true;
+    info->postcopy_non_vcpu_latency = r.non_vcpu_latency_ns;
+    info->has_postcopy_requests = true;
+    info->postcopy_requests = r.requests;
+    info->x_postcopy_latency_percentiles = g_new0(PostcopyLatencyPercentiles, 1);
+    info->x_postcopy_latency_percentiles->p50 = r.p50_us;
+    info->x_postcopy_latency_percentiles->p99 = r.p99_us;
+    info->x_postcopy_latency_percentiles->max = r.max_us;
+    postcopy_stats_report_clear(&r);
+}

@@ -1,0 +1,424 @@
+/*
+ * The source side of postcopy (docs/migration.md, "Postcopy"), run by the
+ * migration thread once migrate-start-postcopy was asked:
+ *
+ *   postcopy-setup:  guest stopped; discards, the device state package
+ *                    (LISTEN, devices, no RUN); wait for RUN_ACK while
+ *                    serving page requests, at most postcopy-setup-timeout
+ *   postcopy-active: RUN, then the rest of RAM with requested pages first;
+ *                    END, EOF, and the destination's SHUT
+ *
+ * A failure before RUN fails the migration and the guest resumes here
+ * (migration/migration.c: finish()); from RUN on it pauses instead.
+ */
+#include "migration/transport/channel.h"
+#include "migration/state.h"
+#include "migration/outgoing/outgoing-int.h"
+#include "migration/ram/ram.h"
+#include "migration/format/savevm.h"
+#include "util/error.h"
+#include "util/log.h"
+
+static bool rp_failed(void)
+{
+    g_autofree char *error = NULL;
+
+    return return_path_failed(&out.rp, &error);
+}
+
+static bool rp_check(GError **errp)
+{
+    char *rp_error = NULL;
+
+    if (return_path_failed(&out.rp, &rp_error)) {
+        error_setg(errp, "%s", rp_error);
+        g_free(rp_error);
+        return false;
+    }
+    return true;
+}
+
+/* postcopy-preempt: a second connection for the requested pages. */
+static bool open_preempt(GError **errp)
+{
+    MigChannel *ch = mig_channel_connect_cancellable(out.uri, out.cancel_fd,
+                                                     errp);
+    if (!ch) {
+        g_prefix_error(errp, "postcopy-preempt channel: ");
+        return false;
+    }
+    QEMUFile *f = qemu_file_new_output(ch);
+    mig_channel_unref(ch);
+    g_mutex_lock(&out.lock);
+    out.preempt = f;
+    g_mutex_unlock(&out.lock);
+    return true;
+}
+
+void postcopy_close_preempt(bool flush_eos)
+{
+    ram_postcopy_stop_urgent();
+    g_mutex_lock(&out.lock);
+    QEMUFile *f = g_steal_pointer(&out.preempt);
+    g_mutex_unlock(&out.lock);
+    if (f && flush_eos) {
+        qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
+        qemu_fflush(f);
+    }
+    if (f) {
+        qemu_fclose(f, NULL);
+    }
+}
+
+/*
+ * postcopy-setup: waits for RUN_ACK, serving page requests meanwhile (the
+ * device state may touch RAM the destination lacks); false on a failure
+ * or when postcopy-setup-timeout runs out.
+ */
+static bool wait_run_ack(GError **errp)
+{
+    int64_t start = g_get_monotonic_time();
+    int64_t deadline = start +
+        (int64_t)migration_current()->params.postcopy_setup_timeout * 1000;
+    uint64_t seen = 0;
+
+    for (;;) {
+        if (cancelled()) {
+            error_setg(errp, "cancelled");
+            return false;
+        }
+        if (ram_postcopy_pending_requests() &&
+            savevm_postcopy_urgent(out.f) < 0) {
+            error_setg(errp, "sending requested pages failed");
+            return false;
+        }
+        if (return_path_run_acked(&out.rp)) {
+            g_mutex_lock(&out.lock);
+            out.times.run_ack_us = g_get_monotonic_time() - start;
+            g_mutex_unlock(&out.lock);
+            return true;
+        }
+        if (!rp_check(errp)) {
+            return false;
+        }
+        if (g_get_monotonic_time() >= deadline) {
+            error_setg(errp, "no RUN_ACK from the destination within "
+                       "postcopy-setup-timeout (%" G_GUINT64_FORMAT " ms)",
+                       migration_current()->params.postcopy_setup_timeout);
+            return false;
+        }
+        seen = return_path_wait_event(&out.rp, seen, MIN(deadline,
+                                      g_get_monotonic_time() + 100000));
+    }
+}
+
+static int keepalive_ms(void)
+{
+    return (int)migration_current()->params.postcopy_keepalive_timeout;
+}
+
+/*
+ * In postcopy-active a silent network must pause the migration within
+ * postcopy-keepalive-timeout: the return path's reads time out (the
+ * destination sends keepalives), and its failure unblocks a send to a
+ * peer that stopped reading.
+ */
+static void arm_keepalive(void)
+{
+    mig_channel_set_read_timeout(qemu_file_get_channel(out.rp.f),
+                                 keepalive_ms());
+    return_path_shut_on_failure(&out.rp, out.f);
+}
+
+/* A PING now and then, so the destination hears us while we idle. */
+static void maybe_ping(int64_t *last_ms)
+{
+    static uint32_t seq = 100;
+
+    if (now_ms() - *last_ms < keepalive_ms() / 4) {
+        return;
+    }
+    uint8_t v[4] = { seq >> 24, seq >> 16, seq >> 8, seq };
+    seq++;
+    savevm_put_command(out.f, MIG_CMD_PING, sizeof(v), v);
+    qemu_fflush(out.f);
+    *last_ms = now_ms();
+}
+
+/* RUN: from here on the guest may run there, so never again here. */
+static bool send_run(GError **errp)
+{
+    if (!migrate_set_state(migration_current(), MIGRATION_STATUS_POSTCOPY_SETUP,
+                           MIGRATION_STATUS_POSTCOPY_ACTIVE)) {
+        error_setg(errp, "cancelled");
+        return false;
+    }
+    out.run_sent = true;
+    arm_keepalive();
+    savevm_put_command(out.f, MIG_CMD_POSTCOPY_RUN, 0, NULL);
+    qemu_fflush(out.f);
+    if (qemu_file_get_error(out.f)) {
+        error_setg(errp, "sending POSTCOPY_RUN failed");
+        return false;
+    }
+    return true;
+}
+
+/* postcopy-active: the rest of RAM, requested pages first. */
+static bool postcopy_send_rest(GError **errp)
+{
+    uint64_t seen = 0;
+    int64_t last_ping = now_ms();
+
+    for (;;) {
+        if (!rp_check(errp)) {
+            return false;
+        }
+        maybe_ping(&last_ping);
+        int ret = savevm_iterate(out.f);
+        if (ret < 0) {
+            error_setg(errp, "sending RAM failed: %s", g_strerror(-ret));
+            return false;
+        }
+        if (ret == 1) {
+            return true;
+        }
+        if (qemu_file_rate_limit_exceeded(out.f)) {
+            /* max-postcopy-bandwidth holds for requested pages too, as in
+             * QEMU: they go first when the next window opens. */
+            int64_t until = g_get_monotonic_time() +
+                            qemu_file_rate_limit_ms_left(out.f) * 1000;
+            while (g_get_monotonic_time() < until && !rp_failed()) {
+                seen = return_path_wait_event(&out.rp, seen, until);
+            }
+        }
+    }
+}
+
+/* The destination's SHUT, with keepalives while it places the last pages. */
+static bool wait_shut(GError **errp)
+{
+    int64_t last_ping = now_ms();
+
+    for (;;) {
+        char *rp_error = NULL;
+        int ret = return_path_wait_until(&out.rp, g_get_monotonic_time() +
+                                         keepalive_ms() / 4 * 1000, &rp_error);
+        if (ret == 1) {
+            return true;
+        }
+        if (ret == 0) {
+            error_setg(errp, "%s", rp_error);
+            g_free(rp_error);
+            return false;
+        }
+        maybe_ping(&last_ping);
+        if (qemu_file_get_error(out.f)) {
+            error_setg(errp, "the migration stream failed: %s",
+                       g_strerror(-qemu_file_get_error(out.f)));
+            return false;
+        }
+    }
+}
+
+static bool postcopy_finish_sending(GError **errp);
+
+bool postcopy_source_run(GError **errp)
+{
+    const MigrationParameters *p = &migration_current()->params;
+    int64_t stop_at;
+    uint64_t before = qemu_file_transferred(out.f);
+
+    if (!stop_guest(MIGRATION_STATUS_POSTCOPY_SETUP, &stop_at, errp)) {
+        return false;
+    }
+    if (migrate_capability(MIGRATION_CAPABILITY_POSTCOPY_PREEMPT) &&
+        !open_preempt(errp)) {
+        return false;
+    }
+    if (ram_postcopy_send_discards(out.f) < 0) {
+        error_setg(errp, "sending the discard list failed");
+        return false;
+    }
+    ram_postcopy_start(out.preempt);
+    if (savevm_send_package(out.f, errp) < 0) {
+        return false;
+    }
+    g_mutex_lock(&out.lock);
+    out.times.package_ms = now_ms() - stop_at;
+    g_mutex_unlock(&out.lock);
+    if (!wait_run_ack(errp) || !send_run(errp)) {
+        return false;
+    }
+    emit_passes();      /* the final sync counts, as in QEMU */
+    g_mutex_lock(&out.lock);
+    out.times.downtime_ms = now_ms() - stop_at;
+    out.times.downtime_bytes = qemu_file_transferred(out.f) - before;
+    out.times.precopy_bytes = before;
+    g_mutex_unlock(&out.lock);
+    qemu_file_set_rate_limit(out.f, p->max_postcopy_bandwidth);
+    return postcopy_finish_sending(errp);
+}
+
+/* postcopy-active to the end: the rest of RAM, END, EOF, SHUT. */
+static bool postcopy_finish_sending(GError **errp)
+{
+    if (!postcopy_send_rest(errp)) {
+        return false;
+    }
+    postcopy_close_preempt(true);
+    if (savevm_complete_postcopy(out.f, errp) < 0) {
+        return false;
+    }
+    emit_passes();
+    return wait_shut(errp);
+}
+
+/* --- recovery -------------------------------------------------------------- */
+
+static bool on_recv_bitmap(const char *block, const uint8_t *le_words,
+                           uint64_t bytes, void *opaque)
+{
+    return ram_postcopy_reload_bitmap(block, le_words, bytes);
+}
+
+static void on_resume_page_request(const char *block, uint64_t offset,
+                                   uint64_t len, void *opaque)
+{
+    ram_postcopy_request(block, offset, len);
+}
+
+static bool open_resume_stream(GError **errp)
+{
+    MigChannel *ch = mig_channel_connect_cancellable(out.uri, out.cancel_fd,
+                                                     errp);
+    if (!ch) {
+        g_prefix_error(errp, "resume: ");
+        return false;
+    }
+    QEMUFile *f = qemu_file_new_output(ch);
+    mig_channel_unref(ch);
+    QEMUFile *rp = qemu_file_get_return_path(f);
+    g_mutex_lock(&out.lock);
+    out.f = f;
+    g_mutex_unlock(&out.lock);
+    if (!rp) {
+        error_setg(errp, "resume: '%s' has no reverse direction", out.uri);
+        return false;
+    }
+    return_path_start(&out.rp, rp, on_resume_page_request, NULL);
+    out.rp.on_bitmap = on_recv_bitmap;
+    out.have_rp = true;
+    return true;
+}
+
+/*
+ * Waits until the return path delivered @bitmaps RECV_BITMAPs and, with
+ * @want_ack, RESUME_ACK; false on failure or after the keepalive timeout.
+ */
+static bool wait_recovery(unsigned bitmaps, bool want_ack, uint32_t *ack,
+                          GError **errp)
+{
+    int64_t deadline = g_get_monotonic_time() + keepalive_ms() * 1000LL;
+    uint64_t seen = 0;
+
+    for (;;) {
+        unsigned got;
+        return_path_recovery_state(&out.rp, &got, ack);
+        if (got >= bitmaps && (!want_ack || *ack)) {
+            return true;
+        }
+        if (!rp_check(errp)) {
+            return false;
+        }
+        if (g_get_monotonic_time() >= deadline) {
+            error_setg(errp, "resume: the destination did not answer within "
+                       "postcopy-keepalive-timeout");
+            return false;
+        }
+        seen = return_path_wait_event(&out.rp, seen, deadline);
+    }
+}
+
+/* RECV_BITMAP per block, RESUME; true once RESUME_ACK arrived. */
+static bool resume_handshake(uint32_t *ack, GError **errp)
+{
+    unsigned n = ram_postcopy_block_count();
+
+    for (unsigned i = 0; i < n; i++) {
+        const char *name = ram_postcopy_block_name(i);
+        uint8_t buf[256];
+        buf[0] = (uint8_t)strlen(name);
+        memcpy(buf + 1, name, buf[0]);
+        savevm_put_command(out.f, MIG_CMD_RECV_BITMAP, 1 + buf[0], buf);
+    }
+    qemu_fflush(out.f);
+    if (!wait_recovery(n, false, ack, errp)) {
+        return false;
+    }
+    savevm_put_command(out.f, MIG_CMD_POSTCOPY_RESUME, 0, NULL);
+    qemu_fflush(out.f);
+    return wait_recovery(n, true, ack, errp);
+}
+
+bool postcopy_source_resume(GError **errp)
+{
+    MigrationState *s = migration_current();
+    uint32_t ack = 0;
+
+    if (!open_resume_stream(errp) ||
+        !migrate_set_state(s, MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP,
+                           MIGRATION_STATUS_POSTCOPY_RECOVER)) {
+        return false;
+    }
+    if (migrate_capability(MIGRATION_CAPABILITY_POSTCOPY_PREEMPT) &&
+        !open_preempt(errp)) {
+        return false;
+    }
+    ram_postcopy_new_stream(out.preempt);
+    if (!resume_handshake(&ack, errp) ||
+        !migrate_set_state(s, MIGRATION_STATUS_POSTCOPY_RECOVER,
+                           MIGRATION_STATUS_POSTCOPY_ACTIVE)) {
+        return false;
+    }
+    arm_keepalive();
+    if (ack == RESUME_ACK_RUN_MISSING) {
+        ferry_log("postcopy: the destination never got RUN: sending it again");
+        savevm_put_command(out.f, MIG_CMD_POSTCOPY_RUN, 0, NULL);
+        qemu_fflush(out.f);
+    }
+    qemu_file_set_rate_limit(out.f,
+                             migration_current()->params.max_postcopy_bandwidth);
+    return postcopy_finish_sending(errp);
+}
+
+/* After RUN: both sides halt; recovery (migrate-recover) resumes. */
+void postcopy_source_pause(GError *err)
+{
+    MigrationState *s = migration_current();
+
+    g_mutex_lock(&out.lock);
+    bool asked = out.pause_asked;
+    g_mutex_unlock(&out.lock);
+    if (asked) {
+        record_error("paused by migrate-pause");
+    } else {
+        record_error("%s", err ? err->message : "unknown error");
+    }
+    postcopy_close_preempt(false);
+    if (out.have_rp) {
+        return_path_stop(&out.rp);
+        out.have_rp = false;
+    }
+    g_mutex_lock(&out.lock);
+    if (out.f) {
+        out.stream_base += qemu_file_transferred(out.f);
+        out.times.transferred = out.stream_base;
+        qemu_file_shutdown(out.f);
+        qemu_fclose(out.f, NULL);
+        out.f = NULL;
+    }
+    g_mutex_unlock(&out.lock);
+    MigrationStatus cur = migration_status(s);
+    migrate_set_state(s, cur, MIGRATION_STATUS_POSTCOPY_PAUSED);
+}

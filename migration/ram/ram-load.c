@@ -1,0 +1,322 @@
+/*
+ * The destination side of guest RAM (the source is migration/ram.c).
+ *
+ * Precopy writes each page straight into guest RAM; a zero page over a
+ * page that is still zero is skipped, so memory the guest never used is
+ * never faulted in.  Every page loaded is marked in a received bitmap,
+ * one per RAM block, which postcopy needs: at LISTEN the pages not
+ * received are dropped, and from then on pages are placed atomically
+ * through userfaultfd (migration/postcopy-dst.c) instead of written.
+ *
+ * Threads: the main stream is read by the incoming thread, the
+ * postcopy-preempt channel by a thread of its own; each has its own
+ * cursor (the block that RAM_SAVE_FLAG_CONTINUE refers to).  The received
+ * bitmaps are changed with atomics and read by the fault thread.
+ */
+#include <errno.h>
+#include <string.h>
+#include "migration/incoming/postcopy-dst.h"
+#include "migration/ram/ram.h"
+#include "migration/vmm.h"
+#include "util/bitmap.h"
+#include "util/error.h"
+
+/* The block the last page named; every stream starts with the block
+ * list, which resets it. */
+typedef struct RAMLoadCursor {
+    MigRAMBlock blk;
+    unsigned index;
+    bool have;
+} RAMLoadCursor;
+
+static RAMLoadCursor main_cursor;
+
+static unsigned long **recv_bmaps;
+static unsigned recv_nr_blocks;
+
+static unsigned find_block(const char *name, MigRAMBlock *out)
+{
+    const MigrationVMM *vmm = migration_vmm();
+    unsigned n = vmm->ram_block_count();
+
+    for (unsigned i = 0; i < n; i++) {
+        vmm->ram_block_get(i, out);
+        if (!strcmp(out->name, name)) {
+            return i;
+        }
+    }
+    return UINT_MAX;
+}
+
+/* --- received bitmaps ---------------------------------------------------- */
+
+static void recv_bitmaps_reset(void)
+{
+    const MigrationVMM *vmm = migration_vmm();
+
+    for (unsigned i = 0; i < recv_nr_blocks; i++) {
+        g_free(recv_bmaps[i]);
+    }
+    g_free(recv_bmaps);
+    recv_nr_blocks = vmm->ram_block_count();
+    recv_bmaps = g_new0(unsigned long *, recv_nr_blocks);
+    for (unsigned i = 0; i < recv_nr_blocks; i++) {
+        MigRAMBlock blk;
+        vmm->ram_block_get(i, &blk);
+        recv_bmaps[i] = g_new0(unsigned long,
+                               BITS_TO_LONGS(blk.size >> MIG_PAGE_SHIFT));
+    }
+}
+
+const unsigned long *ram_recv_bitmap(unsigned block)
+{
+    return recv_bmaps[block];
+}
+
+bool ram_recv_ready(void)
+{
+    return recv_bmaps != NULL;
+}
+
+unsigned ram_recv_block_index(const char *name)
+{
+    MigRAMBlock blk;
+
+    return find_block(name, &blk);
+}
+
+bool ram_recv_test(unsigned block, uint64_t page)
+{
+    const unsigned long *map = recv_bmaps[block];
+
+    return (__atomic_load_n(&map[page / BITS_PER_LONG], __ATOMIC_ACQUIRE) >>
+            (page % BITS_PER_LONG)) & 1;
+}
+
+void ram_recv_mark(unsigned block, uint64_t page)
+{
+    bitmap_set_atomic(recv_bmaps[block], page);
+}
+
+void ram_recv_clear(unsigned block, uint64_t first, uint64_t count)
+{
+    bitmap_clear_range_atomic(recv_bmaps[block], first, count);
+}
+
+void ram_recv_foreach_missing(unsigned block,
+                              void (*fn)(uint64_t first, uint64_t count,
+                                         void *opaque), void *opaque)
+{
+    MigRAMBlock blk;
+
+    migration_vmm()->ram_block_get(block, &blk);
+    uint64_t pages = blk.size >> MIG_PAGE_SHIFT;
+    for (uint64_t p = bitmap_find_next_zero(recv_bmaps[block], pages, 0);
+         p < pages;) {
+        uint64_t end = bitmap_find_next(recv_bmaps[block], pages, p);
+        fn(p, end - p, opaque);
+        p = bitmap_find_next_zero(recv_bmaps[block], pages, end);
+    }
+}
+
+/* --- page records -------------------------------------------------------- */
+
+static bool read_block_name(QEMUFile *f, char id[256], const char *where,
+                            GError **errp)
+{
+    uint8_t len = (uint8_t)qemu_get_byte(f);
+
+    qemu_get_buffer(f, (uint8_t *)id, len);
+    id[len] = '\0';
+    if (qemu_file_get_error(f)) {
+        error_setg(errp, "ram: stream ended inside %s", where);
+        return false;
+    }
+    return true;
+}
+
+/* The block a page belongs to: named, or the last one (CONTINUE). */
+static bool get_block(QEMUFile *f, RAMLoadCursor *c, uint64_t flags,
+                      GError **errp)
+{
+    char id[256];
+
+    if (flags & RAM_SAVE_FLAG_CONTINUE) {
+        if (!c->have) {
+            error_setg(errp, "ram: a page continues a block, but no block "
+                       "was named before");
+        }
+        return c->have;
+    }
+    if (!read_block_name(f, id, "a block name", errp)) {
+        return false;
+    }
+    c->index = find_block(id, &c->blk);
+    c->have = c->index != UINT_MAX;
+    if (!c->have) {
+        error_setg(errp, "ram: unknown RAM block '%s'", id);
+    }
+    return c->have;
+}
+
+static bool load_mem_size(QEMUFile *f, uint64_t total, GError **errp)
+{
+    uint64_t seen = 0;
+
+    while (seen < total) {
+        char id[256];
+        MigRAMBlock blk;
+        if (!read_block_name(f, id, "the RAM block list", errp)) {
+            return false;
+        }
+        uint64_t size = qemu_get_be64(f);
+        if (qemu_file_get_error(f)) {
+            error_setg(errp, "ram: stream ended inside the RAM block list");
+            return false;
+        }
+        if (find_block(id, &blk) == UINT_MAX) {
+            error_setg(errp, "ram: the stream has RAM block '%s', this VM "
+                       "has none", id);
+            return false;
+        }
+        if (blk.size != size) {
+            error_setg(errp, "ram: RAM block '%s' is %" G_GUINT64_FORMAT
+                       " bytes in the stream but %" G_GUINT64_FORMAT
+                       " here (use the same -m)", id, size, blk.size);
+            return false;
+        }
+        seen += size;
+    }
+    if (seen != total) {
+        error_setg(errp, "ram: RAM block sizes add up to %" G_GUINT64_FORMAT
+                   ", the stream announced %" G_GUINT64_FORMAT, seen, total);
+        return false;
+    }
+    recv_bitmaps_reset();
+    return true;
+}
+
+static bool check_offset(const MigRAMBlock *blk, uint64_t offset,
+                         GError **errp)
+{
+    if (offset >= blk->size) {
+        error_setg(errp, "ram: page offset 0x%" G_GINT64_MODIFIER "x is beyond "
+                   "RAM block '%s' (%" G_GUINT64_FORMAT " bytes)", offset,
+                   blk->name, blk->size);
+        return false;
+    }
+    return true;
+}
+
+static bool write_page(QEMUFile *f, uint64_t flags, uint8_t *host)
+{
+    if (flags & RAM_SAVE_FLAG_ZERO) {
+        uint8_t fill = qemu_get_byte(f);
+        if (fill || !ram_page_is_zero(host)) {
+            memset(host, fill, MIG_PAGE_SIZE);
+        }
+    } else {
+        qemu_get_buffer(f, host, MIG_PAGE_SIZE);
+    }
+    return !qemu_file_get_error(f);
+}
+
+/* Postcopy: the page lands in a buffer and is placed in one step. */
+static bool place_page(QEMUFile *f, uint64_t flags, const RAMLoadCursor *c,
+                       uint64_t offset, GError **errp)
+{
+    uint8_t buf[MIG_PAGE_SIZE] __attribute__((aligned(64)));
+    bool zero = false;
+
+    if (flags & RAM_SAVE_FLAG_ZERO) {
+        uint8_t fill = qemu_get_byte(f);
+        zero = fill == 0;
+        memset(buf, fill, MIG_PAGE_SIZE);
+    } else {
+        qemu_get_buffer(f, buf, MIG_PAGE_SIZE);
+    }
+    if (qemu_file_get_error(f)) {
+        return false;
+    }
+    return postcopy_dst_place(c->index, offset, zero ? NULL : buf, errp);
+}
+
+static bool load_page(QEMUFile *f, uint64_t flags, RAMLoadCursor *c,
+                      uint64_t offset, GError **errp)
+{
+    if (!get_block(f, c, flags, errp) || !check_offset(&c->blk, offset, errp)) {
+        return false;
+    }
+    if (postcopy_dst_placing()) {
+        if (!place_page(f, flags, c, offset, errp)) {
+            if (!*errp) {
+                error_setg(errp, "ram: stream ended inside a page");
+            }
+            return false;
+        }
+        return true;
+    }
+    if (!write_page(f, flags, c->blk.host + offset)) {
+        error_setg(errp, "ram: stream ended inside a page");
+        return false;
+    }
+    ram_recv_mark(c->index, offset >> MIG_PAGE_SHIFT);
+    return true;
+}
+
+/* Page records until EOS: 0, or -errno with @errp set. */
+static int load_records(QEMUFile *f, RAMLoadCursor *c, bool allow_mem_size,
+                        GError **errp)
+{
+    for (;;) {
+        uint64_t word = qemu_get_be64(f);
+        uint64_t flags = word & (MIG_PAGE_SIZE - 1);
+        uint64_t addr = word & ~(MIG_PAGE_SIZE - 1);
+
+        if (qemu_file_get_error(f)) {
+            error_setg(errp, "ram: stream ended before the end of section");
+            return -EIO;
+        }
+        switch (flags & ~RAM_SAVE_FLAG_CONTINUE) {
+        case RAM_SAVE_FLAG_MEM_SIZE:
+            if (!allow_mem_size) {
+                error_setg(errp, "ram: a block list on the preempt channel");
+                return -EINVAL;
+            }
+            c->have = false;
+            if (!load_mem_size(f, addr, errp)) {
+                return -EINVAL;
+            }
+            break;
+        case RAM_SAVE_FLAG_ZERO:
+        case RAM_SAVE_FLAG_PAGE:
+            if (!load_page(f, flags, c, addr, errp)) {
+                return -EINVAL;
+            }
+            break;
+        case RAM_SAVE_FLAG_EOS:
+            return 0;
+        default:
+            error_setg(errp, "ram: unknown page flags 0x%" G_GINT64_MODIFIER "x",
+                       flags);
+            return -EINVAL;
+        }
+    }
+}
+
+int ram_load(QEMUFile *f, void *opaque, int version_id, GError **errp)
+{
+    if (version_id != RAM_SECTION_VERSION) {
+        error_setg(errp, "ram: section version %d is not supported (%d)",
+                   version_id, RAM_SECTION_VERSION);
+        return -EINVAL;
+    }
+    return load_records(f, &main_cursor, true, errp);
+}
+
+int ram_load_preempt_channel(QEMUFile *f, GError **errp)
+{
+    RAMLoadCursor c = { .have = false };
+
+    return load_records(f, &c, false, errp);
+}

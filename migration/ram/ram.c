@@ -1,0 +1,592 @@
+/*
+ * The source side of guest RAM, in QEMU's "ram" section format (see
+ * include/migration/ram.h; the destination is migration/ram-load.c).  One
+ * bitmap per RAM block of the pages still to send: all set at setup,
+ * emptied as pages go out, refilled from the dirty log at each sync.
+ * Zero pages travel as one byte.
+ *
+ * Postcopy: after the guest stopped, the pages still in the bitmaps are
+ * announced as discarded, then sent in the background while the pages
+ * the destination asks for jump the queue (on the preempt channel when
+ * there is one).  A requested page that is no longer in the bitmap was
+ * already sent: it is on its way, and is not sent twice.
+ *
+ * Threads: everything here runs in the migration thread, except
+ * ram_postcopy_request() (the return-path thread): it queues requests
+ * under req_lock, or with postcopy-preempt sends them itself on the
+ * preempt channel (also under req_lock, which guards that channel).
+ * Pages are claimed from the bitmaps atomically, so each goes once.
+ */
+#include <errno.h>
+#include <string.h>
+#include "migration/ram/ram.h"
+#include "migration/format/savevm.h"
+#include "migration/vmm.h"
+#include "util/bitmap.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#define SEND_BATCH       256            /* pages between limit checks */
+#define POSTCOPY_BATCH   32             /* pages between request checks */
+#define ITERATE_SLICE_NS 50000000       /* return to the thread's checks */
+
+typedef struct RAMBlockMig {
+    MigRAMBlock blk;
+    unsigned index;                     /* the VMM's block number */
+    unsigned long *bmap;                /* pages still to send */
+} RAMBlockMig;
+
+typedef struct RAMState {
+    RAMBlockMig *blocks;
+    unsigned nr_blocks;
+    unsigned cur_block;                 /* where the scan resumes */
+    uint64_t cur_page;
+    const RAMBlockMig *last_sent;       /* for RAM_SAVE_FLAG_CONTINUE */
+    const RAMBlockMig *last_urgent;     /* the same, on the preempt channel */
+    bool postcopy;                      /* the guest stopped for postcopy */
+    QEMUFile *urgent_file;              /* postcopy-preempt's, or NULL */
+    uint64_t dirty_pages;               /* bits set over all bitmaps */
+    int64_t last_sync_ns;
+    RAMStats stats;
+} RAMState;
+
+bool ram_page_is_zero(const uint8_t *page)
+{
+    const uint64_t *w = (const uint64_t *)page;
+
+    for (unsigned i = 0; i < MIG_PAGE_SIZE / 8; i += 8) {
+        if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] |
+            w[i + 6] | w[i + 7]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The migration in progress (one at a time), from setup to cleanup. */
+static RAMState *ram_state;
+/* The last migration's counters, for query-migrate once it ended. */
+static RAMStats final_stats;
+static bool have_final_stats;
+
+/* Postcopy: the destination's requests, queued by the return-path thread. */
+typedef struct PageRequest {
+    unsigned block;
+    uint64_t first, count;      /* pages */
+} PageRequest;
+
+static GMutex req_lock;
+static GQueue requests = G_QUEUE_INIT;
+
+static uint64_t block_pages(const RAMBlockMig *b)
+{
+    return b->blk.size >> MIG_PAGE_SHIFT;
+}
+
+static RAMState *ram_state_new(void)
+{
+    const MigrationVMM *vmm = migration_vmm();
+    RAMState *rs = g_new0(RAMState, 1);
+
+    rs->nr_blocks = vmm->ram_block_count();
+    rs->blocks = g_new0(RAMBlockMig, rs->nr_blocks);
+    for (unsigned i = 0; i < rs->nr_blocks; i++) {
+        RAMBlockMig *b = &rs->blocks[i];
+        b->index = i;
+        vmm->ram_block_get(i, &b->blk);
+        b->bmap = g_new0(unsigned long, BITS_TO_LONGS(block_pages(b)));
+        rs->stats.total_bytes += b->blk.size;
+    }
+    return rs;
+}
+
+bool ram_migration_stats(RAMStats *out)
+{
+    RAMState *rs = __atomic_load_n(&ram_state, __ATOMIC_ACQUIRE);
+
+    if (!rs) {
+        *out = final_stats;
+        return have_final_stats;
+    }
+    /* Read while the migration thread updates: each field is one word. */
+    *out = rs->stats;
+    out->remaining_pages = rs->dirty_pages;
+    return true;
+}
+
+static int ram_sync(RAMState *rs)
+{
+    int64_t now = g_get_monotonic_time() * 1000;
+    uint64_t before = rs->dirty_pages, after = 0;
+
+    for (unsigned i = 0; i < rs->nr_blocks; i++) {
+        long n = migration_vmm()->dirty_log_sync(rs->blocks[i].index,
+                                                 rs->blocks[i].bmap);
+        if (n < 0) {
+            return (int)n;
+        }
+        after += (uint64_t)n;
+    }
+    rs->dirty_pages = after;
+    rs->stats.dirty_sync_count++;
+    if (after > before) {
+        rs->stats.dirty_pages_found += after - before;
+    }
+    if (rs->last_sync_ns && now > rs->last_sync_ns && after > before) {
+        rs->stats.dirty_pages_rate = (after - before) * 1000000000ULL /
+                                     (uint64_t)(now - rs->last_sync_ns);
+    }
+    rs->last_sync_ns = now;
+    return 0;
+}
+
+static void put_mem_size(QEMUFile *f, const RAMState *rs)
+{
+    qemu_put_be64(f, rs->stats.total_bytes | RAM_SAVE_FLAG_MEM_SIZE);
+    for (unsigned i = 0; i < rs->nr_blocks; i++) {
+        const MigRAMBlock *blk = &rs->blocks[i].blk;
+        qemu_put_byte(f, (uint8_t)strlen(blk->name));
+        qemu_put_buffer(f, (const uint8_t *)blk->name, strlen(blk->name));
+        qemu_put_be64(f, blk->size);
+    }
+}
+
+static int ram_save_setup(QEMUFile *f, void *opaque, GError **errp)
+{
+    RAMState *rs = ram_state_new();
+
+    have_final_stats = false;
+    __atomic_store_n(&ram_state, rs, __ATOMIC_RELEASE);
+    for (unsigned i = 0; i < rs->nr_blocks; i++) {
+        uint64_t pages = block_pages(&rs->blocks[i]);
+        bitmap_set_range(rs->blocks[i].bmap, 0, pages);
+        rs->dirty_pages += pages;
+    }
+    if (!migration_vmm()->dirty_log_start(errp)) {
+        return -EIO;
+    }
+    /* The first sync (pass 1): every page is due anyway, this arms the log. */
+    int ret = ram_sync(rs);
+    if (ret < 0) {
+        error_setg(errp, "ram: dirty log sync failed: %s", g_strerror(-ret));
+        return ret;
+    }
+    put_mem_size(f, rs);
+    qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
+    return qemu_file_get_error(f);
+}
+
+/* @last: the block the previous page on @f named (CONTINUE). */
+static void put_page_header(QEMUFile *f, const RAMBlockMig **last,
+                            const RAMBlockMig *b, uint64_t offset,
+                            uint64_t flags)
+{
+    if (b == *last) {
+        flags |= RAM_SAVE_FLAG_CONTINUE;
+    }
+    qemu_put_be64(f, offset | flags);
+    if (!(flags & RAM_SAVE_FLAG_CONTINUE)) {
+        qemu_put_byte(f, (uint8_t)strlen(b->blk.name));
+        qemu_put_buffer(f, (const uint8_t *)b->blk.name, strlen(b->blk.name));
+        *last = b;
+    }
+}
+
+static void send_page_on(QEMUFile *f, const RAMBlockMig **last, RAMState *rs,
+                         const RAMBlockMig *b, uint64_t page)
+{
+    const uint8_t *host = b->blk.host + (page << MIG_PAGE_SHIFT);
+
+    if (ram_page_is_zero(host)) {
+        put_page_header(f, last, b, page << MIG_PAGE_SHIFT, RAM_SAVE_FLAG_ZERO);
+        qemu_put_byte(f, 0);
+        __atomic_add_fetch(&rs->stats.zero_pages, 1, __ATOMIC_RELAXED);
+    } else {
+        put_page_header(f, last, b, page << MIG_PAGE_SHIFT, RAM_SAVE_FLAG_PAGE);
+        /* No copy: guest RAM stays mapped, and a page the guest changes
+         * before the flush is dirty and goes again. */
+        qemu_put_buffer_async(f, host, MIG_PAGE_SIZE);
+        __atomic_add_fetch(&rs->stats.normal_pages, 1, __ATOMIC_RELAXED);
+    }
+}
+
+static void send_page(QEMUFile *f, RAMState *rs, const RAMBlockMig *b,
+                      uint64_t page)
+{
+    send_page_on(f, &rs->last_sent, rs, b, page);
+}
+
+/*
+ * Claims a page to send.  Atomic: with postcopy-preempt the return-path
+ * thread sends requested pages while the migration thread scans.
+ */
+static bool take_page(RAMState *rs, RAMBlockMig *b, uint64_t page)
+{
+    unsigned long mask = 1UL << (page % BITS_PER_LONG);
+    unsigned long *word = &b->bmap[page / BITS_PER_LONG];
+
+    if (!(__atomic_load_n(word, __ATOMIC_RELAXED) & mask) ||
+        !(__atomic_fetch_and(word, ~mask, __ATOMIC_ACQ_REL) & mask)) {
+        return false;
+    }
+    __atomic_sub_fetch(&rs->dirty_pages, 1, __ATOMIC_RELAXED);
+    return true;
+}
+
+/* Sends up to @max dirty pages from the scan position; returns the count. */
+static uint64_t send_dirty_pages(QEMUFile *f, RAMState *rs, uint64_t max)
+{
+    uint64_t sent = 0;
+
+    for (unsigned visited = 0; sent < max && visited <= rs->nr_blocks;) {
+        RAMBlockMig *b = &rs->blocks[rs->cur_block];
+        uint64_t pages = block_pages(b);
+        uint64_t page = bitmap_find_next(b->bmap, pages, rs->cur_page);
+
+        if (page == pages) {
+            rs->cur_block = (rs->cur_block + 1) % rs->nr_blocks;
+            rs->cur_page = 0;
+            visited++;
+            continue;
+        }
+        rs->cur_page = page + 1;
+        visited = 0;
+        if (take_page(rs, b, page)) {  /* else a request took it */
+            send_page(f, rs, b, page);
+            sent++;
+        }
+    }
+    return sent;
+}
+
+static void send_requested_pages(QEMUFile *f, RAMState *rs);
+
+static int ram_save_iterate(QEMUFile *f, void *opaque)
+{
+    RAMState *rs = ram_state;
+    int64_t start = g_get_monotonic_time() * 1000;
+    uint64_t batch = rs->postcopy ? POSTCOPY_BATCH : SEND_BATCH;
+    int done = 0;
+
+    while (!qemu_file_rate_limit_exceeded(f) && !qemu_file_get_error(f)) {
+        if (rs->postcopy) {
+            send_requested_pages(f, rs);
+        }
+        if (send_dirty_pages(f, rs, batch) == 0) {
+            done = 1;
+            break;
+        }
+        if (g_get_monotonic_time() * 1000 - start > ITERATE_SLICE_NS) {
+            break;
+        }
+    }
+    qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
+    return qemu_file_get_error(f) ? qemu_file_get_error(f) : done;
+}
+
+static int ram_save_complete(QEMUFile *f, void *opaque)
+{
+    RAMState *rs = ram_state;
+    int ret = ram_sync(rs);
+
+    if (ret < 0) {
+        return ret;
+    }
+    while (send_dirty_pages(f, rs, SEND_BATCH) && !qemu_file_get_error(f)) {
+    }
+    qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
+    return qemu_file_get_error(f);
+}
+
+static int ram_save_complete_postcopy(QEMUFile *f, void *opaque)
+{
+    RAMState *rs = ram_state;
+
+    while (send_dirty_pages(f, rs, SEND_BATCH) && !qemu_file_get_error(f)) {
+    }
+    qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
+    return qemu_file_get_error(f);
+}
+
+static uint64_t ram_save_pending(void *opaque, bool sync)
+{
+    RAMState *rs = ram_state;
+
+    if (!rs) {
+        return 0;
+    }
+    if (sync && ram_sync(rs) < 0) {
+        ferry_log("ram: dirty log sync failed");
+    }
+    return rs->dirty_pages * MIG_PAGE_SIZE;
+}
+
+static void ram_save_cleanup(void *opaque)
+{
+    RAMState *rs = ram_state;
+
+    if (!rs) {
+        return;
+    }
+    g_mutex_lock(&req_lock);
+    final_stats = rs->stats;
+    final_stats.remaining_pages = rs->dirty_pages;
+    have_final_stats = true;
+    __atomic_store_n(&ram_state, NULL, __ATOMIC_RELEASE);
+    g_queue_clear_full(&requests, g_free);
+    g_mutex_unlock(&req_lock);
+    migration_vmm()->dirty_log_stop();
+    for (unsigned i = 0; i < rs->nr_blocks; i++) {
+        g_free(rs->blocks[i].bmap);
+    }
+    g_free(rs->blocks);
+    g_free(rs);
+}
+
+/* --- postcopy ---------------------------------------------------------- */
+
+/*
+ * The discard list: every page still to send, as byte ranges of its
+ * block, at most MAX_DISCARDS_PER_COMMAND per command (QEMU's layout:
+ * u8 version, u8 name length, name, NUL, then be64 start, be64 length).
+ */
+typedef struct DiscardCmd {
+    uint8_t buf[3 + 255 + 16 * MAX_DISCARDS_PER_COMMAND];
+    size_t head, len;
+    unsigned ranges;
+} DiscardCmd;
+
+static void discard_begin(DiscardCmd *c, const char *name)
+{
+    size_t n = strlen(name);
+
+    c->buf[0] = POSTCOPY_RAM_DISCARD_VERSION;
+    c->buf[1] = (uint8_t)n;
+    memcpy(c->buf + 2, name, n);
+    c->buf[2 + n] = 0;
+    c->head = c->len = 3 + n;
+    c->ranges = 0;
+}
+
+static void put_be64_at(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8) {
+        p[i] = (uint8_t)v;
+    }
+}
+
+static void discard_flush(QEMUFile *f, DiscardCmd *c)
+{
+    if (c->ranges) {
+        savevm_put_command(f, MIG_CMD_POSTCOPY_RAM_DISCARD, (uint16_t)c->len,
+                           c->buf);
+        c->len = c->head;
+        c->ranges = 0;
+    }
+}
+
+static void discard_add(QEMUFile *f, DiscardCmd *c, uint64_t first,
+                        uint64_t count)
+{
+    put_be64_at(c->buf + c->len, first << MIG_PAGE_SHIFT);
+    put_be64_at(c->buf + c->len + 8, count << MIG_PAGE_SHIFT);
+    c->len += 16;
+    if (++c->ranges == MAX_DISCARDS_PER_COMMAND) {
+        discard_flush(f, c);
+    }
+}
+
+int ram_postcopy_send_discards(QEMUFile *f)
+{
+    RAMState *rs = ram_state;
+    int ret = ram_sync(rs);
+
+    if (ret < 0) {
+        return ret;
+    }
+    for (unsigned i = 0; i < rs->nr_blocks; i++) {
+        RAMBlockMig *b = &rs->blocks[i];
+        uint64_t pages = block_pages(b);
+        DiscardCmd cmd;
+
+        discard_begin(&cmd, b->blk.name);
+        for (uint64_t p = bitmap_find_next(b->bmap, pages, 0); p < pages;) {
+            uint64_t end = bitmap_find_next_zero(b->bmap, pages, p);
+            discard_add(f, &cmd, p, end - p);
+            p = bitmap_find_next(b->bmap, pages, end);
+        }
+        discard_flush(f, &cmd);
+    }
+    return qemu_file_get_error(f);
+}
+
+void ram_postcopy_start(QEMUFile *urgent)
+{
+    RAMState *rs = ram_state;
+
+    rs->postcopy = true;
+    g_mutex_lock(&req_lock);
+    rs->urgent_file = urgent;
+    rs->last_urgent = NULL;
+    g_mutex_unlock(&req_lock);
+    /* The guest is stopped for good here: nothing dirties RAM any more. */
+    migration_vmm()->dirty_log_stop();
+}
+
+
+void ram_postcopy_stop_urgent(void)
+{
+    g_mutex_lock(&req_lock);
+    if (ram_state) {
+        ram_state->urgent_file = NULL;
+    }
+    g_mutex_unlock(&req_lock);
+}
+
+static void send_request(RAMState *rs, QEMUFile *f, const RAMBlockMig **last,
+                         const PageRequest *r)
+{
+    RAMBlockMig *b = &rs->blocks[r->block];
+
+    for (uint64_t p = r->first; p < r->first + r->count; p++) {
+        if (take_page(rs, b, p)) {
+            send_page_on(f, last, rs, b, p);
+            __atomic_add_fetch(&rs->stats.postcopy_urgent_pages, 1,
+                               __ATOMIC_RELAXED);
+        }
+    }
+}
+
+/*
+ * With a preempt channel the page goes out at once, from the return-path
+ * thread: the migration thread may be blocked writing background pages.
+ */
+void ram_postcopy_request(const char *block, uint64_t offset, uint64_t len)
+{
+    g_mutex_lock(&req_lock);
+    RAMState *rs = ram_state;
+    for (unsigned i = 0; rs && i < rs->nr_blocks; i++) {
+        const RAMBlockMig *b = &rs->blocks[i];
+        if (strcmp(b->blk.name, block)) {
+            continue;
+        }
+        if (offset >= b->blk.size || len > b->blk.size - offset || !len) {
+            break;
+        }
+        PageRequest r = { i, offset >> MIG_PAGE_SHIFT, 0 };
+        r.count = ((offset + len - 1) >> MIG_PAGE_SHIFT) - r.first + 1;
+        __atomic_add_fetch(&rs->stats.postcopy_requests, 1, __ATOMIC_RELAXED);
+        if (rs->postcopy && rs->urgent_file) {
+            send_request(rs, rs->urgent_file, &rs->last_urgent, &r);
+            qemu_fflush(rs->urgent_file);
+        } else {
+            g_queue_push_tail(&requests, g_memdup2(&r, sizeof(r)));
+        }
+        g_mutex_unlock(&req_lock);
+        return;
+    }
+    g_mutex_unlock(&req_lock);
+    ferry_log("ram: ignoring a request for %" G_GUINT64_FORMAT " bytes at "
+              "0x%" G_GINT64_MODIFIER "x of '%s'", len, offset, block);
+}
+
+/* Queued requests (no preempt channel): ahead of the background scan. */
+static void send_requested_pages(QEMUFile *f, RAMState *rs)
+{
+    for (;;) {
+        g_mutex_lock(&req_lock);
+        PageRequest *r = g_queue_pop_head(&requests);
+        g_mutex_unlock(&req_lock);
+        if (!r) {
+            break;
+        }
+        send_request(rs, f, &rs->last_sent, r);
+        g_free(r);
+    }
+}
+
+/* --- postcopy recovery ---------------------------------------------------- */
+
+unsigned ram_postcopy_block_count(void)
+{
+    return ram_state ? ram_state->nr_blocks : 0;
+}
+
+const char *ram_postcopy_block_name(unsigned i)
+{
+    return ram_state->blocks[i].blk.name;
+}
+
+bool ram_postcopy_reload_bitmap(const char *block, const uint8_t *le_words,
+                                uint64_t bytes)
+{
+    RAMState *rs = ram_state;
+
+    for (unsigned i = 0; rs && i < rs->nr_blocks; i++) {
+        RAMBlockMig *b = &rs->blocks[i];
+        uint64_t pages = block_pages(b);
+        if (strcmp(b->blk.name, block)) {
+            continue;
+        }
+        if (bytes != (pages + 63) / 64 * 8) {
+            return false;
+        }
+        /* To send: every page the destination does not hold. */
+        uint64_t todo = 0;
+        for (uint64_t w = 0; w < BITS_TO_LONGS(pages); w++) {
+            uint64_t held;
+            memcpy(&held, le_words + w * 8, 8);
+            unsigned long want = ~(unsigned long)GUINT64_FROM_LE(held);
+            if ((w + 1) * BITS_PER_LONG > pages) {
+                want &= (1UL << (pages % BITS_PER_LONG)) - 1;
+            }
+            unsigned long old = __atomic_exchange_n(&b->bmap[w], want,
+                                                    __ATOMIC_ACQ_REL);
+            todo += (uint64_t)__builtin_popcountl(want);
+            todo -= (uint64_t)__builtin_popcountl(old);
+        }
+        __atomic_add_fetch(&rs->dirty_pages, todo, __ATOMIC_RELAXED);
+        return true;
+    }
+    return false;
+}
+
+void ram_postcopy_new_stream(QEMUFile *urgent)
+{
+    RAMState *rs = ram_state;
+
+    g_mutex_lock(&req_lock);
+    g_queue_clear_full(&requests, g_free);
+    rs->last_sent = NULL;
+    rs->last_urgent = NULL;
+    rs->urgent_file = urgent;
+    rs->cur_block = 0;
+    rs->cur_page = 0;
+    g_mutex_unlock(&req_lock);
+}
+
+static int ram_save_urgent(QEMUFile *f, void *opaque)
+{
+    send_requested_pages(f, ram_state);
+    qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
+    return qemu_file_get_error(f);
+}
+
+bool ram_postcopy_pending_requests(void)
+{
+    g_mutex_lock(&req_lock);
+    bool any = !g_queue_is_empty(&requests);
+    g_mutex_unlock(&req_lock);
+    return any;
+}
+
+const SaveVMHandlers ram_handlers = {
+    .save_setup = ram_save_setup,
+    .save_live_iterate = ram_save_iterate,
+    .save_live_complete_precopy = ram_save_complete,
+    .save_live_complete_postcopy = ram_save_complete_postcopy,
+    .save_postcopy_urgent = ram_save_urgent,
+    .save_pending = ram_save_pending,
+    .save_cleanup = ram_save_cleanup,
+    .load_state = ram_load,
+};

@@ -1,0 +1,89 @@
+/*
+ * Guest RAM in QEMU's migration format: the "ram" section carries pages
+ * as be64(offset | flags), a block name unless RAM_SAVE_FLAG_CONTINUE,
+ * then the page (RAM_SAVE_FLAG_PAGE) or one fill byte (RAM_SAVE_FLAG_ZERO).
+ */
+#ifndef FERRY_MIGRATION_RAM_H
+#define FERRY_MIGRATION_RAM_H
+
+#include "migration/format/register.h"
+
+#define RAM_SAVE_FLAG_ZERO      0x002
+#define RAM_SAVE_FLAG_MEM_SIZE  0x004
+#define RAM_SAVE_FLAG_PAGE      0x008
+#define RAM_SAVE_FLAG_EOS       0x010
+#define RAM_SAVE_FLAG_CONTINUE  0x020
+#define RAM_SAVE_FLAG_XBZRLE    0x040
+#define RAM_SAVE_FLAG_COMPRESS_PAGE 0x100
+#define RAM_SAVE_FLAG_MULTIFD_FLUSH 0x200
+
+#define RAM_SECTION_VERSION 4
+
+typedef struct RAMStats {
+    uint64_t normal_pages;
+    uint64_t zero_pages;
+    uint64_t dirty_sync_count;
+    uint64_t dirty_pages_rate;  /* pages/s, measured between syncs */
+    uint64_t dirty_pages_found; /* pages the syncs found newly dirty, total */
+    uint64_t remaining_pages;
+    uint64_t total_bytes;
+    uint64_t postcopy_requests;     /* requests the destination sent */
+    uint64_t postcopy_urgent_pages; /* pages sent because requested */
+} RAMStats;
+
+extern const SaveVMHandlers ram_handlers;
+/* Destination: ram_handlers' load_state (migration/ram-load.c). */
+int ram_load(QEMUFile *f, void *opaque, int version_id, GError **errp);
+
+/* Statistics of the migration in progress; false when there is none. */
+bool ram_migration_stats(RAMStats *out);
+
+/* True if the 4 KiB page is all zero bytes. */
+bool ram_page_is_zero(const uint8_t *page);
+
+/*
+ * Source, postcopy (migration thread unless noted).  After the guest
+ * stopped: a final sync, then a POSTCOPY_RAM_DISCARD for every page still
+ * to send.
+ */
+int ram_postcopy_send_discards(QEMUFile *f);
+/* From now on requested pages go first, on @urgent if not NULL. */
+void ram_postcopy_start(QEMUFile *urgent);
+/* The destination's request (return-path thread): queued, or sent at
+ * once on the preempt channel. */
+void ram_postcopy_request(const char *block, uint64_t offset, uint64_t len);
+/* Before the preempt channel closes: no more sends on it. */
+void ram_postcopy_stop_urgent(void);
+bool ram_postcopy_pending_requests(void);
+
+/*
+ * Destination (migration/ram-load.c).  One bit per page received, in
+ * precopy and postcopy alike; any thread.
+ */
+unsigned ram_recv_block_index(const char *name);    /* UINT_MAX if none */
+/* False until a stream's RAM block list was loaded. */
+bool ram_recv_ready(void);
+const unsigned long *ram_recv_bitmap(unsigned block);
+/*
+ * Source, postcopy recovery: what the destination holds of @block, as
+ * little-endian 64-bit words (MIG_RP_MSG_RECV_BITMAP); every page not in
+ * it is to be sent (again).  False if the size does not match the block.
+ */
+bool ram_postcopy_reload_bitmap(const char *block, const uint8_t *le_words,
+                                uint64_t bytes);
+/* A new stream after recovery: the next page names its block. */
+void ram_postcopy_new_stream(QEMUFile *urgent);
+/* Blocks the source must ask RECV_BITMAP for. */
+unsigned ram_postcopy_block_count(void);
+const char *ram_postcopy_block_name(unsigned i);
+bool ram_recv_test(unsigned block, uint64_t page);
+void ram_recv_mark(unsigned block, uint64_t page);
+void ram_recv_clear(unsigned block, uint64_t first, uint64_t count);
+/* Pages of @block not received, as runs: calls @fn(first, count). */
+void ram_recv_foreach_missing(unsigned block,
+                              void (*fn)(uint64_t first, uint64_t count,
+                                         void *opaque), void *opaque);
+/* Reads page records from postcopy-preempt's channel until its EOS. */
+int ram_load_preempt_channel(QEMUFile *f, GError **errp);
+
+#endif

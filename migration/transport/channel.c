@@ -1,0 +1,326 @@
+/*
+ * The channel object and its data path, common to every transport.
+ *
+ * Descriptors are non-blocking and a thread that must wait sleeps in
+ * poll() on the descriptor and on the channel's shutdown eventfd.  That is
+ * what lets mig_channel_shutdown() wake a reader or writer blocked on a
+ * pipe or a file too, where shutdown(2) does not exist.  The eventfd is
+ * never drained: once shut down, every later poll returns at once and the
+ * I/O fails, so nothing can block again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include "migration/transport/channel.h"
+#include "util/error.h"
+
+struct MigChannel {
+    char *name;
+    int rfd, wfd;               /* -1: no such direction */
+    bool is_socket;
+    int shutdown_efd;           /* readable once shut down */
+    int shut;                   /* atomic */
+    int refcount;               /* atomic */
+    int read_timeout_ms;        /* atomic; 0: reads wait forever */
+    MigChannelRelease release;
+    void *priv;
+};
+
+MigFdLookupFn mig_fd_lookup;
+
+static bool fd_is_socket(int fd)
+{
+    struct stat st;
+
+    return fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+static void set_nonblock(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+
+    if (flags >= 0 && !(flags & O_NONBLOCK)) {
+        fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    }
+}
+
+MigChannel *mig_channel_new(const char *name, int rfd, int wfd,
+                            MigChannelRelease release, void *priv)
+{
+    MigChannel *c = g_new0(MigChannel, 1);
+
+    c->name = g_strdup(name);
+    c->rfd = rfd;
+    c->wfd = wfd;
+    c->is_socket = fd_is_socket(rfd >= 0 ? rfd : wfd);
+    c->shutdown_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    c->refcount = 1;
+    c->release = release;
+    c->priv = priv;
+    if (rfd >= 0) {
+        set_nonblock(rfd);
+    }
+    if (wfd >= 0 && wfd != rfd) {
+        set_nonblock(wfd);
+    }
+    return c;
+}
+
+const char *mig_channel_name(const MigChannel *chan)
+{
+    return chan->name;
+}
+
+void *mig_channel_priv(const MigChannel *chan)
+{
+    return chan->priv;
+}
+
+bool mig_channel_can_read(const MigChannel *chan)
+{
+    return chan->rfd >= 0;
+}
+
+bool mig_channel_can_write(const MigChannel *chan)
+{
+    return chan->wfd >= 0;
+}
+
+bool mig_channel_has_reverse_direction(const MigChannel *chan)
+{
+    return chan->is_socket && chan->rfd >= 0 && chan->wfd >= 0;
+}
+
+static bool is_shut(MigChannel *c)
+{
+    return g_atomic_int_get(&c->shut);
+}
+
+/*
+ * Sleeps until @fd is ready for @events or the channel is shut down;
+ * -ETIMEDOUT when a read waited longer than the channel's read timeout.
+ */
+static int wait_fd(MigChannel *c, int fd, short events)
+{
+    struct pollfd pfd[2] = {
+        { .fd = fd, .events = events },
+        { .fd = c->shutdown_efd, .events = POLLIN },
+    };
+    int timeout = events == POLLIN ? g_atomic_int_get(&c->read_timeout_ms) : 0;
+    int rc;
+
+    while ((rc = poll(pfd, 2, timeout > 0 ? timeout : -1)) < 0) {
+        if (errno != EINTR) {
+            return -errno;
+        }
+    }
+    if (rc == 0) {
+        return -ETIMEDOUT;
+    }
+    return is_shut(c) ? -ESHUTDOWN : 0;
+}
+
+void mig_channel_set_read_timeout(MigChannel *chan, int ms)
+{
+    g_atomic_int_set(&chan->read_timeout_ms, ms);
+}
+
+ssize_t mig_channel_readv(MigChannel *chan, const struct iovec *iov, int iovcnt)
+{
+    if (chan->rfd < 0) {
+        return -EBADF;
+    }
+    for (;;) {
+        ssize_t n;
+        int ret;
+
+        if (is_shut(chan)) {
+            return -ESHUTDOWN;
+        }
+        n = readv(chan->rfd, iov, iovcnt);
+        if (n >= 0) {
+            return n;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno != EAGAIN) {
+            return -errno;
+        }
+        ret = wait_fd(chan, chan->rfd, POLLIN);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+}
+
+ssize_t mig_channel_read(MigChannel *chan, void *buf, size_t len)
+{
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+
+    return mig_channel_readv(chan, &iov, 1);
+}
+
+/*
+ * A pipe whose reader is gone raises SIGPIPE; ferry ignores it, but a
+ * library must not rely on that.  Block it in this thread for the write
+ * and consume the one the write queued, so the process never sees it.
+ */
+static ssize_t pipe_writev(int fd, const struct iovec *iov, int iovcnt)
+{
+    sigset_t pipe_set, old;
+    ssize_t n;
+    int err;
+
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    n = writev(fd, iov, iovcnt);
+    err = errno;
+    if (n < 0 && err == EPIPE && !sigismember(&old, SIGPIPE)) {
+        struct timespec zero = { 0, 0 };
+
+        sigtimedwait(&pipe_set, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = err;
+    return n;
+}
+
+static ssize_t writev_once(MigChannel *c, const struct iovec *iov, int iovcnt)
+{
+    if (c->is_socket) {
+        struct msghdr msg = {
+            .msg_iov = (struct iovec *)iov,
+            .msg_iovlen = iovcnt,
+        };
+
+        return sendmsg(c->wfd, &msg, MSG_NOSIGNAL);
+    }
+    return pipe_writev(c->wfd, iov, iovcnt);
+}
+
+/* Skips @n written bytes in the caller's copy of the vector. */
+static int iov_advance(struct iovec **iov, int *iovcnt, size_t n)
+{
+    while (*iovcnt && n >= (*iov)->iov_len) {
+        n -= (*iov)->iov_len;
+        (*iov)++;
+        (*iovcnt)--;
+    }
+    if (*iovcnt) {
+        (*iov)->iov_base = (char *)(*iov)->iov_base + n;
+        (*iov)->iov_len -= n;
+    }
+    return *iovcnt;
+}
+
+ssize_t mig_channel_writev_all(MigChannel *chan, const struct iovec *iov,
+                               int iovcnt)
+{
+    g_autofree struct iovec *copy = g_memdup2(iov, sizeof(*iov) * iovcnt);
+    struct iovec *cur = copy;
+    ssize_t total = 0;
+
+    if (chan->wfd < 0) {
+        return -EBADF;
+    }
+    iov_advance(&cur, &iovcnt, 0);     /* skips leading empty entries */
+    while (iovcnt) {
+        ssize_t n;
+        int ret;
+
+        if (is_shut(chan)) {
+            return -ESHUTDOWN;
+        }
+        n = writev_once(chan, cur, MIN(iovcnt, IOV_MAX));
+        if (n >= 0) {
+            total += n;
+            iov_advance(&cur, &iovcnt, n);
+            continue;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno != EAGAIN) {
+            return -errno;
+        }
+        ret = wait_fd(chan, chan->wfd, POLLOUT);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return total;
+}
+
+ssize_t mig_channel_write_all(MigChannel *chan, const void *buf, size_t len)
+{
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+
+    return mig_channel_writev_all(chan, &iov, 1);
+}
+
+void mig_channel_shutdown(MigChannel *chan)
+{
+    uint64_t one = 1;
+
+    if (!g_atomic_int_compare_and_exchange(&chan->shut, 0, 1)) {
+        return;
+    }
+    if (chan->is_socket) {
+        shutdown(chan->rfd >= 0 ? chan->rfd : chan->wfd, SHUT_RDWR);
+    }
+    if (write(chan->shutdown_efd, &one, sizeof(one)) < 0) {
+        /* cannot fail: the counter is far from overflowing */
+    }
+}
+
+MigChannel *mig_channel_ref(MigChannel *chan)
+{
+    g_atomic_int_inc(&chan->refcount);
+    return chan;
+}
+
+static bool channel_free(MigChannel *c, GError **errp)
+{
+    bool ok = true;
+
+    if (c->rfd >= 0) {
+        close(c->rfd);
+    }
+    if (c->wfd >= 0 && c->wfd != c->rfd) {
+        close(c->wfd);
+    }
+    close(c->shutdown_efd);
+    if (c->release) {
+        ok = c->release(c, errp);
+    }
+    g_free(c->name);
+    g_free(c);
+    return ok;
+}
+
+bool mig_channel_close(MigChannel *chan, GError **errp)
+{
+    if (!chan || !g_atomic_int_dec_and_test(&chan->refcount)) {
+        return true;
+    }
+    return channel_free(chan, errp);
+}
+
+void mig_channel_unref(MigChannel *chan)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!mig_channel_close(chan, &err)) {
+        g_warning("%s", err->message);
+    }
+}
