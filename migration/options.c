@@ -1,13 +1,14 @@
 /*
- * Migration capabilities and parameters: defaults, validation, and the
- * QMP commands that read and change them.  Names and limits follow QEMU,
- * so libvirt can save the parameters it reads and set them back.
+ * Migration capabilities and parameters of a context: defaults (set when
+ * the context is created), validation, and changes.  Names and limits
+ * follow QEMU, so libvirt can save the parameters it reads and set them
+ * back.
  */
 #include <string.h>
-#include "migration/state.h"
+#include "migration/context.h"
+#include "migration/outgoing/outgoing-int.h"
 #include "migration/ram/userfaultfd.h"
-#include "migration/vmm.h"
-#include "qapi/qapi-commands.h"
+#include "migration/state.h"
 #include "util/error.h"
 
 #define MAX_DOWNTIME_MS  2000000ULL     /* QEMU's MAX_MIGRATE_DOWNTIME */
@@ -69,28 +70,22 @@ static void params_set_defaults(MigrationParameters *p)
     };
 }
 
-static MigrationState *state(void)
+void mig_options_init(FerryMig *m)
 {
-    MigrationState *s = migration_current();
-
-    if (!s->params.tls_creds) {
-        params_set_defaults(&s->params);
-    }
-    return s;
+    memset(m->capabilities, 0, sizeof(m->capabilities));
+    /* ferry's own capability, on unless turned off (incoming/block-dst.c) */
+    m->capabilities[MIGRATION_CAPABILITY_EARLY_BLOCK_ATTACH] = true;
+    params_set_defaults(&m->params);
 }
 
-void migration_reset(void)
+void mig_options_clear(FerryMig *m)
 {
-    MigrationState *s = migration_current();
-
-    memset(s->capabilities, 0, sizeof(s->capabilities));
-    s->capabilities[MIGRATION_CAPABILITY_EARLY_BLOCK_ATTACH] = true;
-    params_set_defaults(&s->params);
-    g_clear_pointer(&s->error_desc, g_free);
-    __atomic_store_n(&s->status, MIGRATION_STATUS_NONE, __ATOMIC_RELEASE);
+    g_free(m->params.tls_creds);
+    g_free(m->params.tls_hostname);
+    g_free(m->params.tls_authz);
 }
 
-static bool cap_supported(MigrationCapability cap)
+bool ferry_mig_capability_supported(MigrationCapability cap)
 {
     for (gsize i = 0; i < G_N_ELEMENTS(supported_caps); i++) {
         if (supported_caps[i] == cap) {
@@ -100,9 +95,10 @@ static bool cap_supported(MigrationCapability cap)
     return false;
 }
 
-static bool refuse_while_running(const char *what, GError **errp)
+static bool refuse_while_running(FerryMig *m, const char *what,
+                                 GError **errp)
 {
-    if (migration_is_running(migration_status(state()))) {
+    if (migration_is_running(migration_status(m))) {
         error_setg(errp, "There's a migration process in progress: %s "
                    "cannot change now", what);
         return true;
@@ -111,12 +107,18 @@ static bool refuse_while_running(const char *what, GError **errp)
 }
 
 /* QEMU's rules: what a capability needs from the others and the host. */
-static bool check_cap_dependencies(const bool *want, GError **errp)
+static bool check_cap_dependencies(FerryMig *m, const bool *want,
+                                   GError **errp)
 {
     if (want[MIGRATION_CAPABILITY_SWITCHOVER_ACK] &&
         !want[MIGRATION_CAPABILITY_RETURN_PATH]) {
         error_setg(errp, "Capability 'switchover-ack' requires capability "
                    "'return-path'");
+        return false;
+    }
+    if (want[MIGRATION_CAPABILITY_AUTO_CONVERGE] && !m->vmm.vm_throttle) {
+        error_setg(errp, "Capability 'auto-converge' needs a VMM that can "
+                   "throttle its vCPUs");
         return false;
     }
     if (want[MIGRATION_CAPABILITY_POSTCOPY_PREEMPT] &&
@@ -126,8 +128,8 @@ static bool check_cap_dependencies(const bool *want, GError **errp)
     }
     /* A destination must be able to catch faults on missing pages. */
     if (want[MIGRATION_CAPABILITY_POSTCOPY_RAM] &&
-        !migration_current()->capabilities[MIGRATION_CAPABILITY_POSTCOPY_RAM] &&
-        migration_vmm()->incoming_allowed(NULL)) {
+        !m->capabilities[MIGRATION_CAPABILITY_POSTCOPY_RAM] &&
+        m->vmm.incoming_allowed(m->opaque, NULL)) {
         g_autoptr(GError) err = NULL;
         if (!uffd_supported(&err)) {
             error_setg(errp, "Postcopy is not supported: %s", err->message);
@@ -137,47 +139,37 @@ static bool check_cap_dependencies(const bool *want, GError **errp)
     return true;
 }
 
-void qmp_migrate_set_capabilities(MigrationCapabilityStatusList *caps,
-                                  GError **errp)
+bool ferry_mig_set_capabilities(FerryMig *m,
+                                MigrationCapabilityStatusList *caps,
+                                GError **errp)
 {
-    MigrationState *s = state();
-
-    if (refuse_while_running("capabilities", errp)) {
-        return;
+    if (refuse_while_running(m, "capabilities", errp)) {
+        return false;
     }
     /* Check the whole list first: it applies entirely or not at all. */
     for (MigrationCapabilityStatusList *l = caps; l; l = l->next) {
-        if (l->value->state && !cap_supported(l->value->capability)) {
+        if (l->value->state &&
+            !ferry_mig_capability_supported(l->value->capability)) {
             error_setg(errp, "Migration capability '%s' is not supported by "
                        "ferry", MigrationCapability_str(l->value->capability));
-            return;
+            return false;
         }
     }
     bool want[MIGRATION_CAPABILITY__MAX];
-    memcpy(want, s->capabilities, sizeof(want));
+    memcpy(want, m->capabilities, sizeof(want));
     for (MigrationCapabilityStatusList *l = caps; l; l = l->next) {
         want[l->value->capability] = l->value->state;
     }
-    if (!check_cap_dependencies(want, errp)) {
-        return;
+    if (!check_cap_dependencies(m, want, errp)) {
+        return false;
     }
-    memcpy(s->capabilities, want, sizeof(want));
+    memcpy(m->capabilities, want, sizeof(want));
+    return true;
 }
 
-MigrationCapabilityStatusList *qmp_query_migrate_capabilities(GError **errp)
+bool ferry_mig_capability(FerryMig *m, MigrationCapability cap)
 {
-    MigrationState *s = state();
-    MigrationCapabilityStatusList *head = NULL;
-
-    for (int cap = MIGRATION_CAPABILITY__MAX - 1; cap >= 0; cap--) {
-        MigrationCapabilityStatusList *l = g_new0(MigrationCapabilityStatusList, 1);
-        l->value = g_new0(MigrationCapabilityStatus, 1);
-        l->value->capability = (MigrationCapability)cap;
-        l->value->state = s->capabilities[cap];
-        l->next = head;
-        head = l;
-    }
-    return head;
+    return m->capabilities[cap];
 }
 
 static bool check_percent(const char *name, bool has, unsigned v,
@@ -315,69 +307,34 @@ static void apply_params(MigrationParameters *p,
     APPLY(p, a, postcopy_keepalive_timeout);
 }
 
-void qmp_migrate_set_parameters(
-    bool has_max_bandwidth, uint64_t max_bandwidth, bool has_downtime_limit,
-    uint64_t downtime_limit, bool has_cpu_throttle_initial,
-    uint8_t cpu_throttle_initial, bool has_cpu_throttle_increment,
-    uint8_t cpu_throttle_increment, bool has_cpu_throttle_tailslow,
-    bool cpu_throttle_tailslow, bool has_max_cpu_throttle,
-    uint8_t max_cpu_throttle, bool has_throttle_trigger_threshold,
-    uint8_t throttle_trigger_threshold, const char *tls_creds,
-    const char *tls_hostname, const char *tls_authz,
-    bool has_max_postcopy_bandwidth, uint64_t max_postcopy_bandwidth,
-    bool has_postcopy_setup_timeout, uint64_t postcopy_setup_timeout,
-    bool has_postcopy_keepalive_timeout, uint64_t postcopy_keepalive_timeout,
-    bool has_announce_initial, uint64_t announce_initial,
-    bool has_announce_max, uint64_t announce_max, bool has_announce_rounds,
-    uint64_t announce_rounds, bool has_announce_step, uint64_t announce_step,
-    bool has_compress_level, uint8_t compress_level,
-    bool has_compress_threads, uint8_t compress_threads,
-    bool has_compress_wait_thread, bool compress_wait_thread,
-    bool has_decompress_threads, uint8_t decompress_threads,
-    bool has_block_incremental, bool block_incremental,
-    bool has_multifd_channels, uint8_t multifd_channels,
-    bool has_multifd_compression, MultiFDCompression multifd_compression,
-    bool has_multifd_zlib_level, uint8_t multifd_zlib_level,
-    bool has_multifd_zstd_level, uint8_t multifd_zstd_level,
-    bool has_x_checkpoint_delay, uint32_t x_checkpoint_delay,
-    bool has_xbzrle_cache_size, uint64_t xbzrle_cache_size, GError **errp)
+bool ferry_mig_set_parameters(FerryMig *m,
+                              const q_obj_migrate_set_parameters_arg *a,
+                              GError **errp)
 {
-    q_obj_migrate_set_parameters_arg a = {
-        has_max_bandwidth, max_bandwidth, has_downtime_limit, downtime_limit,
-        has_cpu_throttle_initial, cpu_throttle_initial,
-        has_cpu_throttle_increment, cpu_throttle_increment,
-        has_cpu_throttle_tailslow, cpu_throttle_tailslow,
-        has_max_cpu_throttle, max_cpu_throttle,
-        has_throttle_trigger_threshold, throttle_trigger_threshold,
-        (char *)tls_creds, (char *)tls_hostname, (char *)tls_authz,
-        has_max_postcopy_bandwidth, max_postcopy_bandwidth,
-        has_postcopy_setup_timeout, postcopy_setup_timeout,
-        has_postcopy_keepalive_timeout, postcopy_keepalive_timeout,
-        has_announce_initial, announce_initial, has_announce_max,
-        announce_max, has_announce_rounds, announce_rounds,
-        has_announce_step, announce_step, has_compress_level, compress_level,
-        has_compress_threads, compress_threads, has_compress_wait_thread,
-        compress_wait_thread, has_decompress_threads, decompress_threads,
-        has_block_incremental, block_incremental, has_multifd_channels,
-        multifd_channels, has_multifd_compression, multifd_compression,
-        has_multifd_zlib_level, multifd_zlib_level, has_multifd_zstd_level,
-        multifd_zstd_level, has_x_checkpoint_delay, x_checkpoint_delay,
-        has_xbzrle_cache_size, xbzrle_cache_size,
-    };
-
-    if (check_params(&a, errp) && check_inert(&a, errp)) {
-        /* As QEMU: bandwidth changes apply to a running migration too. */
-        apply_params(&state()->params, &a);
+    if (!check_params(a, errp) || !check_inert(a, errp)) {
+        return false;
     }
+    g_mutex_lock(&m->params_lock);
+    apply_params(&m->params, a);
+    g_mutex_unlock(&m->params_lock);
+    /* As QEMU: a running migration sees the new limits at once (the
+     * migration thread reads downtime-limit at every pass). */
+    mig_out_apply_rate_limit(m);
+    return true;
 }
 
-MigrationParameters *qmp_query_migrate_parameters(GError **errp)
+MigrationParameters *ferry_mig_parameters(FerryMig *m)
 {
-    const MigrationParameters *p = &state()->params;
-    MigrationParameters *r = g_memdup2(p, sizeof(*p));
-
-    r->tls_creds = g_strdup(p->tls_creds);
-    r->tls_hostname = g_strdup(p->tls_hostname);
-    r->tls_authz = g_strdup(p->tls_authz);
+    g_mutex_lock(&m->params_lock);
+    MigrationParameters *r = g_memdup2(&m->params, sizeof(m->params));
+    r->tls_creds = g_strdup(m->params.tls_creds);
+    r->tls_hostname = g_strdup(m->params.tls_hostname);
+    r->tls_authz = g_strdup(m->params.tls_authz);
+    g_mutex_unlock(&m->params_lock);
     return r;
+}
+
+void ferry_mig_parameters_free(MigrationParameters *p)
+{
+    qapi_free_MigrationParameters(p);
 }

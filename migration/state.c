@@ -4,9 +4,9 @@
  * A test walks the table and fails when a state is added without being
  * reachable or declared unused.
  */
+#include "migration/context.h"
 #include "migration/state.h"
-#include "qapi/qapi-events.h"
-#include "util/log.h"
+#include "migration/log.h"
 
 #define S(x) MIGRATION_STATUS_##x
 
@@ -58,17 +58,6 @@ static const struct {
     { S(CANCELLING), S(FAILED) },
 };
 
-static MigrationState current = {
-    .status = MIGRATION_STATUS_NONE,
-    /* ferry's own capability, on unless turned off (see migration/block-dst.c) */
-    .capabilities[MIGRATION_CAPABILITY_EARLY_BLOCK_ATTACH] = true,
-};
-
-MigrationState *migration_current(void)
-{
-    return &current;
-}
-
 bool migration_transition_allowed(MigrationStatus from, MigrationStatus to)
 {
     for (gsize i = 0; i < G_N_ELEMENTS(transitions); i++) {
@@ -79,35 +68,34 @@ bool migration_transition_allowed(MigrationStatus from, MigrationStatus to)
     return false;
 }
 
-MigrationStatus migration_status(const MigrationState *s)
+MigrationStatus migration_status(FerryMig *m)
 {
-    return __atomic_load_n(&s->status, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&m->status, __ATOMIC_ACQUIRE);
 }
 
-bool migrate_set_state(MigrationState *s, MigrationStatus old_state,
+bool migrate_set_state(FerryMig *m, MigrationStatus old_state,
                        MigrationStatus new_state)
 {
     MigrationStatus expected = old_state;
 
     if (!migration_transition_allowed(old_state, new_state)) {
-        ferry_log("migration: refused transition %s -> %s",
-                  MigrationStatus_str(old_state),
-                  MigrationStatus_str(new_state));
+        mig_log("migration: refused transition %s -> %s",
+                MigrationStatus_str(old_state),
+                MigrationStatus_str(new_state));
         return false;
     }
-    if (!__atomic_compare_exchange_n(&s->status, &expected, new_state, false,
+    if (!__atomic_compare_exchange_n(&m->status, &expected, new_state, false,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        ferry_log("migration: %s -> %s lost the race: status is %s",
-                  MigrationStatus_str(old_state),
-                  MigrationStatus_str(new_state),
-                  MigrationStatus_str(expected));
+        mig_log("migration: %s -> %s lost the race: status is %s",
+                MigrationStatus_str(old_state),
+                MigrationStatus_str(new_state),
+                MigrationStatus_str(expected));
         return false;
     }
-    ferry_log("migration: %s -> %s", MigrationStatus_str(old_state),
-              MigrationStatus_str(new_state));
-    if (s->capabilities[MIGRATION_CAPABILITY_EVENTS]) {
-        qapi_event_send_migration(new_state);
-    }
+    mig_log("migration: %s -> %s", MigrationStatus_str(old_state),
+            MigrationStatus_str(new_state));
+    mig_emit(m, &(FerryMigEvent){ .kind = FERRY_MIG_EVENT_STATUS,
+                                   .status = new_state });
     return true;
 }
 
@@ -122,7 +110,7 @@ bool migration_is_running(MigrationStatus status)
     }
 }
 
-bool migrate_capability(MigrationCapability cap)
+bool migrate_capability(FerryMig *m, MigrationCapability cap)
 {
-    return current.capabilities[cap];
+    return m->capabilities[cap];
 }

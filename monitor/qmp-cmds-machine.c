@@ -3,7 +3,7 @@
  * refuses to run a VM that waits for, or is finishing, a migration, or
  * that shut down or failed.
  */
-#include "migration/incoming/incoming.h"
+#include "system/migration-vmm.h"
 #include "qapi/qapi-commands.h"
 #include "system/runstate.h"
 #include "util/error.h"
@@ -32,7 +32,7 @@ void qmp_cont(GError **errp)
         return;
     case RUN_STATE_INMIGRATE:
         /* QEMU: once the migration runs, the guest starts when it may. */
-        migration_incoming_defer_start(errp);
+        ferry_mig_incoming_autostart(machine_migration(), errp);
         return;
     case RUN_STATE_FINISH_MIGRATE:
         error_setg(errp, "Migration is not finalized yet");

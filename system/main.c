@@ -7,13 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 #include "hw/pc.h"
-#include "migration/transport/channel.h"
-#include "migration/incoming/incoming.h"
-#include "migration/outgoing/outgoing.h"
-#include "monitor/fds.h"
 #include "monitor/monitor.h"
 #include "system/machine.h"
 #include "system/memory.h"
+#include "system/migration-vmm.h"
 #include "system/os.h"
 #include "system/ram-prefault.h"
 #include "system/runstate.h"
@@ -41,11 +38,11 @@ static bool start_monitors(const MachineConfig *cfg, GError **errp)
 static bool enter_initial_state(const MachineConfig *cfg, GError **errp)
 {
     if (cfg->incoming) {
-        migration_incoming_set_autostart(!cfg->start_paused);
         ram_prefault_start();
         return runstate_set(RUN_STATE_INMIGRATE, errp) &&
                (!strcmp(cfg->incoming, "defer") ||
-                migration_incoming_start(cfg->incoming, true, errp));
+                ferry_mig_incoming(machine_migration(), cfg->incoming, true,
+                                   !cfg->start_paused, errp));
     }
     return cfg->start_paused || vm_start(errp);
 }
@@ -58,7 +55,6 @@ static bool start(const MachineConfig *cfg, GError **errp)
         return false;
     }
     signal(SIGPIPE, SIG_IGN);
-    mig_fd_lookup = monitor_fd_take;
     g_unix_signal_add(SIGINT, on_signal, NULL);
     g_unix_signal_add(SIGTERM, on_signal, NULL);
     g_unix_signal_add(SIGHUP, on_signal, NULL);
@@ -101,8 +97,8 @@ int main(int argc, char **argv)
         vm_stop(RUN_STATE_SHUTDOWN, &stop_err);
     }
     ram_prefault_stop();
-    migration_outgoing_cancel(NULL);
-    migration_outgoing_join();
+    ferry_mig_cancel(machine_migration(), NULL);
+    ferry_mig_join(machine_migration());
     monitor_cleanup();
     pc_machine_cleanup();
     ram_blocks_destroy();

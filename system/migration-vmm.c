@@ -1,14 +1,17 @@
 /*
- * ferry's side of the migration core's VMM interface
- * (include/migration/vmm.h): RAM blocks and dirty log from system/,
- * vCPUs and run state from system/runstate.c, and the accelerator state
- * that lives outside the stream.
+ * ferry as an embedder of the migration core (ferry/migration.h): the
+ * machine's one migration context, and the VMM table behind it: RAM
+ * blocks and dirty log from system/, vCPUs and run state from
+ * system/runstate.c, the accelerator state that lives outside the stream,
+ * the getfd table and the QMP events.
  */
 #include "accel/accel.h"
 #include "accel/soft.h"
 #include "block/block.h"
 #include "hw/pvblk.h"
-#include "migration/vmm.h"
+#include "ferry/migration.h"
+#include "monitor/fds.h"
+#include "qapi/qapi-events.h"
 #include "system/cpu-throttle.h"
 #include "system/cpus.h"
 #include "system/dirty-log.h"
@@ -24,29 +27,60 @@ static RAMBlock *block_at(unsigned index)
     return g_ptr_array_index(ram_blocks(), index);
 }
 
-static unsigned ferry_ram_block_count(void)
+/* The machine's migration context, from machine init to exit. */
+static FerryMig *machine_mig;
+
+FerryMig *machine_migration(void)
+{
+    g_assert(machine_mig);
+    return machine_mig;
+}
+
+static unsigned ferry_ram_block_count(void *opaque)
 {
     return ram_blocks()->len;
 }
 
-static void ferry_ram_block_get(unsigned index, MigRAMBlock *out)
+static void ferry_ram_block_get(void *opaque, unsigned index,
+                                FerryMigRAMBlock *out)
 {
     RAMBlock *rb = block_at(index);
 
-    *out = (MigRAMBlock){ rb->idstr, rb->host, rb->size, rb->fd };
+    *out = (FerryMigRAMBlock){ rb->idstr, rb->host, rb->size, rb->fd };
 }
 
-static long ferry_dirty_log_sync(unsigned index, unsigned long *bitmap)
+static bool ferry_dirty_log_start(void *opaque, GError **errp)
+{
+    return dirty_log_start(errp);
+}
+
+static long ferry_dirty_log_sync(void *opaque, unsigned index,
+                                 unsigned long *bitmap)
 {
     return dirty_log_sync(block_at(index), bitmap);
 }
 
-static bool ferry_vm_stop(GError **errp)
+static void ferry_dirty_log_stop(void *opaque)
+{
+    dirty_log_stop();
+}
+
+static bool ferry_vm_running(void *opaque)
+{
+    return runstate_is_running();
+}
+
+static bool ferry_vm_stop(void *opaque, GError **errp)
 {
     return vm_stop(RUN_STATE_FINISH_MIGRATE, errp);
 }
 
-static void ferry_vm_throttle(int percent)
+static bool ferry_vm_start(void *opaque, GError **errp)
+{
+    return vm_start(errp);
+}
+
+static void ferry_vm_throttle(void *opaque, int percent)
 {
     if (percent > 0) {
         cpu_throttle_set(percent);
@@ -55,14 +89,19 @@ static void ferry_vm_throttle(int percent)
     }
 }
 
-static void ferry_source_completed(void)
+static int ferry_vm_throttle_percent(void *opaque)
+{
+    return cpu_throttle_get_percentage();
+}
+
+static void ferry_source_completed(void *opaque)
 {
     g_autoptr(GError) err = NULL;
 
     runstate_set(RUN_STATE_POSTMIGRATE, &err);
 }
 
-static bool ferry_incoming_allowed(GError **errp)
+static bool ferry_incoming_allowed(void *opaque, GError **errp)
 {
     if (runstate_get() != RUN_STATE_INMIGRATE) {
         error_setg(errp, "'-incoming' was not specified on the command line");
@@ -72,20 +111,20 @@ static bool ferry_incoming_allowed(GError **errp)
 }
 
 /* The soft accelerator's layout lives in ferry, not in guest RAM. */
-static bool ferry_incoming_loaded(GError **errp)
+static bool ferry_incoming_loaded(void *opaque, GError **errp)
 {
     return accel_current() != &soft_accel_ops ||
            soft_accel_prepare(current_config ? current_config->append : NULL,
                               errp);
 }
 
-static bool ferry_incoming_run(bool autostart, GError **errp)
+static bool ferry_incoming_run(void *opaque, bool autostart, GError **errp)
 {
     ram_prefault_stop();
     return autostart ? vm_start(errp) : runstate_set(RUN_STATE_PAUSED, errp);
 }
 
-static void ferry_incoming_failed(const char *why, bool exit)
+static void ferry_incoming_failed(void *opaque, const char *why, bool exit)
 {
     ram_prefault_stop();
     if (exit) {
@@ -94,13 +133,13 @@ static void ferry_incoming_failed(const char *why, bool exit)
 }
 
 /* Nothing may populate guest RAM once postcopy registers it. */
-static bool ferry_incoming_postcopy_listen(GError **errp)
+static bool ferry_incoming_postcopy_listen(void *opaque, GError **errp)
 {
     ram_prefault_stop();
     return true;
 }
 
-static int ferry_vcpu_index_of_thread(uint32_t tid)
+static int ferry_vcpu_index_of_thread(void *opaque, uint32_t tid)
 {
     for (unsigned i = 0; i < cpus_count(); i++) {
         if ((uint32_t)cpu_get(i)->os_tid == tid) {
@@ -112,26 +151,60 @@ static int ferry_vcpu_index_of_thread(uint32_t tid)
 
 /* Completions of requests in flight land in guest RAM before the final
  * RAM pass: the ring and its data then travel with the guest. */
-static bool ferry_block_inactivate(GError **errp)
+static bool ferry_block_inactivate(void *opaque, GError **errp)
 {
     pvblk_drain_all();
     return bdrv_inactivate_all(errp);
 }
 
-static const MigrationVMM ferry_vmm = {
+static bool ferry_block_activate(void *opaque, GError **errp)
+{
+    return bdrv_activate_all(errp);
+}
+
+static bool ferry_block_attach(void *opaque, GError **errp)
+{
+    return bdrv_attach_all(errp);
+}
+
+static unsigned ferry_vcpu_count(void *opaque)
+{
+    return cpus_count();
+}
+
+/* QMP's MIGRATION and MIGRATION_PASS, with capability events (QEMU). */
+static void ferry_migration_event(void *opaque, const FerryMigEvent *ev)
+{
+    if (!ferry_mig_capability(machine_mig, MIGRATION_CAPABILITY_EVENTS)) {
+        return;
+    }
+    if (ev->kind == FERRY_MIG_EVENT_STATUS) {
+        qapi_event_send_migration(ev->status);
+    } else {
+        qapi_event_send_migration_pass((int64_t)ev->pass);
+    }
+}
+
+static int ferry_fd_lookup(void *opaque, const char *name, GError **errp)
+{
+    return monitor_fd_take(name, errp);
+}
+
+static const FerryMigVMM ferry_vmm = {
+    .size = sizeof(FerryMigVMM),
     .ram_block_count = ferry_ram_block_count,
     .ram_block_get = ferry_ram_block_get,
-    .dirty_log_start = dirty_log_start,
+    .dirty_log_start = ferry_dirty_log_start,
     .dirty_log_sync = ferry_dirty_log_sync,
-    .dirty_log_stop = dirty_log_stop,
-    .vm_running = runstate_is_running,
+    .dirty_log_stop = ferry_dirty_log_stop,
+    .vm_running = ferry_vm_running,
     .vm_stop = ferry_vm_stop,
-    .vm_start = vm_start,
+    .vm_start = ferry_vm_start,
     .vm_throttle = ferry_vm_throttle,
-    .vm_throttle_percent = cpu_throttle_get_percentage,
+    .vm_throttle_percent = ferry_vm_throttle_percent,
     .block_inactivate = ferry_block_inactivate,
-    .block_activate = bdrv_activate_all,
-    .block_attach = bdrv_attach_all,
+    .block_activate = ferry_block_activate,
+    .block_attach = ferry_block_attach,
     .source_completed = ferry_source_completed,
     .incoming_allowed = ferry_incoming_allowed,
     .incoming_loaded = ferry_incoming_loaded,
@@ -139,10 +212,22 @@ static const MigrationVMM ferry_vmm = {
     .incoming_failed = ferry_incoming_failed,
     .incoming_postcopy_listen = ferry_incoming_postcopy_listen,
     .vcpu_index_of_thread = ferry_vcpu_index_of_thread,
-    .vcpu_count = cpus_count,
+    .vcpu_count = ferry_vcpu_count,
+    .event = ferry_migration_event,
+    .fd_lookup = ferry_fd_lookup,
 };
 
-void ferry_migration_vmm_install(void)
+bool machine_migration_init(GError **errp)
 {
-    migration_set_vmm(&ferry_vmm);
+    if (machine_mig) {
+        return true;
+    }
+    machine_mig = ferry_mig_new(&ferry_vmm, NULL, g_main_context_default(),
+                                errp);
+    return machine_mig != NULL;
+}
+
+void machine_migration_cleanup(void)
+{
+    g_clear_pointer(&machine_mig, ferry_mig_free);
 }

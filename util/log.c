@@ -115,8 +115,10 @@ static GLogWriterOutput glib_writer(GLogLevelFlags level,
             message = field_str(&fields[i]);
         }
     }
-    /* Honour G_MESSAGES_DEBUG like the default writer */
-    if (g_log_writer_default_would_drop(level, domain)) {
+    /* Honour G_MESSAGES_DEBUG like the default writer, except for ferry's
+     * own libraries (domain "ferry-..."), whose lines belong in the log. */
+    bool ours = domain && g_str_has_prefix(domain, "ferry-");
+    if (!ours && g_log_writer_default_would_drop(level, domain)) {
         return G_LOG_WRITER_HANDLED;
     }
     ferry_log("%s%s%s: %s", domain ? domain : "", domain ? "-" : "",

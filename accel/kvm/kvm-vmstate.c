@@ -12,7 +12,7 @@
  */
 #include <errno.h>
 #include "accel/kvm-state.h"
-#include "migration/vmstate.h"
+#include "ferry/migration.h"
 #include "system/cpus.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -100,17 +100,17 @@ static const VMStateDescription vmstate_kvm_vm = {
     },
 };
 
-bool kvm_vmstate_register(GError **errp)
+bool kvm_vmstate_register(FerryMig *m, GError **errp)
 {
     nr_cpu_states = cpus_count();
     cpu_states = g_new0(CPUMigState, nr_cpu_states);
-    if (!vmstate_register("kvm-vm", 0, &vmstate_kvm_vm, &vm_state,
+    if (!ferry_mig_register_device(m, "kvm-vm", 0, &vmstate_kvm_vm, &vm_state,
                           MIG_PRI_DEFAULT, errp)) {
         return false;
     }
     for (unsigned i = 0; i < nr_cpu_states; i++) {
         cpu_states[i].cpu = cpu_get(i);
-        if (!vmstate_register("cpu", i, &vmstate_kvm_cpu, &cpu_states[i],
+        if (!ferry_mig_register_device(m, "cpu", i, &vmstate_kvm_cpu, &cpu_states[i],
                               MIG_PRI_DEFAULT, errp)) {
             return false;
         }
@@ -118,11 +118,11 @@ bool kvm_vmstate_register(GError **errp)
     return true;
 }
 
-void kvm_vmstate_unregister(void)
+void kvm_vmstate_unregister(FerryMig *m)
 {
-    vmstate_unregister(&vmstate_kvm_vm, &vm_state);
+    ferry_mig_unregister_device(m, &vmstate_kvm_vm, &vm_state);
     for (unsigned i = 0; i < nr_cpu_states; i++) {
-        vmstate_unregister(&vmstate_kvm_cpu, &cpu_states[i]);
+        ferry_mig_unregister_device(m, &vmstate_kvm_cpu, &cpu_states[i]);
     }
     g_clear_pointer(&cpu_states, g_free);
     nr_cpu_states = 0;

@@ -8,6 +8,7 @@
 #include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "ferry/migration.h"
 #include "block/block.h"
 #include "guest/pvblk-dev.h"
 
@@ -39,7 +40,7 @@ uint64_t pvblk_capacity_locked(PvblkState *s);
 /* Whether [@gpa, +ring bytes of @size) is a usable ring. */
 bool pvblk_ring_valid(uint64_t gpa, uint64_t size);
 
-bool pvblk_vmstate_register(PvblkState *s, GError **errp);
-void pvblk_vmstate_unregister(PvblkState *s);
+bool pvblk_vmstate_register(FerryMig *m, PvblkState *s, GError **errp);
+void pvblk_vmstate_unregister(FerryMig *m, PvblkState *s);
 
 #endif

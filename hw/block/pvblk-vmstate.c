@@ -6,7 +6,7 @@
  */
 #include <errno.h>
 #include "pvblk-internal.h"
-#include "migration/vmstate.h"
+#include "ferry/migration.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -88,13 +88,13 @@ static const VMStateDescription vmstate_pvblk = {
     },
 };
 
-bool pvblk_vmstate_register(PvblkState *s, GError **errp)
+bool pvblk_vmstate_register(FerryMig *m, PvblkState *s, GError **errp)
 {
-    return vmstate_register(s->section, s->instance, &vmstate_pvblk, s,
+    return ferry_mig_register_device(m, s->section, s->instance, &vmstate_pvblk, s,
                             MIG_PRI_DEFAULT, errp);
 }
 
-void pvblk_vmstate_unregister(PvblkState *s)
+void pvblk_vmstate_unregister(FerryMig *m, PvblkState *s)
 {
-    vmstate_unregister(&vmstate_pvblk, s);
+    ferry_mig_unregister_device(m, &vmstate_pvblk, s);
 }

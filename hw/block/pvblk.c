@@ -50,9 +50,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "system/migration-vmm.h"
 #include "pvblk-internal.h"
 #include "hw/pvblk.h"
-#include "migration/vmstate.h"
+#include "ferry/vmstate.h"
 #include "system/ioport.h"
 #include "system/memory.h"
 #include "util/error.h"
@@ -495,13 +496,13 @@ bool pvblk_create(const char *spec, GError **errp)
     }
     s = pvblk_new(bs, id);
     /* Every step that can be undone first: a refusal leaves nothing. */
-    if (!pvblk_vmstate_register(s, errp)) {
+    if (!pvblk_vmstate_register(machine_migration(), s, errp)) {
         pvblk_free(s);
         return false;
     }
     if (!bdrv_claim(bs, s->id, errp)) {
         g_prefix_error(errp, "pvblk: ");
-        pvblk_vmstate_unregister(s);
+        pvblk_vmstate_unregister(machine_migration(), s);
         pvblk_free(s);
         return false;
     }
@@ -552,7 +553,7 @@ void pvblk_destroy_all(void)
                       " flushes, %" G_GUINT64_FORMAT " failed", s->id,
                       s->nr_reads, s->nr_writes, s->nr_flushes, s->nr_errors);
         }
-        pvblk_vmstate_unregister(s);
+        pvblk_vmstate_unregister(machine_migration(), s);
         pvblk_free(s);
         devs[i] = NULL;
     }

@@ -5,7 +5,7 @@
  * is not needed.
  */
 #include "hw/serial.h"
-#include "migration/vmstate.h"
+#include "ferry/migration.h"
 #include "util/error.h"
 
 /* Out-of-range bits would be impossible for the guest to have written. */
@@ -37,9 +37,9 @@ static const VMStateDescription vmstate_serial = {
     },
 };
 
-bool serial_vmstate_register(SerialState *s, GError **errp)
+bool serial_vmstate_register(FerryMig *m, SerialState *s, GError **errp)
 {
-    vmstate_unregister(&vmstate_serial, s);
-    return vmstate_register("serial", 0, &vmstate_serial, s,
+    ferry_mig_unregister_device(m, &vmstate_serial, s);
+    return ferry_mig_register_device(m, "serial", 0, &vmstate_serial, s,
                             MIG_PRI_DEFAULT, errp);
 }

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+#include "system/migration-vmm.h"
 #include "hw/serial.h"
 #include "system/ioport.h"
 #include "util/error.h"
@@ -146,7 +147,7 @@ bool serial_init(const char *spec, GError **errp)
     return open_backend(spec, errp) &&
            io_region_register(IO_SPACE_PIO, COM1_BASE, 8, "serial0",
                               &serial_ops, NULL, errp) &&
-           serial_vmstate_register(&uart.regs, errp);
+           serial_vmstate_register(machine_migration(), &uart.regs, errp);
 }
 
 void serial_cleanup(void)

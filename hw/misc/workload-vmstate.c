@@ -4,7 +4,7 @@
  * so no report races with it.
  */
 #include "hw/workload.h"
-#include "migration/vmstate.h"
+#include "ferry/migration.h"
 #include "util/error.h"
 
 /* The machine's vCPUs, as the device was sized at init. */
@@ -80,10 +80,11 @@ static const VMStateDescription vmstate_workload = {
     },
 };
 
-bool workload_vmstate_register(WorkloadState *s, GError **errp)
+bool workload_vmstate_register(FerryMig *m, WorkloadState *s,
+                               GError **errp)
 {
     machine_ncpus = s->ncpus;
-    vmstate_unregister(&vmstate_workload, s);
-    return vmstate_register("ferry-workload", 0, &vmstate_workload, s,
+    ferry_mig_unregister_device(m, &vmstate_workload, s);
+    return ferry_mig_register_device(m, "ferry-workload", 0, &vmstate_workload, s,
                             MIG_PRI_DEFAULT, errp);
 }

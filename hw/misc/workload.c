@@ -5,6 +5,7 @@
  * full-verify-passes is the minimum over vCPUs.
  */
 #include <string.h>
+#include "system/migration-vmm.h"
 #include "accel/accel.h"
 #include "hw/workload.h"
 #include "system/ioport.h"
@@ -130,5 +131,5 @@ bool workload_dev_init(unsigned ncpus, GError **errp)
     wl.ncpus = ncpus;
     return io_region_register(IO_SPACE_MMIO, WL_DEV_BASE, WL_DEV_SIZE,
                               "workload", &wl_ops, NULL, errp) &&
-           workload_vmstate_register(&wl, errp);
+           workload_vmstate_register(machine_migration(), &wl, errp);
 }

@@ -12,8 +12,6 @@
 #include "hw/pvblk.h"
 #include "hw/serial.h"
 #include "hw/workload.h"
-#include "migration/ram/ram.h"
-#include "migration/format/savevm.h"
 #include "system/cpus.h"
 #include "system/ioport.h"
 #include "system/migration-vmm.h"
@@ -93,7 +91,7 @@ bool pc_machine_init(const MachineConfig *cfg, GError **errp)
     const AccelOps *accel = accel_select(cfg->accel, errp);
     BootEntry entry = { .cmdline = cfg->append };
 
-    if (!accel) {
+    if (!accel || !machine_migration_init(errp)) {
         return false;
     }
     if (accel == &soft_accel_ops && cfg->kernel) {
@@ -106,18 +104,13 @@ bool pc_machine_init(const MachineConfig *cfg, GError **errp)
         return false;
     }
     dirty_log_register(accel->dirty_log);
-    ferry_migration_vmm_install();
-    if (!savevm_register_live("ram", 0, RAM_SECTION_VERSION, &ram_handlers,
-                              NULL, errp)) {
-        return false;
-    }
     if (!serial_init(cfg->serial, errp) ||
         !workload_dev_init(cfg->smp, errp) ||
         !pc_block_init(cfg, errp) ||
         !cpus_create(accel, cfg->smp, errp)) {
         return false;
     }
-    if (accel == &kvm_accel_ops && !kvm_vmstate_register(errp)) {
+    if (accel == &kvm_accel_ops && !kvm_vmstate_register(machine_migration(), errp)) {
         return false;
     }
     if (accel != &soft_accel_ops && !pc_load_kernel(cfg, &entry, errp)) {
@@ -128,13 +121,13 @@ bool pc_machine_init(const MachineConfig *cfg, GError **errp)
 
 void pc_machine_cleanup(void)
 {
-    savevm_unregister_all_live();
     if (accel_current() == &kvm_accel_ops) {
-        kvm_vmstate_unregister();
+        kvm_vmstate_unregister(machine_migration());
     }
     cpus_destroy();
     pvblk_destroy_all();
     blockdev_del_all();
     serial_cleanup();
     io_regions_reset();
+    machine_migration_cleanup();
 }

@@ -19,6 +19,7 @@
 
 #include <glib.h>
 #include <stdbool.h>
+#include "ferry/migration.h"
 #include <stdint.h>
 #include <linux/kvm.h>
 #include "system/cpus.h"
@@ -101,8 +102,8 @@ bool kvm_vm_state_put(const KVMVMState *s, GError **errp);
 bool kvm_state_tsc_restorable(void);
 
 /* Registers the "kvm-vm" and one "cpu" migration section per vCPU. */
-bool kvm_vmstate_register(GError **errp);
-void kvm_vmstate_unregister(void);
+bool kvm_vmstate_register(FerryMig *m, GError **errp);
+void kvm_vmstate_unregister(FerryMig *m);
 
 /* Value of MSR @index in @s, or false if @s does not carry it. */
 bool x86_cpu_state_msr(const X86CPUState *s, uint32_t index, uint64_t *value);

@@ -4,6 +4,7 @@
 #include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "ferry/migration.h"
 
 /* The registers, as migrated (hw/char/serial-vmstate.c). */
 typedef struct SerialState {
@@ -18,6 +19,6 @@ typedef struct SerialState {
 bool serial_init(const char *spec, GError **errp);
 void serial_cleanup(void);
 /* Registers @s as the "serial" migration section (again: replaces). */
-bool serial_vmstate_register(SerialState *s, GError **errp);
+bool serial_vmstate_register(FerryMig *m, SerialState *s, GError **errp);
 
 #endif

@@ -9,6 +9,7 @@
 #include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "ferry/migration.h"
 #include "guest/workload-dev.h"
 
 typedef struct WorkloadCounters {
@@ -59,6 +60,7 @@ void workload_dev_query(WorkloadCounters *out);
  * Registers @s as the "ferry-workload" migration section (again:
  * replaces); incoming state must have @s->ncpus, the machine's vCPUs.
  */
-bool workload_vmstate_register(WorkloadState *s, GError **errp);
+bool workload_vmstate_register(FerryMig *m, WorkloadState *s,
+                               GError **errp);
 
 #endif

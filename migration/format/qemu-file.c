@@ -30,8 +30,9 @@ struct QEMUFile {
     int iovcnt;
     int last_error;             /* atomic */
     uint64_t pos;               /* qemu_file_transferred() */
+    GMutex writers;             /* qemu_file_lock_writes() */
 
-    uint64_t rate_max;          /* bytes per window; 0 = unlimited */
+    uint64_t rate_max;          /* atomic: bytes per window; 0 = unlimited */
     uint64_t rate_used;         /* bytes queued in this window */
     int64_t window_start;       /* ms */
     int64_t (*now_ms)(void);
@@ -50,7 +51,18 @@ static QEMUFile *qemu_file_new(MigChannel *chan, bool writable)
     f->writable = writable;
     f->buf = g_malloc(QEMU_FILE_BUF_SIZE);
     f->now_ms = monotonic_ms;
+    g_mutex_init(&f->writers);
     return f;
+}
+
+void qemu_file_lock_writes(QEMUFile *f)
+{
+    g_mutex_lock(&f->writers);
+}
+
+void qemu_file_unlock_writes(QEMUFile *f)
+{
+    g_mutex_unlock(&f->writers);
 }
 
 QEMUFile *qemu_file_new_output(MigChannel *chan)
@@ -124,6 +136,7 @@ int qemu_fclose(QEMUFile *f, GError **errp)
         g_propagate_error(errp, g_steal_pointer(&err));
     }
     g_free(f->buf);
+    g_mutex_clear(&f->writers);
     g_free(f);
     return ret;
 }
@@ -263,17 +276,21 @@ void qemu_put_counted_string(QEMUFile *f, const char *str)
 
 /* --- rate limit ---------------------------------------------------------- */
 
+/* Any thread: a running migration's limit may change under its writer. */
 void qemu_file_set_rate_limit(QEMUFile *f, uint64_t bytes_per_second)
 {
-    f->rate_max = bytes_per_second / RATE_WINDOWS_PER_SEC;
-    if (bytes_per_second && !f->rate_max) {
-        f->rate_max = 1;    /* a tiny limit still limits */
+    uint64_t per_window = bytes_per_second / RATE_WINDOWS_PER_SEC;
+
+    if (bytes_per_second && !per_window) {
+        per_window = 1;     /* a tiny limit still limits */
     }
+    __atomic_store_n(&f->rate_max, per_window, __ATOMIC_RELAXED);
 }
 
 uint64_t qemu_file_get_rate_limit(QEMUFile *f)
 {
-    return f->rate_max * RATE_WINDOWS_PER_SEC;
+    return __atomic_load_n(&f->rate_max, __ATOMIC_RELAXED) *
+           RATE_WINDOWS_PER_SEC;
 }
 
 void qemu_file_set_clock(QEMUFile *f, int64_t (*now_ms)(void))
@@ -298,11 +315,13 @@ bool qemu_file_rate_limit_exceeded(QEMUFile *f)
     if (qemu_file_get_error(f)) {
         return true;
     }
-    if (!f->rate_max) {
+    uint64_t max = __atomic_load_n(&f->rate_max, __ATOMIC_RELAXED);
+
+    if (!max) {
         return false;
     }
     rate_window_update(f);
-    return f->rate_used >= f->rate_max;
+    return f->rate_used >= max;
 }
 
 int64_t qemu_file_rate_limit_ms_left(QEMUFile *f)

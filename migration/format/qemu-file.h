@@ -112,4 +112,11 @@ size_t qemu_get_counted_string(QEMUFile *f, char buf[256]);
  */
 int qemu_peek_byte(QEMUFile *f, int offset);
 
+/*
+ * Serializes whole messages from several threads on one output file (the
+ * destination's return path: load, package, attach and fault threads).
+ */
+void qemu_file_lock_writes(QEMUFile *f);
+void qemu_file_unlock_writes(QEMUFile *f);
+
 #endif

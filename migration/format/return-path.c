@@ -7,20 +7,17 @@
 #include <string.h>
 #include "migration/format/return-path.h"
 #include "migration/format/savevm.h"
-#include "util/log.h"
+#include "migration/log.h"
 #include "util/thread.h"
-
-/* The destination's load, package and fault threads all answer. */
-static GMutex send_lock;
 
 void rp_send(QEMUFile *rp, uint16_t type, uint16_t len, const uint8_t *data)
 {
-    g_mutex_lock(&send_lock);
+    qemu_file_lock_writes(rp);
     qemu_put_be16(rp, type);
     qemu_put_be16(rp, len);
     qemu_put_buffer(rp, data, len);
     qemu_fflush(rp);
-    g_mutex_unlock(&send_lock);
+    qemu_file_unlock_writes(rp);
 }
 
 void rp_send_recv_bitmap(QEMUFile *rp, const char *name,
@@ -32,7 +29,7 @@ void rp_send_recv_bitmap(QEMUFile *rp, const char *name,
 
     head[0] = (uint8_t)n;
     memcpy(head + 1, name, n);
-    g_mutex_lock(&send_lock);
+    qemu_file_lock_writes(rp);
     qemu_put_be16(rp, MIG_RP_MSG_RECV_BITMAP);
     qemu_put_be16(rp, (uint16_t)(n + 1));
     qemu_put_buffer(rp, head, n + 1);
@@ -44,7 +41,7 @@ void rp_send_recv_bitmap(QEMUFile *rp, const char *name,
     }
     qemu_put_be64(rp, RAMBLOCK_RECV_BITMAP_ENDING);
     qemu_fflush(rp);
-    g_mutex_unlock(&send_lock);
+    qemu_file_unlock_writes(rp);
 }
 
 void rp_send_be32(QEMUFile *rp, uint16_t type, uint32_t value)
@@ -201,7 +198,7 @@ static gpointer rp_thread(gpointer opaque)
         }
         if (type == MIG_RP_MSG_PONG && len == 4) {
             if (be32_at(buf)) {     /* 0: the destination's keepalive */
-                ferry_log("return path: pong %u", be32_at(buf));
+                mig_log("return path: pong %u", be32_at(buf));
             }
             continue;
         }
@@ -215,7 +212,7 @@ static gpointer rp_thread(gpointer opaque)
         }
         if (type == MIG_RP_MSG_SWITCHOVER_ACK && len == 0) {
             note_ack(rp, &rp->switchover_ack);
-            ferry_log("return path: SWITCHOVER_ACK");
+            mig_log("return path: SWITCHOVER_ACK");
             continue;
         }
         if (type == MIG_RP_MSG_RECV_BITMAP && handle_recv_bitmap(rp, buf, len)) {
@@ -225,7 +222,7 @@ static gpointer rp_thread(gpointer opaque)
             note_resume_ack(rp, be32_at(buf));
             continue;
         }
-        ferry_log("return path: unexpected message %u of %u bytes", type, len);
+        mig_log("return path: unexpected message %u of %u bytes", type, len);
         return_path_done(rp, false, "return path: unexpected message");
         return NULL;
     }

@@ -8,9 +8,9 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <json-glib/json-glib.h>
+#include "migration/context.h"
 #include "migration/format/savevm.h"
-#include "migration/vmstate.h"
-#include "migration/vmm.h"
+#include "migration/format/vmstate-int.h"
 #include "util/error.h"
 
 typedef struct LiveEntry {
@@ -23,8 +23,6 @@ typedef struct LiveEntry {
     bool done;
 } LiveEntry;
 
-static GPtrArray *live_entries;
-
 static void live_entry_free(gpointer p)
 {
     LiveEntry *e = p;
@@ -33,20 +31,25 @@ static void live_entry_free(gpointer p)
     g_free(e);
 }
 
-static GPtrArray *lives(void)
+void savevm_state_init(SaveVMState *sv)
 {
-    if (!live_entries) {
-        live_entries = g_ptr_array_new_with_free_func(live_entry_free);
-    }
-    return live_entries;
+    sv->live = g_ptr_array_new_with_free_func(live_entry_free);
+    vmstate_registry_init(&sv->devices);
 }
 
-bool savevm_register_live(const char *idstr, uint32_t instance_id,
-                          int version_id, const SaveVMHandlers *ops,
-                          void *opaque, GError **errp)
+void savevm_state_clear(SaveVMState *sv)
 {
-    for (guint i = 0; i < lives()->len; i++) {
-        LiveEntry *e = g_ptr_array_index(lives(), i);
+    g_clear_pointer(&sv->live, g_ptr_array_unref);
+    vmstate_registry_clear(&sv->devices);
+}
+
+bool savevm_register_live(SaveVMState *sv, const char *idstr,
+                          uint32_t instance_id, int version_id,
+                          const SaveVMHandlers *ops, void *opaque,
+                          GError **errp)
+{
+    for (guint i = 0; i < sv->live->len; i++) {
+        LiveEntry *e = g_ptr_array_index(sv->live, i);
         if (!strcmp(e->idstr, idstr) && e->instance_id == instance_id) {
             error_setg(errp, "savevm: '%s' instance %u is already registered",
                        idstr, instance_id);
@@ -55,13 +58,8 @@ bool savevm_register_live(const char *idstr, uint32_t instance_id,
     }
     LiveEntry *e = g_new0(LiveEntry, 1);
     *e = (LiveEntry){ g_strdup(idstr), instance_id, version_id, ops, opaque };
-    g_ptr_array_add(lives(), e);
+    g_ptr_array_add(sv->live, e);
     return true;
-}
-
-void savevm_unregister_all_live(void)
-{
-    g_clear_pointer(&live_entries, g_ptr_array_unref);
 }
 
 /* --- writing ------------------------------------------------------------- */
@@ -112,10 +110,10 @@ void savevm_put_command(QEMUFile *f, uint16_t cmd, uint16_t len,
     qemu_put_buffer(f, data, len);
 }
 
-int savevm_setup(QEMUFile *f, GError **errp)
+int savevm_setup(SaveVMState *sv, QEMUFile *f, GError **errp)
 {
-    for (guint i = 0; i < lives()->len; i++) {
-        LiveEntry *e = g_ptr_array_index(lives(), i);
+    for (guint i = 0; i < sv->live->len; i++) {
+        LiveEntry *e = g_ptr_array_index(sv->live, i);
         e->section_id = i;
         e->done = false;
         put_section_header(f, QEMU_VM_SECTION_START, e->section_id, e->idstr,
@@ -130,12 +128,12 @@ int savevm_setup(QEMUFile *f, GError **errp)
     return qemu_file_get_error(f);
 }
 
-int savevm_iterate(QEMUFile *f)
+int savevm_iterate(SaveVMState *sv, QEMUFile *f)
 {
     bool all_done = true;
 
-    for (guint i = 0; i < lives()->len; i++) {
-        LiveEntry *e = g_ptr_array_index(lives(), i);
+    for (guint i = 0; i < sv->live->len; i++) {
+        LiveEntry *e = g_ptr_array_index(sv->live, i);
         put_section_header(f, QEMU_VM_SECTION_PART, e->section_id, NULL, 0, 0);
         int ret = e->ops->save_live_iterate(f, e->opaque);
         put_footer(f, e->section_id);
@@ -152,12 +150,12 @@ int savevm_iterate(QEMUFile *f)
     return qemu_file_get_error(f) ? qemu_file_get_error(f) : all_done;
 }
 
-uint64_t savevm_pending(bool sync)
+uint64_t savevm_pending(SaveVMState *sv, bool sync)
 {
     uint64_t total = 0;
 
-    for (guint i = 0; i < lives()->len; i++) {
-        LiveEntry *e = g_ptr_array_index(lives(), i);
+    for (guint i = 0; i < sv->live->len; i++) {
+        LiveEntry *e = g_ptr_array_index(sv->live, i);
         total += e->ops->save_pending(e->opaque, sync);
     }
     return total;
@@ -197,10 +195,11 @@ static void put_vmdesc(QEMUFile *f, JsonBuilder *vmdesc)
 }
 
 /* The END section of every iterative entry (postcopy's hook if @postcopy). */
-static int put_end_sections(QEMUFile *f, bool postcopy, GError **errp)
+static int put_end_sections(SaveVMState *sv, QEMUFile *f, bool postcopy,
+                            GError **errp)
 {
-    for (guint i = 0; i < lives()->len; i++) {
-        LiveEntry *e = g_ptr_array_index(lives(), i);
+    for (guint i = 0; i < sv->live->len; i++) {
+        LiveEntry *e = g_ptr_array_index(sv->live, i);
         int (*complete)(QEMUFile *, void *) = postcopy ?
             e->ops->save_live_complete_postcopy :
             e->ops->save_live_complete_precopy;
@@ -232,17 +231,17 @@ static int put_eof(QEMUFile *f, GError **errp)
     return 0;
 }
 
-int savevm_complete(QEMUFile *f, GError **errp)
+int savevm_complete(SaveVMState *sv, QEMUFile *f, GError **errp)
 {
     g_autoptr(JsonBuilder) vmdesc = json_builder_new();
-    DeviceWriter w = { f, vmdesc, lives()->len };
-    int ret = put_end_sections(f, false, errp);
+    DeviceWriter w = { f, vmdesc, sv->live->len };
+    int ret = put_end_sections(sv, f, false, errp);
 
     if (ret < 0) {
         return ret;
     }
     vmstate_vmdesc_begin(vmdesc, MIG_PAGE_SIZE);
-    ret = vmstate_foreach(write_device, &w);
+    ret = vmstate_foreach(&sv->devices, write_device, &w);
     vmstate_vmdesc_end(vmdesc);
     if (ret < 0) {
         error_setg(errp, "savevm: saving device state failed: %s",
@@ -288,7 +287,7 @@ static QEMUFile *memfd_file(bool output, int *fd_out, GError **errp)
     return f;
 }
 
-int savevm_send_package(QEMUFile *f, GError **errp)
+int savevm_send_package(SaveVMState *sv, QEMUFile *f, GError **errp)
 {
     g_autoptr(JsonBuilder) vmdesc = json_builder_new();
     int fd;
@@ -297,10 +296,10 @@ int savevm_send_package(QEMUFile *f, GError **errp)
     if (!pkg) {
         return -ENOMEM;
     }
-    DeviceWriter w = { pkg, vmdesc, lives()->len };
+    DeviceWriter w = { pkg, vmdesc, sv->live->len };
     savevm_put_command(pkg, MIG_CMD_POSTCOPY_LISTEN, 0, NULL);
     vmstate_vmdesc_begin(vmdesc, MIG_PAGE_SIZE);  /* unused: no vmdesc */
-    int ret = vmstate_foreach(write_device, &w);
+    int ret = vmstate_foreach(&sv->devices, write_device, &w);
     vmstate_vmdesc_end(vmdesc);
     qemu_put_byte(pkg, QEMU_VM_EOF);
     if (qemu_fclose(pkg, errp) < 0 || ret < 0) {
@@ -337,10 +336,10 @@ int savevm_send_package(QEMUFile *f, GError **errp)
     return 0;
 }
 
-int savevm_postcopy_urgent(QEMUFile *f)
+int savevm_postcopy_urgent(SaveVMState *sv, QEMUFile *f)
 {
-    for (guint i = 0; i < lives()->len; i++) {
-        LiveEntry *e = g_ptr_array_index(lives(), i);
+    for (guint i = 0; i < sv->live->len; i++) {
+        LiveEntry *e = g_ptr_array_index(sv->live, i);
         if (!e->ops->save_postcopy_urgent) {
             continue;
         }
@@ -355,17 +354,17 @@ int savevm_postcopy_urgent(QEMUFile *f)
     return qemu_file_get_error(f);
 }
 
-int savevm_complete_postcopy(QEMUFile *f, GError **errp)
+int savevm_complete_postcopy(SaveVMState *sv, QEMUFile *f, GError **errp)
 {
-    int ret = put_end_sections(f, true, errp);
+    int ret = put_end_sections(sv, f, true, errp);
 
     return ret < 0 ? ret : put_eof(f, errp);
 }
 
-void savevm_cleanup(void)
+void savevm_cleanup(SaveVMState *sv)
 {
-    for (guint i = 0; live_entries && i < live_entries->len; i++) {
-        LiveEntry *e = g_ptr_array_index(live_entries, i);
+    for (guint i = 0; i < sv->live->len; i++) {
+        LiveEntry *e = g_ptr_array_index(sv->live, i);
         if (e->ops->save_cleanup) {
             e->ops->save_cleanup(e->opaque);
         }
@@ -383,6 +382,7 @@ typedef struct LoadSection {
 } LoadSection;
 
 typedef struct LoadState {
+    SaveVMState *sv;
     QEMUFile *f;
     GArray *sections;           /* LoadSection */
     SaveVMCommandFn on_command;
@@ -455,10 +455,11 @@ static LoadSection *find_loaded(LoadState *ls, uint32_t id)
     return NULL;
 }
 
-static const LiveEntry *find_live(const char *idstr, uint32_t instance_id)
+static const LiveEntry *find_live(SaveVMState *sv, const char *idstr,
+                                  uint32_t instance_id)
 {
-    for (guint i = 0; i < lives()->len; i++) {
-        const LiveEntry *e = g_ptr_array_index(lives(), i);
+    for (guint i = 0; i < sv->live->len; i++) {
+        const LiveEntry *e = g_ptr_array_index(sv->live, i);
         if (!strcmp(e->idstr, idstr) && e->instance_id == instance_id) {
             return e;
         }
@@ -481,8 +482,9 @@ static LoadSection *read_new_section(LoadState *ls, GError **errp)
     if (stream_error(f, "section header", errp)) {
         return NULL;
     }
-    s.live = find_live(idstr, instance_id);
-    s.device = s.live ? NULL : vmstate_find(idstr, instance_id);
+    s.live = find_live(ls->sv, idstr, instance_id);
+    s.device = s.live ? NULL : vmstate_find(&ls->sv->devices, idstr,
+                                            instance_id);
     if (!s.live && !s.device) {
         error_setg(errp, "migration stream: unknown section '%s' instance %u",
                    idstr, instance_id);
@@ -636,11 +638,12 @@ static void load_state_clear(LoadState *ls)
     g_array_free(ls->sections, TRUE);
 }
 
-int savevm_load_recoverable(QEMUFile *f, SaveVMCommandFn on_command,
+int savevm_load_recoverable(SaveVMState *sv, QEMUFile *f,
+                            SaveVMCommandFn on_command,
                             SaveVMBrokenFn on_broken, void *opaque,
                             GError **errp)
 {
-    LoadState ls = { f, g_array_new(FALSE, TRUE, sizeof(LoadSection)),
+    LoadState ls = { sv, f, g_array_new(FALSE, TRUE, sizeof(LoadSection)),
                      on_command, opaque };
     int ret = check_header(f, errp) ? load_loop(&ls, errp) : -EINVAL;
 
@@ -660,16 +663,17 @@ int savevm_load_recoverable(QEMUFile *f, SaveVMCommandFn on_command,
     return ret;
 }
 
-int savevm_load(QEMUFile *f, SaveVMCommandFn on_command, void *opaque,
-                GError **errp)
+int savevm_load(SaveVMState *sv, QEMUFile *f, SaveVMCommandFn on_command,
+                void *opaque, GError **errp)
 {
-    return savevm_load_recoverable(f, on_command, NULL, opaque, errp);
+    return savevm_load_recoverable(sv, f, on_command, NULL, opaque, errp);
 }
 
-int savevm_load_package(QEMUFile *f, SaveVMCommandFn on_command,
-                        void *opaque, GError **errp)
+int savevm_load_package(SaveVMState *sv, QEMUFile *f,
+                        SaveVMCommandFn on_command, void *opaque,
+                        GError **errp)
 {
-    LoadState ls = { f, g_array_new(FALSE, TRUE, sizeof(LoadSection)),
+    LoadState ls = { sv, f, g_array_new(FALSE, TRUE, sizeof(LoadSection)),
                      on_command, opaque };
     int ret = load_loop(&ls, errp);
 

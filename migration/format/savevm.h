@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include "migration/format/qemu-file.h"
 #include "migration/format/register.h"
+#include "migration/format/vmstate-int.h"
 
 #define QEMU_VM_FILE_MAGIC      0x5145564d
 #define QEMU_VM_FILE_VERSION    0x00000003
@@ -85,32 +86,42 @@ enum {
 /* The machine name in the configuration section; both sides must agree. */
 #define SAVEVM_MACHINE_NAME "ferry-pc-1"
 
-/* Iterative state (RAM): registered once at machine init. */
-bool savevm_register_live(const char *idstr, uint32_t instance_id,
-                          int version_id, const SaveVMHandlers *ops,
-                          void *opaque, GError **errp);
-void savevm_unregister_all_live(void);
+/*
+ * What one migration context saves and loads: the iterative entries
+ * (RAM) and the device sections.  Filled while no migration runs.
+ */
+typedef struct SaveVMState {
+    GPtrArray *live;            /* LiveEntry (savevm.c) */
+    VMStateRegistry devices;
+} SaveVMState;
+
+void savevm_state_init(SaveVMState *sv);
+void savevm_state_clear(SaveVMState *sv);
+bool savevm_register_live(SaveVMState *sv, const char *idstr,
+                          uint32_t instance_id, int version_id,
+                          const SaveVMHandlers *ops, void *opaque,
+                          GError **errp);
 
 /* Source side, in stream order. */
 void savevm_put_header(QEMUFile *f);
 void savevm_put_command(QEMUFile *f, uint16_t cmd, uint16_t len,
                         const uint8_t *data);
-int savevm_setup(QEMUFile *f, GError **errp);
+int savevm_setup(SaveVMState *sv, QEMUFile *f, GError **errp);
 /* 1 when every iterative entry has sent all it had, 0 if not, -errno. */
-int savevm_iterate(QEMUFile *f);
-uint64_t savevm_pending(bool sync);
+int savevm_iterate(SaveVMState *sv, QEMUFile *f);
+uint64_t savevm_pending(SaveVMState *sv, bool sync);
 /* Guest stopped: END sections, device sections, EOF and the vmdesc. */
-int savevm_complete(QEMUFile *f, GError **errp);
+int savevm_complete(SaveVMState *sv, QEMUFile *f, GError **errp);
 /*
  * Postcopy: MIG_CMD_PACKAGED with LISTEN, every device section and EOF
  * (no RUN: that waits for the destination's RUN_ACK).
  */
-int savevm_send_package(QEMUFile *f, GError **errp);
+int savevm_send_package(SaveVMState *sv, QEMUFile *f, GError **errp);
 /* Postcopy: what the destination asked for, in PART sections. */
-int savevm_postcopy_urgent(QEMUFile *f);
+int savevm_postcopy_urgent(SaveVMState *sv, QEMUFile *f);
 /* Postcopy's end: the iterative entries' END sections and EOF. */
-int savevm_complete_postcopy(QEMUFile *f, GError **errp);
-void savevm_cleanup(void);
+int savevm_complete_postcopy(SaveVMState *sv, QEMUFile *f, GError **errp);
+void savevm_cleanup(SaveVMState *sv);
 
 /*
  * Destination: reads a whole stream into the registered entries.
@@ -119,8 +130,8 @@ void savevm_cleanup(void);
  */
 typedef int (*SaveVMCommandFn)(uint16_t cmd, const uint8_t *data,
                                uint16_t len, void *opaque, GError **errp);
-int savevm_load(QEMUFile *f, SaveVMCommandFn on_command, void *opaque,
-                GError **errp);
+int savevm_load(SaveVMState *sv, QEMUFile *f, SaveVMCommandFn on_command,
+                void *opaque, GError **errp);
 /*
  * Postcopy recovery: when the stream breaks (not when it is malformed),
  * @on_broken may hand over a new file that continues it (section ids
@@ -128,15 +139,17 @@ int savevm_load(QEMUFile *f, SaveVMCommandFn on_command, void *opaque,
  */
 typedef QEMUFile *(*SaveVMBrokenFn)(QEMUFile *broken, const GError *why,
                                     void *opaque);
-int savevm_load_recoverable(QEMUFile *f, SaveVMCommandFn on_command,
+int savevm_load_recoverable(SaveVMState *sv, QEMUFile *f,
+                            SaveVMCommandFn on_command,
                             SaveVMBrokenFn on_broken, void *opaque,
                             GError **errp);
 /*
  * A postcopy package (MIG_CMD_PACKAGED's contents): commands and device
  * sections up to its EOF, with section ids of its own.
  */
-int savevm_load_package(QEMUFile *f, SaveVMCommandFn on_command,
-                        void *opaque, GError **errp);
+int savevm_load_package(SaveVMState *sv, QEMUFile *f,
+                        SaveVMCommandFn on_command, void *opaque,
+                        GError **errp);
 /* Reads a package of @len bytes from @f into a file that loads it. */
 QEMUFile *savevm_read_package(QEMUFile *f, uint32_t len, GError **errp);
 

@@ -5,7 +5,7 @@
  */
 #include <errno.h>
 #include "migration/format/qemu-file.h"
-#include "migration/vmstate.h"
+#include "migration/format/vmstate-int.h"
 
 static int get_bool(QEMUFile *f, void *pv, size_t size)
 {
@@ -26,7 +26,7 @@ static void put_bool(QEMUFile *f, const void *pv, size_t size)
     qemu_put_byte(f, *(const bool *)pv);
 }
 
-const VMStateInfo vmstate_info_bool = {
+const VMStateInfo ferry_vmstate_info_bool = {
     .name = "bool", .get = get_bool, .put = put_bool,
 };
 
@@ -41,7 +41,7 @@ const VMStateInfo vmstate_info_bool = {
     {                                                                   \
         put_fn(f, (utype)*(const ctype *)pv);                           \
     }                                                                   \
-    const VMStateInfo vmstate_info_##name_ = {                          \
+    const VMStateInfo ferry_vmstate_info_##name_ = {                    \
         .name = #name_, .get = get_##name_, .put = put_##name_,         \
     }
 
@@ -66,6 +66,6 @@ static void put_buffer(QEMUFile *f, const void *pv, size_t size)
     qemu_put_buffer(f, pv, size);
 }
 
-const VMStateInfo vmstate_info_buffer = {
+const VMStateInfo ferry_vmstate_info_buffer = {
     .name = "buffer", .get = get_buffer, .put = put_buffer,
 };

@@ -7,7 +7,7 @@
  *      "fields": [...], "subsections": [...]}, ...]}
  * The members after instance_id come from vmstate_save_state().
  */
-#include "migration/vmstate.h"
+#include "migration/format/vmstate-int.h"
 
 void vmstate_vmdesc_begin(JsonBuilder *vmdesc, uint64_t page_size)
 {

@@ -17,18 +17,18 @@
  * postcopy it comes after RUN.  With late-block-activate and -S it waits
  * for `cont`, as in QEMU.
  *
- * Locking: `bd.lock` guards the return path pointer and the attach
+ * Locking: `bd->lock` guards the return path pointer and the attach
  * outcome, which the attach thread and the load thread both touch.
  */
 #include "migration/incoming/block-dst.h"
+#include "migration/context.h"
 #include "migration/state.h"
 #include "migration/format/return-path.h"
 #include "migration/format/savevm.h"
-#include "migration/vmm.h"
 #include "util/error.h"
-#include "util/log.h"
+#include "migration/log.h"
 
-static struct {
+struct BlockDst {
     GMutex lock;
     GThread *thread;
     bool attaching;             /* lock: the thread runs */
@@ -37,125 +37,151 @@ static struct {
     QEMUFile *rp;               /* lock */
     bool ack_sent;              /* lock */
     BlockDstFailFn on_failure;
-} bd;
+};
 
-/* Under bd.lock: acknowledge once the return path and the disks are ready. */
-static void maybe_ack_locked(void)
+BlockDst *block_dst_new(void)
 {
-    if (bd.ack_sent || !bd.rp || bd.attaching || bd.error ||
-        !migrate_capability(MIGRATION_CAPABILITY_SWITCHOVER_ACK)) {
+    BlockDst *bd = g_new0(BlockDst, 1);
+
+    g_mutex_init(&bd->lock);
+    return bd;
+}
+
+void block_dst_free(BlockDst *bd)
+{
+    g_assert(!bd->thread);
+    g_clear_error(&bd->error);
+    g_mutex_clear(&bd->lock);
+    g_free(bd);
+}
+
+/* Under bd->lock: acknowledge once the return path and the disks are ready. */
+static void maybe_ack_locked(FerryMig *m)
+{
+    BlockDst *bd = m->block_dst;
+
+    if (bd->ack_sent || !bd->rp || bd->attaching || bd->error ||
+        !migrate_capability(m, MIGRATION_CAPABILITY_SWITCHOVER_ACK)) {
         return;
     }
-    bd.ack_sent = true;
-    rp_send(bd.rp, MIG_RP_MSG_SWITCHOVER_ACK, 0, NULL);
-    ferry_log("incoming migration: SWITCHOVER_ACK sent");
+    bd->ack_sent = true;
+    rp_send(bd->rp, MIG_RP_MSG_SWITCHOVER_ACK, 0, NULL);
+    mig_log("incoming migration: SWITCHOVER_ACK sent");
 }
 
 static gpointer attach_thread(gpointer opaque)
 {
+    FerryMig *m = opaque;
+    BlockDst *bd = m->block_dst;
     GError *err = NULL;
     gint64 t0 = g_get_monotonic_time();
-    bool ok = migration_vmm()->block_attach(&err);
+    bool ok = m->vmm.block_attach(m->opaque, &err);
 
-    g_mutex_lock(&bd.lock);
-    bd.attaching = false;
-    bd.attached = ok;
+    g_mutex_lock(&bd->lock);
+    bd->attaching = false;
+    bd->attached = ok;
     if (!ok) {
         g_prefix_error(&err, "attaching the disks failed: ");
-        bd.error = g_error_copy(err);
+        bd->error = g_error_copy(err);
     }
-    maybe_ack_locked();
-    g_mutex_unlock(&bd.lock);
+    maybe_ack_locked(m);
+    g_mutex_unlock(&bd->lock);
     if (ok) {
-        ferry_log("incoming migration: disks attached early in %.1f ms",
-                  (g_get_monotonic_time() - t0) / 1000.0);
+        mig_log("incoming migration: disks attached early in %.1f ms",
+                (g_get_monotonic_time() - t0) / 1000.0);
     } else {
-        ferry_log("incoming migration: %s", err->message);
-        bd.on_failure(err);     /* takes err */
+        mig_log("incoming migration: %s", err->message);
+        bd->on_failure(m, err);  /* takes err */
     }
     return NULL;
 }
 
-void block_dst_start(BlockDstFailFn on_failure)
+void block_dst_start(FerryMig *m, BlockDstFailFn on_failure)
 {
-    const MigrationVMM *vmm = migration_vmm();
+    BlockDst *bd = m->block_dst;
 
-    bd.on_failure = on_failure;
-    if (!vmm->block_attach ||
-        !migrate_capability(MIGRATION_CAPABILITY_EARLY_BLOCK_ATTACH)) {
+    bd->on_failure = on_failure;
+    if (!m->vmm.block_attach ||
+        !migrate_capability(m, MIGRATION_CAPABILITY_EARLY_BLOCK_ATTACH)) {
         return;
     }
-    g_mutex_lock(&bd.lock);
-    bd.attaching = true;
-    g_mutex_unlock(&bd.lock);
-    bd.thread = g_thread_new("mig/attach", attach_thread, NULL);
+    g_mutex_lock(&bd->lock);
+    bd->attaching = true;
+    g_mutex_unlock(&bd->lock);
+    bd->thread = g_thread_new("mig/attach", attach_thread, m);
 }
 
-void block_dst_rp_opened(QEMUFile *rp)
+void block_dst_rp_opened(FerryMig *m, QEMUFile *rp)
 {
-    g_mutex_lock(&bd.lock);
-    bd.rp = rp;
-    maybe_ack_locked();
-    g_mutex_unlock(&bd.lock);
+    BlockDst *bd = m->block_dst;
+
+    g_mutex_lock(&bd->lock);
+    bd->rp = rp;
+    maybe_ack_locked(m);
+    g_mutex_unlock(&bd->lock);
 }
 
-void block_dst_rp_closed(void)
+void block_dst_rp_closed(FerryMig *m)
 {
-    g_mutex_lock(&bd.lock);
-    bd.rp = NULL;
-    g_mutex_unlock(&bd.lock);
+    BlockDst *bd = m->block_dst;
+
+    g_mutex_lock(&bd->lock);
+    bd->rp = NULL;
+    g_mutex_unlock(&bd->lock);
 }
 
-static bool wait_for_attach(GError **errp)
+static bool wait_for_attach(BlockDst *bd, GError **errp)
 {
-    if (bd.thread) {
-        g_thread_join(bd.thread);
-        bd.thread = NULL;
+    if (bd->thread) {
+        g_thread_join(bd->thread);
+        bd->thread = NULL;
     }
-    g_mutex_lock(&bd.lock);
-    bool ok = !bd.error;
+    g_mutex_lock(&bd->lock);
+    bool ok = !bd->error;
     if (!ok) {
-        g_propagate_error(errp, g_error_copy(bd.error));
+        g_propagate_error(errp, g_error_copy(bd->error));
     }
-    g_mutex_unlock(&bd.lock);
+    g_mutex_unlock(&bd->lock);
     return ok;
 }
 
-bool block_dst_activate(bool autostart, GError **errp)
+bool block_dst_activate(FerryMig *m, bool autostart, GError **errp)
 {
-    const MigrationVMM *vmm = migration_vmm();
+    BlockDst *bd = m->block_dst;
     gint64 t0 = g_get_monotonic_time();
 
-    if (!wait_for_attach(errp)) {
+    if (!wait_for_attach(bd, errp)) {
         return false;
     }
     if (!autostart &&
-        migrate_capability(MIGRATION_CAPABILITY_LATE_BLOCK_ACTIVATE)) {
+        migrate_capability(m, MIGRATION_CAPABILITY_LATE_BLOCK_ACTIVATE)) {
         return true;    /* `cont` activates */
     }
-    if (!vmm->block_activate) {
+    if (!m->vmm.block_activate) {
         return true;
     }
-    if (!vmm->block_activate(errp)) {
+    if (!m->vmm.block_activate(m->opaque, errp)) {
         g_prefix_error(errp, "activating the disks failed: ");
         return false;
     }
-    ferry_log("incoming migration: disks activated in %.1f ms%s",
-              (g_get_monotonic_time() - t0) / 1000.0,
-              bd.attached ? "" : " (attached now)");
+    mig_log("incoming migration: disks activated in %.1f ms%s",
+            (g_get_monotonic_time() - t0) / 1000.0,
+            bd->attached ? "" : " (attached now)");
     return true;
 }
 
-void block_dst_finish(void)
+void block_dst_finish(FerryMig *m)
 {
-    if (bd.thread) {
-        g_thread_join(bd.thread);
-        bd.thread = NULL;
+    BlockDst *bd = m->block_dst;
+
+    if (bd->thread) {
+        g_thread_join(bd->thread);
+        bd->thread = NULL;
     }
-    g_mutex_lock(&bd.lock);
-    g_clear_error(&bd.error);
-    bd.rp = NULL;
-    bd.ack_sent = false;
-    bd.attached = false;
-    g_mutex_unlock(&bd.lock);
+    g_mutex_lock(&bd->lock);
+    g_clear_error(&bd->error);
+    bd->rp = NULL;
+    bd->ack_sent = false;
+    bd->attached = false;
+    g_mutex_unlock(&bd->lock);
 }

@@ -11,24 +11,24 @@
  * fails the migration as in precopy, a failure after it pauses.
  *
  * Locking: `inc` is written by the main thread before the load thread
- * starts; the postcopy flags are atomics or under inc.lock; outcomes go
+ * starts; the postcopy flags are atomics or under inc->lock; outcomes go
  * back to the main thread through idle callbacks.
  */
 #include <errno.h>
 #include "migration/incoming/block-dst.h"
 #include "migration/transport/channel.h"
 #include "migration/incoming/incoming.h"
+#include "migration/context.h"
 #include "migration/state.h"
 #include "migration/incoming/postcopy-dst.h"
 #include "migration/ram/ram.h"
 #include "migration/format/return-path.h"
 #include "migration/format/savevm.h"
-#include "migration/vmm.h"
 #include "util/error.h"
-#include "util/log.h"
+#include "migration/log.h"
 #include "util/thread.h"
 
-typedef struct Incoming {
+struct MigIncoming {
     bool started;
     bool exit_on_error;
     bool autostart;
@@ -56,38 +56,54 @@ typedef struct Incoming {
     bool awaiting_recovery;     /* lock: paused, the load thread waits */
     QEMUFile *recovered;        /* lock: migrate-recover's new stream */
     char *listen_address;       /* main thread: the last one listened on */
-} Incoming;
+    bool quitting;              /* lock: the context is being freed */
+};
 
-static Incoming inc = { .autostart = true };
-
-void migration_incoming_set_autostart(bool autostart)
+MigIncoming *mig_incoming_new(void)
 {
-    inc.autostart = autostart;
+    MigIncoming *inc = g_new0(MigIncoming, 1);
+
+    inc->autostart = true;
+    g_mutex_init(&inc->lock);
+    g_cond_init(&inc->cond);
+    return inc;
 }
 
-bool migration_incoming_pause(GError **errp)
+void mig_incoming_free(MigIncoming *inc)
 {
-    MigrationStatus cur = migration_status(migration_current());
+    g_assert(!inc->thread && !inc->package_thread && !inc->preempt_thread);
+    g_clear_error(&inc->error);
+    g_free(inc->listen_address);
+    g_cond_clear(&inc->cond);
+    g_mutex_clear(&inc->lock);
+    g_free(inc);
+}
 
-    if (!inc.thread || cur != MIGRATION_STATUS_POSTCOPY_ACTIVE) {
+bool mig_incoming_pause(FerryMig *m, GError **errp)
+{
+    MigIncoming *inc = m->inc;
+    MigrationStatus cur = migration_status(m);
+
+    if (!inc->thread || cur != MIGRATION_STATUS_POSTCOPY_ACTIVE) {
         error_setg(errp, "migrate-pause is only possible in postcopy-active, "
                    "not in %s", MigrationStatus_str(cur));
         return false;
     }
-    __atomic_store_n(&inc.pause_asked, 1, __ATOMIC_RELEASE);
-    g_mutex_lock(&inc.lock);
-    if (inc.f) {
-        qemu_file_shutdown(inc.f);
+    __atomic_store_n(&inc->pause_asked, 1, __ATOMIC_RELEASE);
+    g_mutex_lock(&inc->lock);
+    if (inc->f) {
+        qemu_file_shutdown(inc->f);
     }
-    g_mutex_unlock(&inc.lock);
+    g_mutex_unlock(&inc->lock);
     return true;
 }
 
-bool migration_incoming_defer_start(GError **errp)
+bool ferry_mig_incoming_autostart(FerryMig *m, GError **errp)
 {
-    MigrationStatus st = migration_status(migration_current());
+    MigIncoming *inc = m->inc;
+    MigrationStatus st = migration_status(m);
 
-    if (!inc.started) {
+    if (!inc->started) {
         error_setg(errp, "An incoming migration is expected before this "
                    "command can be executed");
         return false;
@@ -97,149 +113,173 @@ bool migration_incoming_defer_start(GError **errp)
                    st == MIGRATION_STATUS_FAILED ? "failed" : "ended");
         return false;
     }
-    inc.autostart = true;   /* main thread, like the RUN callback */
+    inc->autostart = true;   /* main thread, like the RUN callback */
     return true;
 }
 
 /* --- postcopy ------------------------------------------------------------ */
 
-static void arm_keepalive(void);
-static void stop_preempt(bool abort);
-static void accept_preempt(MigChannel *chan);
+static void arm_keepalive(FerryMig *m);
+static void stop_preempt(FerryMig *m, bool abort);
+static void accept_preempt(FerryMig *m, MigChannel *chan);
 
 static gboolean postcopy_run(gpointer opaque)
 {
+    FerryMig *m = opaque;
+    MigIncoming *inc = m->inc;
     g_autoptr(GError) err = NULL;
-    bool run = inc.autostart &&
-               !__atomic_load_n(&inc.disks_failed, __ATOMIC_ACQUIRE);
+    bool run = inc->autostart &&
+               !__atomic_load_n(&inc->disks_failed, __ATOMIC_ACQUIRE);
 
-    if (!migration_vmm()->incoming_run(run, &err)) {
-        ferry_log("incoming migration: %s", err->message);
+    if (!m->vmm.incoming_run(m->opaque, run, &err)) {
+        mig_log("incoming migration: %s", err->message);
     }
     return G_SOURCE_REMOVE;
 }
 
 /* The VMM's incoming_loaded runs on the main thread, as in precopy. */
+typedef struct LoadedCall {
+    FerryMig *m;
+    GError **errp;
+} LoadedCall;
+
 static gboolean call_loaded(gpointer opaque)
 {
-    GError **errp = opaque;
-    bool ok = migration_vmm()->incoming_loaded(errp);
+    LoadedCall *call = opaque;
+    FerryMig *m = call->m;
+    MigIncoming *inc = m->inc;
+    bool ok = m->vmm.incoming_loaded(m->opaque, call->errp);
 
-    g_mutex_lock(&inc.lock);
-    inc.loaded_ok = ok;
-    inc.loaded_done = true;
-    g_cond_broadcast(&inc.cond);
-    g_mutex_unlock(&inc.lock);
+    g_mutex_lock(&inc->lock);
+    inc->loaded_ok = ok;
+    inc->loaded_done = true;
+    g_cond_broadcast(&inc->cond);
+    g_mutex_unlock(&inc->lock);
     return G_SOURCE_REMOVE;
 }
 
-static bool loaded_on_main_thread(GError **errp)
+static bool loaded_on_main_thread(FerryMig *m, GError **errp)
 {
-    g_mutex_lock(&inc.lock);
-    inc.loaded_done = false;
-    g_mutex_unlock(&inc.lock);
-    g_idle_add(call_loaded, errp);
-    g_mutex_lock(&inc.lock);
-    while (!inc.loaded_done) {
-        g_cond_wait(&inc.cond, &inc.lock);
+    MigIncoming *inc = m->inc;
+    LoadedCall call = { m, errp };
+
+    g_mutex_lock(&inc->lock);
+    inc->loaded_done = false;
+    g_mutex_unlock(&inc->lock);
+    mig_run_on_main(m, call_loaded, &call);
+    g_mutex_lock(&inc->lock);
+    while (!inc->loaded_done && !inc->quitting) {
+        g_cond_wait(&inc->cond, &inc->lock);
     }
-    bool ok = inc.loaded_ok;
-    g_mutex_unlock(&inc.lock);
+    bool ok = inc->loaded_done && inc->loaded_ok;
+    if (!inc->loaded_done) {
+        g_set_error(errp, FERRY_ERROR, FERRY_ERROR_GENERIC,
+                    "the migration context is being freed");
+    }
+    g_mutex_unlock(&inc->lock);
     return ok;
 }
 
 /* The first failure is the one to report (takes @err). */
-static void keep_first_error(GError *err)
+static void keep_first_error(FerryMig *m, GError *err)
 {
-    g_mutex_lock(&inc.lock);
-    if (!inc.error) {
-        inc.error = g_steal_pointer(&err);
+    MigIncoming *inc = m->inc;
+    g_mutex_lock(&inc->lock);
+    if (!inc->error) {
+        inc->error = g_steal_pointer(&err);
     }
-    g_mutex_unlock(&inc.lock);
+    g_mutex_unlock(&inc->lock);
     g_clear_error(&err);
 }
 
-static void set_listening(bool failed)
+static void set_listening(FerryMig *m, bool failed)
 {
-    g_mutex_lock(&inc.lock);
-    inc.listening = true;
-    inc.package_failed |= failed;
-    g_cond_broadcast(&inc.cond);
-    g_mutex_unlock(&inc.lock);
+    MigIncoming *inc = m->inc;
+    g_mutex_lock(&inc->lock);
+    inc->listening = true;
+    inc->package_failed |= failed;
+    g_cond_broadcast(&inc->cond);
+    g_mutex_unlock(&inc->lock);
 }
 
 static int package_command(uint16_t cmd, const uint8_t *data, uint16_t len,
                            void *opaque, GError **errp)
 {
-    MigrationState *s = migration_current();
+    FerryMig *m = opaque;
+    MigIncoming *inc = m->inc;
 
-    if (cmd != MIG_CMD_POSTCOPY_LISTEN || inc.postcopy) {
-        error_setg(errp, "postcopy package: %s", inc.postcopy ?
+    if (cmd != MIG_CMD_POSTCOPY_LISTEN || inc->postcopy) {
+        error_setg(errp, "postcopy package: %s", inc->postcopy ?
                    "a second POSTCOPY_LISTEN" : "only POSTCOPY_LISTEN may "
                    "come with the device state");
         return -EINVAL;
     }
-    if (!postcopy_dst_listen(inc.rp, errp)) {
+    if (!postcopy_dst_listen(m, inc->rp, errp)) {
         return -EINVAL;
     }
-    inc.postcopy = true;
-    migrate_set_state(s, MIGRATION_STATUS_ACTIVE,
+    inc->postcopy = true;
+    migrate_set_state(m, MIGRATION_STATUS_ACTIVE,
                       MIGRATION_STATUS_POSTCOPY_ACTIVE);
-    set_listening(false);
+    set_listening(m, false);
     return 0;
 }
 
 static gpointer package_thread(gpointer opaque)
 {
+    FerryMig *m = opaque;
+    MigIncoming *inc = m->inc;
     g_autoptr(GError) err = NULL;
-    int ret = savevm_load_package(inc.package, package_command, NULL, &err);
+    int ret = savevm_load_package(&m->saved, inc->package, package_command,
+                                  m, &err);
 
-    qemu_fclose(inc.package, NULL);
-    inc.package = NULL;
-    if (ret == 0 && !inc.postcopy) {
+    qemu_fclose(inc->package, NULL);
+    inc->package = NULL;
+    if (ret == 0 && !inc->postcopy) {
         error_setg(&err, "postcopy package: no POSTCOPY_LISTEN");
         ret = -EINVAL;
     }
-    if (ret == 0 && !loaded_on_main_thread(&err)) {
+    if (ret == 0 && !loaded_on_main_thread(m, &err)) {
         g_prefix_error(&err, "incoming migration: ");
         ret = -EINVAL;
     }
     if (ret < 0) {
-        ferry_log("incoming migration: %s", err->message);
-        set_listening(true);
-        keep_first_error(g_steal_pointer(&err));
+        mig_log("incoming migration: %s", err->message);
+        set_listening(m, true);
+        keep_first_error(m, g_steal_pointer(&err));
         /* The source must not send RUN: tell it, and stop the load. */
-        rp_send_be32(inc.rp, MIG_RP_MSG_SHUT, 1);
-        qemu_file_shutdown(inc.f);
+        rp_send_be32(inc->rp, MIG_RP_MSG_SHUT, 1);
+        qemu_file_shutdown(inc->f);
         return NULL;
     }
-    __atomic_store_n(&inc.run_ack_sent, 1, __ATOMIC_RELEASE);
-    postcopy_dst_note_run_ack();
-    rp_send(inc.rp, MIG_RP_MSG_RUN_ACK, 0, NULL);
-    ferry_log("incoming migration: device state loaded, RUN_ACK sent");
+    __atomic_store_n(&inc->run_ack_sent, 1, __ATOMIC_RELEASE);
+    postcopy_dst_note_run_ack(m);
+    rp_send(inc->rp, MIG_RP_MSG_RUN_ACK, 0, NULL);
+    mig_log("incoming migration: device state loaded, RUN_ACK sent");
     return NULL;
 }
 
-static int handle_packaged(const uint8_t *data, uint16_t len, GError **errp)
+static int handle_packaged(FerryMig *m, const uint8_t *data, uint16_t len,
+                           GError **errp)
 {
-    if (len != 4 || !inc.rp) {
+    MigIncoming *inc = m->inc;
+    if (len != 4 || !inc->rp) {
         error_setg(errp, "migration stream: PACKAGED of %u bytes%s", len,
-                   inc.rp ? "" : " without a return path");
+                   inc->rp ? "" : " without a return path");
         return -EINVAL;
     }
     uint32_t size = (uint32_t)data[0] << 24 | data[1] << 16 | data[2] << 8 |
                     data[3];
-    inc.package = savevm_read_package(inc.f, size, errp);
-    if (!inc.package) {
+    inc->package = savevm_read_package(inc->f, size, errp);
+    if (!inc->package) {
         return -EIO;
     }
-    inc.package_thread = g_thread_new("mig/package", package_thread, NULL);
-    g_mutex_lock(&inc.lock);
-    while (!inc.listening) {
-        g_cond_wait(&inc.cond, &inc.lock);
+    inc->package_thread = g_thread_new("mig/package", package_thread, m);
+    g_mutex_lock(&inc->lock);
+    while (!inc->listening) {
+        g_cond_wait(&inc->cond, &inc->lock);
     }
-    bool failed = inc.package_failed;
-    g_mutex_unlock(&inc.lock);
+    bool failed = inc->package_failed;
+    g_mutex_unlock(&inc->lock);
     if (failed) {
         error_setg(errp, "postcopy package failed to load");
         return -EINVAL;
@@ -252,80 +292,86 @@ static int handle_packaged(const uint8_t *data, uint16_t len, GError **errp)
  * A failure here keeps the guest paused (the source cannot take it back
  * after RUN); the pages keep coming, and `cont` retries the activation.
  */
-static void activate_after_run(void)
+static void activate_after_run(FerryMig *m)
 {
+    MigIncoming *inc = m->inc;
     g_autoptr(GError) err = NULL;
-    MigrationState *s = migration_current();
 
-    if (!block_dst_activate(inc.autostart, &err)) {
-        ferry_log("incoming migration: the guest stays paused: %s",
-                  err->message);
-        g_free(s->error_desc);
-        s->error_desc = g_strdup(err->message);
-        __atomic_store_n(&inc.disks_failed, 1, __ATOMIC_RELEASE);
+    if (!block_dst_activate(m, inc->autostart, &err)) {
+        mig_log("incoming migration: the guest stays paused: %s",
+                err->message);
+        mig_set_error(m, "%s", err->message);
+        __atomic_store_n(&inc->disks_failed, 1, __ATOMIC_RELEASE);
     }
 }
 
-static int handle_run(GError **errp)
+static int handle_run(FerryMig *m, GError **errp)
 {
-    if (!__atomic_load_n(&inc.run_ack_sent, __ATOMIC_ACQUIRE)) {
+    MigIncoming *inc = m->inc;
+    if (!__atomic_load_n(&inc->run_ack_sent, __ATOMIC_ACQUIRE)) {
         error_setg(errp, "migration stream: POSTCOPY_RUN before the device "
                    "state was acknowledged");
         return -EINVAL;
     }
-    if (__atomic_exchange_n(&inc.run_received, 1, __ATOMIC_ACQ_REL)) {
+    if (__atomic_exchange_n(&inc->run_received, 1, __ATOMIC_ACQ_REL)) {
         return 0;   /* sent again after a recovery */
     }
-    postcopy_dst_note_run();
-    arm_keepalive();    /* from now on a silent source pauses us */
-    ferry_log("incoming migration: POSTCOPY_RUN");
-    activate_after_run();
-    g_idle_add(postcopy_run, NULL);
+    postcopy_dst_note_run(m);
+    arm_keepalive(m);   /* from now on a silent source pauses us */
+    mig_log("incoming migration: POSTCOPY_RUN");
+    activate_after_run(m);
+    mig_run_on_main(m, postcopy_run, m);
     return 0;
 }
 
-static void arm_keepalive(void)
+static void arm_keepalive(FerryMig *m)
 {
-    mig_channel_set_read_timeout(qemu_file_get_channel(inc.f),
-        (int)migration_current()->params.postcopy_keepalive_timeout);
+    MigrationParameters p;
+
+    mig_params_get(m, &p);
+    mig_channel_set_read_timeout(qemu_file_get_channel(m->inc->f),
+                                 (int)p.postcopy_keepalive_timeout);
 }
 
 /* POSTCOPY_RESUME: the recovery handshake's end on this side. */
-static int handle_resume(GError **errp)
+static int handle_resume(FerryMig *m, GError **errp)
 {
-    MigrationState *s = migration_current();
-    bool ran = __atomic_load_n(&inc.run_received, __ATOMIC_ACQUIRE);
+    MigIncoming *inc = m->inc;
+    bool ran = __atomic_load_n(&inc->run_received, __ATOMIC_ACQUIRE);
 
-    if (!inc.rp || !migrate_set_state(s, MIGRATION_STATUS_POSTCOPY_RECOVER,
+    if (!inc->rp || !migrate_set_state(m, MIGRATION_STATUS_POSTCOPY_RECOVER,
                                       MIGRATION_STATUS_POSTCOPY_ACTIVE)) {
         error_setg(errp, "migration stream: POSTCOPY_RESUME outside a "
                    "postcopy recovery");
         return -EINVAL;
     }
     if (ran) {
-        arm_keepalive();
+        arm_keepalive(m);
     }
     /* ferry: say whether RUN ever arrived, so the source sends it again */
-    rp_send_be32(inc.rp, MIG_RP_MSG_RESUME_ACK,
+    rp_send_be32(inc->rp, MIG_RP_MSG_RESUME_ACK,
                  ran ? MIGRATION_RESUME_ACK_VALUE : RESUME_ACK_RUN_MISSING);
-    postcopy_dst_resume(inc.rp);
-    ferry_log("incoming migration: postcopy resumed");
+    postcopy_dst_resume(m, inc->rp);
+    mig_log("incoming migration: postcopy resumed");
     return 0;
 }
 
-static void note_listen_address(void)
+static void note_listen_address(FerryMig *m)
 {
-    char *addr = mig_channel_listen_address();
+    MigIncoming *inc = m->inc;
+    char *addr = mig_listener_address(m->listener);
 
     if (addr) {
-        g_free(inc.listen_address);
-        inc.listen_address = addr;
+        g_free(inc->listen_address);
+        inc->listen_address = addr;
     }
 }
 
 static gboolean cancel_listen(gpointer opaque)
 {
-    mig_listen_cancel();
+    FerryMig *m = opaque;
+
+    mig_listener_cancel(m->listener);
     return G_SOURCE_REMOVE;
 }
 
@@ -335,114 +381,125 @@ static gboolean cancel_listen(gpointer opaque)
  */
 static QEMUFile *on_broken(QEMUFile *broken, const GError *why, void *opaque)
 {
-    MigrationState *s = migration_current();
+    FerryMig *m = opaque;
+    MigIncoming *inc = m->inc;
 
-    if (!__atomic_load_n(&inc.run_ack_sent, __ATOMIC_ACQUIRE)) {
+    if (!__atomic_load_n(&inc->run_ack_sent, __ATOMIC_ACQUIRE)) {
         return NULL;
     }
-    postcopy_dst_detach_rp();
-    block_dst_rp_closed();
-    stop_preempt(true);
-    g_mutex_lock(&inc.lock);
-    QEMUFile *old = g_steal_pointer(&inc.f);
-    inc.rp = NULL;
-    inc.awaiting_recovery = true;
-    g_mutex_unlock(&inc.lock);
+    postcopy_dst_detach_rp(m);
+    block_dst_rp_closed(m);
+    stop_preempt(m, true);
+    g_mutex_lock(&inc->lock);
+    QEMUFile *old = g_steal_pointer(&inc->f);
+    inc->rp = NULL;
+    inc->awaiting_recovery = true;
+    g_mutex_unlock(&inc->lock);
     qemu_file_shutdown(old);
     qemu_fclose(old, NULL);
-    bool asked = __atomic_exchange_n(&inc.pause_asked, 0, __ATOMIC_ACQ_REL);
-    g_free(s->error_desc);
-    s->error_desc = g_strdup(asked ? "paused by migrate-pause" : why->message);
-    ferry_log("incoming migration paused: %s", s->error_desc);
-    migrate_set_state(s, migration_status(s), MIGRATION_STATUS_POSTCOPY_PAUSED);
-    g_idle_add(cancel_listen, NULL);
+    bool asked = __atomic_exchange_n(&inc->pause_asked, 0, __ATOMIC_ACQ_REL);
+    const char *reason = asked ? "paused by migrate-pause" : why->message;
+    mig_set_error(m, "%s", reason);
+    mig_log("incoming migration paused: %s", reason);
+    migrate_set_state(m, migration_status(m), MIGRATION_STATUS_POSTCOPY_PAUSED);
+    mig_run_on_main(m, cancel_listen, m);
 
-    g_mutex_lock(&inc.lock);
-    while (!inc.recovered) {
-        g_cond_wait(&inc.cond, &inc.lock);
+    g_mutex_lock(&inc->lock);
+    while (!inc->recovered && !inc->quitting) {
+        g_cond_wait(&inc->cond, &inc->lock);
     }
-    inc.f = g_steal_pointer(&inc.recovered);
-    inc.rp = qemu_file_get_return_path(inc.f);
-    inc.awaiting_recovery = false;
-    g_mutex_unlock(&inc.lock);
-    return inc.f;
+    if (!inc->recovered) {
+        inc->awaiting_recovery = false;
+        g_mutex_unlock(&inc->lock);
+        return NULL;    /* the context is being freed */
+    }
+    inc->f = g_steal_pointer(&inc->recovered);
+    inc->rp = qemu_file_get_return_path(inc->f);
+    inc->awaiting_recovery = false;
+    g_mutex_unlock(&inc->lock);
+    return inc->f;
 }
 
 static void accepted_recovery(MigChannel *chan, void *opaque)
 {
-    MigrationState *s = migration_current();
+    FerryMig *m = opaque;
+    MigIncoming *inc = m->inc;
 
     if (!chan) {
         return;     /* logged; migrate-recover can be issued again */
     }
-    g_mutex_lock(&inc.lock);
-    bool take = inc.awaiting_recovery && !inc.recovered;
+    g_mutex_lock(&inc->lock);
+    bool take = inc->awaiting_recovery && !inc->recovered;
     if (take) {
-        inc.recovered = qemu_file_new_input(chan);
-        g_cond_broadcast(&inc.cond);
+        inc->recovered = qemu_file_new_input(chan);
+        g_cond_broadcast(&inc->cond);
     }
-    g_mutex_unlock(&inc.lock);
+    g_mutex_unlock(&inc->lock);
     if (!take) {
-        accept_preempt(chan);
+        accept_preempt(m, chan);
         return;
     }
-    ferry_log("incoming migration: recovery connection from %s",
-              mig_channel_name(chan));
+    mig_log("incoming migration: recovery connection from %s",
+            mig_channel_name(chan));
     mig_channel_unref(chan);
-    migrate_set_state(s, MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP,
+    migrate_set_state(m, MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP,
                       MIGRATION_STATUS_POSTCOPY_RECOVER);
 }
 
-bool migration_incoming_recover(const char *uri, GError **errp)
+bool ferry_mig_recover(FerryMig *m, const char *uri, GError **errp)
 {
-    MigrationState *s = migration_current();
+    MigIncoming *inc = m->inc;
 
-    g_mutex_lock(&inc.lock);
-    bool waiting = inc.awaiting_recovery && !inc.recovered;
-    g_mutex_unlock(&inc.lock);
-    if (!waiting || migration_status(s) != MIGRATION_STATUS_POSTCOPY_PAUSED) {
+    g_mutex_lock(&inc->lock);
+    bool waiting = inc->awaiting_recovery && !inc->recovered;
+    g_mutex_unlock(&inc->lock);
+    if (!waiting || migration_status(m) != MIGRATION_STATUS_POSTCOPY_PAUSED) {
         error_setg(errp, "migrate-recover: no postcopy migration is paused "
-                   "here (status %s)", MigrationStatus_str(migration_status(s)));
+                   "here (status %s)", MigrationStatus_str(migration_status(m)));
         return false;
     }
-    mig_listen_cancel();
-    if (!migrate_set_state(s, MIGRATION_STATUS_POSTCOPY_PAUSED,
+    mig_listener_cancel(m->listener);
+    if (!migrate_set_state(m, MIGRATION_STATUS_POSTCOPY_PAUSED,
                            MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP)) {
         error_setg(errp, "migrate-recover: the migration moved on");
         return false;
     }
-    if (!mig_channel_listen(uri, accepted_recovery, NULL, errp)) {
-        migrate_set_state(s, MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP,
+    if (!mig_listener_listen(m->listener, uri, accepted_recovery, m, errp)) {
+        migrate_set_state(m, MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP,
                           MIGRATION_STATUS_POSTCOPY_PAUSED);
         return false;
     }
-    mig_channel_listen_keep(true);  /* a preempt channel may follow */
-    note_listen_address();
+    mig_listener_keep(m->listener, true);  /* a preempt channel may follow */
+    note_listen_address(m);
     return true;
 }
 
 static gpointer preempt_thread(gpointer opaque)
 {
-    QEMUFile *f = opaque;
+    FerryMig *m = opaque;
     g_autoptr(GError) err = NULL;
 
+    g_mutex_lock(&m->inc->lock);
+    QEMUFile *f = m->inc->preempt_f;    /* set before we were started */
+    g_mutex_unlock(&m->inc->lock);
     thread_prefer_latency();
-    if (ram_load_preempt_channel(f, &err) < 0) {
-        ferry_log("incoming migration: preempt channel: %s", err->message);
+    if (ram_load_preempt_channel(m, f, &err) < 0) {
+        mig_log("incoming migration: preempt channel: %s", err->message);
     }
     return NULL;
 }
 
 /* Waits for the preempt reader (after its EOS, or cut short by @abort). */
-static void stop_preempt(bool abort)
+static void stop_preempt(FerryMig *m, bool abort)
 {
-    g_mutex_lock(&inc.lock);
-    GThread *t = g_steal_pointer(&inc.preempt_thread);
-    QEMUFile *f = g_steal_pointer(&inc.preempt_f);
+    MigIncoming *inc = m->inc;
+    g_mutex_lock(&inc->lock);
+    GThread *t = g_steal_pointer(&inc->preempt_thread);
+    QEMUFile *f = g_steal_pointer(&inc->preempt_f);
     if (f && abort) {
         qemu_file_shutdown(f);
     }
-    g_mutex_unlock(&inc.lock);
+    g_mutex_unlock(&inc->lock);
     if (t) {
         g_thread_join(t);
     }
@@ -456,43 +513,46 @@ static void stop_preempt(bool abort)
 static int on_command(uint16_t cmd, const uint8_t *data, uint16_t len,
                       void *opaque, GError **errp)
 {
+    FerryMig *m = opaque;
+    MigIncoming *inc = m->inc;
+
     switch (cmd) {
     case MIG_CMD_OPEN_RETURN_PATH:
-        inc.rp = qemu_file_get_return_path(inc.f);
-        if (!inc.rp) {
+        inc->rp = qemu_file_get_return_path(inc->f);
+        if (!inc->rp) {
             error_setg(errp, "the source asked for a return path, but this "
                        "transport has none");
             return -EINVAL;
         }
-        block_dst_rp_opened(inc.rp);
+        block_dst_rp_opened(m, inc->rp);
         return 0;
     case MIG_CMD_PING:
         if (len != 4) {
             error_setg(errp, "migration stream: PING of %u bytes", len);
             return -EINVAL;
         }
-        if (inc.rp) {
-            rp_send(inc.rp, MIG_RP_MSG_PONG, 4, data);
+        if (inc->rp) {
+            rp_send(inc->rp, MIG_RP_MSG_PONG, 4, data);
         }
         return 0;
     case MIG_CMD_POSTCOPY_ADVISE:
-        return postcopy_dst_advise(data, len, errp) ? 0 : -EINVAL;
+        return postcopy_dst_advise(m, data, len, errp) ? 0 : -EINVAL;
     case MIG_CMD_POSTCOPY_RAM_DISCARD:
-        return postcopy_dst_discard(data, len, errp) ? 0 : -EINVAL;
+        return postcopy_dst_discard(m, data, len, errp) ? 0 : -EINVAL;
     case MIG_CMD_PACKAGED:
-        return handle_packaged(data, len, errp);
+        return handle_packaged(m, data, len, errp);
     case MIG_CMD_POSTCOPY_RUN:
-        return handle_run(errp);
+        return handle_run(m, errp);
     case MIG_CMD_RECV_BITMAP:
-        if (!inc.rp || !inc.postcopy) {
+        if (!inc->rp || !inc->postcopy) {
             error_setg(errp, "migration stream: RECV_BITMAP outside a "
                        "postcopy recovery");
             return -EINVAL;
         }
-        return postcopy_dst_send_recv_bitmap(inc.rp, data, len, errp) ? 0
-                                                                      : -EINVAL;
+        return postcopy_dst_send_recv_bitmap(m, inc->rp, data, len, errp) ?
+               0 : -EINVAL;
     case MIG_CMD_POSTCOPY_RESUME:
-        return handle_resume(errp);
+        return handle_resume(m, errp);
     default:
         error_setg(errp, "migration stream: command %u is not supported "
                    "here", cmd);
@@ -500,198 +560,241 @@ static int on_command(uint16_t cmd, const uint8_t *data, uint16_t len,
     }
 }
 
-static void fail_incoming(MigrationState *s, GError *error)
+static void fail_incoming(FerryMig *m, GError *error)
 {
-    MigrationStatus cur = migration_status(s);
-    bool asked = __atomic_load_n(&inc.pause_asked, __ATOMIC_ACQUIRE);
+    MigIncoming *inc = m->inc;
+    MigrationStatus cur = migration_status(m);
+    bool asked = __atomic_load_n(&inc->pause_asked, __ATOMIC_ACQUIRE);
 
-    ferry_log("incoming migration failed: %s", error->message);
-    g_free(s->error_desc);
-    s->error_desc = g_strdup(asked ? "paused by migrate-pause"
-                                   : error->message);
-    if (__atomic_load_n(&inc.run_ack_sent, __ATOMIC_ACQUIRE)) {
+    mig_log("incoming migration failed: %s", error->message);
+    mig_set_error(m, "%s", asked ? "paused by migrate-pause" : error->message);
+    if (__atomic_load_n(&inc->run_ack_sent, __ATOMIC_ACQUIRE)) {
         /* The source may have sent RUN: halt, never give up the guest. */
-        postcopy_dst_detach_rp();
-        migrate_set_state(s, cur, MIGRATION_STATUS_POSTCOPY_PAUSED);
+        postcopy_dst_detach_rp(m);
+        migrate_set_state(m, cur, MIGRATION_STATUS_POSTCOPY_PAUSED);
         return;
     }
-    migrate_set_state(s, cur, MIGRATION_STATUS_FAILED);
-    migration_vmm()->incoming_failed(error->message, inc.exit_on_error);
+    migrate_set_state(m, cur, MIGRATION_STATUS_FAILED);
+    m->vmm.incoming_failed(m->opaque, error->message, inc->exit_on_error);
 }
 
 static gboolean load_finished(gpointer opaque)
 {
-    MigrationState *s = migration_current();
+    FerryMig *m = opaque;
+    MigIncoming *inc = m->inc;
     g_autoptr(GError) err = NULL;
-    bool postcopy = inc.postcopy;
+    bool postcopy = inc->postcopy;
 
-    if (inc.thread) {
-        g_thread_join(inc.thread);
-        inc.thread = NULL;
+    if (inc->thread) {
+        g_thread_join(inc->thread);
+        inc->thread = NULL;
     }
-    mig_listen_cancel();
-    if (!inc.error && !postcopy &&
-        !migration_vmm()->incoming_loaded(&inc.error)) {
-        g_prefix_error(&inc.error, "incoming migration: ");
+    mig_listener_cancel(m->listener);
+    if (!inc->error && !postcopy &&
+        !m->vmm.incoming_loaded(m->opaque, &inc->error)) {
+        g_prefix_error(&inc->error, "incoming migration: ");
     }
-    if (inc.error) {
-        fail_incoming(s, inc.error);
+    if (inc->error) {
+        fail_incoming(m, inc->error);
         return G_SOURCE_REMOVE;
     }
     if (postcopy) {
-        migrate_set_state(s, MIGRATION_STATUS_POSTCOPY_ACTIVE,
+        migrate_set_state(m, MIGRATION_STATUS_POSTCOPY_ACTIVE,
                           MIGRATION_STATUS_COMPLETED);
         return G_SOURCE_REMOVE;
     }
-    migrate_set_state(s, MIGRATION_STATUS_ACTIVE, MIGRATION_STATUS_COMPLETED);
-    if (!migration_vmm()->incoming_run(inc.autostart, &err)) {
-        ferry_log("incoming migration: %s", err->message);
+    migrate_set_state(m, MIGRATION_STATUS_ACTIVE, MIGRATION_STATUS_COMPLETED);
+    if (!m->vmm.incoming_run(m->opaque, inc->autostart, &err)) {
+        mig_log("incoming migration: %s", err->message);
     }
     return G_SOURCE_REMOVE;
 }
 
-static gboolean load_finished_no_thread(gpointer opaque)
-{
-    return load_finished(opaque);
-}
-
 /* Postcopy's end: every page must be there before the source is told. */
-static int finish_postcopy(int ret, GError **errp)
+static int finish_postcopy(FerryMig *m, int ret, GError **errp)
 {
-    if (ret < 0 || !inc.postcopy) {
+    MigIncoming *inc = m->inc;
+
+    if (ret < 0 || !inc->postcopy) {
         return ret;
     }
-    if (!__atomic_load_n(&inc.run_received, __ATOMIC_ACQUIRE)) {
+    if (!__atomic_load_n(&inc->run_received, __ATOMIC_ACQUIRE)) {
         error_setg(errp, "migration stream: postcopy ended without "
                    "POSTCOPY_RUN");
         return -EINVAL;
     }
-    stop_preempt(false);
-    return postcopy_dst_finish(errp) ? 0 : -EINVAL;
+    stop_preempt(m, false);
+    return postcopy_dst_finish(m, errp) ? 0 : -EINVAL;
 }
 
 static gpointer load_thread(gpointer opaque)
 {
+    FerryMig *m = opaque;
+    MigIncoming *inc = m->inc;
     GError *err = NULL;
-    int ret = savevm_load_recoverable(inc.f, on_command, on_broken, NULL,
-                                      &err);
+    int ret = savevm_load_recoverable(&m->saved, inc->f, on_command,
+                                      on_broken, m, &err);
 
-    ret = finish_postcopy(ret, &err);
-    if (ret == 0 && !inc.postcopy && !block_dst_activate(inc.autostart, &err)) {
+    ret = finish_postcopy(m, ret, &err);
+    if (ret == 0 && !inc->postcopy &&
+        !block_dst_activate(m, inc->autostart, &err)) {
         ret = -EIO;     /* before SHUT: the source takes the guest back */
     }
-    if (inc.rp && (ret == 0 || !__atomic_load_n(&inc.run_ack_sent,
+    if (inc->rp && (ret == 0 || !__atomic_load_n(&inc->run_ack_sent,
                                                 __ATOMIC_ACQUIRE))) {
         /* SHUT tells the source whether it may consider itself done. */
-        rp_send_be32(inc.rp, MIG_RP_MSG_SHUT, ret == 0 ? 0 : 1);
+        rp_send_be32(inc->rp, MIG_RP_MSG_SHUT, ret == 0 ? 0 : 1);
     }
-    if (inc.package_thread) {
-        g_thread_join(inc.package_thread);  /* it may shut inc.f down */
-        inc.package_thread = NULL;
+    if (inc->package_thread) {
+        g_thread_join(inc->package_thread);  /* it may shut inc->f down */
+        inc->package_thread = NULL;
     }
-    keep_first_error(err);
-    stop_preempt(true);     /* nothing more is placed after this */
-    g_mutex_lock(&inc.lock);
-    QEMUFile *f = g_steal_pointer(&inc.f);
-    g_mutex_unlock(&inc.lock);
-    block_dst_rp_closed();
+    keep_first_error(m, err);
+    stop_preempt(m, true);  /* nothing more is placed after this */
+    g_mutex_lock(&inc->lock);
+    QEMUFile *f = g_steal_pointer(&inc->f);
+    g_mutex_unlock(&inc->lock);
+    block_dst_rp_closed(m);
     qemu_fclose(f, NULL);
-    inc.rp = NULL;
-    block_dst_finish();
-    g_idle_add(load_finished, NULL);
+    inc->rp = NULL;
+    block_dst_finish(m);
+    mig_run_on_main(m, load_finished, m);
     return NULL;
 }
 
-static void accept_preempt(MigChannel *chan)
+static void accept_preempt(FerryMig *m, MigChannel *chan)
 {
-    g_mutex_lock(&inc.lock);
-    bool busy = inc.preempt_thread != NULL;
+    MigIncoming *inc = m->inc;
+
+    g_mutex_lock(&inc->lock);
+    bool busy = inc->preempt_thread != NULL;
     if (!busy) {
-        inc.preempt_f = qemu_file_new_input(chan);
-        inc.preempt_thread = g_thread_new("mig/preempt", preempt_thread,
-                                          inc.preempt_f);
+        inc->preempt_f = qemu_file_new_input(chan);
+        inc->preempt_thread = g_thread_new("mig/preempt", preempt_thread, m);
     }
-    g_mutex_unlock(&inc.lock);
+    g_mutex_unlock(&inc->lock);
     if (busy) {
-        ferry_log("incoming migration: unexpected connection from %s",
-                  mig_channel_name(chan));
+        mig_log("incoming migration: unexpected connection from %s",
+                mig_channel_name(chan));
     }
     mig_channel_unref(chan);
 }
 
 /* Before RUN_ACK a disk that cannot attach fails the migration at once:
  * the source keeps the guest (attach thread). */
-static void early_attach_failed(GError *err)
+static void early_attach_failed(FerryMig *m, GError *err)
 {
-    if (__atomic_load_n(&inc.run_ack_sent, __ATOMIC_ACQUIRE)) {
+    MigIncoming *inc = m->inc;
+
+    if (__atomic_load_n(&inc->run_ack_sent, __ATOMIC_ACQUIRE)) {
         g_error_free(err);      /* activation after RUN reports it */
         return;
     }
-    keep_first_error(err);
-    g_mutex_lock(&inc.lock);
-    if (inc.f) {
-        qemu_file_shutdown(inc.f);
+    keep_first_error(m, err);
+    g_mutex_lock(&inc->lock);
+    if (inc->f) {
+        qemu_file_shutdown(inc->f);
     }
-    g_mutex_unlock(&inc.lock);
+    g_mutex_unlock(&inc->lock);
 }
 
 static void accepted(MigChannel *chan, void *opaque)
 {
-    MigrationState *s = migration_current();
+    FerryMig *m = opaque;
+    MigIncoming *inc = m->inc;
 
-    if (chan && inc.main_accepted) {
-        accept_preempt(chan);
+    if (chan && inc->main_accepted) {
+        accept_preempt(m, chan);
         return;
     }
     if (!chan) {
-        inc.error = g_error_new(FERRY_ERROR, FERRY_ERROR_GENERIC,
+        inc->error = g_error_new(FERRY_ERROR, FERRY_ERROR_GENERIC,
                                 "incoming migration: accepting the "
                                 "connection failed");
-        migrate_set_state(s, MIGRATION_STATUS_SETUP, MIGRATION_STATUS_ACTIVE);
-        g_idle_add(load_finished_no_thread, NULL);
+        migrate_set_state(m, MIGRATION_STATUS_SETUP, MIGRATION_STATUS_ACTIVE);
+        mig_run_on_main(m, load_finished, m);
         return;
     }
-    ferry_log("incoming migration: connection from %s", mig_channel_name(chan));
-    inc.main_accepted = true;
-    inc.f = qemu_file_new_input(chan);
+    mig_log("incoming migration: connection from %s", mig_channel_name(chan));
+    inc->main_accepted = true;
+    inc->f = qemu_file_new_input(chan);
     mig_channel_unref(chan);    /* the file holds its own reference */
-    if (!migrate_set_state(s, MIGRATION_STATUS_SETUP, MIGRATION_STATUS_ACTIVE)) {
-        qemu_fclose(inc.f, NULL);
-        inc.f = NULL;
+    if (!migrate_set_state(m, MIGRATION_STATUS_SETUP, MIGRATION_STATUS_ACTIVE)) {
+        qemu_fclose(inc->f, NULL);
+        inc->f = NULL;
         return;
     }
-    block_dst_start(early_attach_failed);
-    inc.thread = g_thread_new("mig/dest", load_thread, NULL);
+    block_dst_start(m, early_attach_failed);
+    inc->thread = g_thread_new("mig/dest", load_thread, m);
 }
 
-bool migration_incoming_start(const char *uri, bool exit_on_error,
-                              GError **errp)
+bool ferry_mig_incoming(FerryMig *m, const char *uri, bool exit_on_error,
+                        bool autostart, GError **errp)
 {
-    MigrationState *s = migration_current();
+    MigIncoming *inc = m->inc;
 
-    if (!migration_vmm()->incoming_allowed(errp)) {
+    if (!m->vmm.incoming_allowed(m->opaque, errp)) {
         return false;
     }
-    if (inc.started) {
+    if (inc->started) {
         error_setg(errp, "The incoming migration has already been started");
         return false;
     }
-    if (!migrate_set_state(s, migration_status(s), MIGRATION_STATUS_SETUP)) {
+    if (!migrate_set_state(m, migration_status(m), MIGRATION_STATUS_SETUP)) {
         error_setg(errp, "cannot start an incoming migration now");
         return false;
     }
-    inc.exit_on_error = exit_on_error;
-    if (!mig_channel_listen(uri, accepted, NULL, errp)) {
-        migrate_set_state(s, MIGRATION_STATUS_SETUP, MIGRATION_STATUS_FAILED);
+    inc->exit_on_error = exit_on_error;
+    inc->autostart = autostart;
+    if (!mig_listener_listen(m->listener, uri, accepted, m, errp)) {
+        migrate_set_state(m, MIGRATION_STATUS_SETUP, MIGRATION_STATUS_FAILED);
         return false;
     }
-    mig_channel_listen_keep(migrate_capability(MIGRATION_CAPABILITY_POSTCOPY_PREEMPT));
-    note_listen_address();
-    inc.started = true;
+    mig_listener_keep(m->listener, migrate_capability(
+                          m, MIGRATION_CAPABILITY_POSTCOPY_PREEMPT));
+    note_listen_address(m);
+    inc->started = true;
     return true;
 }
 
-char *migration_incoming_listen_address(void)
+char *mig_incoming_listen_address(FerryMig *m)
 {
-    return g_strdup(inc.listen_address);
+    return g_strdup(m->inc->listen_address);
+}
+
+/* Joins the load thread of an incoming migration that is over. */
+void mig_incoming_join(FerryMig *m)
+{
+    MigIncoming *inc = m->inc;
+
+    if (inc->thread && !migration_is_running(migration_status(m))) {
+        g_thread_join(inc->thread);
+        inc->thread = NULL;
+    }
+}
+
+/*
+ * The context is being freed: whatever the incoming side is doing, end
+ * it.  Its streams are shut down, its waits woken, its threads joined.
+ */
+void mig_incoming_shutdown(FerryMig *m)
+{
+    MigIncoming *inc = m->inc;
+
+    mig_listener_cancel(m->listener);
+    g_mutex_lock(&inc->lock);
+    inc->quitting = true;
+    g_cond_broadcast(&inc->cond);
+    if (inc->f) {
+        qemu_file_shutdown(inc->f);
+    }
+    if (inc->preempt_f) {
+        qemu_file_shutdown(inc->preempt_f);
+    }
+    g_mutex_unlock(&inc->lock);
+    if (inc->thread) {
+        g_thread_join(inc->thread);     /* joins the others on its way */
+        inc->thread = NULL;
+    }
+    postcopy_dst_shutdown(m);
 }

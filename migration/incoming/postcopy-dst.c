@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include "migration/context.h"
 #include "migration/state.h"
 #include "migration/incoming/postcopy-stats.h"
 #include "migration/incoming/postcopy-dst.h"
@@ -34,14 +35,13 @@
 #include "migration/format/return-path.h"
 #include "migration/format/savevm.h"
 #include "migration/ram/userfaultfd.h"
-#include "migration/vmm.h"
 #include "util/error.h"
-#include "util/log.h"
+#include "migration/log.h"
 #include "util/thread.h"
 
 #define FAULT_BATCH 64
 
-typedef struct PostcopyDst {
+struct PostcopyDst {
     int uffd;
     int quit_fd;                /* eventfd: stops the fault thread */
     GThread *fault_thread;
@@ -54,9 +54,25 @@ typedef struct PostcopyDst {
     int64_t start_ns;
     int64_t run_ack_ns, run_ns; /* RUN_ACK sent, RUN received */
     char last_requested[256];   /* fault thread: REQ_PAGES needs no id */
-} PostcopyDst;
+};
 
-static PostcopyDst pc = { .uffd = -1, .quit_fd = -1 };
+static void stop_faults(PostcopyDst *pc);
+
+PostcopyDst *postcopy_dst_new(void)
+{
+    PostcopyDst *pc = g_new0(PostcopyDst, 1);
+
+    pc->uffd = pc->quit_fd = -1;
+    return pc;
+}
+
+void postcopy_dst_free(PostcopyDst *pc)
+{
+    stop_faults(pc);
+    g_free(pc->blocks);
+    g_clear_pointer(&pc->stats, postcopy_stats_free);
+    g_free(pc);
+}
 
 static int64_t now_ns(void)
 {
@@ -73,9 +89,10 @@ static uint64_t be64_at(const uint8_t *p)
     return v;
 }
 
-bool postcopy_dst_advise(const uint8_t *data, uint16_t len, GError **errp)
+bool postcopy_dst_advise(FerryMig *m, const uint8_t *data, uint16_t len,
+                         GError **errp)
 {
-    if (!migrate_capability(MIGRATION_CAPABILITY_POSTCOPY_RAM)) {
+    if (!migrate_capability(m, MIGRATION_CAPABILITY_POSTCOPY_RAM)) {
         error_setg(errp, "postcopy: the source uses postcopy-ram, but the "
                    "capability is off here (set it on both sides)");
         return false;
@@ -90,7 +107,7 @@ bool postcopy_dst_advise(const uint8_t *data, uint16_t len, GError **errp)
                    be64_at(data), be64_at(data + 8), MIG_PAGE_SIZE);
         return false;
     }
-    pc.advised = true;
+    m->postcopy_dst->advised = true;
     return true;
 }
 
@@ -142,29 +159,31 @@ static bool parse_discard_header(const uint8_t *data, uint16_t len,
     return true;
 }
 
-bool postcopy_dst_discard(const uint8_t *data, uint16_t len, GError **errp)
+bool postcopy_dst_discard(FerryMig *m, const uint8_t *data, uint16_t len,
+                          GError **errp)
 {
+    PostcopyDst *pc = m->postcopy_dst;
     char name[256];
 
-    if (!pc.advised || postcopy_dst_placing()) {
-        error_setg(errp, "postcopy: RAM_DISCARD %s", pc.advised ?
+    if (!pc->advised || postcopy_dst_placing(m)) {
+        error_setg(errp, "postcopy: RAM_DISCARD %s", pc->advised ?
                    "after LISTEN" : "without POSTCOPY_ADVISE");
         return false;
     }
     if (!parse_discard_header(data, len, name, errp)) {
         return false;
     }
-    unsigned index = ram_recv_block_index(name);
+    unsigned index = ram_recv_block_index(m, name);
     if (index == UINT_MAX) {
         error_setg(errp, "postcopy: RAM_DISCARD of unknown block '%s'", name);
         return false;
     }
-    if (!ram_recv_ready()) {
+    if (!ram_recv_ready(m)) {
         error_setg(errp, "postcopy: RAM_DISCARD before the RAM block list");
         return false;
     }
     MigRAMBlock blk;
-    migration_vmm()->ram_block_get(index, &blk);
+    m->vmm.ram_block_get(m->opaque, index, &blk);
     for (const uint8_t *p = data + 3 + data[1]; p < data + len; p += 16) {
         uint64_t start = be64_at(p), size = be64_at(p + 8);
         if ((start | size) & (MIG_PAGE_SIZE - 1) || !size) {
@@ -179,7 +198,8 @@ bool postcopy_dst_discard(const uint8_t *data, uint16_t len, GError **errp)
                        size, name);
             return false;
         }
-        ram_recv_clear(index, start >> MIG_PAGE_SHIFT, size >> MIG_PAGE_SHIFT);
+        ram_recv_clear(m, index, start >> MIG_PAGE_SHIFT,
+                       size >> MIG_PAGE_SHIFT);
         if (!drop_range(&blk, start, size, errp)) {
             return false;
         }
@@ -189,10 +209,11 @@ bool postcopy_dst_discard(const uint8_t *data, uint16_t len, GError **errp)
 
 /* --- faults -------------------------------------------------------------- */
 
-static bool find_page(uint64_t addr, unsigned *block, uint64_t *offset)
+static bool find_page(PostcopyDst *pc, uint64_t addr, unsigned *block,
+                      uint64_t *offset)
 {
-    for (unsigned i = 0; i < pc.nr_blocks; i++) {
-        const MigRAMBlock *b = &pc.blocks[i];
+    for (unsigned i = 0; i < pc->nr_blocks; i++) {
+        const MigRAMBlock *b = &pc->blocks[i];
         if (addr >= (uint64_t)(uintptr_t)b->host &&
             addr < (uint64_t)(uintptr_t)b->host + b->size) {
             *block = i;
@@ -208,10 +229,10 @@ static uint64_t page_key(unsigned block, uint64_t offset)
     return (uint64_t)block << 48 | offset >> MIG_PAGE_SHIFT;
 }
 
-static void request_page(unsigned block, uint64_t offset)
+static void request_page(PostcopyDst *pc, unsigned block, uint64_t offset)
 {
-    QEMUFile *rp = __atomic_load_n(&pc.rp, __ATOMIC_ACQUIRE);
-    const char *name = pc.blocks[block].name;
+    QEMUFile *rp = __atomic_load_n(&pc->rp, __ATOMIC_ACQUIRE);
+    const char *name = pc->blocks[block].name;
     uint8_t msg[13 + 255];
     size_t n = strlen(name);
 
@@ -224,46 +245,48 @@ static void request_page(unsigned block, uint64_t offset)
     msg[8] = msg[9] = msg[10] = 0;
     msg[11] = 0;
     msg[10] = (uint8_t)(MIG_PAGE_SIZE >> 8);
-    if (strcmp(pc.last_requested, name)) {
+    if (strcmp(pc->last_requested, name)) {
         msg[12] = (uint8_t)n;
         memcpy(msg + 13, name, n);
-        g_strlcpy(pc.last_requested, name, sizeof(pc.last_requested));
+        g_strlcpy(pc->last_requested, name, sizeof(pc->last_requested));
         rp_send(rp, MIG_RP_MSG_REQ_PAGES_ID, (uint16_t)(13 + n), msg);
     } else {
         rp_send(rp, MIG_RP_MSG_REQ_PAGES, 12, msg);
     }
 }
 
-static void handle_fault(const UffdFault *flt)
+static void handle_fault(FerryMig *m, const UffdFault *flt)
 {
-    const MigrationVMM *vmm = migration_vmm();
+    PostcopyDst *pc = m->postcopy_dst;
     unsigned block;
     uint64_t offset;
 
-    if (!find_page(flt->addr, &block, &offset)) {
-        ferry_log("postcopy: fault at 0x%" G_GINT64_MODIFIER "x outside guest "
-                  "RAM", flt->addr);
+    if (!find_page(pc, flt->addr, &block, &offset)) {
+        mig_log("postcopy: fault at 0x%" G_GINT64_MODIFIER "x outside guest "
+                "RAM", flt->addr);
         return;
     }
-    int vcpu = vmm->vcpu_index_of_thread ?
-               vmm->vcpu_index_of_thread(flt->tid) : -1;
+    int vcpu = m->vmm.vcpu_index_of_thread ?
+               m->vmm.vcpu_index_of_thread(m->opaque, flt->tid) : -1;
     uint64_t key = page_key(block, offset);
-    bool first = postcopy_stats_fault(pc.stats, key, vcpu, now_ns());
-    if (ram_recv_test(block, offset >> MIG_PAGE_SHIFT)) {
-        postcopy_stats_placed(pc.stats, key, now_ns());
-        uffd_wake(pc.uffd, pc.blocks[block].host + offset, MIG_PAGE_SIZE);
+    bool first = postcopy_stats_fault(pc->stats, key, vcpu, now_ns());
+    if (ram_recv_test(m, block, offset >> MIG_PAGE_SHIFT)) {
+        postcopy_stats_placed(pc->stats, key, now_ns());
+        uffd_wake(pc->uffd, pc->blocks[block].host + offset, MIG_PAGE_SIZE);
         return;
     }
     if (first) {
-        request_page(block, offset);
+        request_page(pc, block, offset);
     }
 }
 
 static gpointer fault_thread(gpointer opaque)
 {
+    FerryMig *m = opaque;
+    PostcopyDst *pc = m->postcopy_dst;
     struct pollfd fds[2] = {
-        { .fd = pc.uffd, .events = POLLIN },
-        { .fd = pc.quit_fd, .events = POLLIN },
+        { .fd = pc->uffd, .events = POLLIN },
+        { .fd = pc->quit_fd, .events = POLLIN },
     };
     UffdFault faults[FAULT_BATCH];
 
@@ -274,19 +297,19 @@ static gpointer fault_thread(gpointer opaque)
             if (errno == EINTR) {
                 continue;
             }
-            ferry_log("postcopy: fault thread: poll: %s", g_strerror(errno));
+            mig_log("postcopy: fault thread: poll: %s", g_strerror(errno));
             return NULL;
         }
         if (fds[1].revents) {
             return NULL;
         }
-        int n = uffd_read_faults(pc.uffd, faults, FAULT_BATCH);
+        int n = uffd_read_faults(pc->uffd, faults, FAULT_BATCH);
         if (n < 0) {
-            ferry_log("postcopy: reading faults failed: %s", g_strerror(-n));
+            mig_log("postcopy: reading faults failed: %s", g_strerror(-n));
             return NULL;
         }
         for (int i = 0; i < n; i++) {
-            handle_fault(&faults[i]);
+            handle_fault(m, &faults[i]);
         }
     }
 }
@@ -309,110 +332,119 @@ static void drop_missing(uint64_t first, uint64_t count, void *opaque)
     }
 }
 
-static bool register_ram(GError **errp)
+static bool register_ram(FerryMig *m, GError **errp)
 {
-    const MigrationVMM *vmm = migration_vmm();
+    PostcopyDst *pc = m->postcopy_dst;
 
-    pc.nr_blocks = vmm->ram_block_count();
-    pc.blocks = g_new0(MigRAMBlock, pc.nr_blocks);
-    for (unsigned i = 0; i < pc.nr_blocks; i++) {
-        vmm->ram_block_get(i, &pc.blocks[i]);
-        DropCtx c = { &pc.blocks[i], errp, true };
-        ram_recv_foreach_missing(i, drop_missing, &c);
-        if (!c.ok || !uffd_register_missing(pc.uffd, pc.blocks[i].host,
-                                            pc.blocks[i].size, errp)) {
+    pc->nr_blocks = m->vmm.ram_block_count(m->opaque);
+    g_free(pc->blocks);
+    pc->blocks = g_new0(MigRAMBlock, pc->nr_blocks);
+    for (unsigned i = 0; i < pc->nr_blocks; i++) {
+        m->vmm.ram_block_get(m->opaque, i, &pc->blocks[i]);
+        DropCtx c = { &pc->blocks[i], errp, true };
+        ram_recv_foreach_missing(m, i, drop_missing, &c);
+        if (!c.ok || !uffd_register_missing(pc->uffd, pc->blocks[i].host,
+                                            pc->blocks[i].size, errp)) {
             return false;
         }
     }
     return true;
 }
 
-bool postcopy_dst_listen(QEMUFile *rp, GError **errp)
+bool postcopy_dst_listen(FerryMig *m, QEMUFile *rp, GError **errp)
 {
-    const MigrationVMM *vmm = migration_vmm();
+    PostcopyDst *pc = m->postcopy_dst;
 
     if (!rp) {
         error_setg(errp, "postcopy: LISTEN without a return path");
         return false;
     }
-    if (vmm->incoming_postcopy_listen && !vmm->incoming_postcopy_listen(errp)) {
+    if (m->vmm.incoming_postcopy_listen && !m->vmm.incoming_postcopy_listen(m->opaque, errp)) {
         return false;
     }
-    pc.uffd = uffd_open(errp);
-    if (pc.uffd < 0 || !register_ram(errp)) {
+    pc->uffd = uffd_open(errp);
+    if (pc->uffd < 0 || !register_ram(m, errp)) {
         g_prefix_error(errp, "postcopy: ");
         return false;
     }
-    pc.quit_fd = eventfd(0, EFD_CLOEXEC);
-    pc.stats = postcopy_stats_new(vmm->vcpu_count ? vmm->vcpu_count() : 0);
-    pc.start_ns = now_ns();
-    pc.last_requested[0] = '\0';
-    __atomic_store_n(&pc.rp, rp, __ATOMIC_RELEASE);
-    __atomic_store_n(&pc.placing, 1, __ATOMIC_RELEASE);
-    pc.fault_thread = g_thread_new("mig/fault", fault_thread, NULL);
+    pc->quit_fd = eventfd(0, EFD_CLOEXEC);
+    g_clear_pointer(&pc->stats, postcopy_stats_free);
+    pc->stats = postcopy_stats_new(m->vmm.vcpu_count ?
+                                   m->vmm.vcpu_count(m->opaque) : 0);
+    pc->start_ns = now_ns();
+    pc->last_requested[0] = '\0';
+    __atomic_store_n(&pc->rp, rp, __ATOMIC_RELEASE);
+    __atomic_store_n(&pc->placing, 1, __ATOMIC_RELEASE);
+    pc->fault_thread = g_thread_new("mig/fault", fault_thread, m);
     return true;
 }
 
-bool postcopy_dst_placing(void)
+bool postcopy_dst_placing(FerryMig *m)
 {
-    return __atomic_load_n(&pc.placing, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&m->postcopy_dst->placing, __ATOMIC_ACQUIRE);
 }
 
-bool postcopy_dst_place(unsigned block, uint64_t offset, const uint8_t *page,
-                        GError **errp)
+bool postcopy_dst_place(FerryMig *m, unsigned block, uint64_t offset,
+                        const uint8_t *page, GError **errp)
 {
-    uint8_t *host = pc.blocks[block].host + offset;
-    int ret = page ? uffd_copy(pc.uffd, host, page, MIG_PAGE_SIZE, false)
-                   : uffd_zeropage(pc.uffd, host, MIG_PAGE_SIZE, false);
+    PostcopyDst *pc = m->postcopy_dst;
+    uint8_t *host = pc->blocks[block].host + offset;
+    int ret = page ? uffd_copy(pc->uffd, host, page, MIG_PAGE_SIZE, false)
+                   : uffd_zeropage(pc->uffd, host, MIG_PAGE_SIZE, false);
 
     if (ret < 0 && ret != -EEXIST) {
         error_setg(errp, "postcopy: placing page 0x%" G_GINT64_MODIFIER "x of "
-                   "'%s' failed: %s", offset, pc.blocks[block].name,
+                   "'%s' failed: %s", offset, pc->blocks[block].name,
                    g_strerror(-ret));
         return false;
     }
-    ram_recv_mark(block, offset >> MIG_PAGE_SHIFT);
+    ram_recv_mark(m, block, offset >> MIG_PAGE_SHIFT);
     uint64_t key = page_key(block, offset);
-    if (postcopy_stats_outstanding(pc.stats, key)) {
-        postcopy_stats_placed(pc.stats, key, now_ns());
+    if (postcopy_stats_outstanding(pc->stats, key)) {
+        postcopy_stats_placed(pc->stats, key, now_ns());
     }
     return true;
 }
 
-void postcopy_dst_note_run_ack(void)
+void postcopy_dst_note_run_ack(FerryMig *m)
 {
-    __atomic_store_n(&pc.run_ack_ns, now_ns(), __ATOMIC_RELEASE);
+    __atomic_store_n(&m->postcopy_dst->run_ack_ns, now_ns(), __ATOMIC_RELEASE);
 }
 
-void postcopy_dst_note_run(void)
+void postcopy_dst_note_run(FerryMig *m)
 {
-    __atomic_store_n(&pc.run_ns, now_ns(), __ATOMIC_RELEASE);
+    __atomic_store_n(&m->postcopy_dst->run_ns, now_ns(), __ATOMIC_RELEASE);
 }
 
-void postcopy_dst_detach_rp(void)
+void postcopy_dst_detach_rp(FerryMig *m)
 {
-    __atomic_store_n(&pc.rp, NULL, __ATOMIC_RELEASE);
+    __atomic_store_n(&m->postcopy_dst->rp, NULL, __ATOMIC_RELEASE);
 }
 
 static void request_again(uint64_t key, void *opaque)
 {
+    FerryMig *m = opaque;
+    PostcopyDst *pc = m->postcopy_dst;
     unsigned block = (unsigned)(key >> 48);
     uint64_t page = key & ((1ULL << 48) - 1);
 
-    if (block < pc.nr_blocks && !ram_recv_test(block, page)) {
-        request_page(block, page << MIG_PAGE_SHIFT);
+    if (block < pc->nr_blocks && !ram_recv_test(m, block, page)) {
+        request_page(pc, block, page << MIG_PAGE_SHIFT);
     }
 }
 
-void postcopy_dst_resume(QEMUFile *rp)
+void postcopy_dst_resume(FerryMig *m, QEMUFile *rp)
 {
-    pc.last_requested[0] = '\0';   /* the first request names its block */
-    __atomic_store_n(&pc.rp, rp, __ATOMIC_RELEASE);
-    postcopy_stats_foreach_outstanding(pc.stats, request_again, NULL);
+    PostcopyDst *pc = m->postcopy_dst;
+
+    pc->last_requested[0] = '\0';   /* the first request names its block */
+    __atomic_store_n(&pc->rp, rp, __ATOMIC_RELEASE);
+    postcopy_stats_foreach_outstanding(pc->stats, request_again, m);
 }
 
-bool postcopy_dst_send_recv_bitmap(QEMUFile *rp, const uint8_t *data,
-                                   uint16_t len, GError **errp)
+bool postcopy_dst_send_recv_bitmap(FerryMig *m, QEMUFile *rp,
+                                   const uint8_t *data, uint16_t len,
+                                   GError **errp)
 {
     char name[256];
 
@@ -423,13 +455,15 @@ bool postcopy_dst_send_recv_bitmap(QEMUFile *rp, const uint8_t *data,
     }
     memcpy(name, data + 1, data[0]);
     name[data[0]] = '\0';
-    unsigned index = ram_recv_block_index(name);
-    if (index == UINT_MAX || !ram_recv_ready()) {
+    unsigned index = ram_recv_block_index(m, name);
+    if (index == UINT_MAX || !ram_recv_ready(m)) {
         error_setg(errp, "postcopy: RECV_BITMAP of unknown block '%s'", name);
         return false;
     }
-    rp_send_recv_bitmap(rp, name, ram_recv_bitmap(index),
-                        pc.blocks[index].size >> MIG_PAGE_SHIFT);
+    MigRAMBlock blk;
+    m->vmm.ram_block_get(m->opaque, index, &blk);
+    rp_send_recv_bitmap(rp, name, ram_recv_bitmap(m, index),
+                        blk.size >> MIG_PAGE_SHIFT);
     return true;
 }
 
@@ -438,31 +472,47 @@ static void count_missing(uint64_t first, uint64_t count, void *opaque)
     *(uint64_t *)opaque += count;
 }
 
-bool postcopy_dst_finish(GError **errp)
+/* Stops the fault thread and unregisters guest RAM (idempotent). */
+static void stop_faults(PostcopyDst *pc)
 {
+    if (pc->fault_thread) {
+        (void)!eventfd_write(pc->quit_fd, 1);
+        g_thread_join(pc->fault_thread);
+        pc->fault_thread = NULL;
+    }
+    for (unsigned i = 0; pc->uffd >= 0 && i < pc->nr_blocks; i++) {
+        uffd_unregister(pc->uffd, pc->blocks[i].host, pc->blocks[i].size, NULL);
+    }
+    __atomic_store_n(&pc->placing, 0, __ATOMIC_RELEASE);
+    if (pc->uffd >= 0) {
+        close(pc->uffd);
+    }
+    if (pc->quit_fd >= 0) {
+        close(pc->quit_fd);
+    }
+    pc->uffd = pc->quit_fd = -1;
+    __atomic_store_n(&pc->rp, NULL, __ATOMIC_RELEASE);
+}
+
+void postcopy_dst_shutdown(FerryMig *m)
+{
+    stop_faults(m->postcopy_dst);
+}
+
+bool postcopy_dst_finish(FerryMig *m, GError **errp)
+{
+    PostcopyDst *pc = m->postcopy_dst;
     uint64_t missing = 0;
 
-    for (unsigned i = 0; i < pc.nr_blocks; i++) {
-        ram_recv_foreach_missing(i, count_missing, &missing);
+    for (unsigned i = 0; i < pc->nr_blocks; i++) {
+        ram_recv_foreach_missing(m, i, count_missing, &missing);
     }
     if (missing) {
         error_setg(errp, "postcopy: the stream ended with %" G_GUINT64_FORMAT
                    " pages never received", missing);
         return false;
     }
-    if (pc.fault_thread) {
-        (void)!eventfd_write(pc.quit_fd, 1);
-        g_thread_join(pc.fault_thread);
-        pc.fault_thread = NULL;
-    }
-    for (unsigned i = 0; i < pc.nr_blocks; i++) {
-        uffd_unregister(pc.uffd, pc.blocks[i].host, pc.blocks[i].size, NULL);
-    }
-    __atomic_store_n(&pc.placing, 0, __ATOMIC_RELEASE);
-    close(pc.uffd);
-    close(pc.quit_fd);
-    pc.uffd = pc.quit_fd = -1;
-    postcopy_dst_detach_rp();
+    stop_faults(pc);
     return true;
 }
 
@@ -479,20 +529,21 @@ static uint64List *u64_list(const uint64_t *v, unsigned n)
     return head;
 }
 
-void postcopy_dst_fill_info(MigrationInfo *info)
+void postcopy_dst_fill_info(FerryMig *m, MigrationInfo *info)
 {
+    PostcopyDst *pc = m->postcopy_dst;
     PostcopyStatsReport r;
-    int64_t acked = __atomic_load_n(&pc.run_ack_ns, __ATOMIC_ACQUIRE);
-    int64_t ran = __atomic_load_n(&pc.run_ns, __ATOMIC_ACQUIRE);
+    int64_t acked = __atomic_load_n(&pc->run_ack_ns, __ATOMIC_ACQUIRE);
+    int64_t ran = __atomic_load_n(&pc->run_ns, __ATOMIC_ACQUIRE);
 
     if (acked && ran >= acked) {
         info->has_x_postcopy_run_wait = true;
         info->x_postcopy_run_wait = (uint64_t)(ran - acked) / 1000;
     }
-    if (!pc.stats || !migrate_capability(MIGRATION_CAPABILITY_POSTCOPY_BLOCKTIME)) {
+    if (!pc->stats || !migrate_capability(m, MIGRATION_CAPABILITY_POSTCOPY_BLOCKTIME)) {
         return;
     }
-    postcopy_stats_report(pc.stats, now_ns(), &r);
+    postcopy_stats_report(pc->stats, now_ns(), &r);
     info->has_postcopy_blocktime = true;
     info->postcopy_blocktime = (uint32_t)MIN(r.blocktime_ms, UINT32_MAX);
     for (unsigned i = r.nr_vcpus; i-- > 0;) {

@@ -13,39 +13,44 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "migration/format/qemu-file.h"
-#include "qapi/qapi-types.h"
+#include "ferry/migration.h"
 
 /* MIG_CMD_POSTCOPY_ADVISE: be64 host page size, be64 target page size. */
-bool postcopy_dst_advise(const uint8_t *data, uint16_t len, GError **errp);
+bool postcopy_dst_advise(FerryMig *m, const uint8_t *data, uint16_t len,
+                         GError **errp);
 /* MIG_CMD_POSTCOPY_RAM_DISCARD: drops ranges the source will send again. */
-bool postcopy_dst_discard(const uint8_t *data, uint16_t len, GError **errp);
+bool postcopy_dst_discard(FerryMig *m, const uint8_t *data, uint16_t len,
+                          GError **errp);
 /*
  * MIG_CMD_POSTCOPY_LISTEN: drops every page not received, registers guest
  * RAM with userfaultfd and starts the fault thread, which asks for pages
  * on @rp.
  */
-bool postcopy_dst_listen(QEMUFile *rp, GError **errp);
+bool postcopy_dst_listen(FerryMig *m, QEMUFile *rp, GError **errp);
 /* True from LISTEN on: pages must be placed, not written. */
-bool postcopy_dst_placing(void);
+bool postcopy_dst_placing(FerryMig *m);
 /* Places one page (@page NULL: a zero page) at @offset of @block. */
-bool postcopy_dst_place(unsigned block, uint64_t offset, const uint8_t *page,
-                        GError **errp);
+bool postcopy_dst_place(FerryMig *m, unsigned block, uint64_t offset,
+                        const uint8_t *page, GError **errp);
 /* For x-postcopy-run-wait: RUN_ACK went out, RUN came in. */
-void postcopy_dst_note_run_ack(void);
-void postcopy_dst_note_run(void);
+void postcopy_dst_note_run_ack(FerryMig *m);
+void postcopy_dst_note_run(FerryMig *m);
 /* The return path broke: stop asking (vCPUs that fault keep waiting). */
-void postcopy_dst_detach_rp(void);
+void postcopy_dst_detach_rp(FerryMig *m);
 /* Recovery done: ask on @rp from now on, and again for what waits. */
-void postcopy_dst_resume(QEMUFile *rp);
+void postcopy_dst_resume(FerryMig *m, QEMUFile *rp);
 /* MIG_CMD_RECV_BITMAP (u8 len, block name): answers on @rp. */
-bool postcopy_dst_send_recv_bitmap(QEMUFile *rp, const uint8_t *data,
-                                   uint16_t len, GError **errp);
+bool postcopy_dst_send_recv_bitmap(FerryMig *m, QEMUFile *rp,
+                                   const uint8_t *data, uint16_t len,
+                                   GError **errp);
 /*
  * The stream ended: checks that every page arrived, then stops the fault
  * thread and unregisters.  False (@errp) if pages are missing.
  */
-bool postcopy_dst_finish(GError **errp);
+bool postcopy_dst_finish(FerryMig *m, GError **errp);
+/* The context is freed: stop the fault thread, unregister guest RAM. */
+void postcopy_dst_shutdown(FerryMig *m);
 /* Fills the destination's postcopy members of query-migrate. */
-void postcopy_dst_fill_info(MigrationInfo *info);
+void postcopy_dst_fill_info(FerryMig *m, MigrationInfo *info);
 
 #endif

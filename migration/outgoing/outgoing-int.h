@@ -9,12 +9,13 @@
 #ifndef FERRY_MIGRATION_OUTGOING_INT_H
 #define FERRY_MIGRATION_OUTGOING_INT_H
 
+#include "migration/context.h"
 #include "migration/outgoing/outgoing.h"
 #include "migration/format/qemu-file.h"
 #include "migration/format/return-path.h"
 #include "migration/outgoing/throttle-policy.h"
 
-typedef struct Outgoing {
+struct MigOutgoing {
     char *uri;
     GThread *thread;
     GMutex lock;
@@ -38,31 +39,32 @@ typedef struct Outgoing {
     uint64_t last_sync_count;
     CPUThrottleTrigger throttle;    /* auto-converge */
     MigrationTimes times;       /* lock */
-} Outgoing;
+    uint32_t ping_seq;          /* postcopy keepalive PINGs */
+};
 
-
-extern Outgoing out;
-
-int64_t now_ms(void);
 /* migrate_cancel was asked. */
-bool cancelled(void);
+bool mig_out_cancelled(FerryMig *m);
 /* MIGRATION_PASS for every dirty sync not announced yet. */
-void emit_passes(void);
+void mig_out_emit_passes(FerryMig *m);
 /* Keeps the reason of a failure for query-migrate's error-desc. */
-void record_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+void mig_out_record_error(FerryMig *m, const char *fmt, ...)
+    G_GNUC_PRINTF(2, 3);
 /*
  * Stops the guest and its disks, waits for migrate-continue if asked to,
  * and enters @next; *@stop_at is when the downtime started.
  */
-bool stop_guest(MigrationStatus next, int64_t *stop_at, GError **errp);
+bool mig_out_stop_guest(FerryMig *m, MigrationStatus next, int64_t *stop_at,
+                        GError **errp);
+/* Applies max-bandwidth or max-postcopy-bandwidth, whichever is current. */
+void mig_out_apply_rate_limit(FerryMig *m);
 
-/* migration/postcopy-src.c: from migrate-start-postcopy to the end. */
-bool postcopy_source_run(GError **errp);
-/* postcopy-recover-setup: reconnect to out.uri, resync, go on to the end. */
-bool postcopy_source_resume(GError **errp);
+/* migration/outgoing/postcopy-src.c: from migrate-start-postcopy on. */
+bool postcopy_source_run(FerryMig *m, GError **errp);
+/* postcopy-recover-setup: reconnect to out->uri, resync, go on. */
+bool postcopy_source_resume(FerryMig *m, GError **errp);
 /* After RUN: pause instead of failing (the guest may run there). */
-void postcopy_source_pause(GError *err);
+void postcopy_source_pause(FerryMig *m, GError *err);
 /* Closes the preempt channel, first ending it cleanly if @flush_eos. */
-void postcopy_close_preempt(bool flush_eos);
+void postcopy_close_preempt(FerryMig *m, bool flush_eos);
 
 #endif

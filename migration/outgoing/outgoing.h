@@ -1,6 +1,7 @@
 /*
- * The source side of a migration: the migration thread and what the
- * monitor asks of it (start, cancel, continue, statistics).
+ * The source side of a migration: the migration thread (start, cancel,
+ * continue, postcopy and resume are public: ferry/migration.h) and what
+ * query-migrate reads of it.
  */
 #ifndef FERRY_MIGRATION_OUTGOING_H
 #define FERRY_MIGRATION_OUTGOING_H
@@ -8,7 +9,7 @@
 #include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include "qapi/qapi-types.h"
+#include "ferry/migration.h"
 
 typedef struct MigrationTimes {
     int64_t start_ms;           /* migrate command */
@@ -24,18 +25,11 @@ typedef struct MigrationTimes {
     int64_t package_ms;         /* postcopy: guest stopped -> package sent */
 } MigrationTimes;
 
-bool migration_outgoing_start(const char *uri, GError **errp);
-bool migration_outgoing_cancel(GError **errp);
-bool migration_outgoing_continue(MigrationStatus state, GError **errp);
-/* migrate resume=true: postcopy-paused -> recover-setup -> recover. */
-bool migration_outgoing_resume(const char *uri, GError **errp);
 /* migrate-pause on the source: postcopy-active -> postcopy-paused. */
-bool migration_outgoing_pause(GError **errp);
-/* migrate-start-postcopy: switch at the migration thread's next step. */
-bool migration_outgoing_start_postcopy(GError **errp);
+bool mig_outgoing_pause(FerryMig *m, GError **errp);
 /* Fills the time and byte counters of query-migrate. */
-void migration_outgoing_times(MigrationTimes *out);
+void mig_outgoing_times(FerryMig *m, MigrationTimes *t);
 /* Joins a finished migration thread (exit path, tests). */
-void migration_outgoing_join(void);
+void mig_outgoing_join(FerryMig *m);
 
 #endif

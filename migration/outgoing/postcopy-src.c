@@ -17,20 +17,22 @@
 #include "migration/ram/ram.h"
 #include "migration/format/savevm.h"
 #include "util/error.h"
-#include "util/log.h"
+#include "migration/log.h"
 
-static bool rp_failed(void)
+static bool rp_failed(FerryMig *m)
 {
+    MigOutgoing *out = m->out;
     g_autofree char *error = NULL;
 
-    return return_path_failed(&out.rp, &error);
+    return return_path_failed(&out->rp, &error);
 }
 
-static bool rp_check(GError **errp)
+static bool rp_check(FerryMig *m, GError **errp)
 {
+    MigOutgoing *out = m->out;
     char *rp_error = NULL;
 
-    if (return_path_failed(&out.rp, &rp_error)) {
+    if (return_path_failed(&out->rp, &rp_error)) {
         error_setg(errp, "%s", rp_error);
         g_free(rp_error);
         return false;
@@ -39,28 +41,31 @@ static bool rp_check(GError **errp)
 }
 
 /* postcopy-preempt: a second connection for the requested pages. */
-static bool open_preempt(GError **errp)
+static bool open_preempt(FerryMig *m, GError **errp)
 {
-    MigChannel *ch = mig_channel_connect_cancellable(out.uri, out.cancel_fd,
-                                                     errp);
+    MigOutgoing *out = m->out;
+    MigChannel *ch = mig_channel_connect_cancellable(out->uri, out->cancel_fd,
+                                                     &m->fds, errp);
     if (!ch) {
         g_prefix_error(errp, "postcopy-preempt channel: ");
         return false;
     }
     QEMUFile *f = qemu_file_new_output(ch);
     mig_channel_unref(ch);
-    g_mutex_lock(&out.lock);
-    out.preempt = f;
-    g_mutex_unlock(&out.lock);
+    g_mutex_lock(&out->lock);
+    out->preempt = f;
+    g_mutex_unlock(&out->lock);
     return true;
 }
 
-void postcopy_close_preempt(bool flush_eos)
+void postcopy_close_preempt(FerryMig *m, bool flush_eos)
 {
-    ram_postcopy_stop_urgent();
-    g_mutex_lock(&out.lock);
-    QEMUFile *f = g_steal_pointer(&out.preempt);
-    g_mutex_unlock(&out.lock);
+    MigOutgoing *out = m->out;
+
+    ram_postcopy_stop_urgent(m);
+    g_mutex_lock(&out->lock);
+    QEMUFile *f = g_steal_pointer(&out->preempt);
+    g_mutex_unlock(&out->lock);
     if (f && flush_eos) {
         qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
         qemu_fflush(f);
@@ -73,48 +78,54 @@ void postcopy_close_preempt(bool flush_eos)
 /*
  * postcopy-setup: waits for RUN_ACK, serving page requests meanwhile (the
  * device state may touch RAM the destination lacks); false on a failure
- * or when postcopy-setup-timeout runs out.
+ * or when postcopy-setup-timeout runs out->
  */
-static bool wait_run_ack(GError **errp)
+static bool wait_run_ack(FerryMig *m, GError **errp)
 {
+    MigOutgoing *out = m->out;
+    MigrationParameters p;
+
+    mig_params_get(m, &p);
     int64_t start = g_get_monotonic_time();
-    int64_t deadline = start +
-        (int64_t)migration_current()->params.postcopy_setup_timeout * 1000;
+    int64_t deadline = start + (int64_t)p.postcopy_setup_timeout * 1000;
     uint64_t seen = 0;
 
     for (;;) {
-        if (cancelled()) {
+        if (mig_out_cancelled(m)) {
             error_setg(errp, "cancelled");
             return false;
         }
-        if (ram_postcopy_pending_requests() &&
-            savevm_postcopy_urgent(out.f) < 0) {
+        if (ram_postcopy_pending_requests(m) &&
+            savevm_postcopy_urgent(&m->saved, out->f) < 0) {
             error_setg(errp, "sending requested pages failed");
             return false;
         }
-        if (return_path_run_acked(&out.rp)) {
-            g_mutex_lock(&out.lock);
-            out.times.run_ack_us = g_get_monotonic_time() - start;
-            g_mutex_unlock(&out.lock);
+        if (return_path_run_acked(&out->rp)) {
+            g_mutex_lock(&out->lock);
+            out->times.run_ack_us = g_get_monotonic_time() - start;
+            g_mutex_unlock(&out->lock);
             return true;
         }
-        if (!rp_check(errp)) {
+        if (!rp_check(m, errp)) {
             return false;
         }
         if (g_get_monotonic_time() >= deadline) {
             error_setg(errp, "no RUN_ACK from the destination within "
                        "postcopy-setup-timeout (%" G_GUINT64_FORMAT " ms)",
-                       migration_current()->params.postcopy_setup_timeout);
+                       p.postcopy_setup_timeout);
             return false;
         }
-        seen = return_path_wait_event(&out.rp, seen, MIN(deadline,
+        seen = return_path_wait_event(&out->rp, seen, MIN(deadline,
                                       g_get_monotonic_time() + 100000));
     }
 }
 
-static int keepalive_ms(void)
+static int keepalive_ms(FerryMig *m)
 {
-    return (int)migration_current()->params.postcopy_keepalive_timeout;
+    MigrationParameters p;
+
+    mig_params_get(m, &p);
+    return (int)p.postcopy_keepalive_timeout;
 }
 
 /*
@@ -123,41 +134,47 @@ static int keepalive_ms(void)
  * destination sends keepalives), and its failure unblocks a send to a
  * peer that stopped reading.
  */
-static void arm_keepalive(void)
+static void arm_keepalive(FerryMig *m)
 {
-    mig_channel_set_read_timeout(qemu_file_get_channel(out.rp.f),
-                                 keepalive_ms());
-    return_path_shut_on_failure(&out.rp, out.f);
+    MigOutgoing *out = m->out;
+
+    mig_channel_set_read_timeout(qemu_file_get_channel(out->rp.f),
+                                 keepalive_ms(m));
+    return_path_shut_on_failure(&out->rp, out->f);
 }
 
 /* A PING now and then, so the destination hears us while we idle. */
-static void maybe_ping(int64_t *last_ms)
+static void maybe_ping(FerryMig *m, int64_t *last_ms)
 {
-    static uint32_t seq = 100;
+    MigOutgoing *out = m->out;
 
-    if (now_ms() - *last_ms < keepalive_ms() / 4) {
+    if (mig_now_ms() - *last_ms < keepalive_ms(m) / 4) {
         return;
     }
+    uint32_t seq = out->ping_seq++;
     uint8_t v[4] = { seq >> 24, seq >> 16, seq >> 8, seq };
-    seq++;
-    savevm_put_command(out.f, MIG_CMD_PING, sizeof(v), v);
-    qemu_fflush(out.f);
-    *last_ms = now_ms();
+    savevm_put_command(out->f, MIG_CMD_PING, sizeof(v), v);
+    qemu_fflush(out->f);
+    *last_ms = mig_now_ms();
 }
 
 /* RUN: from here on the guest may run there, so never again here. */
-static bool send_run(GError **errp)
+static bool send_run(FerryMig *m, GError **errp)
 {
-    if (!migrate_set_state(migration_current(), MIGRATION_STATUS_POSTCOPY_SETUP,
+    MigOutgoing *out = m->out;
+
+    if (!migrate_set_state(m, MIGRATION_STATUS_POSTCOPY_SETUP,
                            MIGRATION_STATUS_POSTCOPY_ACTIVE)) {
         error_setg(errp, "cancelled");
         return false;
     }
-    out.run_sent = true;
-    arm_keepalive();
-    savevm_put_command(out.f, MIG_CMD_POSTCOPY_RUN, 0, NULL);
-    qemu_fflush(out.f);
-    if (qemu_file_get_error(out.f)) {
+    g_mutex_lock(&out->lock);
+    out->run_sent = true;
+    g_mutex_unlock(&out->lock);
+    arm_keepalive(m);
+    savevm_put_command(out->f, MIG_CMD_POSTCOPY_RUN, 0, NULL);
+    qemu_fflush(out->f);
+    if (qemu_file_get_error(out->f)) {
         error_setg(errp, "sending POSTCOPY_RUN failed");
         return false;
     }
@@ -165,17 +182,18 @@ static bool send_run(GError **errp)
 }
 
 /* postcopy-active: the rest of RAM, requested pages first. */
-static bool postcopy_send_rest(GError **errp)
+static bool postcopy_send_rest(FerryMig *m, GError **errp)
 {
+    MigOutgoing *out = m->out;
     uint64_t seen = 0;
-    int64_t last_ping = now_ms();
+    int64_t last_ping = mig_now_ms();
 
     for (;;) {
-        if (!rp_check(errp)) {
+        if (!rp_check(m, errp)) {
             return false;
         }
-        maybe_ping(&last_ping);
-        int ret = savevm_iterate(out.f);
+        maybe_ping(m, &last_ping);
+        int ret = savevm_iterate(&m->saved, out->f);
         if (ret < 0) {
             error_setg(errp, "sending RAM failed: %s", g_strerror(-ret));
             return false;
@@ -183,27 +201,28 @@ static bool postcopy_send_rest(GError **errp)
         if (ret == 1) {
             return true;
         }
-        if (qemu_file_rate_limit_exceeded(out.f)) {
+        if (qemu_file_rate_limit_exceeded(out->f)) {
             /* max-postcopy-bandwidth holds for requested pages too, as in
              * QEMU: they go first when the next window opens. */
             int64_t until = g_get_monotonic_time() +
-                            qemu_file_rate_limit_ms_left(out.f) * 1000;
-            while (g_get_monotonic_time() < until && !rp_failed()) {
-                seen = return_path_wait_event(&out.rp, seen, until);
+                            qemu_file_rate_limit_ms_left(out->f) * 1000;
+            while (g_get_monotonic_time() < until && !rp_failed(m)) {
+                seen = return_path_wait_event(&out->rp, seen, until);
             }
         }
     }
 }
 
 /* The destination's SHUT, with keepalives while it places the last pages. */
-static bool wait_shut(GError **errp)
+static bool wait_shut(FerryMig *m, GError **errp)
 {
-    int64_t last_ping = now_ms();
+    MigOutgoing *out = m->out;
+    int64_t last_ping = mig_now_ms();
 
     for (;;) {
         char *rp_error = NULL;
-        int ret = return_path_wait_until(&out.rp, g_get_monotonic_time() +
-                                         keepalive_ms() / 4 * 1000, &rp_error);
+        int ret = return_path_wait_until(&out->rp, g_get_monotonic_time() +
+                                         keepalive_ms(m) / 4 * 1000, &rp_error);
         if (ret == 1) {
             return true;
         }
@@ -212,66 +231,69 @@ static bool wait_shut(GError **errp)
             g_free(rp_error);
             return false;
         }
-        maybe_ping(&last_ping);
-        if (qemu_file_get_error(out.f)) {
+        maybe_ping(m, &last_ping);
+        if (qemu_file_get_error(out->f)) {
             error_setg(errp, "the migration stream failed: %s",
-                       g_strerror(-qemu_file_get_error(out.f)));
+                       g_strerror(-qemu_file_get_error(out->f)));
             return false;
         }
     }
 }
 
-static bool postcopy_finish_sending(GError **errp);
+static bool postcopy_finish_sending(FerryMig *m, GError **errp);
 
-bool postcopy_source_run(GError **errp)
+bool postcopy_source_run(FerryMig *m, GError **errp)
 {
-    const MigrationParameters *p = &migration_current()->params;
+    MigOutgoing *out = m->out;
     int64_t stop_at;
-    uint64_t before = qemu_file_transferred(out.f);
+    uint64_t before = qemu_file_transferred(out->f);
 
-    if (!stop_guest(MIGRATION_STATUS_POSTCOPY_SETUP, &stop_at, errp)) {
+    if (!mig_out_stop_guest(m, MIGRATION_STATUS_POSTCOPY_SETUP, &stop_at,
+                            errp)) {
         return false;
     }
-    if (migrate_capability(MIGRATION_CAPABILITY_POSTCOPY_PREEMPT) &&
-        !open_preempt(errp)) {
+    if (migrate_capability(m, MIGRATION_CAPABILITY_POSTCOPY_PREEMPT) &&
+        !open_preempt(m, errp)) {
         return false;
     }
-    if (ram_postcopy_send_discards(out.f) < 0) {
+    if (ram_postcopy_send_discards(m, out->f) < 0) {
         error_setg(errp, "sending the discard list failed");
         return false;
     }
-    ram_postcopy_start(out.preempt);
-    if (savevm_send_package(out.f, errp) < 0) {
+    ram_postcopy_start(m, out->preempt);
+    if (savevm_send_package(&m->saved, out->f, errp) < 0) {
         return false;
     }
-    g_mutex_lock(&out.lock);
-    out.times.package_ms = now_ms() - stop_at;
-    g_mutex_unlock(&out.lock);
-    if (!wait_run_ack(errp) || !send_run(errp)) {
+    g_mutex_lock(&out->lock);
+    out->times.package_ms = mig_now_ms() - stop_at;
+    g_mutex_unlock(&out->lock);
+    if (!wait_run_ack(m, errp) || !send_run(m, errp)) {
         return false;
     }
-    emit_passes();      /* the final sync counts, as in QEMU */
-    g_mutex_lock(&out.lock);
-    out.times.downtime_ms = now_ms() - stop_at;
-    out.times.downtime_bytes = qemu_file_transferred(out.f) - before;
-    out.times.precopy_bytes = before;
-    g_mutex_unlock(&out.lock);
-    qemu_file_set_rate_limit(out.f, p->max_postcopy_bandwidth);
-    return postcopy_finish_sending(errp);
+    mig_out_emit_passes(m);     /* the final sync counts, as in QEMU */
+    g_mutex_lock(&out->lock);
+    out->times.downtime_ms = mig_now_ms() - stop_at;
+    out->times.downtime_bytes = qemu_file_transferred(out->f) - before;
+    out->times.precopy_bytes = before;
+    g_mutex_unlock(&out->lock);
+    mig_out_apply_rate_limit(m);
+    return postcopy_finish_sending(m, errp);
 }
 
 /* postcopy-active to the end: the rest of RAM, END, EOF, SHUT. */
-static bool postcopy_finish_sending(GError **errp)
+static bool postcopy_finish_sending(FerryMig *m, GError **errp)
 {
-    if (!postcopy_send_rest(errp)) {
+    MigOutgoing *out = m->out;
+
+    if (!postcopy_send_rest(m, errp)) {
         return false;
     }
-    postcopy_close_preempt(true);
-    if (savevm_complete_postcopy(out.f, errp) < 0) {
+    postcopy_close_preempt(m, true);
+    if (savevm_complete_postcopy(&m->saved, out->f, errp) < 0) {
         return false;
     }
-    emit_passes();
-    return wait_shut(errp);
+    mig_out_emit_passes(m);
+    return wait_shut(m, errp);
 }
 
 /* --- recovery -------------------------------------------------------------- */
@@ -279,19 +301,20 @@ static bool postcopy_finish_sending(GError **errp)
 static bool on_recv_bitmap(const char *block, const uint8_t *le_words,
                            uint64_t bytes, void *opaque)
 {
-    return ram_postcopy_reload_bitmap(block, le_words, bytes);
+    return ram_postcopy_reload_bitmap(opaque, block, le_words, bytes);
 }
 
 static void on_resume_page_request(const char *block, uint64_t offset,
                                    uint64_t len, void *opaque)
 {
-    ram_postcopy_request(block, offset, len);
+    ram_postcopy_request(opaque, block, offset, len);
 }
 
-static bool open_resume_stream(GError **errp)
+static bool open_resume_stream(FerryMig *m, GError **errp)
 {
-    MigChannel *ch = mig_channel_connect_cancellable(out.uri, out.cancel_fd,
-                                                     errp);
+    MigOutgoing *out = m->out;
+    MigChannel *ch = mig_channel_connect_cancellable(out->uri, out->cancel_fd,
+                                                     &m->fds, errp);
     if (!ch) {
         g_prefix_error(errp, "resume: ");
         return false;
@@ -299,16 +322,16 @@ static bool open_resume_stream(GError **errp)
     QEMUFile *f = qemu_file_new_output(ch);
     mig_channel_unref(ch);
     QEMUFile *rp = qemu_file_get_return_path(f);
-    g_mutex_lock(&out.lock);
-    out.f = f;
-    g_mutex_unlock(&out.lock);
+    g_mutex_lock(&out->lock);
+    out->f = f;
+    g_mutex_unlock(&out->lock);
     if (!rp) {
-        error_setg(errp, "resume: '%s' has no reverse direction", out.uri);
+        error_setg(errp, "resume: '%s' has no reverse direction", out->uri);
         return false;
     }
-    return_path_start(&out.rp, rp, on_resume_page_request, NULL);
-    out.rp.on_bitmap = on_recv_bitmap;
-    out.have_rp = true;
+    return_path_start(&out->rp, rp, on_resume_page_request, m);
+    out->rp.on_bitmap = on_recv_bitmap;
+    out->have_rp = true;
     return true;
 }
 
@@ -316,19 +339,20 @@ static bool open_resume_stream(GError **errp)
  * Waits until the return path delivered @bitmaps RECV_BITMAPs and, with
  * @want_ack, RESUME_ACK; false on failure or after the keepalive timeout.
  */
-static bool wait_recovery(unsigned bitmaps, bool want_ack, uint32_t *ack,
-                          GError **errp)
+static bool wait_recovery(FerryMig *m, unsigned bitmaps, bool want_ack,
+                          uint32_t *ack, GError **errp)
 {
-    int64_t deadline = g_get_monotonic_time() + keepalive_ms() * 1000LL;
+    MigOutgoing *out = m->out;
+    int64_t deadline = g_get_monotonic_time() + keepalive_ms(m) * 1000LL;
     uint64_t seen = 0;
 
     for (;;) {
         unsigned got;
-        return_path_recovery_state(&out.rp, &got, ack);
+        return_path_recovery_state(&out->rp, &got, ack);
         if (got >= bitmaps && (!want_ack || *ack)) {
             return true;
         }
-        if (!rp_check(errp)) {
+        if (!rp_check(m, errp)) {
             return false;
         }
         if (g_get_monotonic_time() >= deadline) {
@@ -336,89 +360,89 @@ static bool wait_recovery(unsigned bitmaps, bool want_ack, uint32_t *ack,
                        "postcopy-keepalive-timeout");
             return false;
         }
-        seen = return_path_wait_event(&out.rp, seen, deadline);
+        seen = return_path_wait_event(&out->rp, seen, deadline);
     }
 }
 
 /* RECV_BITMAP per block, RESUME; true once RESUME_ACK arrived. */
-static bool resume_handshake(uint32_t *ack, GError **errp)
+static bool resume_handshake(FerryMig *m, uint32_t *ack, GError **errp)
 {
-    unsigned n = ram_postcopy_block_count();
+    MigOutgoing *out = m->out;
+    unsigned n = ram_postcopy_block_count(m);
 
     for (unsigned i = 0; i < n; i++) {
-        const char *name = ram_postcopy_block_name(i);
+        const char *name = ram_postcopy_block_name(m, i);
         uint8_t buf[256];
         buf[0] = (uint8_t)strlen(name);
         memcpy(buf + 1, name, buf[0]);
-        savevm_put_command(out.f, MIG_CMD_RECV_BITMAP, 1 + buf[0], buf);
+        savevm_put_command(out->f, MIG_CMD_RECV_BITMAP, 1 + buf[0], buf);
     }
-    qemu_fflush(out.f);
-    if (!wait_recovery(n, false, ack, errp)) {
+    qemu_fflush(out->f);
+    if (!wait_recovery(m, n, false, ack, errp)) {
         return false;
     }
-    savevm_put_command(out.f, MIG_CMD_POSTCOPY_RESUME, 0, NULL);
-    qemu_fflush(out.f);
-    return wait_recovery(n, true, ack, errp);
+    savevm_put_command(out->f, MIG_CMD_POSTCOPY_RESUME, 0, NULL);
+    qemu_fflush(out->f);
+    return wait_recovery(m, n, true, ack, errp);
 }
 
-bool postcopy_source_resume(GError **errp)
+bool postcopy_source_resume(FerryMig *m, GError **errp)
 {
-    MigrationState *s = migration_current();
+    MigOutgoing *out = m->out;
     uint32_t ack = 0;
 
-    if (!open_resume_stream(errp) ||
-        !migrate_set_state(s, MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP,
+    if (!open_resume_stream(m, errp) ||
+        !migrate_set_state(m, MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP,
                            MIGRATION_STATUS_POSTCOPY_RECOVER)) {
         return false;
     }
-    if (migrate_capability(MIGRATION_CAPABILITY_POSTCOPY_PREEMPT) &&
-        !open_preempt(errp)) {
+    if (migrate_capability(m, MIGRATION_CAPABILITY_POSTCOPY_PREEMPT) &&
+        !open_preempt(m, errp)) {
         return false;
     }
-    ram_postcopy_new_stream(out.preempt);
-    if (!resume_handshake(&ack, errp) ||
-        !migrate_set_state(s, MIGRATION_STATUS_POSTCOPY_RECOVER,
+    ram_postcopy_new_stream(m, out->preempt);
+    if (!resume_handshake(m, &ack, errp) ||
+        !migrate_set_state(m, MIGRATION_STATUS_POSTCOPY_RECOVER,
                            MIGRATION_STATUS_POSTCOPY_ACTIVE)) {
         return false;
     }
-    arm_keepalive();
+    arm_keepalive(m);
     if (ack == RESUME_ACK_RUN_MISSING) {
-        ferry_log("postcopy: the destination never got RUN: sending it again");
-        savevm_put_command(out.f, MIG_CMD_POSTCOPY_RUN, 0, NULL);
-        qemu_fflush(out.f);
+        mig_log("postcopy: the destination never got RUN: sending it again");
+        savevm_put_command(out->f, MIG_CMD_POSTCOPY_RUN, 0, NULL);
+        qemu_fflush(out->f);
     }
-    qemu_file_set_rate_limit(out.f,
-                             migration_current()->params.max_postcopy_bandwidth);
-    return postcopy_finish_sending(errp);
+    mig_out_apply_rate_limit(m);
+    return postcopy_finish_sending(m, errp);
 }
 
 /* After RUN: both sides halt; recovery (migrate-recover) resumes. */
-void postcopy_source_pause(GError *err)
+void postcopy_source_pause(FerryMig *m, GError *err)
 {
-    MigrationState *s = migration_current();
+    MigOutgoing *out = m->out;
 
-    g_mutex_lock(&out.lock);
-    bool asked = out.pause_asked;
-    g_mutex_unlock(&out.lock);
+    g_mutex_lock(&out->lock);
+    bool asked = out->pause_asked;
+    g_mutex_unlock(&out->lock);
     if (asked) {
-        record_error("paused by migrate-pause");
+        mig_out_record_error(m, "paused by migrate-pause");
     } else {
-        record_error("%s", err ? err->message : "unknown error");
+        mig_out_record_error(m, "%s", err ? err->message : "unknown error");
     }
-    postcopy_close_preempt(false);
-    if (out.have_rp) {
-        return_path_stop(&out.rp);
-        out.have_rp = false;
+    postcopy_close_preempt(m, false);
+    if (out->have_rp) {
+        return_path_stop(&out->rp);
+        out->have_rp = false;
     }
-    g_mutex_lock(&out.lock);
-    if (out.f) {
-        out.stream_base += qemu_file_transferred(out.f);
-        out.times.transferred = out.stream_base;
-        qemu_file_shutdown(out.f);
-        qemu_fclose(out.f, NULL);
-        out.f = NULL;
+    g_mutex_lock(&out->lock);
+    if (out->f) {
+        out->stream_base += qemu_file_transferred(out->f);
+        out->times.transferred = out->stream_base;
+        qemu_file_shutdown(out->f);
+        qemu_fclose(out->f, NULL);
+        out->f = NULL;
     }
-    g_mutex_unlock(&out.lock);
-    MigrationStatus cur = migration_status(s);
-    migrate_set_state(s, cur, MIGRATION_STATUS_POSTCOPY_PAUSED);
+    g_mutex_unlock(&out->lock);
+    MigrationStatus cur = migration_status(m);
+    migrate_set_state(m, cur, MIGRATION_STATUS_POSTCOPY_PAUSED);
 }

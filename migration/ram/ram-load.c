@@ -17,30 +17,52 @@
 #include <string.h>
 #include "migration/incoming/postcopy-dst.h"
 #include "migration/ram/ram.h"
-#include "migration/vmm.h"
+#include "migration/context.h"
 #include "util/bitmap.h"
 #include "util/error.h"
 
 /* The block the last page named; every stream starts with the block
  * list, which resets it. */
 typedef struct RAMLoadCursor {
+    FerryMig *m;
     MigRAMBlock blk;
     unsigned index;
     bool have;
 } RAMLoadCursor;
 
-static RAMLoadCursor main_cursor;
+/* The destination side of RAM in a migration context. */
+struct RAMLoadState {
+    RAMLoadCursor main_cursor;  /* the incoming thread's */
+    unsigned long **recv_bmaps; /* NULL until a block list arrived */
+    unsigned recv_nr_blocks;
+};
 
-static unsigned long **recv_bmaps;
-static unsigned recv_nr_blocks;
-
-static unsigned find_block(const char *name, MigRAMBlock *out)
+static void recv_bitmaps_free(RAMLoadState *rl)
 {
-    const MigrationVMM *vmm = migration_vmm();
-    unsigned n = vmm->ram_block_count();
+    for (unsigned i = 0; i < rl->recv_nr_blocks; i++) {
+        g_free(rl->recv_bmaps[i]);
+    }
+    g_clear_pointer(&rl->recv_bmaps, g_free);
+    rl->recv_nr_blocks = 0;
+}
+
+RAMLoadState *ram_load_state_new(void)
+{
+    return g_new0(RAMLoadState, 1);
+}
+
+void ram_load_state_free(RAMLoadState *rl)
+{
+    recv_bitmaps_free(rl);
+    g_free(rl);
+}
+
+static unsigned find_block(FerryMig *m, const char *name, MigRAMBlock *out)
+{
+    unsigned n = m->vmm.ram_block_count(m->opaque);
 
     for (unsigned i = 0; i < n; i++) {
-        vmm->ram_block_get(i, out);
+        m->vmm.ram_block_get(m->opaque, i, out);
         if (!strcmp(out->name, name)) {
             return i;
         }
@@ -50,72 +72,70 @@ static unsigned find_block(const char *name, MigRAMBlock *out)
 
 /* --- received bitmaps ---------------------------------------------------- */
 
-static void recv_bitmaps_reset(void)
+static void recv_bitmaps_reset(FerryMig *m)
 {
-    const MigrationVMM *vmm = migration_vmm();
+    RAMLoadState *rl = m->ram_load;
 
-    for (unsigned i = 0; i < recv_nr_blocks; i++) {
-        g_free(recv_bmaps[i]);
-    }
-    g_free(recv_bmaps);
-    recv_nr_blocks = vmm->ram_block_count();
-    recv_bmaps = g_new0(unsigned long *, recv_nr_blocks);
-    for (unsigned i = 0; i < recv_nr_blocks; i++) {
+    recv_bitmaps_free(rl);
+    rl->recv_nr_blocks = m->vmm.ram_block_count(m->opaque);
+    rl->recv_bmaps = g_new0(unsigned long *, rl->recv_nr_blocks);
+    for (unsigned i = 0; i < rl->recv_nr_blocks; i++) {
         MigRAMBlock blk;
-        vmm->ram_block_get(i, &blk);
-        recv_bmaps[i] = g_new0(unsigned long,
-                               BITS_TO_LONGS(blk.size >> MIG_PAGE_SHIFT));
+        m->vmm.ram_block_get(m->opaque, i, &blk);
+        rl->recv_bmaps[i] = g_new0(unsigned long,
+                                   BITS_TO_LONGS(blk.size >> MIG_PAGE_SHIFT));
     }
 }
 
-const unsigned long *ram_recv_bitmap(unsigned block)
+const unsigned long *ram_recv_bitmap(FerryMig *m, unsigned block)
 {
-    return recv_bmaps[block];
+    return m->ram_load->recv_bmaps[block];
 }
 
-bool ram_recv_ready(void)
+bool ram_recv_ready(FerryMig *m)
 {
-    return recv_bmaps != NULL;
+    return m->ram_load->recv_bmaps != NULL;
 }
 
-unsigned ram_recv_block_index(const char *name)
+unsigned ram_recv_block_index(FerryMig *m, const char *name)
 {
     MigRAMBlock blk;
 
-    return find_block(name, &blk);
+    return find_block(m, name, &blk);
 }
 
-bool ram_recv_test(unsigned block, uint64_t page)
+bool ram_recv_test(FerryMig *m, unsigned block, uint64_t page)
 {
-    const unsigned long *map = recv_bmaps[block];
+    const unsigned long *map = m->ram_load->recv_bmaps[block];
 
     return (__atomic_load_n(&map[page / BITS_PER_LONG], __ATOMIC_ACQUIRE) >>
             (page % BITS_PER_LONG)) & 1;
 }
 
-void ram_recv_mark(unsigned block, uint64_t page)
+void ram_recv_mark(FerryMig *m, unsigned block, uint64_t page)
 {
-    bitmap_set_atomic(recv_bmaps[block], page);
+    bitmap_set_atomic(m->ram_load->recv_bmaps[block], page);
 }
 
-void ram_recv_clear(unsigned block, uint64_t first, uint64_t count)
+void ram_recv_clear(FerryMig *m, unsigned block, uint64_t first,
+                    uint64_t count)
 {
-    bitmap_clear_range_atomic(recv_bmaps[block], first, count);
+    bitmap_clear_range_atomic(m->ram_load->recv_bmaps[block], first, count);
 }
 
-void ram_recv_foreach_missing(unsigned block,
+void ram_recv_foreach_missing(FerryMig *m, unsigned block,
                               void (*fn)(uint64_t first, uint64_t count,
                                          void *opaque), void *opaque)
 {
+    const unsigned long *map = m->ram_load->recv_bmaps[block];
     MigRAMBlock blk;
 
-    migration_vmm()->ram_block_get(block, &blk);
+    m->vmm.ram_block_get(m->opaque, block, &blk);
     uint64_t pages = blk.size >> MIG_PAGE_SHIFT;
-    for (uint64_t p = bitmap_find_next_zero(recv_bmaps[block], pages, 0);
-         p < pages;) {
-        uint64_t end = bitmap_find_next(recv_bmaps[block], pages, p);
+    for (uint64_t p = bitmap_find_next_zero(map, pages, 0); p < pages;) {
+        uint64_t end = bitmap_find_next(map, pages, p);
         fn(p, end - p, opaque);
-        p = bitmap_find_next_zero(recv_bmaps[block], pages, end);
+        p = bitmap_find_next_zero(map, pages, end);
     }
 }
 
@@ -151,7 +171,7 @@ static bool get_block(QEMUFile *f, RAMLoadCursor *c, uint64_t flags,
     if (!read_block_name(f, id, "a block name", errp)) {
         return false;
     }
-    c->index = find_block(id, &c->blk);
+    c->index = find_block(c->m, id, &c->blk);
     c->have = c->index != UINT_MAX;
     if (!c->have) {
         error_setg(errp, "ram: unknown RAM block '%s'", id);
@@ -159,7 +179,8 @@ static bool get_block(QEMUFile *f, RAMLoadCursor *c, uint64_t flags,
     return c->have;
 }
 
-static bool load_mem_size(QEMUFile *f, uint64_t total, GError **errp)
+static bool load_mem_size(FerryMig *m, QEMUFile *f, uint64_t total,
+                          GError **errp)
 {
     uint64_t seen = 0;
 
@@ -174,7 +195,7 @@ static bool load_mem_size(QEMUFile *f, uint64_t total, GError **errp)
             error_setg(errp, "ram: stream ended inside the RAM block list");
             return false;
         }
-        if (find_block(id, &blk) == UINT_MAX) {
+        if (find_block(m, id, &blk) == UINT_MAX) {
             error_setg(errp, "ram: the stream has RAM block '%s', this VM "
                        "has none", id);
             return false;
@@ -192,7 +213,7 @@ static bool load_mem_size(QEMUFile *f, uint64_t total, GError **errp)
                    ", the stream announced %" G_GUINT64_FORMAT, seen, total);
         return false;
     }
-    recv_bitmaps_reset();
+    recv_bitmaps_reset(m);
     return true;
 }
 
@@ -238,7 +259,8 @@ static bool place_page(QEMUFile *f, uint64_t flags, const RAMLoadCursor *c,
     if (qemu_file_get_error(f)) {
         return false;
     }
-    return postcopy_dst_place(c->index, offset, zero ? NULL : buf, errp);
+    return postcopy_dst_place(c->m, c->index, offset, zero ? NULL : buf,
+                              errp);
 }
 
 static bool load_page(QEMUFile *f, uint64_t flags, RAMLoadCursor *c,
@@ -247,7 +269,7 @@ static bool load_page(QEMUFile *f, uint64_t flags, RAMLoadCursor *c,
     if (!get_block(f, c, flags, errp) || !check_offset(&c->blk, offset, errp)) {
         return false;
     }
-    if (postcopy_dst_placing()) {
+    if (postcopy_dst_placing(c->m)) {
         if (!place_page(f, flags, c, offset, errp)) {
             if (!*errp) {
                 error_setg(errp, "ram: stream ended inside a page");
@@ -260,7 +282,7 @@ static bool load_page(QEMUFile *f, uint64_t flags, RAMLoadCursor *c,
         error_setg(errp, "ram: stream ended inside a page");
         return false;
     }
-    ram_recv_mark(c->index, offset >> MIG_PAGE_SHIFT);
+    ram_recv_mark(c->m, c->index, offset >> MIG_PAGE_SHIFT);
     return true;
 }
 
@@ -284,7 +306,7 @@ static int load_records(QEMUFile *f, RAMLoadCursor *c, bool allow_mem_size,
                 return -EINVAL;
             }
             c->have = false;
-            if (!load_mem_size(f, addr, errp)) {
+            if (!load_mem_size(c->m, f, addr, errp)) {
                 return -EINVAL;
             }
             break;
@@ -311,12 +333,15 @@ int ram_load(QEMUFile *f, void *opaque, int version_id, GError **errp)
                    version_id, RAM_SECTION_VERSION);
         return -EINVAL;
     }
-    return load_records(f, &main_cursor, true, errp);
+    FerryMig *m = opaque;
+
+    m->ram_load->main_cursor.m = m;
+    return load_records(f, &m->ram_load->main_cursor, true, errp);
 }
 
-int ram_load_preempt_channel(QEMUFile *f, GError **errp)
+int ram_load_preempt_channel(FerryMig *m, QEMUFile *f, GError **errp)
 {
-    RAMLoadCursor c = { .have = false };
+    RAMLoadCursor c = { .m = m, .have = false };
 
     return load_records(f, &c, false, errp);
 }

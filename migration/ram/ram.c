@@ -21,10 +21,10 @@
 #include <string.h>
 #include "migration/ram/ram.h"
 #include "migration/format/savevm.h"
-#include "migration/vmm.h"
+#include "migration/context.h"
 #include "util/bitmap.h"
 #include "util/error.h"
-#include "util/log.h"
+#include "migration/log.h"
 
 #define SEND_BATCH       256            /* pages between limit checks */
 #define POSTCOPY_BATCH   32             /* pages between request checks */
@@ -63,50 +63,65 @@ bool ram_page_is_zero(const uint8_t *page)
     return true;
 }
 
-/* The migration in progress (one at a time), from setup to cleanup. */
-static RAMState *ram_state;
-/* The last migration's counters, for query-migrate once it ended. */
-static RAMStats final_stats;
-static bool have_final_stats;
-
 /* Postcopy: the destination's requests, queued by the return-path thread. */
 typedef struct PageRequest {
     unsigned block;
     uint64_t first, count;      /* pages */
 } PageRequest;
 
-static GMutex req_lock;
-static GQueue requests = G_QUEUE_INIT;
+/* The source side of RAM in a migration context. */
+struct RAMSaveState {
+    RAMState *active;           /* atomic: from setup to cleanup */
+    RAMStats final_stats;       /* the last migration's, once it ended */
+    bool have_final_stats;
+    GMutex req_lock;
+    GQueue requests;            /* req_lock: PageRequest */
+};
+
+RAMSaveState *ram_save_state_new(void)
+{
+    RAMSaveState *rss = g_new0(RAMSaveState, 1);
+
+    g_mutex_init(&rss->req_lock);
+    g_queue_init(&rss->requests);
+    return rss;
+}
+
+void ram_save_state_free(RAMSaveState *rss)
+{
+    g_queue_clear_full(&rss->requests, g_free);
+    g_mutex_clear(&rss->req_lock);
+    g_free(rss);
+}
 
 static uint64_t block_pages(const RAMBlockMig *b)
 {
     return b->blk.size >> MIG_PAGE_SHIFT;
 }
 
-static RAMState *ram_state_new(void)
+static RAMState *ram_state_new(FerryMig *m)
 {
-    const MigrationVMM *vmm = migration_vmm();
     RAMState *rs = g_new0(RAMState, 1);
 
-    rs->nr_blocks = vmm->ram_block_count();
+    rs->nr_blocks = m->vmm.ram_block_count(m->opaque);
     rs->blocks = g_new0(RAMBlockMig, rs->nr_blocks);
     for (unsigned i = 0; i < rs->nr_blocks; i++) {
         RAMBlockMig *b = &rs->blocks[i];
         b->index = i;
-        vmm->ram_block_get(i, &b->blk);
+        m->vmm.ram_block_get(m->opaque, i, &b->blk);
         b->bmap = g_new0(unsigned long, BITS_TO_LONGS(block_pages(b)));
         rs->stats.total_bytes += b->blk.size;
     }
     return rs;
 }
 
-bool ram_migration_stats(RAMStats *out)
+bool ram_migration_stats(FerryMig *m, RAMStats *out)
 {
-    RAMState *rs = __atomic_load_n(&ram_state, __ATOMIC_ACQUIRE);
+    RAMState *rs = __atomic_load_n(&m->ram->active, __ATOMIC_ACQUIRE);
 
     if (!rs) {
-        *out = final_stats;
-        return have_final_stats;
+        *out = m->ram->final_stats;
+        return m->ram->have_final_stats;
     }
     /* Read while the migration thread updates: each field is one word. */
     *out = rs->stats;
@@ -114,13 +129,13 @@ bool ram_migration_stats(RAMStats *out)
     return true;
 }
 
-static int ram_sync(RAMState *rs)
+static int ram_sync(FerryMig *m, RAMState *rs)
 {
     int64_t now = g_get_monotonic_time() * 1000;
     uint64_t before = rs->dirty_pages, after = 0;
 
     for (unsigned i = 0; i < rs->nr_blocks; i++) {
-        long n = migration_vmm()->dirty_log_sync(rs->blocks[i].index,
+        long n = m->vmm.dirty_log_sync(m->opaque, rs->blocks[i].index,
                                                  rs->blocks[i].bmap);
         if (n < 0) {
             return (int)n;
@@ -153,20 +168,21 @@ static void put_mem_size(QEMUFile *f, const RAMState *rs)
 
 static int ram_save_setup(QEMUFile *f, void *opaque, GError **errp)
 {
-    RAMState *rs = ram_state_new();
+    FerryMig *m = opaque;
+    RAMState *rs = ram_state_new(m);
 
-    have_final_stats = false;
-    __atomic_store_n(&ram_state, rs, __ATOMIC_RELEASE);
+    m->ram->have_final_stats = false;
+    __atomic_store_n(&m->ram->active, rs, __ATOMIC_RELEASE);
     for (unsigned i = 0; i < rs->nr_blocks; i++) {
         uint64_t pages = block_pages(&rs->blocks[i]);
         bitmap_set_range(rs->blocks[i].bmap, 0, pages);
         rs->dirty_pages += pages;
     }
-    if (!migration_vmm()->dirty_log_start(errp)) {
+    if (!m->vmm.dirty_log_start(m->opaque, errp)) {
         return -EIO;
     }
     /* The first sync (pass 1): every page is due anyway, this arms the log. */
-    int ret = ram_sync(rs);
+    int ret = ram_sync(m, rs);
     if (ret < 0) {
         error_setg(errp, "ram: dirty log sync failed: %s", g_strerror(-ret));
         return ret;
@@ -259,18 +275,19 @@ static uint64_t send_dirty_pages(QEMUFile *f, RAMState *rs, uint64_t max)
     return sent;
 }
 
-static void send_requested_pages(QEMUFile *f, RAMState *rs);
+static void send_requested_pages(FerryMig *m, QEMUFile *f, RAMState *rs);
 
 static int ram_save_iterate(QEMUFile *f, void *opaque)
 {
-    RAMState *rs = ram_state;
+    FerryMig *m = opaque;
+    RAMState *rs = m->ram->active;
     int64_t start = g_get_monotonic_time() * 1000;
     uint64_t batch = rs->postcopy ? POSTCOPY_BATCH : SEND_BATCH;
     int done = 0;
 
     while (!qemu_file_rate_limit_exceeded(f) && !qemu_file_get_error(f)) {
         if (rs->postcopy) {
-            send_requested_pages(f, rs);
+            send_requested_pages(m, f, rs);
         }
         if (send_dirty_pages(f, rs, batch) == 0) {
             done = 1;
@@ -286,8 +303,9 @@ static int ram_save_iterate(QEMUFile *f, void *opaque)
 
 static int ram_save_complete(QEMUFile *f, void *opaque)
 {
-    RAMState *rs = ram_state;
-    int ret = ram_sync(rs);
+    FerryMig *m = opaque;
+    RAMState *rs = m->ram->active;
+    int ret = ram_sync(m, rs);
 
     if (ret < 0) {
         return ret;
@@ -300,7 +318,8 @@ static int ram_save_complete(QEMUFile *f, void *opaque)
 
 static int ram_save_complete_postcopy(QEMUFile *f, void *opaque)
 {
-    RAMState *rs = ram_state;
+    FerryMig *m = opaque;
+    RAMState *rs = m->ram->active;
 
     while (send_dirty_pages(f, rs, SEND_BATCH) && !qemu_file_get_error(f)) {
     }
@@ -310,32 +329,35 @@ static int ram_save_complete_postcopy(QEMUFile *f, void *opaque)
 
 static uint64_t ram_save_pending(void *opaque, bool sync)
 {
-    RAMState *rs = ram_state;
+    FerryMig *m = opaque;
+    RAMState *rs = m->ram->active;
 
     if (!rs) {
         return 0;
     }
-    if (sync && ram_sync(rs) < 0) {
-        ferry_log("ram: dirty log sync failed");
+    if (sync && ram_sync(m, rs) < 0) {
+        mig_log("ram: dirty log sync failed");
     }
     return rs->dirty_pages * MIG_PAGE_SIZE;
 }
 
 static void ram_save_cleanup(void *opaque)
 {
-    RAMState *rs = ram_state;
+    FerryMig *m = opaque;
+    RAMSaveState *rss = m->ram;
+    RAMState *rs = rss->active;
 
     if (!rs) {
         return;
     }
-    g_mutex_lock(&req_lock);
-    final_stats = rs->stats;
-    final_stats.remaining_pages = rs->dirty_pages;
-    have_final_stats = true;
-    __atomic_store_n(&ram_state, NULL, __ATOMIC_RELEASE);
-    g_queue_clear_full(&requests, g_free);
-    g_mutex_unlock(&req_lock);
-    migration_vmm()->dirty_log_stop();
+    g_mutex_lock(&rss->req_lock);
+    rss->final_stats = rs->stats;
+    rss->final_stats.remaining_pages = rs->dirty_pages;
+    rss->have_final_stats = true;
+    __atomic_store_n(&rss->active, NULL, __ATOMIC_RELEASE);
+    g_queue_clear_full(&rss->requests, g_free);
+    g_mutex_unlock(&rss->req_lock);
+    m->vmm.dirty_log_stop(m->opaque);
     for (unsigned i = 0; i < rs->nr_blocks; i++) {
         g_free(rs->blocks[i].bmap);
     }
@@ -396,10 +418,10 @@ static void discard_add(QEMUFile *f, DiscardCmd *c, uint64_t first,
     }
 }
 
-int ram_postcopy_send_discards(QEMUFile *f)
+int ram_postcopy_send_discards(FerryMig *m, QEMUFile *f)
 {
-    RAMState *rs = ram_state;
-    int ret = ram_sync(rs);
+    RAMState *rs = m->ram->active;
+    int ret = ram_sync(m, rs);
 
     if (ret < 0) {
         return ret;
@@ -420,27 +442,27 @@ int ram_postcopy_send_discards(QEMUFile *f)
     return qemu_file_get_error(f);
 }
 
-void ram_postcopy_start(QEMUFile *urgent)
+void ram_postcopy_start(FerryMig *m, QEMUFile *urgent)
 {
-    RAMState *rs = ram_state;
+    RAMState *rs = m->ram->active;
 
     rs->postcopy = true;
-    g_mutex_lock(&req_lock);
+    g_mutex_lock(&m->ram->req_lock);
     rs->urgent_file = urgent;
     rs->last_urgent = NULL;
-    g_mutex_unlock(&req_lock);
+    g_mutex_unlock(&m->ram->req_lock);
     /* The guest is stopped for good here: nothing dirties RAM any more. */
-    migration_vmm()->dirty_log_stop();
+    m->vmm.dirty_log_stop(m->opaque);
 }
 
 
-void ram_postcopy_stop_urgent(void)
+void ram_postcopy_stop_urgent(FerryMig *m)
 {
-    g_mutex_lock(&req_lock);
-    if (ram_state) {
-        ram_state->urgent_file = NULL;
+    g_mutex_lock(&m->ram->req_lock);
+    if (m->ram->active) {
+        m->ram->active->urgent_file = NULL;
     }
-    g_mutex_unlock(&req_lock);
+    g_mutex_unlock(&m->ram->req_lock);
 }
 
 static void send_request(RAMState *rs, QEMUFile *f, const RAMBlockMig **last,
@@ -461,10 +483,13 @@ static void send_request(RAMState *rs, QEMUFile *f, const RAMBlockMig **last,
  * With a preempt channel the page goes out at once, from the return-path
  * thread: the migration thread may be blocked writing background pages.
  */
-void ram_postcopy_request(const char *block, uint64_t offset, uint64_t len)
+void ram_postcopy_request(FerryMig *m, const char *block, uint64_t offset,
+                          uint64_t len)
 {
-    g_mutex_lock(&req_lock);
-    RAMState *rs = ram_state;
+    RAMSaveState *rss = m->ram;
+
+    g_mutex_lock(&rss->req_lock);
+    RAMState *rs = rss->active;
     for (unsigned i = 0; rs && i < rs->nr_blocks; i++) {
         const RAMBlockMig *b = &rs->blocks[i];
         if (strcmp(b->blk.name, block)) {
@@ -480,23 +505,23 @@ void ram_postcopy_request(const char *block, uint64_t offset, uint64_t len)
             send_request(rs, rs->urgent_file, &rs->last_urgent, &r);
             qemu_fflush(rs->urgent_file);
         } else {
-            g_queue_push_tail(&requests, g_memdup2(&r, sizeof(r)));
+            g_queue_push_tail(&rss->requests, g_memdup2(&r, sizeof(r)));
         }
-        g_mutex_unlock(&req_lock);
+        g_mutex_unlock(&rss->req_lock);
         return;
     }
-    g_mutex_unlock(&req_lock);
-    ferry_log("ram: ignoring a request for %" G_GUINT64_FORMAT " bytes at "
-              "0x%" G_GINT64_MODIFIER "x of '%s'", len, offset, block);
+    g_mutex_unlock(&rss->req_lock);
+    mig_log("ram: ignoring a request for %" G_GUINT64_FORMAT " bytes at "
+            "0x%" G_GINT64_MODIFIER "x of '%s'", len, offset, block);
 }
 
 /* Queued requests (no preempt channel): ahead of the background scan. */
-static void send_requested_pages(QEMUFile *f, RAMState *rs)
+static void send_requested_pages(FerryMig *m, QEMUFile *f, RAMState *rs)
 {
     for (;;) {
-        g_mutex_lock(&req_lock);
-        PageRequest *r = g_queue_pop_head(&requests);
-        g_mutex_unlock(&req_lock);
+        g_mutex_lock(&m->ram->req_lock);
+        PageRequest *r = g_queue_pop_head(&m->ram->requests);
+        g_mutex_unlock(&m->ram->req_lock);
         if (!r) {
             break;
         }
@@ -507,20 +532,20 @@ static void send_requested_pages(QEMUFile *f, RAMState *rs)
 
 /* --- postcopy recovery ---------------------------------------------------- */
 
-unsigned ram_postcopy_block_count(void)
+unsigned ram_postcopy_block_count(FerryMig *m)
 {
-    return ram_state ? ram_state->nr_blocks : 0;
+    return m->ram->active ? m->ram->active->nr_blocks : 0;
 }
 
-const char *ram_postcopy_block_name(unsigned i)
+const char *ram_postcopy_block_name(FerryMig *m, unsigned i)
 {
-    return ram_state->blocks[i].blk.name;
+    return m->ram->active->blocks[i].blk.name;
 }
 
-bool ram_postcopy_reload_bitmap(const char *block, const uint8_t *le_words,
-                                uint64_t bytes)
+bool ram_postcopy_reload_bitmap(FerryMig *m, const char *block,
+                                const uint8_t *le_words, uint64_t bytes)
 {
-    RAMState *rs = ram_state;
+    RAMState *rs = m->ram->active;
 
     for (unsigned i = 0; rs && i < rs->nr_blocks; i++) {
         RAMBlockMig *b = &rs->blocks[i];
@@ -551,32 +576,34 @@ bool ram_postcopy_reload_bitmap(const char *block, const uint8_t *le_words,
     return false;
 }
 
-void ram_postcopy_new_stream(QEMUFile *urgent)
+void ram_postcopy_new_stream(FerryMig *m, QEMUFile *urgent)
 {
-    RAMState *rs = ram_state;
+    RAMState *rs = m->ram->active;
 
-    g_mutex_lock(&req_lock);
-    g_queue_clear_full(&requests, g_free);
+    g_mutex_lock(&m->ram->req_lock);
+    g_queue_clear_full(&m->ram->requests, g_free);
     rs->last_sent = NULL;
     rs->last_urgent = NULL;
     rs->urgent_file = urgent;
     rs->cur_block = 0;
     rs->cur_page = 0;
-    g_mutex_unlock(&req_lock);
+    g_mutex_unlock(&m->ram->req_lock);
 }
 
 static int ram_save_urgent(QEMUFile *f, void *opaque)
 {
-    send_requested_pages(f, ram_state);
+    FerryMig *m = opaque;
+
+    send_requested_pages(m, f, m->ram->active);
     qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
     return qemu_file_get_error(f);
 }
 
-bool ram_postcopy_pending_requests(void)
+bool ram_postcopy_pending_requests(FerryMig *m)
 {
-    g_mutex_lock(&req_lock);
-    bool any = !g_queue_is_empty(&requests);
-    g_mutex_unlock(&req_lock);
+    g_mutex_lock(&m->ram->req_lock);
+    bool any = !g_queue_is_empty(&m->ram->requests);
+    g_mutex_unlock(&m->ram->req_lock);
     return any;
 }
 

@@ -6,6 +6,7 @@
 #ifndef FERRY_MIGRATION_RAM_H
 #define FERRY_MIGRATION_RAM_H
 
+#include "ferry/migration.h"
 #include "migration/format/register.h"
 
 #define RAM_SAVE_FLAG_ZERO      0x002
@@ -35,8 +36,9 @@ extern const SaveVMHandlers ram_handlers;
 /* Destination: ram_handlers' load_state (migration/ram-load.c). */
 int ram_load(QEMUFile *f, void *opaque, int version_id, GError **errp);
 
-/* Statistics of the migration in progress; false when there is none. */
-bool ram_migration_stats(RAMStats *out);
+/* Statistics of the migration in progress, or of the last one; false
+ * when there is none. */
+bool ram_migration_stats(FerryMig *m, RAMStats *out);
 
 /* True if the 4 KiB page is all zero bytes. */
 bool ram_page_is_zero(const uint8_t *page);
@@ -46,44 +48,46 @@ bool ram_page_is_zero(const uint8_t *page);
  * stopped: a final sync, then a POSTCOPY_RAM_DISCARD for every page still
  * to send.
  */
-int ram_postcopy_send_discards(QEMUFile *f);
+int ram_postcopy_send_discards(FerryMig *m, QEMUFile *f);
 /* From now on requested pages go first, on @urgent if not NULL. */
-void ram_postcopy_start(QEMUFile *urgent);
+void ram_postcopy_start(FerryMig *m, QEMUFile *urgent);
 /* The destination's request (return-path thread): queued, or sent at
  * once on the preempt channel. */
-void ram_postcopy_request(const char *block, uint64_t offset, uint64_t len);
+void ram_postcopy_request(FerryMig *m, const char *block, uint64_t offset,
+                          uint64_t len);
 /* Before the preempt channel closes: no more sends on it. */
-void ram_postcopy_stop_urgent(void);
-bool ram_postcopy_pending_requests(void);
+void ram_postcopy_stop_urgent(FerryMig *m);
+bool ram_postcopy_pending_requests(FerryMig *m);
 
 /*
  * Destination (migration/ram-load.c).  One bit per page received, in
  * precopy and postcopy alike; any thread.
  */
-unsigned ram_recv_block_index(const char *name);    /* UINT_MAX if none */
+unsigned ram_recv_block_index(FerryMig *m, const char *name); /* UINT_MAX: none */
 /* False until a stream's RAM block list was loaded. */
-bool ram_recv_ready(void);
-const unsigned long *ram_recv_bitmap(unsigned block);
+bool ram_recv_ready(FerryMig *m);
+const unsigned long *ram_recv_bitmap(FerryMig *m, unsigned block);
 /*
  * Source, postcopy recovery: what the destination holds of @block, as
  * little-endian 64-bit words (MIG_RP_MSG_RECV_BITMAP); every page not in
  * it is to be sent (again).  False if the size does not match the block.
  */
-bool ram_postcopy_reload_bitmap(const char *block, const uint8_t *le_words,
-                                uint64_t bytes);
+bool ram_postcopy_reload_bitmap(FerryMig *m, const char *block,
+                                const uint8_t *le_words, uint64_t bytes);
 /* A new stream after recovery: the next page names its block. */
-void ram_postcopy_new_stream(QEMUFile *urgent);
+void ram_postcopy_new_stream(FerryMig *m, QEMUFile *urgent);
 /* Blocks the source must ask RECV_BITMAP for. */
-unsigned ram_postcopy_block_count(void);
-const char *ram_postcopy_block_name(unsigned i);
-bool ram_recv_test(unsigned block, uint64_t page);
-void ram_recv_mark(unsigned block, uint64_t page);
-void ram_recv_clear(unsigned block, uint64_t first, uint64_t count);
+unsigned ram_postcopy_block_count(FerryMig *m);
+const char *ram_postcopy_block_name(FerryMig *m, unsigned i);
+bool ram_recv_test(FerryMig *m, unsigned block, uint64_t page);
+void ram_recv_mark(FerryMig *m, unsigned block, uint64_t page);
+void ram_recv_clear(FerryMig *m, unsigned block, uint64_t first,
+                    uint64_t count);
 /* Pages of @block not received, as runs: calls @fn(first, count). */
-void ram_recv_foreach_missing(unsigned block,
+void ram_recv_foreach_missing(FerryMig *m, unsigned block,
                               void (*fn)(uint64_t first, uint64_t count,
                                          void *opaque), void *opaque);
 /* Reads page records from postcopy-preempt's channel until its EOS. */
-int ram_load_preempt_channel(QEMUFile *f, GError **errp);
+int ram_load_preempt_channel(FerryMig *m, QEMUFile *f, GError **errp);
 
 #endif

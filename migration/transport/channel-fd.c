@@ -1,6 +1,7 @@
 /*
  * fd:NAME: a descriptor the monitor received with getfd (or SCM_RIGHTS on
- * QMP), found through mig_fd_lookup, which hands its ownership over.
+ * QMP), found through the context's MigFdSource, which hands its
+ * ownership over.
  * A socket carries both directions (so the return path works); anything
  * else (a pipe, a file) only the direction of the migration.  Like every
  * channel it is switched to O_NONBLOCK, which the sender of the fd shares
@@ -14,7 +15,8 @@
 #include "migration/transport/channel.h"
 #include "util/error.h"
 
-MigChannel *mig_fd_open(const char *uri, bool outgoing, GError **errp)
+MigChannel *mig_fd_open(const char *uri, bool outgoing,
+                        const MigFdSource *fds, GError **errp)
 {
     const char *name = uri + 3;     /* after "fd:" */
     struct stat st;
@@ -24,11 +26,11 @@ MigChannel *mig_fd_open(const char *uri, bool outgoing, GError **errp)
         error_setg(errp, "'%s': missing file descriptor name", uri);
         return NULL;
     }
-    if (!mig_fd_lookup) {
+    if (!fds || !fds->lookup) {
         error_setg(errp, "%s: no file descriptors can be looked up here", uri);
         return NULL;
     }
-    fd = mig_fd_lookup(name, errp);
+    fd = fds->lookup(fds->opaque, name, errp);
     if (fd < 0) {
         g_prefix_error(errp, "%s: ", uri);
         return NULL;

@@ -1,9 +1,9 @@
 /*
- * Migration URIs: picks the transport for mig_channel_connect() and runs
- * the one pending incoming migration of mig_channel_listen().
+ * Migration URIs: picks the transport for mig_channel_connect(), and the
+ * listener that waits for a migration's incoming channels.
  *
- * Incoming state is a singleton because a VM has at most one incoming
- * migration; it is touched only from the main thread.
+ * A listener belongs to one migration context and is touched only from
+ * the thread of its GMainContext, where its callbacks run too.
  */
 #include <errno.h>
 #include <string.h>
@@ -51,13 +51,14 @@ static bool parse_scheme(const char *uri, MigScheme *scheme, GError **errp)
 }
 
 static MigChannel *open_uri(const char *uri, MigScheme scheme, bool outgoing,
-                            int cancel_fd, GError **errp)
+                            int cancel_fd, const MigFdSource *fds,
+                            GError **errp)
 {
     switch (scheme) {
     case MIG_SCHEME_SOCKET:
         return mig_socket_connect(uri, cancel_fd, errp);
     case MIG_SCHEME_FD:
-        return mig_fd_open(uri, outgoing, errp);
+        return mig_fd_open(uri, outgoing, fds, errp);
     case MIG_SCHEME_EXEC:
         return mig_exec_open(uri, outgoing, errp);
     case MIG_SCHEME_FILE:
@@ -66,12 +67,14 @@ static MigChannel *open_uri(const char *uri, MigScheme scheme, bool outgoing,
     g_assert_not_reached();
 }
 
-MigChannel *mig_channel_connect(const char *uri, GError **errp)
+MigChannel *mig_channel_connect(const char *uri, const MigFdSource *fds,
+                                GError **errp)
 {
-    return mig_channel_connect_cancellable(uri, -1, errp);
+    return mig_channel_connect_cancellable(uri, -1, fds, errp);
 }
 
 MigChannel *mig_channel_connect_cancellable(const char *uri, int cancel_fd,
+                                            const MigFdSource *fds,
                                             GError **errp)
 {
     MigScheme scheme;
@@ -79,13 +82,15 @@ MigChannel *mig_channel_connect_cancellable(const char *uri, int cancel_fd,
     if (!parse_scheme(uri, &scheme, errp)) {
         return NULL;
     }
-    return open_uri(uri, scheme, true, cancel_fd, errp);
+    return open_uri(uri, scheme, true, cancel_fd, fds, errp);
 }
 
 /* --- incoming ------------------------------------------------------------ */
 
-static struct {
-    guint source;               /* 0: nothing pending */
+struct MigListener {
+    GMainContext *context;
+    MigFdSource fds;
+    GSource *source;            /* NULL: nothing pending */
     char *uri;
     int listen_fd;              /* tcp/unix until the accept */
     MigChannel *ready;          /* exec/file/fd until the idle callback */
@@ -93,33 +98,58 @@ static struct {
     MigChannelAccepted cb;
     void *opaque;
     bool keep_listening;        /* hand over every connection, not one */
-} incoming = { .listen_fd = -1 };
+};
 
-static void incoming_clear(void)
+MigListener *mig_listener_new(GMainContext *context, const MigFdSource *fds)
 {
-    if (incoming.source) {
-        g_source_remove(incoming.source);
-        incoming.source = 0;
-    }
-    if (incoming.listen_fd >= 0) {
-        close(incoming.listen_fd);
-        incoming.listen_fd = -1;
-        mig_socket_listen_cleanup(incoming.uri);
-    }
-    g_clear_pointer(&incoming.ready, mig_channel_unref);
-    g_clear_pointer(&incoming.uri, g_free);
-    incoming.cb = NULL;
-    incoming.opaque = NULL;
-    incoming.keep_listening = false;
+    MigListener *l = g_new0(MigListener, 1);
+
+    l->context = g_main_context_ref(context);
+    l->fds = *fds;
+    l->listen_fd = -1;
+    return l;
 }
 
-static gboolean incoming_accept(int fd, GIOCondition cond, void *unused)
+static void listener_clear(MigListener *l)
 {
-    g_autoptr(GError) err = NULL;
-    MigChannel *chan = mig_socket_accept(fd, incoming.address, &err);
+    if (l->source) {
+        g_source_destroy(l->source);
+        g_clear_pointer(&l->source, g_source_unref);
+    }
+    if (l->listen_fd >= 0) {
+        close(l->listen_fd);
+        l->listen_fd = -1;
+        mig_socket_listen_cleanup(l->uri);
+    }
+    g_clear_pointer(&l->ready, mig_channel_unref);
+    g_clear_pointer(&l->uri, g_free);
+    l->cb = NULL;
+    l->opaque = NULL;
+    l->keep_listening = false;
+}
 
-    MigChannelAccepted cb = incoming.cb;
-    void *opaque = incoming.opaque;
+void mig_listener_free(MigListener *l)
+{
+    if (l) {
+        mig_listener_cancel(l);
+        g_main_context_unref(l->context);
+        g_free(l);
+    }
+}
+
+/* Forgets the source the callback is about to remove by its return. */
+static void listener_source_done(MigListener *l)
+{
+    g_clear_pointer(&l->source, g_source_unref);
+}
+
+static gboolean listener_accept(int fd, GIOCondition cond, void *opaque)
+{
+    MigListener *l = opaque;
+    g_autoptr(GError) err = NULL;
+    MigChannel *chan = mig_socket_accept(fd, l->address, &err);
+    MigChannelAccepted cb = l->cb;
+    void *cb_opaque = l->opaque;
 
     if (!chan && !err) {
         return G_SOURCE_CONTINUE;   /* the peer left before the accept */
@@ -128,29 +158,37 @@ static gboolean incoming_accept(int fd, GIOCondition cond, void *unused)
         /* e.g. EMFILE: retrying would spin on the still-pending peer */
         g_warning("%s", err->message);
     }
-    if (chan && incoming.keep_listening) {
-        cb(chan, opaque);
+    if (chan && l->keep_listening) {
+        cb(chan, cb_opaque);
         return G_SOURCE_CONTINUE;
     }
-    incoming.source = 0;    /* removed by our return value */
-    incoming_clear();
-    cb(chan, opaque);
+    listener_source_done(l);
+    listener_clear(l);
+    cb(chan, cb_opaque);
     return G_SOURCE_REMOVE;
 }
 
-static gboolean incoming_ready(void *unused)
+static gboolean listener_ready(void *opaque)
 {
-    MigChannel *chan = g_steal_pointer(&incoming.ready);
-    MigChannelAccepted cb = incoming.cb;
-    void *opaque = incoming.opaque;
+    MigListener *l = opaque;
+    MigChannel *chan = g_steal_pointer(&l->ready);
+    MigChannelAccepted cb = l->cb;
+    void *cb_opaque = l->opaque;
 
-    incoming.source = 0;
-    incoming_clear();
-    cb(chan, opaque);
+    listener_source_done(l);
+    listener_clear(l);
+    cb(chan, cb_opaque);
     return G_SOURCE_REMOVE;
 }
 
-static bool listen_socket(const char *uri, GError **errp)
+static void attach_source(MigListener *l, GSource *src, GSourceFunc fn)
+{
+    g_source_set_callback(src, fn, l, NULL);
+    g_source_attach(src, l->context);
+    l->source = src;
+}
+
+static bool listen_socket(MigListener *l, const char *uri, GError **errp)
 {
     char *bound = NULL;
     int fd = mig_socket_listen(uri, &bound, errp);
@@ -158,55 +196,56 @@ static bool listen_socket(const char *uri, GError **errp)
     if (fd < 0) {
         return false;
     }
-    incoming.listen_fd = fd;
-    incoming.address = bound;
-    incoming.source = g_unix_fd_add(fd, G_IO_IN, incoming_accept, NULL);
+    l->listen_fd = fd;
+    l->address = bound;
+    attach_source(l, g_unix_fd_source_new(fd, G_IO_IN),
+                  G_SOURCE_FUNC(listener_accept));
     return true;
 }
 
-bool mig_channel_listen(const char *uri, MigChannelAccepted cb, void *opaque,
-                        GError **errp)
+bool mig_listener_listen(MigListener *l, const char *uri,
+                         MigChannelAccepted cb, void *opaque, GError **errp)
 {
     MigScheme scheme;
 
-    if (incoming.source) {
+    if (l->source) {
         error_setg(errp, "%s: an incoming migration is already pending on %s",
-                   uri, incoming.uri);
+                   uri, l->uri);
         return false;
     }
     if (!parse_scheme(uri, &scheme, errp)) {
         return false;
     }
-    g_clear_pointer(&incoming.address, g_free);
+    g_clear_pointer(&l->address, g_free);
     if (scheme == MIG_SCHEME_SOCKET) {
-        if (!listen_socket(uri, errp)) {
+        if (!listen_socket(l, uri, errp)) {
             return false;
         }
     } else {
-        incoming.ready = open_uri(uri, scheme, false, -1, errp);
-        if (!incoming.ready) {
+        l->ready = open_uri(uri, scheme, false, -1, &l->fds, errp);
+        if (!l->ready) {
             return false;
         }
-        incoming.source = g_idle_add(incoming_ready, NULL);
+        attach_source(l, g_idle_source_new(), listener_ready);
     }
-    incoming.uri = g_strdup(uri);
-    incoming.cb = cb;
-    incoming.opaque = opaque;
+    l->uri = g_strdup(uri);
+    l->cb = cb;
+    l->opaque = opaque;
     return true;
 }
 
-void mig_channel_listen_keep(bool keep)
+void mig_listener_keep(MigListener *l, bool keep)
 {
-    incoming.keep_listening = keep && incoming.listen_fd >= 0;
+    l->keep_listening = keep && l->listen_fd >= 0;
 }
 
-char *mig_channel_listen_address(void)
+char *mig_listener_address(MigListener *l)
 {
-    return g_strdup(incoming.address);
+    return g_strdup(l->address);
 }
 
-void mig_listen_cancel(void)
+void mig_listener_cancel(MigListener *l)
 {
-    incoming_clear();
-    g_clear_pointer(&incoming.address, g_free);
+    listener_clear(l);
+    g_clear_pointer(&l->address, g_free);
 }

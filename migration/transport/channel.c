@@ -34,8 +34,6 @@ struct MigChannel {
     void *priv;
 };
 
-MigFdLookupFn mig_fd_lookup;
-
 static bool fd_is_socket(int fd)
 {
     struct stat st;

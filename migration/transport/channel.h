@@ -3,9 +3,9 @@
  *
  *   tcp:HOST:PORT         socket; both directions (the return path)
  *   unix:PATH             socket; both directions
- *   fd:NAME               a descriptor the monitor received with getfd,
- *                         found through mig_fd_lookup; both directions when
- *                         it is a socket
+ *   fd:NAME               a descriptor the VMM received (QMP's getfd),
+ *                         found through a MigFdSource; both directions
+ *                         when it is a socket
  *   exec:COMMAND          /bin/sh -c COMMAND; outgoing writes its stdin,
  *                         incoming reads its stdout
  *   file:PATH[,offset=N]  outgoing creates/truncates PATH and writes from
@@ -16,7 +16,8 @@
  * Threads: a channel is read by one thread and written by one thread (the
  * same or another: the return path).  mig_channel_shutdown() may be called
  * from any thread and wakes both.  The last reference is dropped once no
- * other thread uses the channel.  Listening is main-thread only.
+ * other thread uses the channel.  A listener is used only from the thread
+ * of its GMainContext.
  */
 #ifndef FERRY_MIGRATION_CHANNEL_H
 #define FERRY_MIGRATION_CHANNEL_H
@@ -31,48 +32,59 @@ typedef struct MigChannel MigChannel;
 /*
  * Finds the descriptor named @name for "fd:NAME" and hands it over: the
  * channel owns (and closes) what it returns.  -1 with @errp set when there
- * is none.  The monitor sets it to its getfd table; tests set their own.
+ * is none.  The VMM's fd_lookup hook (its getfd table); tests have their
+ * own.
  */
-typedef int (*MigFdLookupFn)(const char *name, GError **errp);
-extern MigFdLookupFn mig_fd_lookup;
+typedef int (*MigFdLookupFn)(void *opaque, const char *name, GError **errp);
+typedef struct MigFdSource {
+    MigFdLookupFn lookup;       /* NULL: fd: URIs are refused */
+    void *opaque;
+} MigFdSource;
 
 /* Outgoing: connects, spawns or opens @uri.  Blocking (tcp connect). */
-MigChannel *mig_channel_connect(const char *uri, GError **errp);
+MigChannel *mig_channel_connect(const char *uri, const MigFdSource *fds,
+                                GError **errp);
 /* As mig_channel_connect; a socket connect gives up once @cancel_fd (an
  * eventfd, -1 for none) becomes readable, so a cancel is never stuck
  * behind a peer that does not accept. */
 MigChannel *mig_channel_connect_cancellable(const char *uri, int cancel_fd,
+                                            const MigFdSource *fds,
                                             GError **errp);
 
 /*
- * Incoming: called from the GLib default main context with the new channel
- * (the callee owns that reference), never from inside mig_channel_listen().
- * @chan is NULL when accepting the connection failed (the reason is logged).
+ * Incoming: called from the listener's GMainContext with the new channel
+ * (the callee owns that reference), never from inside
+ * mig_listener_listen().  @chan is NULL when accepting the connection
+ * failed (the reason is logged).
  */
 typedef void (*MigChannelAccepted)(MigChannel *chan, void *opaque);
 
+/* What waits for a migration's incoming channels, on @context. */
+typedef struct MigListener MigListener;
+MigListener *mig_listener_new(GMainContext *context, const MigFdSource *fds);
+void mig_listener_free(MigListener *l);
 /*
- * Prepares the one incoming migration: tcp/unix listen and accept ONE
+ * Prepares an incoming migration: tcp/unix listen and accept ONE
  * connection; exec/file/fd open at once and are handed over from an idle
- * callback.  Fails when an incoming migration is already pending.
+ * callback.  Fails when something is already pending.
  */
-bool mig_channel_listen(const char *uri, MigChannelAccepted cb, void *opaque,
-                        GError **errp);
+bool mig_listener_listen(MigListener *l, const char *uri,
+                         MigChannelAccepted cb, void *opaque, GError **errp);
 /*
  * With @keep, a tcp/unix listen stays open after the first connection and
  * hands every further one to the same callback (postcopy-preempt opens a
- * second connection), until mig_listen_cancel().
+ * second connection), until mig_listener_cancel().
  */
-void mig_channel_listen_keep(bool keep);
+void mig_listener_keep(MigListener *l, bool keep);
 /*
  * The address actually listened on ("tcp:127.0.0.1:40123" for port 0,
  * "unix:PATH"), to be g_free()d; NULL when the pending or last incoming
  * migration is not a socket.  Kept after the accept, until the next listen
  * or cancel, so query-migrate can still show it.
  */
-char *mig_channel_listen_address(void);
+char *mig_listener_address(MigListener *l);
 /* Drops a pending listen (closing the listener or the unclaimed channel). */
-void mig_listen_cancel(void);
+void mig_listener_cancel(MigListener *l);
 
 /* The URI, for messages ("tcp:127.0.0.1:4444"). */
 const char *mig_channel_name(const MigChannel *chan);
@@ -133,7 +145,8 @@ int mig_socket_listen(const char *uri, char **bound_name, GError **errp);
 MigChannel *mig_socket_accept(int listen_fd, const char *name, GError **errp);
 void mig_socket_listen_cleanup(const char *uri);
 
-MigChannel *mig_fd_open(const char *uri, bool outgoing, GError **errp);
+MigChannel *mig_fd_open(const char *uri, bool outgoing,
+                        const MigFdSource *fds, GError **errp);
 MigChannel *mig_exec_open(const char *uri, bool outgoing, GError **errp);
 MigChannel *mig_file_open(const char *uri, bool outgoing, GError **errp);
 

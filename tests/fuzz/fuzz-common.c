@@ -5,7 +5,7 @@
 #include "fuzz-common.h"
 #include "migration/ram/ram.h"
 #include "migration/format/savevm.h"
-#include "migration/vmstate.h"
+#include "migration/format/vmstate-int.h"
 #include "system/dirty-log.h"
 #include "system/migration-vmm.h"
 #include "util/error.h"
@@ -14,6 +14,7 @@ FuzzDev fuzz_dev;
 SerialState fuzz_serial;
 WorkloadState fuzz_workload;
 RAMBlock *fuzz_ram;
+FerryMig *fuzz_mig;
 
 static bool sub_z_needed(void *opaque)
 {
@@ -128,16 +129,15 @@ void fuzz_machine_init(void)
         die("guest RAM", err);
     }
     dirty_log_register(&no_log);
-    ferry_migration_vmm_install();
-    if (!savevm_register_live("ram", 0, RAM_SECTION_VERSION, &ram_handlers,
-                              NULL, &err)) {
-        die("ram section", err);
+    if (!machine_migration_init(&err)) {
+        die("migration context", err);
     }
+    fuzz_mig = machine_migration();
     fuzz_workload.ncpus = FUZZ_NCPUS;
-    if (!serial_vmstate_register(&fuzz_serial, &err) ||
-        !workload_vmstate_register(&fuzz_workload, &err) ||
-        !vmstate_register("fuzz-dev", 0, &vmstate_fuzz_dev, &fuzz_dev,
-                          MIG_PRI_DEFAULT, &err)) {
+    if (!serial_vmstate_register(fuzz_mig, &fuzz_serial, &err) ||
+        !workload_vmstate_register(fuzz_mig, &fuzz_workload, &err) ||
+        !ferry_mig_register_device(fuzz_mig, "fuzz-dev", 0, &vmstate_fuzz_dev,
+                                   &fuzz_dev, MIG_PRI_DEFAULT, &err)) {
         die("device sections", err);
     }
 }

@@ -16,6 +16,7 @@
 #include "hw/serial.h"
 #include "hw/workload.h"
 #include "system/memory.h"
+#include "ferry/migration.h"
 
 #define FUZZ_RAM_SIZE (1u << 20)
 #define FUZZ_NCPUS 2
@@ -48,6 +49,8 @@ extern FuzzDev fuzz_dev;
 extern SerialState fuzz_serial;
 extern WorkloadState fuzz_workload;
 extern RAMBlock *fuzz_ram;
+/* The machine's migration context, after fuzz_machine_init(). */
+extern FerryMig *fuzz_mig;
 
 /* Registers everything once; later calls do nothing.  Aborts on failure. */
 void fuzz_machine_init(void);

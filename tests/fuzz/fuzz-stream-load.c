@@ -15,6 +15,7 @@
 #include "fuzz-common.h"
 #include "migration/transport/channel.h"
 #include "migration/format/qemu-file.h"
+#include "migration/context.h"
 #include "migration/format/savevm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -51,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                      NULL, NULL);
     QEMUFile *f = qemu_file_new_input(ch);
     mig_channel_unref(ch);
-    int ret = savevm_load(f, fuzz_on_command, NULL, &err);
+    int ret = savevm_load(&fuzz_mig->saved, f, fuzz_on_command, NULL, &err);
     /* The contract: a failure always says why. */
     if (ret < 0 && !err) {
         fprintf(stderr, "fuzz: savevm_load returned %d without an error\n",

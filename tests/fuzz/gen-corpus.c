@@ -11,6 +11,7 @@
 #include "fuzz-common.h"
 #include "migration/transport/channel.h"
 #include "migration/format/qemu-file.h"
+#include "migration/context.h"
 #include "migration/format/savevm.h"
 
 static const char *dir;
@@ -25,7 +26,7 @@ static QEMUFile *open_seed(const char *name)
 {
     GError *err = NULL;
     g_autofree char *uri = g_strdup_printf("file:%s/%s", dir, name);
-    MigChannel *ch = mig_channel_connect(uri, &err);
+    MigChannel *ch = mig_channel_connect(uri, NULL, &err);
 
     if (!ch) {
         fail(uri, err);
@@ -62,11 +63,11 @@ static void write_stream(const char *name, bool ping, bool rp,
     if (ping) {
         savevm_put_command(f, MIG_CMD_PING, 4, ping_data);
     }
-    if (savevm_setup(f, &err) < 0) {
+    if (savevm_setup(&fuzz_mig->saved, f, &err) < 0) {
         fail(name, err);
     }
     for (int i = 0; i < iterations && ret == 0; i++) {
-        ret = savevm_iterate(f);
+        ret = savevm_iterate(&fuzz_mig->saved, f);
     }
     if (ret < 0) {
         fail(name, NULL);
@@ -77,13 +78,13 @@ static void write_stream(const char *name, bool ping, bool rp,
                         &v, sizeof(v));
     }
     if (dirty && iterations) {
-        savevm_pending(true);
-        savevm_iterate(f);
+        savevm_pending(&fuzz_mig->saved, true);
+        savevm_iterate(&fuzz_mig->saved, f);
     }
-    if (savevm_complete(f, &err) < 0) {
+    if (savevm_complete(&fuzz_mig->saved, f, &err) < 0) {
         fail(name, err);
     }
-    savevm_cleanup();
+    savevm_cleanup(&fuzz_mig->saved);
     close_seed(f, name);
 }
 

@@ -20,6 +20,10 @@
 #define STREAM_SIZE (4 * 1024 * 1024 + 777)
 
 static char *tmp_dir;
+static MigListener *listener;       /* on the default main context */
+/* fd: URIs find their descriptors here (see test_fd_lookup). */
+static int test_fd_lookup(void *opaque, const char *name, GError **errp);
+static const MigFdSource fds = { test_fd_lookup, NULL };
 
 /* A pseudo-random stream and its digest. */
 typedef struct Stream {
@@ -128,7 +132,7 @@ static void listen_ok(const char *uri, MigChannel **slot)
     g_autoptr(GError) err = NULL;
 
     *slot = NULL;
-    g_assert_true(mig_channel_listen(uri, accepted, slot, &err));
+    g_assert_true(mig_listener_listen(listener, uri, accepted, slot, &err));
     g_assert_no_error(err);
     /* the callback is never called from inside listen */
     g_assert_null(*slot);
@@ -137,7 +141,7 @@ static void listen_ok(const char *uri, MigChannel **slot)
 static MigChannel *connect_ok(const char *uri)
 {
     g_autoptr(GError) err = NULL;
-    MigChannel *chan = mig_channel_connect(uri, &err);
+    MigChannel *chan = mig_channel_connect(uri, &fds, &err);
 
     g_assert_no_error(err);
     g_assert_nonnull(chan);
@@ -192,19 +196,19 @@ static void test_tcp(void)
     g_autofree char *addr = NULL;
 
     listen_ok("tcp:127.0.0.1:0", &slot);
-    addr = mig_channel_listen_address();
+    addr = mig_listener_address(listener);
     g_assert_nonnull(addr);
     g_assert_true(g_str_has_prefix(addr, "tcp:127.0.0.1:"));
     g_assert_cmpint(atoi(addr + strlen("tcp:127.0.0.1:")), >, 0);
     socket_transfer(addr, &slot);
     /* still reported after the accept, for query-migrate */
     {
-        g_autofree char *after = mig_channel_listen_address();
+        g_autofree char *after = mig_listener_address(listener);
 
         g_assert_cmpstr(after, ==, addr);
     }
-    mig_listen_cancel();
-    g_assert_null(mig_channel_listen_address());
+    mig_listener_cancel(listener);
+    g_assert_null(mig_listener_address(listener));
 }
 
 static void test_unix(void)
@@ -215,10 +219,10 @@ static void test_unix(void)
     MigChannel *slot;
 
     listen_ok(uri, &slot);
-    addr = mig_channel_listen_address();
+    addr = mig_listener_address(listener);
     g_assert_cmpstr(addr, ==, uri);
     socket_transfer(uri, &slot);
-    mig_listen_cancel();
+    mig_listener_cancel(listener);
 }
 
 /* --- exec ---------------------------------------------------------------- */
@@ -343,7 +347,7 @@ static void test_file_offset(void)
 
 static int fd_out = -1, fd_in = -1;
 
-static int test_fd_lookup(const char *name, GError **errp)
+static int test_fd_lookup(void *opaque, const char *name, GError **errp)
 {
     int *fd = !strcmp(name, "out") ? &fd_out : !strcmp(name, "in") ? &fd_in
                                                                    : NULL;
@@ -369,12 +373,11 @@ static void test_fd_socket(void)
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
     fd_out = sv[0];
     fd_in = sv[1];
-    mig_fd_lookup = test_fd_lookup;
     src = connect_ok("fd:out");
     listen_ok("fd:in", &slot);
     dst = wait_accepted(&slot);
     g_assert_true(mig_channel_has_reverse_direction(src));
-    g_assert_null(mig_channel_listen_address());
+    g_assert_null(mig_listener_address(listener));
 
     args[0] = src;
     args[1] = s;
@@ -397,7 +400,6 @@ static void test_fd_pipe(void)
     g_assert_cmpint(pipe(p), ==, 0);
     fd_in = p[0];
     fd_out = p[1];
-    mig_fd_lookup = test_fd_lookup;
     src = connect_ok("fd:out");
     g_assert_false(mig_channel_has_reverse_direction(src));
     g_assert_false(mig_channel_can_read(src));
@@ -412,7 +414,7 @@ static void test_fd_pipe(void)
     stream_free(s);
 
     /* handed over: a second use of the name finds nothing */
-    g_assert_null(mig_channel_connect("fd:out", &err));
+    g_assert_null(mig_channel_connect("fd:out", &fds, &err));
     g_assert_cmpstr(err->message, ==,
                     "fd:out: file descriptor 'out' not found");
 }
@@ -423,7 +425,7 @@ static void expect_connect_error(const char *uri, const char *message)
 {
     g_autoptr(GError) err = NULL;
 
-    g_assert_null(mig_channel_connect(uri, &err));
+    g_assert_null(mig_channel_connect(uri, &fds, &err));
     g_assert_nonnull(err);
     if (!strstr(err->message, message)) {
         g_error("%s: got '%s', want '%s' in it", uri, err->message, message);
@@ -435,12 +437,12 @@ static void expect_listen_error(const char *uri, const char *message)
     g_autoptr(GError) err = NULL;
     MigChannel *slot = NULL;
 
-    g_assert_false(mig_channel_listen(uri, accepted, &slot, &err));
+    g_assert_false(mig_listener_listen(listener, uri, accepted, &slot, &err));
     g_assert_nonnull(err);
     if (!strstr(err->message, message)) {
         g_error("%s: got '%s', want '%s' in it", uri, err->message, message);
     }
-    g_assert_null(mig_channel_listen_address());
+    g_assert_null(mig_listener_address(listener));
 }
 
 static void test_refused(void)
@@ -451,8 +453,8 @@ static void test_refused(void)
 
     /* a port that was just free: listen, note it, cancel */
     listen_ok("tcp:127.0.0.1:0", &slot);
-    addr = mig_channel_listen_address();
-    mig_listen_cancel();
+    addr = mig_listener_address(listener);
+    mig_listener_cancel(listener);
     want = g_strdup_printf("%s: Connection refused", addr);
     expect_connect_error(addr, want);
     while (g_main_context_iteration(NULL, FALSE)) {
@@ -473,7 +475,6 @@ static void test_bad_uris(void)
 {
     g_autofree char *nodir = g_strdup_printf("file:%s/no/such/dir/f", tmp_dir);
 
-    mig_fd_lookup = test_fd_lookup;
     expect_connect_error("tcp:", "'tcp:': expected tcp:HOST:PORT");
     expect_connect_error("tcp:localhost", "expected tcp:HOST:PORT");
     expect_connect_error("tcp:localhost:", "missing port");
@@ -501,14 +502,14 @@ static void test_listen_twice(void)
         g_autoptr(GError) err = NULL;
         MigChannel *other = NULL;
 
-        g_assert_false(mig_channel_listen("tcp:127.0.0.1:0", accepted, &other,
+        g_assert_false(mig_listener_listen(listener, "tcp:127.0.0.1:0", accepted, &other,
                                           &err));
         g_assert_nonnull(strstr(err->message, "already pending"));
     }
-    mig_listen_cancel();
+    mig_listener_cancel(listener);
     /* cancel frees the slot */
     listen_ok("tcp:127.0.0.1:0", &slot);
-    mig_listen_cancel();
+    mig_listener_cancel(listener);
 }
 
 static void remove_tmp_dir(void)
@@ -535,6 +536,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     tmp_dir = g_dir_make_tmp("ferry-channel-XXXXXX", NULL);
     g_assert_nonnull(tmp_dir);
+    listener = mig_listener_new(g_main_context_default(), &fds);
     g_test_add_func("/channel/tcp", test_tcp);
     g_test_add_func("/channel/unix", test_unix);
     g_test_add_func("/channel/exec", test_exec);
@@ -550,6 +552,7 @@ int main(int argc, char **argv)
     g_test_add_func("/channel/error/listen-twice", test_listen_twice);
     ret = g_test_run();
 
+    mig_listener_free(listener);
     remove_tmp_dir();
     return ret;
 }

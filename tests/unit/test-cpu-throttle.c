@@ -4,6 +4,7 @@
  * accelerator: throttled vCPUs run less, and a sleeping vCPU still parks
  * at once when the VM is paused.
  */
+#include "system/migration-vmm.h"
 #include "vcpu-control.h"
 #include "accel/soft.h"
 #include "hw/workload.h"
@@ -265,6 +266,8 @@ static void test_pause_resume_storm(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    /* ferry's devices register their state on the machine's context */
+    g_assert_true(machine_migration_init(NULL));
     g_test_add_func("/cpu-throttle/math/sleep", test_sleep_math);
     g_test_add_func("/cpu-throttle/math/set-clamps", test_set_clamps);
     g_test_add_func("/cpu-throttle/math/steps", test_steps);

@@ -13,6 +13,7 @@
  */
 #include <string.h>
 #include <unistd.h>
+#include "system/migration-vmm.h"
 #include "accel/kvm-state.h"
 #include "hw/pc.h"
 #include "hw/workload.h"
@@ -407,6 +408,8 @@ static void test_error_names_ioctl(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    /* ferry's devices register their state on the machine's context */
+    g_assert_true(machine_migration_init(NULL));
     g_test_add_func("/kvm-state/capture", test_capture);
     g_test_add_func("/kvm-state/error-names-ioctl", test_error_names_ioctl);
     g_test_add_func("/kvm-state/round-trip", test_round_trip);

@@ -4,6 +4,7 @@
  * unreachable on purpose, so a new state cannot go untested.
  */
 #include "migration/state.h"
+#include "mig-test-vmm.h"
 
 /* States no transition reaches: features ferry does not have. */
 static const MigrationStatus unreachable_on_purpose[] = {
@@ -80,9 +81,8 @@ static void test_cancel_in_each_running_state(void)
 
 static void test_set_state(void)
 {
-    MigrationState *s = migration_current();
+    FerryMig *s = mig_test_new(NULL, NULL);
 
-    migration_reset();
     g_assert_cmpint(migration_status(s), ==, MIGRATION_STATUS_NONE);
     /* not allowed by the table */
     g_assert_false(migrate_set_state(s, MIGRATION_STATUS_NONE,
@@ -101,7 +101,7 @@ static void test_set_state(void)
     g_assert_true(migrate_set_state(s, MIGRATION_STATUS_DEVICE,
                                     MIGRATION_STATUS_COMPLETED));
     g_assert_false(migration_is_running(migration_status(s)));
-    migration_reset();
+    ferry_mig_free(s);
 }
 
 int main(int argc, char **argv)

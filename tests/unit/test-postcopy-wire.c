@@ -5,7 +5,7 @@
  * source's return-path reader over a socketpair (migration/return-path.c)
  * and the MIG_CMD_PACKAGED package reader (migration/savevm.c).
  *
- * The test embeds the migration core with its own MigrationVMM: one RAM
+ * The test embeds the migration core with its own FerryMigVMM: one RAM
  * block "pc.ram" of NPAGES pages in a memfd mapped MAP_SHARED, with the
  * fd in MigRAMBlock.fd so a discard punches holes with fallocate.  The
  * memfd and the mapping are CANARY_PAGES longer than the block: a discard
@@ -28,8 +28,9 @@
 #include "migration/ram/ram.h"
 #include "migration/format/return-path.h"
 #include "migration/format/savevm.h"
-#include "migration/vmstate.h"
-#include "migration/vmm.h"
+#include "migration/format/vmstate-int.h"
+#include "migration/context.h"
+#include "mig-test-vmm.h"
 
 #define PAGE            4096u
 #define NPAGES          64u
@@ -45,25 +46,26 @@ static struct {
     uint8_t *host;              /* MAPPED_PAGES long; the block is NPAGES */
 } ram = { .fd = -1 };
 
-static unsigned test_block_count(void) { return 1; }
+static unsigned test_block_count(void *opaque) { return 1; }
 
-static void test_block_get(unsigned index, MigRAMBlock *out)
+static void test_block_get(void *opaque, unsigned index, MigRAMBlock *out)
 {
     g_assert_cmpuint(index, ==, 0);
     *out = (MigRAMBlock){ BLOCK_NAME, ram.host, BLOCK_SIZE, ram.fd };
 }
 
-static bool test_log_start(GError **errp) { return true; }
-static long test_log_sync(unsigned index, unsigned long *bitmap) { return 0; }
-static void test_log_stop(void) { }
-
-static const MigrationVMM test_vmm = {
+static const FerryMigVMM test_vmm = {
     .ram_block_count = test_block_count,
     .ram_block_get = test_block_get,
-    .dirty_log_start = test_log_start,
-    .dirty_log_sync = test_log_sync,
-    .dirty_log_stop = test_log_stop,
 };
+
+/* The context under test; its capabilities are reset between tests. */
+static FerryMig *mig;
+
+static void reset_capabilities(void)
+{
+    memset(mig->capabilities, 0, sizeof(mig->capabilities));
+}
 
 /* Page @p's contents: no 8-byte word is zero, so a punched page shows. */
 static uint64_t pattern_word(unsigned p, unsigned i)
@@ -188,7 +190,7 @@ static QEMUFile *file_from_bytes(const void *data, size_t len)
 static int load_ram_bytes(GByteArray *b, GError **errp)
 {
     QEMUFile *f = file_from_bytes(b->data, b->len);
-    int ret = ram_load(f, NULL, RAM_SECTION_VERSION, errp);
+    int ret = ram_load(f, mig, RAM_SECTION_VERSION, errp);
 
     qemu_fclose(f, NULL);
     return ret;
@@ -247,9 +249,9 @@ static bool canaries_intact(void)
 static void assert_ram_intact(void)
 {
     for (unsigned p = 0; p < NPAGES; p++) {
-        if (!page_is_pattern(p) || !ram_recv_test(0, p)) {
+        if (!page_is_pattern(p) || !ram_recv_test(mig, 0, p)) {
             g_error("page %u changed (pattern %d, received %d)", p,
-                    page_is_pattern(p), ram_recv_test(0, p));
+                    page_is_pattern(p), ram_recv_test(mig, 0, p));
         }
     }
     g_assert_true(canaries_intact());
@@ -265,10 +267,10 @@ static void test_ram_load_bitmap(void)
     put_be64(b, RAM_SAVE_FLAG_EOS);
     g_assert_cmpint(load_ram_bytes(b, &err), ==, 0);
     g_assert_no_error(err);
-    g_assert_cmpuint(ram_recv_block_index(BLOCK_NAME), ==, 0);
-    g_assert_cmpuint(ram_recv_block_index("pc.rom"), ==, UINT_MAX);
+    g_assert_cmpuint(ram_recv_block_index(mig, BLOCK_NAME), ==, 0);
+    g_assert_cmpuint(ram_recv_block_index(mig, "pc.rom"), ==, UINT_MAX);
     for (unsigned p = 0; p < NPAGES; p++) {
-        g_assert_false(ram_recv_test(0, p));
+        g_assert_false(ram_recv_test(mig, 0, p));
     }
 
     /* Two pages: exactly those become received, with their contents. */
@@ -280,7 +282,7 @@ static void test_ram_load_bitmap(void)
     g_assert_no_error(err);
     for (unsigned p = 0; p < NPAGES; p++) {
         bool want = p == 3 || p == NPAGES - 1;
-        g_assert_cmpint(ram_recv_test(0, p), ==, want);
+        g_assert_cmpint(ram_recv_test(mig, 0, p), ==, want);
         if (want) {
             g_assert_true(page_is_pattern(p));
         }
@@ -309,7 +311,7 @@ static bool call_advise(const uint8_t *data, size_t len, GError **errp)
     if (len) {
         memcpy(copy, data, len);
     }
-    bool ok = postcopy_dst_advise(copy, (uint16_t)len, errp);
+    bool ok = postcopy_dst_advise(mig, copy, (uint16_t)len, errp);
     free(copy);
     return ok;
 }
@@ -339,12 +341,12 @@ static void test_advise(void)
     g_autoptr(GError) err = NULL;
     uint8_t buf[32];
 
-    migration_reset();
+    reset_capabilities();
     advise_bytes(buf, 4096, 4096);
     /* The capability is off: even a good ADVISE is refused. */
     expect_advise_fails(buf, 16, "capability");
 
-    migration_current()->capabilities[MIGRATION_CAPABILITY_POSTCOPY_RAM] = true;
+    mig->capabilities[MIGRATION_CAPABILITY_POSTCOPY_RAM] = true;
     g_assert_true(call_advise(buf, 16, &err));
     g_assert_no_error(err);
 
@@ -364,7 +366,7 @@ static void test_advise(void)
         advise_bytes(buf, sizes[i][0], sizes[i][1]);
         expect_advise_fails(buf, 16, "page sizes");
     }
-    migration_reset();
+    reset_capabilities();
 }
 
 /* --- MIG_CMD_POSTCOPY_RAM_DISCARD ---------------------------------------- */
@@ -397,7 +399,7 @@ static bool call_discard(const uint8_t *data, size_t len, GError **errp)
     if (len) {
         memcpy(copy, data, len);
     }
-    bool ok = postcopy_dst_discard(copy, (uint16_t)len, errp);
+    bool ok = postcopy_dst_discard(mig, copy, (uint16_t)len, errp);
     free(copy);
     return ok;
 }
@@ -426,14 +428,14 @@ static void assert_only_dropped(const bool dropped[NPAGES])
 {
     for (unsigned p = 0; p < NPAGES; p++) {
         if (dropped[p]) {
-            if (!page_is_zero(p) || ram_recv_test(0, p)) {
+            if (!page_is_zero(p) || ram_recv_test(mig, 0, p)) {
                 g_error("page %u was not dropped (zero %d, received %d)", p,
-                        page_is_zero(p), ram_recv_test(0, p));
+                        page_is_zero(p), ram_recv_test(mig, 0, p));
             }
-        } else if (!page_is_pattern(p) || !ram_recv_test(0, p)) {
+        } else if (!page_is_pattern(p) || !ram_recv_test(mig, 0, p)) {
             g_error("page %u outside the ranges changed (pattern %d, "
                     "received %d)", p, page_is_pattern(p),
-                    ram_recv_test(0, p));
+                    ram_recv_test(mig, 0, p));
         }
     }
     g_assert_true(canaries_intact());
@@ -662,12 +664,12 @@ static void test_discard_bad_ranges(void)
             if (p == 9 || p == 50) {
                 continue;
             }
-            if (!page_is_pattern(p) || !ram_recv_test(0, p)) {
+            if (!page_is_pattern(p) || !ram_recv_test(mig, 0, p)) {
                 g_error("%s after a valid range: page %u changed", what, p);
             }
         }
         /* The range after the bad one is never reached. */
-        g_assert_true(page_is_pattern(50) && ram_recv_test(0, 50));
+        g_assert_true(page_is_pattern(50) && ram_recv_test(mig, 0, 50));
         g_assert_true(canaries_intact());
         ram_reset();
     }
@@ -965,20 +967,20 @@ static void test_discard_mutations(void)
             }
         }
         for (unsigned p = 0; p < NPAGES; p++) {
-            bool intact = page_sample_pattern(p) && ram_recv_test(0, p);
+            bool intact = page_sample_pattern(p) && ram_recv_test(mig, 0, p);
             if (!m.allowed[p] && !intact) {
                 g_error("iteration %u: page %u outside every valid range "
                         "changed (%s)", it, p, ok ? "accepted" :
                         err->message);
             }
             if (ok && m.covered[p] &&
-                (!page_sample_zero(p) || ram_recv_test(0, p))) {
+                (!page_sample_zero(p) || ram_recv_test(mig, 0, p))) {
                 g_error("iteration %u: page %u accepted but not dropped", it,
                         p);
             }
             if (!intact) {      /* put it back for the next round */
                 pattern_page(p, ram.host + (size_t)p * PAGE);
-                ram_recv_mark(0, p);
+                ram_recv_mark(mig, 0, p);
             }
         }
         for (unsigned p = NPAGES; p < MAPPED_PAGES; p++) {
@@ -1603,7 +1605,7 @@ static int load_package_bytes(const uint8_t *data, size_t len, Commands *c,
                               GError **errp)
 {
     QEMUFile *f = file_from_bytes(data, len);
-    int ret = savevm_load_package(f, package_command, c, errp);
+    int ret = savevm_load_package(&mig->saved, f, package_command, c, errp);
 
     qemu_fclose(f, NULL);
     return ret;
@@ -1675,7 +1677,7 @@ static void test_read_package_sizes(void)
     }
 }
 
-/* A package as the source sends it: savevm_send_package() round trip. */
+/* A package as the source sends it: savevm_send_package(&mig->saved, ) round trip. */
 static GByteArray *real_package(void)
 {
     g_autoptr(GError) err = NULL;
@@ -1687,7 +1689,7 @@ static GByteArray *real_package(void)
     mig_channel_unref(ch);
 
     dev = (TestDev){ 0xc0ffee, { 1, UINT64_MAX } };
-    g_assert_cmpint(savevm_send_package(out, &err), ==, 0);
+    g_assert_cmpint(savevm_send_package(&mig->saved, out, &err), ==, 0);
     g_assert_no_error(err);
     g_assert_cmpint(qemu_fclose(out, &err), ==, 0);
 
@@ -1882,7 +1884,7 @@ static void test_package_garbage(void)
 }
 
 /*
- * savevm_load_package() itself does not insist on LISTEN: a package of
+ * savevm_load_package(&mig->saved, ) itself does not insist on LISTEN: a package of
  * device state and EOF alone loads.  (The destination's package handler
  * decides; see the report on migration/incoming.c.)
  */
@@ -1903,8 +1905,8 @@ int main(int argc, char **argv)
 
     g_test_init(&argc, &argv, NULL);
     ram_init();
-    migration_set_vmm(&test_vmm);
-    g_assert_true(vmstate_register("test-dev", 0, &test_dev_vmsd, &dev,
+    mig = mig_test_new(&test_vmm, NULL);
+    g_assert_true(vmstate_register(&mig->saved.devices, "test-dev", 0, &test_dev_vmsd, &dev,
                                    MIG_PRI_DEFAULT, &err));
 
     g_test_add_func("/postcopy-wire/ram-load/bitmap", test_ram_load_bitmap);
@@ -1946,7 +1948,7 @@ int main(int argc, char **argv)
     g_test_add_func("/postcopy-wire/package/without-listen",
                     test_package_without_listen);
     int ret = g_test_run();
-    vmstate_unregister(&test_dev_vmsd, &dev);
+    ferry_mig_free(mig);
     ram_fini();
     return ret;
 }

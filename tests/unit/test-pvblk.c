@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+#include "system/migration-vmm.h"
 #include "block/block.h"
 #include "guest/pvblk-dev.h"
 #include "hw/pvblk.h"
@@ -663,6 +664,8 @@ int main(int argc, char **argv)
     int ret;
 
     g_test_init(&argc, &argv, NULL);
+    /* ferry's devices register their state on the machine's context */
+    g_assert_true(machine_migration_init(NULL));
     tmpdir = g_dir_make_tmp("ferry-test-pvblk-XXXXXX", NULL);
     g_assert_nonnull(tmpdir);
     img_path = g_build_filename(tmpdir, "disk.img", NULL);

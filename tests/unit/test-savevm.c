@@ -2,7 +2,7 @@
  * The migration stream end to end in one process: RAM and a device are
  * saved to a file, scrambled, loaded back and compared byte for byte.
  * The test embeds the migration core the way another VMM would: its own
- * MigrationVMM over plain memory, nothing from ferry's system/.
+ * FerryMigVMM over plain memory, nothing from ferry's system/.
  * Then every class of bad stream (truncated anywhere, wrong magic,
  * version, machine, unknown section, corrupt footer, oversized length,
  * mismatched RAM size, random byte flips) must fail cleanly with a
@@ -14,8 +14,9 @@
 #include "migration/format/qemu-file.h"
 #include "migration/ram/ram.h"
 #include "migration/format/savevm.h"
-#include "migration/vmstate.h"
-#include "migration/vmm.h"
+#include "migration/format/vmstate-int.h"
+#include "migration/context.h"
+#include "mig-test-vmm.h"
 #include "util/bitmap.h"
 #include "util/sha256.h"
 
@@ -40,6 +41,7 @@ static const VMStateDescription test_dev_vmsd = {
 static TestDev dev;
 static char *dir;
 static unsigned pings;
+static FerryMig *mig;
 
 /* --- a minimal VMM: one RAM block in plain memory ------------------------ */
 
@@ -48,26 +50,27 @@ static struct {
     unsigned long dirty[BITS_TO_LONGS(RAM_SIZE / 4096)];
 } ram;
 
-static unsigned test_block_count(void) { return 1; }
+static unsigned test_block_count(void *opaque) { return 1; }
 
-static void test_block_get(unsigned index, MigRAMBlock *out)
+static void test_block_get(void *opaque, unsigned index, MigRAMBlock *out)
 {
     *out = (MigRAMBlock){ "pc.ram", ram.host, RAM_SIZE, -1 };
 }
 
-static bool test_log_start(GError **errp)
+static bool test_log_start(void *opaque, GError **errp)
 {
     memset(ram.dirty, 0, sizeof(ram.dirty));
     return true;
 }
 
-static long test_log_sync(unsigned index, unsigned long *bitmap)
+static long test_log_sync(void *opaque, unsigned index,
+                          unsigned long *bitmap)
 {
     bitmap_steal_or(bitmap, ram.dirty, RAM_SIZE / 4096);
     return (long)bitmap_count(bitmap, RAM_SIZE / 4096);
 }
 
-static void test_log_stop(void) { }
+static void test_log_stop(void *opaque) { }
 
 /* The "guest" writes through here, so the dirty log sees it. */
 static void guest_write(uint64_t offset, const void *data, size_t len)
@@ -76,7 +79,7 @@ static void guest_write(uint64_t offset, const void *data, size_t len)
     bitmap_set_atomic(ram.dirty, offset / 4096);
 }
 
-static const MigrationVMM test_vmm = {
+static const FerryMigVMM test_vmm = {
     .ram_block_count = test_block_count,
     .ram_block_get = test_block_get,
     .dirty_log_start = test_log_start,
@@ -103,7 +106,7 @@ static void save_stream(const char *path)
 {
     g_autoptr(GError) err = NULL;
     g_autofree char *uri = g_strdup_printf("file:%s", path);
-    MigChannel *ch = mig_channel_connect(uri, &err);
+    MigChannel *ch = mig_channel_connect(uri, NULL, &err);
     g_assert_no_error(err);
     QEMUFile *f = qemu_file_new_output(ch);
     mig_channel_unref(ch);
@@ -112,20 +115,20 @@ static void save_stream(const char *path)
 
     savevm_put_header(f);
     savevm_put_command(f, MIG_CMD_PING, 4, ping);
-    g_assert_cmpint(savevm_setup(f, &err), ==, 0);
-    while ((ret = savevm_iterate(f)) == 0) {
+    g_assert_cmpint(savevm_setup(&mig->saved, f, &err), ==, 0);
+    while ((ret = savevm_iterate(&mig->saved, f)) == 0) {
     }
     g_assert_cmpint(ret, ==, 1);
     /* Pages written after they were sent must go again. */
     uint64_t marker = 0x1122334455667788ULL;
     guest_write(5 * 4096 + 8, &marker, sizeof(marker));
     guest_write(RAM_SIZE - 4096, &marker, sizeof(marker));
-    g_assert_cmpuint(savevm_pending(true), ==, 2 * 4096);
-    while ((ret = savevm_iterate(f)) == 0) {
+    g_assert_cmpuint(savevm_pending(&mig->saved, true), ==, 2 * 4096);
+    while ((ret = savevm_iterate(&mig->saved, f)) == 0) {
     }
-    g_assert_cmpint(savevm_complete(f, &err), ==, 0);
+    g_assert_cmpint(savevm_complete(&mig->saved, f, &err), ==, 0);
     g_assert_no_error(err);
-    savevm_cleanup();
+    savevm_cleanup(&mig->saved);
     g_assert_cmpint(qemu_fclose(f, &err), ==, 0);
 }
 
@@ -147,7 +150,7 @@ static int load_stream(const char *path, GError **errp)
     }
     QEMUFile *f = qemu_file_new_input(ch);
     mig_channel_unref(ch);
-    int ret = savevm_load(f, on_command, NULL, errp);
+    int ret = savevm_load(&mig->saved, f, on_command, NULL, errp);
     qemu_fclose(f, NULL);
     return ret;
 }
@@ -158,11 +161,10 @@ static void setup(void)
 
     dir = g_dir_make_tmp("ferry-savevm-XXXXXX", &err);
     ram.host = g_malloc(RAM_SIZE);
-    migration_set_vmm(&test_vmm);
-    g_assert_true(savevm_register_live("ram", 0, RAM_SECTION_VERSION,
-                                       &ram_handlers, NULL, &err));
-    g_assert_true(vmstate_register("test-dev", 0, &test_dev_vmsd, &dev,
-                                   MIG_PRI_DEFAULT, &err));
+    mig = mig_test_new(&test_vmm, NULL);
+    g_assert_true(ferry_mig_register_device(mig, "test-dev", 0,
+                                            &test_dev_vmsd, &dev,
+                                            MIG_PRI_DEFAULT, &err));
     fill_ram();
     dev = (TestDev){ 42, { 1, 2, 3, UINT64_MAX } };
     g_autofree char *path = stream_path("good");

@@ -6,6 +6,7 @@
  * directly: every page that changed between two syncs is in the second.
  */
 #include <string.h>
+#include "system/migration-vmm.h"
 #include "vcpu-control.h"
 #include "accel/soft.h"
 #include "hw/workload.h"
@@ -381,6 +382,8 @@ static const CoverCase cover_cases[] = {
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    /* ferry's devices register their state on the machine's context */
+    g_assert_true(machine_migration_init(NULL));
     g_test_add_func("/soft/run", test_run);
     g_test_add_func("/soft/idle-vcpu", test_idle_vcpu);
     g_test_add_func("/soft/state-lives-in-ram", test_state_lives_in_ram);

@@ -12,11 +12,17 @@
 #include "hw/workload.h"
 #include "migration/transport/channel.h"
 #include "migration/format/qemu-file.h"
-#include "migration/vmstate.h"
+#include "migration/context.h"
+#include "migration/format/vmstate-int.h"
+#include "mig-test-vmm.h"
 
 /* What the savevm layer puts after a section (QEMU_VM_SECTION_FOOTER):
  * the engine peeks past the fields for subsections, as QEMU's does. */
 #define FOOTER 0x7e
+
+/* The devices register on a migration context, as in ferry. */
+static FerryMig *mig;
+#define REG (&mig->saved.devices)
 
 static GByteArray *save(const VMStateDescription *vmsd, void *opaque,
                         JsonBuilder *vmdesc)
@@ -390,9 +396,9 @@ static void test_vmdesc(void)
     g_autoptr(GByteArray) b = NULL;
     const VMStateEntry *e;
 
-    g_assert_true(vmstate_register("sample", 0, &vmstate_sample, &s,
+    g_assert_true(vmstate_register(REG, "sample", 0, &vmstate_sample, &s,
                                    MIG_PRI_DEFAULT, &err));
-    e = vmstate_find("sample", 0);
+    e = vmstate_find(REG, "sample", 0);
     vmstate_vmdesc_begin(jb, 4096);
     vmstate_vmdesc_device_begin(jb, e);
     b = save(e->vmsd, e->opaque, jb);
@@ -415,7 +421,7 @@ static void test_vmdesc(void)
         "\"subsections\":[{\"vmsd_name\":\"sample/sub\",\"version\":1,"
         "\"fields\":[{\"name\":\"x\",\"type\":\"uint8\",\"size\":1}]}]}]}");
     g_assert_cmpuint(b->len, ==, 4 + 6 + 6 + 4 + 1 + 1 + 10 + 4 + 1);
-    vmstate_unregister(&vmstate_sample, &s);
+    vmstate_unregister(REG, &vmstate_sample, &s);
 }
 
 /* --- the registry ---------------------------------------------------------- */
@@ -438,26 +444,26 @@ static void test_registry(void)
     g_autoptr(GError) err = NULL;
 
     for (size_t i = 0; i < G_N_ELEMENTS(regs); i++) {
-        g_assert_true(vmstate_register(regs[i].id, 0, &vmstate_sample,
+        g_assert_true(vmstate_register(REG, regs[i].id, 0, &vmstate_sample,
                                        &state[i], regs[i].pri, &err));
     }
-    g_assert_false(vmstate_register("low", 0, &vmstate_sample, &state[0],
+    g_assert_false(vmstate_register(REG, "low", 0, &vmstate_sample, &state[0],
                                     MIG_PRI_DEFAULT, &err));
     g_assert_cmpstr(err->message, ==,
                     "vmstate: 'low' instance 0 is already registered");
-    g_assert_true(vmstate_register("low", VMSTATE_INSTANCE_ID_ANY,
+    g_assert_true(vmstate_register(REG, "low", VMSTATE_INSTANCE_ID_ANY,
                                    &vmstate_sample, &state[0],
                                    MIG_PRI_DEFAULT, NULL));
-    vmstate_foreach(collect, order);
+    vmstate_foreach(REG, collect, order);
     g_assert_cmpstr(order->str, ==,
                     "gic.0 iommu.0 iommu2.0 low.0 low2.0 low.1 ");
-    g_assert_true(vmstate_find("low2", 0)->opaque == &state[2]);
-    g_assert_null(vmstate_find("low2", 1));
+    g_assert_true(vmstate_find(REG, "low2", 0)->opaque == &state[2]);
+    g_assert_null(vmstate_find(REG, "low2", 1));
     for (size_t i = 0; i < G_N_ELEMENTS(regs); i++) {
-        vmstate_unregister(&vmstate_sample, &state[i]);
+        vmstate_unregister(REG, &vmstate_sample, &state[i]);
     }
     g_string_truncate(order, 0);
-    vmstate_foreach(collect, order);
+    vmstate_foreach(REG, collect, order);
     g_assert_cmpstr(order->str, ==, "");
 }
 
@@ -465,7 +471,7 @@ static void test_registry(void)
 
 static const VMStateEntry *registered(const char *idstr)
 {
-    const VMStateEntry *e = vmstate_find(idstr, 0);
+    const VMStateEntry *e = vmstate_find(REG, idstr, 0);
 
     g_assert_nonnull(e);
     return e;
@@ -478,8 +484,8 @@ static void test_serial(void)
     g_autoptr(GError) err = NULL;
     const VMStateDescription *vmsd;
 
-    g_assert_true(serial_vmstate_register(&src, NULL));
-    g_assert_true(serial_vmstate_register(&src, NULL));   /* re-init */
+    g_assert_true(serial_vmstate_register(mig, &src, NULL));
+    g_assert_true(serial_vmstate_register(mig, &src, NULL));   /* re-init */
     vmsd = registered("serial")->vmsd;
     b = save(vmsd, &src, NULL);
     g_assert_cmpuint(b->len, ==, 7);
@@ -495,7 +501,7 @@ static void test_serial(void)
                     -EINVAL);
     g_assert_cmpstr(err->message, ==, "serial: invalid register values "
                     "(ier 0xff, mcr 0xb)");
-    vmstate_unregister(vmsd, &src);
+    vmstate_unregister(REG, vmsd, &src);
 }
 
 static void test_workload(void)
@@ -509,7 +515,7 @@ static void test_workload(void)
         src.cpu[i] = (WorkloadCPUState) { 100 + i, 200 + i, 300 + i, i,
                                           i == 2 };
     }
-    g_assert_true(workload_vmstate_register(&src, NULL));
+    g_assert_true(workload_vmstate_register(mig, &src, NULL));
     vmsd = registered("ferry-workload")->vmsd;
     b = save(vmsd, &src, NULL);
     g_assert_cmpuint(b->len, ==, 4 + 8 + 3 * 5 * 8);
@@ -518,8 +524,8 @@ static void test_workload(void)
     g_assert_cmpmem(&src, sizeof(src), &dst, sizeof(dst));
 
     /* Now the machine has 2 vCPUs. */
-    vmstate_unregister(vmsd, &src);
-    g_assert_true(workload_vmstate_register(&other, NULL));
+    vmstate_unregister(REG, vmsd, &src);
+    g_assert_true(workload_vmstate_register(mig, &other, NULL));
     g_assert_cmpint(load(b->data, b->len, true, vmsd, &other, 2, &err), ==,
                     -EINVAL);
     g_assert_cmpstr(err->message, ==, "ferry-workload: the incoming state "
@@ -531,7 +537,7 @@ static void test_workload(void)
                     -EINVAL);
     g_assert_cmpstr(err->message, ==, "ferry-workload: field 'cpu': 65 "
                     "elements do not fit in 64");
-    vmstate_unregister(vmsd, &other);
+    vmstate_unregister(REG, vmsd, &other);
 }
 
 int main(int argc, char **argv)
@@ -549,5 +555,8 @@ int main(int argc, char **argv)
     g_test_add_func("/vmstate/registry", test_registry);
     g_test_add_func("/vmstate/serial", test_serial);
     g_test_add_func("/vmstate/workload", test_workload);
-    return g_test_run();
+    mig = mig_test_new(NULL, NULL);
+    int ret = g_test_run();
+    ferry_mig_free(mig);
+    return ret;
 }

@@ -1,83 +1,57 @@
-/* The migration commands of QMP: start, cancel, continue, query. */
+/*
+ * query-migrate of a context (QEMU's MigrationInfo), and the calls that
+ * concern either side: migrate-pause and joining finished threads.
+ */
 #include <string.h>
+#include "migration/context.h"
 #include "migration/incoming/incoming.h"
-#include "migration/state.h"
-#include "migration/outgoing/outgoing.h"
 #include "migration/incoming/postcopy-dst.h"
+#include "migration/outgoing/outgoing.h"
 #include "migration/ram/ram.h"
-#include "qapi/qapi-commands.h"
-#include "migration/vmm.h"
-#include "util/error.h"
+#include "migration/state.h"
 
-void qmp_migrate(const char *uri, bool has_detach, bool detach,
-                 bool has_resume, bool resume, GError **errp)
-{
-    if (has_resume && resume) {
-        migration_outgoing_resume(uri, errp);
-        return;
-    }
-    migration_outgoing_start(uri, errp);
-}
-
-void qmp_migrate_incoming(const char *uri, bool has_exit_on_error,
-                          bool exit_on_error, GError **errp)
-{
-    migration_incoming_start(uri, has_exit_on_error ? exit_on_error : true,
-                             errp);
-}
-
-void qmp_migrate_cancel(GError **errp)
-{
-    migration_outgoing_cancel(errp);
-}
-
-void qmp_migrate_continue(MigrationStatus state, GError **errp)
-{
-    migration_outgoing_continue(state, errp);
-}
-
-void qmp_migrate_recover(const char *uri, GError **errp)
-{
-    migration_incoming_recover(uri, errp);
-}
-
-void qmp_migrate_pause(GError **errp)
+bool ferry_mig_pause(FerryMig *m, GError **errp)
 {
     MigrationTimes t;
 
-    migration_outgoing_times(&t);
+    mig_outgoing_times(m, &t);
     if (t.start_ms) {
-        migration_outgoing_pause(errp);     /* this process is the source */
-    } else {
-        migration_incoming_pause(errp);
+        return mig_outgoing_pause(m, errp);    /* this VM is the source */
     }
+    return mig_incoming_pause(m, errp);
 }
 
-void qmp_migrate_start_postcopy(GError **errp)
+void ferry_mig_join(FerryMig *m)
 {
-    migration_outgoing_start_postcopy(errp);
+    mig_outgoing_join(m);
+    mig_incoming_join(m);
 }
 
-static uint64_t ram_total(void)
+void ferry_mig_info_free(MigrationInfo *info)
 {
-    const MigrationVMM *vmm = migration_vmm();
+    qapi_free_MigrationInfo(info);
+}
+
+static uint64_t ram_total(FerryMig *m)
+{
     uint64_t total = 0;
 
-    for (unsigned i = 0; i < vmm->ram_block_count(); i++) {
+    for (unsigned i = 0; i < m->vmm.ram_block_count(m->opaque); i++) {
         MigRAMBlock blk;
-        vmm->ram_block_get(i, &blk);
+        m->vmm.ram_block_get(m->opaque, i, &blk);
         total += blk.size;
     }
     return total;
 }
 
-static MigrationStats *ram_info(const MigrationTimes *t, int64_t elapsed_ms)
+static MigrationStats *ram_info(FerryMig *m, const MigrationTimes *t,
+                                int64_t elapsed_ms)
 {
     MigrationStats *st = g_new0(MigrationStats, 1);
     RAMStats rs = { 0 };
-    bool live = ram_migration_stats(&rs);
+    bool live = ram_migration_stats(m, &rs);
 
-    st->total = (int64_t)ram_total();
+    st->total = (int64_t)ram_total(m);
     st->page_size = MIG_PAGE_SIZE;
     st->transferred = (int64_t)t->transferred;
     st->precopy_bytes = t->precopy_bytes ? t->precopy_bytes : t->transferred;
@@ -103,9 +77,9 @@ static MigrationStats *ram_info(const MigrationTimes *t, int64_t elapsed_ms)
 }
 
 /* QEMU's socket-address of a destination, from "tcp:H:P" / "unix:PATH". */
-static MigrationSocketAddressList *listen_address(void)
+static MigrationSocketAddressList *listen_address(FerryMig *m)
 {
-    g_autofree char *uri = migration_incoming_listen_address();
+    g_autofree char *uri = mig_incoming_listen_address(m);
     MigrationSocketAddress *a;
 
     if (!uri) {
@@ -127,11 +101,10 @@ static MigrationSocketAddressList *listen_address(void)
     return l;
 }
 
-MigrationInfo *qmp_query_migrate(GError **errp)
+MigrationInfo *ferry_mig_query(FerryMig *m)
 {
-    MigrationState *s = migration_current();
     MigrationInfo *info = g_new0(MigrationInfo, 1);
-    MigrationStatus status = migration_status(s);
+    MigrationStatus status = migration_status(m);
     MigrationTimes t;
 
     /* Idle: {} (libvirt checks exactly that before starting a job). */
@@ -140,14 +113,14 @@ MigrationInfo *qmp_query_migrate(GError **errp)
     }
     info->has_status = true;
     info->status = status;
-    if ((status == MIGRATION_STATUS_FAILED ||
-         status == MIGRATION_STATUS_POSTCOPY_PAUSED) && s->error_desc) {
-        info->error_desc = g_strdup(s->error_desc);
+    if (status == MIGRATION_STATUS_FAILED ||
+        status == MIGRATION_STATUS_POSTCOPY_PAUSED) {
+        info->error_desc = mig_get_error(m);
     }
-    migration_outgoing_times(&t);
+    mig_outgoing_times(m, &t);
     if (!t.start_ms) {
-        postcopy_dst_fill_info(info);
-        info->socket_address = listen_address();
+        postcopy_dst_fill_info(m, info);
+        info->socket_address = listen_address(m);
         return info;        /* a destination: no source-side counters */
     }
     if (t.run_ack_us) {
@@ -162,10 +135,11 @@ MigrationInfo *qmp_query_migrate(GError **errp)
     if (status != MIGRATION_STATUS_SETUP) {
         info->has_setup_time = true;
         info->setup_time = t.setup_ms;
-        info->ram = ram_info(&t, info->total_time);
-        if (migrate_capability(MIGRATION_CAPABILITY_AUTO_CONVERGE)) {
+        info->ram = ram_info(m, &t, info->total_time);
+        if (migrate_capability(m, MIGRATION_CAPABILITY_AUTO_CONVERGE) &&
+            m->vmm.vm_throttle_percent) {
             info->has_cpu_throttle_percentage = true;
-            info->cpu_throttle_percentage = migration_vmm()->vm_throttle_percent();
+            info->cpu_throttle_percentage = m->vmm.vm_throttle_percent(m->opaque);
         }
     }
     if (status == MIGRATION_STATUS_COMPLETED) {
@@ -173,8 +147,10 @@ MigrationInfo *qmp_query_migrate(GError **errp)
         info->downtime = t.downtime_ms;
     } else if (migration_is_running(status)) {
         info->has_expected_downtime = true;
+        MigrationParameters p;
+        mig_params_get(m, &p);
         info->expected_downtime = t.expected_downtime_ms ?
-            t.expected_downtime_ms : (int64_t)s->params.downtime_limit;
+            t.expected_downtime_ms : (int64_t)p.downtime_limit;
     }
     return info;
 }

@@ -17,14 +17,14 @@
  * Locking: save and load run with the VM stopped (vCPUs parked), on one
  * thread; descriptions are const tables.
  */
-#ifndef FERRY_MIGRATION_VMSTATE_H
-#define FERRY_MIGRATION_VMSTATE_H
+#ifndef FERRY_VMSTATE_H
+#define FERRY_VMSTATE_H
 
 #include <glib.h>
-#include <json-glib/json-glib.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <ferry/api.h>
 
 typedef struct QEMUFile QEMUFile;
 
@@ -38,16 +38,16 @@ typedef struct VMStateInfo {
     void (*put)(QEMUFile *f, const void *pv, size_t size);
 } VMStateInfo;
 
-extern const VMStateInfo vmstate_info_bool;
-extern const VMStateInfo vmstate_info_int8;
-extern const VMStateInfo vmstate_info_int16;
-extern const VMStateInfo vmstate_info_int32;
-extern const VMStateInfo vmstate_info_int64;
-extern const VMStateInfo vmstate_info_uint8;
-extern const VMStateInfo vmstate_info_uint16;
-extern const VMStateInfo vmstate_info_uint32;
-extern const VMStateInfo vmstate_info_uint64;
-extern const VMStateInfo vmstate_info_buffer;
+FERRY_API extern const VMStateInfo ferry_vmstate_info_bool;
+FERRY_API extern const VMStateInfo ferry_vmstate_info_int8;
+FERRY_API extern const VMStateInfo ferry_vmstate_info_int16;
+FERRY_API extern const VMStateInfo ferry_vmstate_info_int32;
+FERRY_API extern const VMStateInfo ferry_vmstate_info_int64;
+FERRY_API extern const VMStateInfo ferry_vmstate_info_uint8;
+FERRY_API extern const VMStateInfo ferry_vmstate_info_uint16;
+FERRY_API extern const VMStateInfo ferry_vmstate_info_uint32;
+FERRY_API extern const VMStateInfo ferry_vmstate_info_uint64;
+FERRY_API extern const VMStateInfo ferry_vmstate_info_buffer;
 
 enum VMStateFlags {
     VMS_SINGLE        = 0x01,   /* one element */
@@ -84,25 +84,6 @@ struct VMStateDescription {
     const VMStateDescription *const *subsections;   /* NULL ends */
 };
 
-/*
- * Writes @opaque as @vmsd describes it, at vmsd->version_id.  With @vmdesc,
- * adds to the open JSON object the members "vmsd_name", "version",
- * "fields" and, if any subsection was sent, "subsections" (QEMU's shape).
- * Returns 0 or -errno (pre_save's, or the stream's sticky error).
- */
-int vmstate_save_state(QEMUFile *f, const VMStateDescription *vmsd,
-                       void *opaque, JsonBuilder *vmdesc);
-
-/*
- * Reads into @opaque state that was saved at @version_id.  Errors name the
- * description and the field: "serial: field 'lcr': unexpected end of
- * stream".  Returns 0, or -errno and sets @errp.
- */
-int vmstate_load_state(QEMUFile *f, const VMStateDescription *vmsd,
-                       void *opaque, int version_id, GError **errp);
-
-/* --- the registry of device sections ------------------------------------ */
-
 /* As QEMU's MigrationPriority: higher values are saved first. */
 typedef enum MigrationPriority {
     MIG_PRI_DEFAULT = 0,
@@ -117,41 +98,6 @@ typedef enum MigrationPriority {
 /* vmstate_register: the next free instance id for this idstr. */
 #define VMSTATE_INSTANCE_ID_ANY UINT32_MAX
 #define VMSTATE_IDSTR_MAX 255   /* fits QEMU's u8-counted section idstr */
-
-typedef struct VMStateEntry {
-    char *idstr;
-    uint32_t instance_id;
-    uint32_t section_id;        /* unique per process, from registration */
-    int priority;
-    const VMStateDescription *vmsd;
-    void *opaque;
-} VMStateEntry;
-
-/* Main thread only.  Refuses an (idstr, instance_id) already registered. */
-bool vmstate_register(const char *idstr, uint32_t instance_id,
-                      const VMStateDescription *vmsd, void *opaque,
-                      int priority, GError **errp);
-/* Removes every entry of @vmsd over @opaque. */
-void vmstate_unregister(const VMStateDescription *vmsd, void *opaque);
-const VMStateEntry *vmstate_find(const char *idstr, uint32_t instance_id);
-
-/*
- * Calls @cb on each entry, highest priority first, then in registration
- * order; stops at the first non-zero return and returns it.  @cb must not
- * register or unregister.
- */
-typedef int (*VMStateForeachFn)(const VMStateEntry *e, void *opaque);
-int vmstate_foreach(VMStateForeachFn cb, void *opaque);
-
-/* --- the vmdesc: QEMU's JSON description at the end of the stream -------- */
-
-/* {"page_size": N, "devices": [ ... */
-void vmstate_vmdesc_begin(JsonBuilder *vmdesc, uint64_t page_size);
-/* ... ]} */
-void vmstate_vmdesc_end(JsonBuilder *vmdesc);
-/* {"name": idstr, "instance_id": N, then vmstate_save_state's members */
-void vmstate_vmdesc_device_begin(JsonBuilder *vmdesc, const VMStateEntry *e);
-void vmstate_vmdesc_device_end(JsonBuilder *vmdesc);
 
 /* --- field macros --------------------------------------------------------- */
 
@@ -209,7 +155,7 @@ void vmstate_vmdesc_device_end(JsonBuilder *vmdesc);
 
 #define VMSTATE_BUFFER_V(f, st, v) {                                \
     .name = #f, .version_id = (v), .size = sizeof(typeof_field(st, f)), \
-    .info = &vmstate_info_buffer, .flags = VMS_BUFFER,              \
+    .info = &ferry_vmstate_info_buffer, .flags = VMS_BUFFER,              \
     .offset = vmstate_offset_varray(st, f, uint8_t),                \
 }
 #define VMSTATE_BUFFER(f, st) VMSTATE_BUFFER_V(f, st, 0)
@@ -220,7 +166,7 @@ void vmstate_vmdesc_device_end(JsonBuilder *vmdesc);
  */
 #define VMSTATE_RAW(f, st) {                                        \
     .name = #f, .size = sizeof(typeof_field(st, f)),                \
-    .info = &vmstate_info_buffer, .flags = VMS_BUFFER,              \
+    .info = &ferry_vmstate_info_buffer, .flags = VMS_BUFFER,              \
     .offset = offsetof(st, f),                                      \
 }
 
@@ -246,15 +192,15 @@ void vmstate_vmdesc_device_end(JsonBuilder *vmdesc);
 
 /* The scalar types: VMSTATE_UINT32(f, st), _V (since version v), _TEST
  * (present when test(opaque, version) says so), _ARRAY, _VARRAY. */
-#define VMSTATE_BOOL_V(f, st, v)    VMSTATE_SINGLE(f, st, v, vmstate_info_bool, bool)
-#define VMSTATE_INT8_V(f, st, v)    VMSTATE_SINGLE(f, st, v, vmstate_info_int8, int8_t)
-#define VMSTATE_INT16_V(f, st, v)   VMSTATE_SINGLE(f, st, v, vmstate_info_int16, int16_t)
-#define VMSTATE_INT32_V(f, st, v)   VMSTATE_SINGLE(f, st, v, vmstate_info_int32, int32_t)
-#define VMSTATE_INT64_V(f, st, v)   VMSTATE_SINGLE(f, st, v, vmstate_info_int64, int64_t)
-#define VMSTATE_UINT8_V(f, st, v)   VMSTATE_SINGLE(f, st, v, vmstate_info_uint8, uint8_t)
-#define VMSTATE_UINT16_V(f, st, v)  VMSTATE_SINGLE(f, st, v, vmstate_info_uint16, uint16_t)
-#define VMSTATE_UINT32_V(f, st, v)  VMSTATE_SINGLE(f, st, v, vmstate_info_uint32, uint32_t)
-#define VMSTATE_UINT64_V(f, st, v)  VMSTATE_SINGLE(f, st, v, vmstate_info_uint64, uint64_t)
+#define VMSTATE_BOOL_V(f, st, v)    VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_bool, bool)
+#define VMSTATE_INT8_V(f, st, v)    VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_int8, int8_t)
+#define VMSTATE_INT16_V(f, st, v)   VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_int16, int16_t)
+#define VMSTATE_INT32_V(f, st, v)   VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_int32, int32_t)
+#define VMSTATE_INT64_V(f, st, v)   VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_int64, int64_t)
+#define VMSTATE_UINT8_V(f, st, v)   VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_uint8, uint8_t)
+#define VMSTATE_UINT16_V(f, st, v)  VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_uint16, uint16_t)
+#define VMSTATE_UINT32_V(f, st, v)  VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_uint32, uint32_t)
+#define VMSTATE_UINT64_V(f, st, v)  VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_uint64, uint64_t)
 
 #define VMSTATE_BOOL(f, st)         VMSTATE_BOOL_V(f, st, 0)
 #define VMSTATE_INT8(f, st)         VMSTATE_INT8_V(f, st, 0)
@@ -267,27 +213,27 @@ void vmstate_vmdesc_device_end(JsonBuilder *vmdesc);
 #define VMSTATE_UINT64(f, st)       VMSTATE_UINT64_V(f, st, 0)
 
 #define VMSTATE_UINT8_TEST(f, st, t)  \
-    VMSTATE_SINGLE_TEST(f, st, t, 0, vmstate_info_uint8, uint8_t)
+    VMSTATE_SINGLE_TEST(f, st, t, 0, ferry_vmstate_info_uint8, uint8_t)
 #define VMSTATE_UINT32_TEST(f, st, t) \
-    VMSTATE_SINGLE_TEST(f, st, t, 0, vmstate_info_uint32, uint32_t)
+    VMSTATE_SINGLE_TEST(f, st, t, 0, ferry_vmstate_info_uint32, uint32_t)
 #define VMSTATE_UINT64_TEST(f, st, t) \
-    VMSTATE_SINGLE_TEST(f, st, t, 0, vmstate_info_uint64, uint64_t)
+    VMSTATE_SINGLE_TEST(f, st, t, 0, ferry_vmstate_info_uint64, uint64_t)
 
-#define VMSTATE_BOOL_ARRAY(f, st, n)   VMSTATE_ARRAY(f, st, n, 0, vmstate_info_bool, bool)
-#define VMSTATE_INT8_ARRAY(f, st, n)   VMSTATE_ARRAY(f, st, n, 0, vmstate_info_int8, int8_t)
-#define VMSTATE_INT16_ARRAY(f, st, n)  VMSTATE_ARRAY(f, st, n, 0, vmstate_info_int16, int16_t)
-#define VMSTATE_INT32_ARRAY(f, st, n)  VMSTATE_ARRAY(f, st, n, 0, vmstate_info_int32, int32_t)
-#define VMSTATE_INT64_ARRAY(f, st, n)  VMSTATE_ARRAY(f, st, n, 0, vmstate_info_int64, int64_t)
-#define VMSTATE_UINT8_ARRAY(f, st, n)  VMSTATE_ARRAY(f, st, n, 0, vmstate_info_uint8, uint8_t)
-#define VMSTATE_UINT16_ARRAY(f, st, n) VMSTATE_ARRAY(f, st, n, 0, vmstate_info_uint16, uint16_t)
-#define VMSTATE_UINT32_ARRAY(f, st, n) VMSTATE_ARRAY(f, st, n, 0, vmstate_info_uint32, uint32_t)
-#define VMSTATE_UINT64_ARRAY(f, st, n) VMSTATE_ARRAY(f, st, n, 0, vmstate_info_uint64, uint64_t)
+#define VMSTATE_BOOL_ARRAY(f, st, n)   VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_bool, bool)
+#define VMSTATE_INT8_ARRAY(f, st, n)   VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_int8, int8_t)
+#define VMSTATE_INT16_ARRAY(f, st, n)  VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_int16, int16_t)
+#define VMSTATE_INT32_ARRAY(f, st, n)  VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_int32, int32_t)
+#define VMSTATE_INT64_ARRAY(f, st, n)  VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_int64, int64_t)
+#define VMSTATE_UINT8_ARRAY(f, st, n)  VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_uint8, uint8_t)
+#define VMSTATE_UINT16_ARRAY(f, st, n) VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_uint16, uint16_t)
+#define VMSTATE_UINT32_ARRAY(f, st, n) VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_uint32, uint32_t)
+#define VMSTATE_UINT64_ARRAY(f, st, n) VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_uint64, uint64_t)
 
 #define VMSTATE_UINT8_VARRAY_UINT32(f, st, count) \
-    VMSTATE_VARRAY_UINT32(f, st, count, 0, vmstate_info_uint8, uint8_t)
+    VMSTATE_VARRAY_UINT32(f, st, count, 0, ferry_vmstate_info_uint8, uint8_t)
 #define VMSTATE_UINT32_VARRAY_UINT32(f, st, count) \
-    VMSTATE_VARRAY_UINT32(f, st, count, 0, vmstate_info_uint32, uint32_t)
+    VMSTATE_VARRAY_UINT32(f, st, count, 0, ferry_vmstate_info_uint32, uint32_t)
 #define VMSTATE_UINT64_VARRAY_UINT32(f, st, count) \
-    VMSTATE_VARRAY_UINT32(f, st, count, 0, vmstate_info_uint64, uint64_t)
+    VMSTATE_VARRAY_UINT32(f, st, count, 0, ferry_vmstate_info_uint64, uint64_t)
 
 #endif
