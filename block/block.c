@@ -1,10 +1,10 @@
 /*
- * The block layer core: the node registry, the lifecycle with its state
- * checks, and the bookkeeping around every request (range and state
- * checks, in-flight counting for drain).
+ * The block layer core: the graph of named nodes, the lifecycle with its
+ * state checks, and the bookkeeping around every request (range and state
+ * checks, in-flight counting for drain).  A VMM has one graph per VM.
  *
  * Locking:
- * - nodes_lock guards the registry (nodes, names, parent links, claims).
+ * - The graph's lock guards its nodes, names, parent links and claims.
  * - Each node's lock guards its state as the data path sees it and its
  *   in-flight counter, so a request is either refused or counted before a
  *   state change drains: inactivate cannot miss a write that passed its
@@ -16,7 +16,13 @@
 #include "block/block_int.h"
 #include "util/error.h"
 
+struct BlockGraph {
+    GMutex lock;
+    GPtrArray *nodes;           /* lock; creation order */
+};
+
 struct BlockDriverState {
+    BlockGraph *graph;
     const BlockDriver *drv;
     char *node_name;
     bool read_only;
@@ -44,9 +50,6 @@ typedef struct BdrvReq {
     struct iovec iov[];
 } BdrvReq;
 
-static GMutex nodes_lock;
-static GPtrArray *nodes;        /* creation order */
-
 static int64_t now_ns(void)
 {
     return g_get_monotonic_time() * 1000;
@@ -54,10 +57,29 @@ static int64_t now_ns(void)
 
 /* --- registry ------------------------------------------------------------- */
 
-static BlockDriverState *find_locked(const char *node_name)
+BlockGraph *bdrv_graph_new(void)
 {
-    for (guint i = 0; nodes && i < nodes->len; i++) {
-        BlockDriverState *bs = g_ptr_array_index(nodes, i);
+    BlockGraph *g = g_new0(BlockGraph, 1);
+
+    g_mutex_init(&g->lock);
+    g->nodes = g_ptr_array_new();
+    return g;
+}
+
+void bdrv_graph_free(BlockGraph *g)
+{
+    if (g) {
+        blockdev_del_all(g);
+        g_ptr_array_unref(g->nodes);
+        g_mutex_clear(&g->lock);
+        g_free(g);
+    }
+}
+
+static BlockDriverState *find_locked(BlockGraph *g, const char *node_name)
+{
+    for (guint i = 0; i < g->nodes->len; i++) {
+        BlockDriverState *bs = g_ptr_array_index(g->nodes, i);
         if (!strcmp(bs->node_name, node_name)) {
             return bs;
         }
@@ -82,12 +104,14 @@ static bool link_child_locked(BlockDriverState *bs, BlockDriverState *child,
     return true;
 }
 
-BlockDriverState *bdrv_new_node(const BlockDriver *drv, const char *node_name,
-                                bool read_only, BlockDriverState *child,
-                                GHashTable *drv_opts, GError **errp)
+BlockDriverState *bdrv_new_node(BlockGraph *g, const BlockDriver *drv,
+                                const char *node_name, bool read_only,
+                                BlockDriverState *child, GHashTable *drv_opts,
+                                GError **errp)
 {
     BlockDriverState *bs = g_new0(BlockDriverState, 1);
 
+    bs->graph = g;
     bs->drv = drv;
     bs->node_name = g_strdup(node_name);
     bs->read_only = read_only || drv->always_read_only ||
@@ -97,28 +121,25 @@ BlockDriverState *bdrv_new_node(const BlockDriver *drv, const char *node_name,
     g_mutex_init(&bs->lock);
     g_cond_init(&bs->drained);
 
-    /* Outside nodes_lock: a driver may look at other nodes. */
+    /* Outside the graph's lock: a driver may look at other nodes. */
     bs->child = child;
     if (drv->configure && !drv->configure(bs, drv_opts, errp)) {
         goto fail;
     }
-    g_mutex_lock(&nodes_lock);
-    if (find_locked(node_name)) {
+    g_mutex_lock(&g->lock);
+    if (find_locked(g, node_name)) {
         error_setg(errp, "Duplicate node name '%s'", node_name);
         goto fail_locked;
     }
     if (child && !link_child_locked(bs, child, errp)) {
         goto fail_locked;
     }
-    if (!nodes) {
-        nodes = g_ptr_array_new();
-    }
-    g_ptr_array_add(nodes, bs);
-    g_mutex_unlock(&nodes_lock);
+    g_ptr_array_add(g->nodes, bs);
+    g_mutex_unlock(&g->lock);
     return bs;
 
 fail_locked:
-    g_mutex_unlock(&nodes_lock);
+    g_mutex_unlock(&g->lock);
     if (drv->cleanup) {
         drv->cleanup(bs);
     }
@@ -131,25 +152,25 @@ fail:
     return NULL;
 }
 
-BlockDriverState *bdrv_find(const char *node_name)
+BlockDriverState *bdrv_find(BlockGraph *g, const char *node_name)
 {
     BlockDriverState *bs;
 
-    g_mutex_lock(&nodes_lock);
-    bs = find_locked(node_name);
-    g_mutex_unlock(&nodes_lock);
+    g_mutex_lock(&g->lock);
+    bs = find_locked(g, node_name);
+    g_mutex_unlock(&g->lock);
     return bs;
 }
 
-GPtrArray *bdrv_nodes(void)
+GPtrArray *bdrv_nodes(BlockGraph *g)
 {
     GPtrArray *arr = g_ptr_array_new();
 
-    g_mutex_lock(&nodes_lock);
-    for (guint i = 0; nodes && i < nodes->len; i++) {
-        g_ptr_array_add(arr, g_ptr_array_index(nodes, i));
+    g_mutex_lock(&g->lock);
+    for (guint i = 0; i < g->nodes->len; i++) {
+        g_ptr_array_add(arr, g_ptr_array_index(g->nodes, i));
     }
-    g_mutex_unlock(&nodes_lock);
+    g_mutex_unlock(&g->lock);
     return arr;
 }
 
@@ -166,17 +187,17 @@ static void bdrv_free(BlockDriverState *bs)
     g_free(bs);
 }
 
-void blockdev_del_all(void)
+void blockdev_del_all(BlockGraph *g)
 {
-    g_autoptr(GPtrArray) all = bdrv_nodes();
+    g_autoptr(GPtrArray) all = bdrv_nodes(g);
 
     /* Parents were created after their children: walk backwards. */
     for (guint i = all->len; i-- > 0;) {
         bdrv_detach(g_ptr_array_index(all, i));
     }
-    g_mutex_lock(&nodes_lock);
-    g_clear_pointer(&nodes, g_ptr_array_unref);
-    g_mutex_unlock(&nodes_lock);
+    g_mutex_lock(&g->lock);
+    g_ptr_array_set_size(g->nodes, 0);
+    g_mutex_unlock(&g->lock);
     for (guint i = all->len; i-- > 0;) {
         bdrv_free(g_ptr_array_index(all, i));
     }
@@ -216,9 +237,9 @@ BlockDriverState *bdrv_parent(const BlockDriverState *bs)
 {
     BlockDriverState *parent;
 
-    g_mutex_lock(&nodes_lock);
+    g_mutex_lock(&bs->graph->lock);
     parent = bs->parent;
-    g_mutex_unlock(&nodes_lock);
+    g_mutex_unlock(&bs->graph->lock);
     return parent;
 }
 
@@ -274,7 +295,7 @@ bool bdrv_claim(BlockDriverState *bs, const char *device_id, GError **errp)
 {
     bool ok = false;
 
-    g_mutex_lock(&nodes_lock);
+    g_mutex_lock(&bs->graph->lock);
     if (bs->device) {
         error_setg(errp, "Node '%s' is already in use by device '%s'",
                    bs->node_name, bs->device);
@@ -285,7 +306,7 @@ bool bdrv_claim(BlockDriverState *bs, const char *device_id, GError **errp)
         bs->device = g_strdup(device_id);
         ok = true;
     }
-    g_mutex_unlock(&nodes_lock);
+    g_mutex_unlock(&bs->graph->lock);
     return ok;
 }
 
@@ -409,9 +430,9 @@ typedef bool NodeFn(BlockDriverState *bs, GError **errp);
  * the right order, so each top node's timing covers its whole stack (the
  * child's own call is then a no-op).
  */
-static bool for_each_node(NodeFn *fn, GError **errp)
+static bool for_each_node(BlockGraph *g, NodeFn *fn, GError **errp)
 {
-    g_autoptr(GPtrArray) all = bdrv_nodes();
+    g_autoptr(GPtrArray) all = bdrv_nodes(g);
 
     for (guint n = all->len; n-- > 0;) {
         if (!fn(g_ptr_array_index(all, n), errp)) {
@@ -421,19 +442,19 @@ static bool for_each_node(NodeFn *fn, GError **errp)
     return true;
 }
 
-bool bdrv_attach_all(GError **errp)
+bool bdrv_attach_all(BlockGraph *g, GError **errp)
 {
-    return for_each_node(bdrv_attach, errp);
+    return for_each_node(g, bdrv_attach, errp);
 }
 
-bool bdrv_activate_all(GError **errp)
+bool bdrv_activate_all(BlockGraph *g, GError **errp)
 {
-    return for_each_node(bdrv_activate, errp);
+    return for_each_node(g, bdrv_activate, errp);
 }
 
-bool bdrv_inactivate_all(GError **errp)
+bool bdrv_inactivate_all(BlockGraph *g, GError **errp)
 {
-    return for_each_node(bdrv_inactivate, errp);
+    return for_each_node(g, bdrv_inactivate, errp);
 }
 
 /* --- asynchronous I/O ----------------------------------------------------- */

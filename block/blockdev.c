@@ -153,7 +153,8 @@ static bool valid_node_name(const char *name)
     return true;
 }
 
-static const char *lookup_node_name(GHashTable *opts, GError **errp)
+static const char *lookup_node_name(BlockGraph *g, GHashTable *opts,
+                                    GError **errp)
 {
     const char *name = g_hash_table_lookup(opts, "node-name");
 
@@ -167,15 +168,16 @@ static const char *lookup_node_name(GHashTable *opts, GError **errp)
                    name);
         return NULL;
     }
-    if (bdrv_find(name)) {
+    if (bdrv_find(g, name)) {
         error_setg(errp, "Duplicate node name '%s'", name);
         return NULL;
     }
     return name;
 }
 
-static bool lookup_child(const BlockDriver *drv, GHashTable *opts,
-                         BlockDriverState **child, GError **errp)
+static bool lookup_child(BlockGraph *g, const BlockDriver *drv,
+                         GHashTable *opts, BlockDriverState **child,
+                         GError **errp)
 {
     const char *name = g_hash_table_lookup(opts, "file");
 
@@ -188,7 +190,7 @@ static bool lookup_child(const BlockDriver *drv, GHashTable *opts,
                    "node-name of its child)", drv->name);
         return false;
     }
-    *child = bdrv_find(name);
+    *child = bdrv_find(g, name);
     if (!*child) {
         error_setg(errp, "Parameter 'file': no block node named '%s'", name);
         return false;
@@ -210,7 +212,8 @@ static bool lookup_read_only(const BlockDriver *drv, GHashTable *opts,
     return true;
 }
 
-BlockDriverState *blockdev_add(const char *spec, GError **errp)
+BlockDriverState *blockdev_add(BlockGraph *g, const char *spec,
+                               GError **errp)
 {
     g_autoptr(GHashTable) opts = parse_spec(spec, errp);
     g_autoptr(GHashTable) dopts = NULL;
@@ -221,12 +224,12 @@ BlockDriverState *blockdev_add(const char *spec, GError **errp)
 
     if (!opts || !(drv = lookup_driver(opts, errp)) ||
         !(dopts = driver_opts(drv, opts, errp)) ||
-        !(node_name = lookup_node_name(opts, errp)) ||
+        !(node_name = lookup_node_name(g, opts, errp)) ||
         !lookup_read_only(drv, opts, &ro, errp) ||
-        !lookup_child(drv, opts, &child, errp)) {
+        !lookup_child(g, drv, opts, &child, errp)) {
         return NULL;
     }
-    return bdrv_new_node(drv, node_name, ro, child, dopts, errp);
+    return bdrv_new_node(g, drv, node_name, ro, child, dopts, errp);
 }
 
 /* --- option helpers ------------------------------------------------------- */

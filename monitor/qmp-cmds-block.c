@@ -3,6 +3,7 @@
  * as its child), the way QEMU lists -blockdev nodes: device "" and the
  * device that claimed it as qdev.
  */
+#include "hw/pc.h"
 #include "block/block_int.h"
 #include "qapi/qapi-commands.h"
 
@@ -46,7 +47,7 @@ static BlockDeviceInfo *block_device_info(BlockDriverState *bs)
 
 BlockInfoList *qmp_query_block(GError **errp)
 {
-    g_autoptr(GPtrArray) all = bdrv_nodes();
+    g_autoptr(GPtrArray) all = bdrv_nodes(machine_block_graph());
     BlockInfoList *head = NULL;
 
     /* Prepending from the back keeps creation order. */

@@ -3,6 +3,7 @@
  * model around a migration, answered truthfully for ferry's small one.
  */
 #include <string.h>
+#include "hw/pc.h"
 #include "block/block.h"
 #include "qapi/qapi-commands.h"
 #include "system/machine.h"
@@ -52,7 +53,7 @@ static ObjectPropertyInfoList *prop(ObjectPropertyInfoList *next,
 /* The devices with an id, as QEMU lists -device ...,id=ID there. */
 static ObjectPropertyInfoList *peripherals(void)
 {
-    g_autoptr(GPtrArray) nodes = bdrv_nodes();
+    g_autoptr(GPtrArray) nodes = bdrv_nodes(machine_block_graph());
     ObjectPropertyInfoList *l = prop(NULL, "type", "string");
 
     for (guint i = 0; i < nodes->len; i++) {

@@ -5,6 +5,7 @@
  * system/runstate.c, the accelerator state that lives outside the stream,
  * the getfd table and the QMP events.
  */
+#include "hw/pc.h"
 #include "accel/accel.h"
 #include "accel/soft.h"
 #include "block/block.h"
@@ -154,17 +155,17 @@ static int ferry_vcpu_index_of_thread(void *opaque, uint32_t tid)
 static bool ferry_block_inactivate(void *opaque, GError **errp)
 {
     pvblk_drain_all();
-    return bdrv_inactivate_all(errp);
+    return bdrv_inactivate_all(machine_block_graph(), errp);
 }
 
 static bool ferry_block_activate(void *opaque, GError **errp)
 {
-    return bdrv_activate_all(errp);
+    return bdrv_activate_all(machine_block_graph(), errp);
 }
 
 static bool ferry_block_attach(void *opaque, GError **errp)
 {
-    return bdrv_attach_all(errp);
+    return bdrv_attach_all(machine_block_graph(), errp);
 }
 
 static unsigned ferry_vcpu_count(void *opaque)

@@ -3,6 +3,7 @@
  * runstate_set() refuses and logs anything else.  Only the main thread
  * changes the state; other threads may read it.
  */
+#include "hw/pc.h"
 #include "block/block.h"
 #include "system/runstate.h"
 #include "system/cpus.h"
@@ -114,7 +115,7 @@ bool vm_start(GError **errp)
         return true;
     }
     /* The guest never runs without its disks' write lock (QEMU's cont). */
-    if (!bdrv_activate_all(errp)) {
+    if (!bdrv_activate_all(machine_block_graph(), errp)) {
         return false;
     }
     if (!runstate_set(RUN_STATE_RUNNING, errp)) {

@@ -422,8 +422,8 @@ static PvblkState *find_id(const char *id)
 }
 
 /* Everything that can be refused before anything is claimed. */
-static BlockDriverState *check_spec(const char *drive, const char *id,
-                                    GError **errp)
+static BlockDriverState *check_spec(BlockGraph *g, const char *drive,
+                                    const char *id, GError **errp)
 {
     BlockDriverState *bs;
 
@@ -451,7 +451,7 @@ static BlockDriverState *check_spec(const char *drive, const char *id,
         error_setg(errp, "pvblk: at most %d pvblk devices", PVBLK_MAX_DEVS);
         return NULL;
     }
-    bs = bdrv_find(drive);
+    bs = bdrv_find(g, drive);
     if (!bs) {
         error_setg(errp, "pvblk: no block node named '%s'", drive);
     }
@@ -484,14 +484,14 @@ static void pvblk_free(PvblkState *s)
     g_free(s);
 }
 
-bool pvblk_create(const char *spec, GError **errp)
+bool pvblk_create(BlockGraph *g, const char *spec, GError **errp)
 {
     g_autofree char *drive = NULL, *id = NULL;
     BlockDriverState *bs;
     PvblkState *s;
 
     if (!parse_spec(spec, &drive, &id, errp) ||
-        !(bs = check_spec(drive, id, errp))) {
+        !(bs = check_spec(g, drive, id, errp))) {
         return false;
     }
     s = pvblk_new(bs, id);

@@ -62,6 +62,17 @@ static bool pc_load_kernel(const MachineConfig *cfg, BootEntry *entry,
     return multiboot_load(image, size, cfg->append, cfg->ram_size, entry, errp);
 }
 
+/* The machine's block nodes, from their first use to machine cleanup. */
+static BlockGraph *block_graph;
+
+BlockGraph *machine_block_graph(void)
+{
+    if (!block_graph) {
+        block_graph = bdrv_graph_new();
+    }
+    return block_graph;
+}
+
 /*
  * -blockdev nodes, in order (a filter names a node made before it), then
  * -device disks on them.  A machine that will not wait for an incoming
@@ -72,18 +83,18 @@ static bool pc_load_kernel(const MachineConfig *cfg, BootEntry *entry,
 static bool pc_block_init(const MachineConfig *cfg, GError **errp)
 {
     for (guint i = 0; cfg->blockdevs && i < cfg->blockdevs->len; i++) {
-        if (!blockdev_add(g_ptr_array_index(cfg->blockdevs, i), errp)) {
+        if (!blockdev_add(machine_block_graph(), g_ptr_array_index(cfg->blockdevs, i), errp)) {
             g_prefix_error(errp, "-blockdev: ");
             return false;
         }
     }
     for (guint i = 0; cfg->devices && i < cfg->devices->len; i++) {
-        if (!pvblk_create(g_ptr_array_index(cfg->devices, i), errp)) {
+        if (!pvblk_create(machine_block_graph(), g_ptr_array_index(cfg->devices, i), errp)) {
             g_prefix_error(errp, "-device: ");
             return false;
         }
     }
-    return cfg->incoming || bdrv_activate_all(errp);
+    return cfg->incoming || bdrv_activate_all(machine_block_graph(), errp);
 }
 
 bool pc_machine_init(const MachineConfig *cfg, GError **errp)
@@ -126,7 +137,7 @@ void pc_machine_cleanup(void)
     }
     cpus_destroy();
     pvblk_destroy_all();
-    blockdev_del_all();
+    g_clear_pointer(&block_graph, bdrv_graph_free);
     serial_cleanup();
     io_regions_reset();
     machine_migration_cleanup();

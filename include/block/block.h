@@ -37,6 +37,8 @@
 #define BDRV_SECTOR_SIZE 512
 
 typedef struct BlockDriverState BlockDriverState;
+/* The nodes of one VM, by name (one graph per VM). */
+typedef struct BlockGraph BlockGraph;
 
 typedef enum BlockNodeState {
     BLOCK_NODE_CONFIGURED,      /* options parsed, nothing opened */
@@ -47,19 +49,24 @@ typedef enum BlockNodeState {
 /* @ret: 0 or -errno.  Called exactly once per accepted request. */
 typedef void BlockCompletionFunc(void *opaque, int ret);
 
-/*
- * Creates a node from the -blockdev syntax: "driver=NAME,node-name=NAME,
- * KEY=VALUE,...".  Common keys: driver, node-name (required),
- * read-only=on|off; the rest belong to the driver.  Nothing is opened.
- * Errors name the offending key or value.
- */
-BlockDriverState *blockdev_add(const char *spec, GError **errp);
-/* Detaches and frees every node (tests, exit). */
-void blockdev_del_all(void);
+BlockGraph *bdrv_graph_new(void);
+/* Detaches and frees every node, then the graph. */
+void bdrv_graph_free(BlockGraph *g);
 
-BlockDriverState *bdrv_find(const char *node_name);
+/*
+ * Creates a node in @g from the -blockdev syntax: "driver=NAME,
+ * node-name=NAME,KEY=VALUE,...".  Common keys: driver, node-name
+ * (required), read-only=on|off; the rest belong to the driver.  Nothing
+ * is opened.  Errors name the offending key or value.
+ */
+BlockDriverState *blockdev_add(BlockGraph *g, const char *spec,
+                               GError **errp);
+/* Detaches and frees every node of @g (tests, exit). */
+void blockdev_del_all(BlockGraph *g);
+
+BlockDriverState *bdrv_find(BlockGraph *g, const char *node_name);
 /* Every node in creation order (children before their parents). */
-GPtrArray *bdrv_nodes(void);
+GPtrArray *bdrv_nodes(BlockGraph *g);
 
 const char *bdrv_node_name(const BlockDriverState *bs);
 const char *bdrv_driver_name(const BlockDriverState *bs);
@@ -87,9 +94,9 @@ bool bdrv_inactivate(BlockDriverState *bs, GError **errp);
 void bdrv_detach(BlockDriverState *bs);
 
 /* The same over every node; stop at the first error. */
-bool bdrv_attach_all(GError **errp);
-bool bdrv_activate_all(GError **errp);
-bool bdrv_inactivate_all(GError **errp);
+bool bdrv_attach_all(BlockGraph *g, GError **errp);
+bool bdrv_activate_all(BlockGraph *g, GError **errp);
+bool bdrv_inactivate_all(BlockGraph *g, GError **errp);
 
 /* Waits until no request of @bs (or its child) is in flight. */
 void bdrv_drain(BlockDriverState *bs);

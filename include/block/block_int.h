@@ -88,9 +88,10 @@ bool bdrv_opt_size(GHashTable *opts, const char *key, uint64_t dflt,
  * (@drv_opts holds only the driver's own keys) and runs drv->configure.
  * @child, for a filter, must not have a parent or a device yet.
  */
-BlockDriverState *bdrv_new_node(const BlockDriver *drv, const char *node_name,
-                                bool read_only, BlockDriverState *child,
-                                GHashTable *drv_opts, GError **errp);
+BlockDriverState *bdrv_new_node(BlockGraph *g, const BlockDriver *drv,
+                                const char *node_name, bool read_only,
+                                BlockDriverState *child, GHashTable *drv_opts,
+                                GError **errp);
 
 /* A driver whose node bypasses the host page cache says so at configure
  * time; the core then refuses requests not aligned to BDRV_SECTOR_SIZE. */

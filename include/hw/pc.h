@@ -3,6 +3,7 @@
 
 #include <glib.h>
 #include <stdbool.h>
+#include "block/block.h"
 #include "system/machine.h"
 
 /*
@@ -12,5 +13,7 @@
  */
 bool pc_machine_init(const MachineConfig *cfg, GError **errp);
 void pc_machine_cleanup(void);
+/* The machine's block nodes (created on first use). */
+BlockGraph *machine_block_graph(void);
 
 #endif

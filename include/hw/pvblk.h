@@ -11,7 +11,7 @@
 #include <stdbool.h>
 
 /* -device "pvblk,drive=NODE,id=ID": maps the next free pvblk slot. */
-bool pvblk_create(const char *spec, GError **errp);
+bool pvblk_create(BlockGraph *g, const char *spec, GError **errp);
 /* Waits until every request a pvblk device submitted has completed and
  * its completion is in guest RAM (the source's switchover, with the vCPUs
  * stopped). */

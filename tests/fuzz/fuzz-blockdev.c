@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "system/migration-vmm.h"
 #include "fuzz-blockdev.h"
 #include "block/block_int.h"    /* bdrv_parent() */
 #include "guest/pvblk-dev.h"
@@ -38,6 +39,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static bool verbose, strict;
+/* The nodes of the machine under test, and its migration context. */
+static BlockGraph *graph;
 
 static void G_GNUC_PRINTF(2, 3) G_GNUC_NORETURN
 broken(const char *line, const char *fmt, ...)
@@ -67,6 +70,10 @@ static void init_once(void)
     g_log_set_always_fatal(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL);
     /* A freed pool's thread exits instead of idling for the next pool. */
     g_thread_pool_set_max_unused_threads(0);
+    graph = bdrv_graph_new();
+    if (!machine_migration_init(NULL)) {
+        abort();
+    }
 }
 
 static unsigned count_threads(void)
@@ -103,7 +110,7 @@ static void wait_for_threads(unsigned n)
 
 static unsigned count_nodes(bool claimed_only)
 {
-    g_autoptr(GPtrArray) all = bdrv_nodes();
+    g_autoptr(GPtrArray) all = bdrv_nodes(graph);
     unsigned n = 0;
 
     for (guint i = 0; i < all->len; i++) {
@@ -156,7 +163,7 @@ static void check_node(const char *line, BlockDriverState *bs)
     const char *name = bdrv_node_name(bs);
     int ret;
 
-    if (!name || bdrv_find(name) != bs) {
+    if (!name || bdrv_find(graph, name) != bs) {
         broken(line, "node '%s' cannot be found by its name", name);
     }
     if (bdrv_state(bs) != BLOCK_NODE_CONFIGURED ||
@@ -182,7 +189,7 @@ static bool apply_blockdev(const char *line)
 {
     GError *err = NULL;
     unsigned before = count_nodes(false);
-    BlockDriverState *bs = blockdev_add(line, &err);
+    BlockDriverState *bs = blockdev_add(graph, line, &err);
 
     check_outcome(line, bs != NULL, err);
     if (bs) {
@@ -200,7 +207,7 @@ static bool apply_device(const char *line)
     GError *err = NULL;
     unsigned claimed = count_nodes(true);
     unsigned slots = count_pvblk_slots(line);
-    bool ok = pvblk_create(line, &err);
+    bool ok = pvblk_create(graph, line, &err);
     unsigned claimed_after = count_nodes(true);
     unsigned slots_after = count_pvblk_slots(line);
 
@@ -244,7 +251,7 @@ unsigned fuzz_blockdev_apply(const uint8_t *data, size_t size,
     /* Devices before the nodes they point to, as at machine cleanup. */
     pvblk_destroy_all();
     io_regions_reset();
-    blockdev_del_all();
+    blockdev_del_all(graph);
     wait_for_threads(threads);
     if (lines) {
         *lines = n;

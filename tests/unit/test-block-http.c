@@ -20,6 +20,9 @@
 #include "block/block.h"
 #include "block/http.h"
 
+/* The block nodes under test (one graph, as one VM has). */
+static BlockGraph *graph;
+
 #define MiB (1024ULL * 1024)
 /* Not a multiple of any readahead used: the last chunk is short. */
 #define IMG_SIZE (8 * MiB + 4660)
@@ -201,7 +204,7 @@ static BlockDriverState *add_node(const char *url, const char *opts,
     g_autofree char *spec = g_strdup_printf(
         "driver=http,node-name=h0,url=%s%s%s", url, *opts ? "," : "", opts);
 
-    return blockdev_add(spec, errp);
+    return blockdev_add(graph, spec, errp);
 }
 
 /* An attached node on @url, @opts added. */
@@ -266,7 +269,7 @@ static char *attach_error(const char *url, const char *opts, int64_t *ns)
     g_test_message("attach error: %s", err->message);
     g_assert_nonnull(strstr(err->message, url));
     g_assert_cmpint(bdrv_state(bs), ==, BLOCK_NODE_CONFIGURED);
-    blockdev_del_all();
+    blockdev_del_all(graph);
     return g_strdup(err->message);
 }
 
@@ -290,7 +293,7 @@ static void test_length(gconstpointer data)
     g_assert_true(bdrv_attach(bs, NULL));
     g_assert_cmpint(bdrv_getlength(bs), ==, IMG_SIZE);
     check_read(bs, 5 * MiB, 100000);
-    blockdev_del_all();
+    blockdev_del_all(graph);
 }
 
 /* Random reads under the options in @data, the tail of the image too. */
@@ -312,7 +315,7 @@ static void test_random_reads(gconstpointer data)
     check_read(bs, IMG_SIZE - 1, 1);
     check_read(bs, IMG_SIZE - 70000, 70000);
     check_read(bs, 0, IMG_SIZE);
-    blockdev_del_all();
+    blockdev_del_all(graph);
 }
 
 typedef struct Batch {
@@ -395,7 +398,7 @@ static void test_concurrent(gconstpointer data)
     /* keep-alive: attach's connection and the pool's, no more */
     g_assert_cmpuint(stats_of(bs).connects, >=, 1);
     g_assert_cmpuint(stats_of(bs).connects, <=, BDRV_HTTP_MAX_TRANSFERS);
-    blockdev_del_all();
+    blockdev_del_all(graph);
 }
 
 /* Reads missing the same chunk at the same time share one fetch. */
@@ -408,7 +411,7 @@ static void test_shared_fetch(gconstpointer data)
     before = stats_of(bs);
     batch_reads(bs, 64, 5 * MiB, 1 * MiB - 8192, 8192);
     g_assert_cmpuint(stats_of(bs).requests, ==, before.requests + 1);
-    blockdev_del_all();
+    blockdev_del_all(graph);
 }
 
 static void test_cache_hits(gconstpointer data)
@@ -428,7 +431,7 @@ static void test_cache_hits(gconstpointer data)
     c = stats_of(bs);
     g_assert_cmpuint(c.requests, ==, b.requests);
     g_assert_cmpuint(c.cache_hits, ==, b.cache_hits + 2);
-    blockdev_del_all();
+    blockdev_del_all(graph);
 }
 
 /* A cache smaller than a read: evicts, refetches, stays correct. */
@@ -445,7 +448,7 @@ static void test_eviction(gconstpointer data)
     b = stats_of(bs);
     g_assert_cmpuint(b.requests, ==, a.requests + 1);
     g_assert_cmpuint(b.cache_hits, ==, a.cache_hits + 1);
-    blockdev_del_all();
+    blockdev_del_all(graph);
 }
 
 static void test_readahead_off(gconstpointer data)
@@ -461,7 +464,7 @@ static void test_readahead_off(gconstpointer data)
     g_assert_cmpuint(b.requests, ==, a.requests + 2);
     g_assert_cmpuint(b.bytes_fetched, ==, a.bytes_fetched + 2 * 777);
     g_assert_cmpuint(b.cache_hits, ==, 0);
-    blockdev_del_all();
+    blockdev_del_all(graph);
 }
 
 static void test_scatter(gconstpointer data)
@@ -491,7 +494,7 @@ static void test_scatter(gconstpointer data)
         g_assert_cmpmem(a, sizeof(a), img + off, sizeof(a));
         g_assert_cmpmem(b, sizeof(b), img + off + 3, sizeof(b));
         g_assert_cmpmem(c, sizeof(c), img + off + 1003, sizeof(c));
-        blockdev_del_all();
+        blockdev_del_all(graph);
     }
 }
 
@@ -507,7 +510,7 @@ static void test_beyond_end(gconstpointer data)
     /* active: a flush reaches the driver, which is read-only */
     g_assert_true(bdrv_activate(bs, NULL));
     g_assert_cmpint(bdrv_flush(bs), ==, -EROFS);
-    blockdev_del_all();
+    blockdev_del_all(graph);
 }
 
 static void test_not_found(gconstpointer data)
@@ -579,7 +582,7 @@ static void test_server_gone(gconstpointer data)
     g_assert_cmpint(bdrv_pread(bs, 6 * MiB, buf, 65536), ==, -EIO);
     batch_reads_ret(bs, 32, 3 * MiB, 2 * MiB, 4096, -EIO);
     g_assert_cmpint(g_get_monotonic_time() - start, <, 3 * G_USEC_PER_SEC);
-    blockdev_del_all();
+    blockdev_del_all(graph);
 }
 
 /* A server that stops answering mid-run (SIGSTOP: its connections stay
@@ -607,7 +610,7 @@ static void test_server_frozen(gconstpointer data)
     g_assert_cmpint(took, <, 3 * G_USEC_PER_SEC);
     kill(-own.pid, SIGCONT);
     check_read(bs, 6 * MiB, 4096);
-    blockdev_del_all();
+    blockdev_del_all(graph);
     nginx_stop(&own);
 }
 
@@ -645,7 +648,7 @@ static void test_threads(gconstpointer data)
     for (int i = 0; i < 8; i++) {
         g_thread_join(threads[i]);
     }
-    blockdev_del_all();
+    blockdev_del_all(graph);
 }
 
 static void test_bad_options(gconstpointer data)
@@ -665,20 +668,20 @@ static void test_bad_options(gconstpointer data)
     g_autoptr(GError) err = NULL;
 
     for (gsize i = 0; i < G_N_ELEMENTS(specs); i++) {
-        g_assert_null(blockdev_add(specs[i], &err));
+        g_assert_null(blockdev_add(graph, specs[i], &err));
         g_assert_nonnull(err);
         g_test_message("%s: %s", specs[i], err->message);
         g_clear_error(&err);
     }
-    g_assert_nonnull(blockdev_add("driver=https,node-name=b1,"
+    g_assert_nonnull(blockdev_add(graph, "driver=https,node-name=b1,"
                                   "url=https://127.0.0.1/x", &err));
     g_assert_no_error(err);
     /* sizes take QEMU's suffixes */
-    g_assert_nonnull(blockdev_add("driver=http,node-name=b2,"
+    g_assert_nonnull(blockdev_add(graph, "driver=http,node-name=b2,"
                                   "url=http://127.0.0.1/x,readahead=256K,"
                                   "cache-size=4M", &err));
     g_assert_no_error(err);
-    blockdev_del_all();
+    blockdev_del_all(graph);
 }
 
 /* Each test, whether it needs the nginx, and the node options it uses. */
@@ -743,6 +746,7 @@ int main(int argc, char **argv)
     int ret;
 
     g_test_init(&argc, &argv, NULL);
+    graph = bdrv_graph_new();
     signal(SIGPIPE, SIG_IGN);
     nginx_bin = g_find_program_in_path("nginx");
     if (!nginx_bin &&

@@ -14,8 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/wait.h>
+#include "hw/pc.h"
 #include "block/block_int.h"
 #include "qapi/qapi-commands.h"
+
+/* The block nodes under test (one graph, as one VM has). */
+static BlockGraph *graph;
 
 #define IMG_SIZE (1024 * 1024)
 
@@ -53,7 +57,7 @@ static BlockDriverState *add(const char *fmt, ...)
     va_start(ap, fmt);
     spec = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    bs = blockdev_add(spec, &err);
+    bs = blockdev_add(graph, spec, &err);
     g_assert_no_error(err);
     g_assert_nonnull(bs);
     return bs;
@@ -121,7 +125,7 @@ static void test_engine_rw(gconstpointer data)
     /* Untouched bytes keep the pattern. */
     g_assert_cmpint(bdrv_pread(bs, 4096, back, 1), ==, 0);
     g_assert_cmpint((guint8)back[0], ==, (4096 * 7 + 3) & 0xff);
-    blockdev_del_all();
+    blockdev_del_all(graph);
 }
 
 #define CONC_THREADS 4
@@ -185,7 +189,7 @@ static void test_engine_concurrent(gconstpointer data)
         g_assert_cmpint(back[0], ==, blk & 0xff);
         g_assert_cmpint(back[CONC_BLOCK - 1], ==, blk & 0xff);
     }
-    blockdev_del_all();
+    blockdev_del_all(graph);
 }
 
 /* The node's end is the file's; a file that shrank reads as zeroes. */
@@ -212,7 +216,7 @@ static void test_engine_eof(gconstpointer data)
     for (int i = 100; i < 500; i++) {
         g_assert_cmpint(buf[i], ==, 0);
     }
-    blockdev_del_all();
+    blockdev_del_all(graph);
 }
 
 /* --- O_DIRECT ---------------------------------------------------------------- */
@@ -223,13 +227,13 @@ static BlockDriverState *add_direct(const char *path, const char *aio)
     g_autofree char *spec = g_strdup_printf(
         "driver=file,node-name=d0,filename=%s,cache.direct=on,aio=%s", path,
         aio);
-    BlockDriverState *bs = blockdev_add(spec, &err);
+    BlockDriverState *bs = blockdev_add(graph, spec, &err);
 
     g_assert_no_error(err);
     if (!bdrv_activate(bs, &err)) {
         if (strstr(err->message, "does not support O_DIRECT")) {
             g_test_skip(err->message);
-            blockdev_del_all();
+            blockdev_del_all(graph);
             return NULL;
         }
         g_error("activate: %s", err->message);
@@ -268,7 +272,7 @@ static void test_direct(gconstpointer data)
     g_assert_cmpint(bdrv_pwrite(bs, 513, back, 512), ==, -EINVAL);
     g_assert_cmpint(bdrv_flush(bs), ==, 0);
     free(mem);
-    blockdev_del_all();
+    blockdev_del_all(graph);
 }
 
 /* --- lifecycle --------------------------------------------------------------- */
@@ -324,14 +328,14 @@ static void test_states(void)
     g_assert_cmpint(bdrv_pwrite(ro, 0, buf, 512), ==, -EROFS);
 
     /* The _all variants. */
-    g_assert_true(bdrv_activate_all(&err));
+    g_assert_true(bdrv_activate_all(graph, &err));
     g_assert_cmpint(bdrv_state(bs), ==, BLOCK_NODE_ACTIVE);
-    g_assert_true(bdrv_inactivate_all(&err));
+    g_assert_true(bdrv_inactivate_all(graph, &err));
     g_assert_cmpint(bdrv_state(bs), ==, BLOCK_NODE_ATTACHED);
     g_assert_cmpint(bdrv_state(ro), ==, BLOCK_NODE_ATTACHED);
     g_assert_no_error(err);
-    blockdev_del_all();
-    g_assert_null(bdrv_find("f0"));
+    blockdev_del_all(graph);
+    g_assert_null(bdrv_find(graph, "f0"));
 }
 
 /* Drain waits for requests parked in blkdelay's delay line. */
@@ -359,7 +363,7 @@ static void test_drain(void)
     g_assert_cmpint(now_ns() - start, >=, 50 * 1000000);
     /* Concurrent, not one after another (16 x 50 ms). */
     g_assert_cmpint(now_ns() - start, <, 600 * 1000000LL);
-    blockdev_del_all();
+    blockdev_del_all(graph);
 }
 
 /* --- options ----------------------------------------------------------------- */
@@ -368,7 +372,7 @@ static void expect_error(const char *spec, const char *message)
 {
     g_autoptr(GError) err = NULL;
 
-    g_assert_null(blockdev_add(spec, &err));
+    g_assert_null(blockdev_add(graph, spec, &err));
     g_assert_nonnull(err);
     g_assert_cmpstr(err->message, ==, message);
 }
@@ -427,19 +431,19 @@ static void test_options(void)
     add("driver=blkdelay,node-name=d0,file=f0");
     expect_error("driver=blkdelay,node-name=d1,file=f0",
                  "Node 'f0' is already used by node 'd0'");
-    g_assert_null(bdrv_find("x"));
+    g_assert_null(bdrv_find(graph, "x"));
 
     /* ",," is a literal comma. */
     parts = g_strsplit(comma, ",", -1);
     escaped = g_strjoinv(",,", parts);
     g_strfreev(parts);
     spec = g_strdup_printf("driver=file,node-name=c0,filename=%s", escaped);
-    bs = blockdev_add(spec, NULL);
+    bs = blockdev_add(graph, spec, NULL);
     g_assert_nonnull(bs);
     g_assert_cmpstr(bdrv_filename(bs), ==, comma);
     activate(bs);
     g_assert_cmpint(bdrv_getlength(bs), ==, 4096);
-    blockdev_del_all();
+    blockdev_del_all(graph);
 }
 
 static void test_missing_file(void)
@@ -453,7 +457,7 @@ static void test_missing_file(void)
     g_assert_false(bdrv_attach(bs, &err));
     g_assert_cmpstr(err->message, ==, want);
     g_assert_cmpint(bdrv_state(bs), ==, BLOCK_NODE_CONFIGURED);
-    blockdev_del_all();
+    blockdev_del_all(graph);
 }
 
 /* --- blkdelay ---------------------------------------------------------------- */
@@ -498,7 +502,7 @@ static void test_blkdelay(void)
     g_assert_cmpint(bdrv_state(f0), ==, BLOCK_NODE_ATTACHED);
     bdrv_detach(d0);
     g_assert_cmpint(bdrv_state(f0), ==, BLOCK_NODE_CONFIGURED);
-    blockdev_del_all();
+    blockdev_del_all(graph);
 }
 
 /* --- image locks --------------------------------------------------------------- */
@@ -537,7 +541,7 @@ static void test_lock_same_process(void)
     expect_locked(a, path);
     bdrv_detach(b);                             /* close drops the locks */
     activate(a);
-    blockdev_del_all();
+    blockdev_del_all(graph);
 }
 
 /*
@@ -550,7 +554,7 @@ static int lock_helper(const char *mode, const char *path)
     g_autoptr(GError) err = NULL;
     g_autofree char *spec = g_strdup_printf(
         "driver=file,node-name=h,filename=%s", path);
-    BlockDriverState *bs = blockdev_add(spec, &err);
+    BlockDriverState *bs = blockdev_add(graph, spec, &err);
     bool ok;
     char c;
 
@@ -566,7 +570,7 @@ static int lock_helper(const char *mode, const char *path)
             /* until the parent closes the pipe */
         }
     }
-    blockdev_del_all();
+    blockdev_del_all(graph);
     return ok ? 0 : 1;
 }
 
@@ -654,7 +658,7 @@ static void test_lock_processes(void)
     /* It exits (closing its fd): ours to take again. */
     g_assert_cmpint(helper_finish(&h), ==, 0);
     activate(bs);
-    blockdev_del_all();
+    blockdev_del_all(graph);
 }
 
 /* --- query-block --------------------------------------------------------------- */
@@ -675,7 +679,7 @@ static void test_query_block(void)
     g_assert_cmpstr(err->message, ==,
                     "Node 'd0' is already in use by device 'disk0'");
     g_clear_error(&err);
-    g_assert_false(bdrv_claim(bdrv_find("f0"), "disk1", &err));
+    g_assert_false(bdrv_claim(bdrv_find(graph, "f0"), "disk1", &err));
     g_clear_error(&err);
     activate(d0);
 
@@ -705,7 +709,7 @@ static void test_query_block(void)
     g_assert_true(in->ro);
     g_assert_cmpint(in->x_state, ==, BLOCK_LIFECYCLE_STATE_CONFIGURED);
     g_assert_cmpint(in->image->virtual_size, ==, 0);
-    blockdev_del_all();
+    blockdev_del_all(graph);
 }
 
 static void rm_tmpdir(void)
@@ -725,6 +729,7 @@ int main(int argc, char **argv)
     static const char *const engines[] = { "threads", "io_uring" };
     int ret;
 
+    graph = machine_block_graph();     /* query-block lists the machine's */
     if (argc == 4 && !strcmp(argv[1], "--lock-helper")) {
         return lock_helper(argv[2], argv[3]);
     }

@@ -20,6 +20,9 @@
 #include "system/memory.h"
 #include "util/bitmap.h"
 
+/* The block nodes under test (one graph, as one VM has). */
+static BlockGraph *graph;
+
 #define RAM_SIZE    (16ULL << 20)
 #define IMG_SIZE    (1ULL << 20)
 #define IMG_SECTORS (IMG_SIZE / PVBLK_SECTOR_SIZE)
@@ -80,17 +83,17 @@ static void machine_up(const char *f0_opts, unsigned delay_us, bool activate)
     g_assert_no_error(err);
     g_assert_nonnull(guest_region_add(0, ram, 0, RAM_SIZE, &err));
     make_image();
-    g_assert_nonnull(blockdev_add(f0, &err));
+    g_assert_nonnull(blockdev_add(graph, f0, &err));
     if (delay_us) {
         g_autofree char *d0 = g_strdup_printf("driver=blkdelay,node-name=d0,"
                                               "file=f0,io-latency-us=%u",
                                               delay_us);
-        g_assert_nonnull(blockdev_add(d0, &err));
+        g_assert_nonnull(blockdev_add(graph, d0, &err));
     }
     g_assert_no_error(err);
-    g_assert_true(!activate || bdrv_activate_all(&err));
+    g_assert_true(!activate || bdrv_activate_all(graph, &err));
     g_assert_no_error(err);
-    g_assert_true(pvblk_create(delay_us ? "pvblk,drive=d0,id=disk0" :
+    g_assert_true(pvblk_create(graph, delay_us ? "pvblk,drive=d0,id=disk0" :
                                "pvblk,drive=f0,id=disk0", &err));
     g_assert_no_error(err);
     memset(&ring, 0, sizeof(ring));
@@ -99,7 +102,7 @@ static void machine_up(const char *f0_opts, unsigned delay_us, bool activate)
 static void machine_down(void)
 {
     pvblk_destroy_all();
-    blockdev_del_all();
+    blockdev_del_all(graph);
     io_regions_reset();
     ram_blocks_destroy();
     ram = NULL;
@@ -525,7 +528,7 @@ static void test_not_ready(void)
 
     machine_up("", 0, true);
     g_assert_true(ring_setup(RING_GPA, 16));
-    g_assert_true(bdrv_inactivate_all(&err));
+    g_assert_true(bdrv_inactivate_all(graph, &err));
     fill(BUF_GPA, 512, 0x33);
     g_assert_cmpuint(do_req(PVBLK_T_WRITE, 7, 1, BUF_GPA), ==,
                      PVBLK_S_NOTREADY);
@@ -535,7 +538,7 @@ static void test_not_ready(void)
     g_assert_cmpuint(do_req(PVBLK_T_READ, 7, 1, BUF_GPA), ==, PVBLK_S_OK);
     assert_image_in_ram(BUF_GPA, 7 * 512, 512);
 
-    g_assert_true(bdrv_activate_all(&err));
+    g_assert_true(bdrv_activate_all(graph, &err));
     fill(BUF_GPA, 512, 0x33);
     g_assert_cmpuint(do_req(PVBLK_T_WRITE, 7, 1, BUF_GPA), ==, PVBLK_S_OK);
     file_read(7 * 512, disk, 512);
@@ -664,6 +667,7 @@ int main(int argc, char **argv)
     int ret;
 
     g_test_init(&argc, &argv, NULL);
+    graph = bdrv_graph_new();
     /* ferry's devices register their state on the machine's context */
     g_assert_true(machine_migration_init(NULL));
     tmpdir = g_dir_make_tmp("ferry-test-pvblk-XXXXXX", NULL);
