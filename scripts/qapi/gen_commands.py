@@ -142,7 +142,8 @@ def _event(ev):
 
 def gen_commands_source(schema):
     out = [HEADER, '#include "qapi/qapi-commands.h"',
-           '#include "qapi/qapi-events.h"', '#include "monitor/monitor.h"', '']
+           '#include "qapi/qapi-events.h"', '#include "qapi/qapi-visit.h"',
+           '#include "monitor/monitor.h"', '']
     for cmd in schema.commands:
         if cmd.gen:
             out += _marshal(cmd)

@@ -2,6 +2,7 @@
 The checked schema: types, commands and events built from the parsed
 expressions, with every reference resolved.  Generators only read this.
 """
+import os
 import re
 
 from .error import QAPIError
@@ -32,6 +33,7 @@ _NAME_RE = re.compile(r'^[A-Za-z][A-Za-z0-9_.-]*$')
 class Type:
     info = None
     doc = None
+    module = None               # schema file's base name; None: built-in
 
     def is_pointer(self):
         """True if an optional member of this type is NULL when absent."""
@@ -106,6 +108,7 @@ class ObjectType(Type):
 class ArrayType(Type):
     def __init__(self, element):
         self.element = element
+        self.module = element.module
         self.name = element.name + 'List'
         self.json_type = 'array'
         self.c_struct = element.c_list_name()
@@ -142,9 +145,16 @@ _UNSUPPORTED = {'if': "'if' conditions", 'boxed': "'boxed'",
                 'alternate': 'alternate types'}
 
 
+def module_name(fname):
+    """qapi/run-state.json -> 'run-state'."""
+    return os.path.splitext(os.path.basename(fname))[0]
+
+
 class Schema:
     def __init__(self, fname):
-        self.entries = parse_schema(fname)
+        self.entries, files = parse_schema(fname)
+        self.main_module = module_name(fname)
+        self.modules = self._modules(files)
         self.types = {n: BuiltinType(n) for n in BUILTINS}
         self.defs = []              # user-defined types, in schema order
         self.commands = []
@@ -156,6 +166,18 @@ class Schema:
         for fn in self._pending:
             fn()
         self._check_docs()
+
+    def _modules(self, files):
+        """Every schema file's module name, in include order."""
+        seen = {}
+        for path, info in files:
+            name = module_name(path)
+            if name in seen:
+                raise QAPIError(info, "schema files '%s' and '%s' have the "
+                                "same module name '%s'"
+                                % (seen[name], path, name))
+            seen[name] = path
+        return list(seen)
 
     # --- definitions ----------------------------------------------------
 
@@ -189,6 +211,7 @@ class Schema:
     def _add_type(self, typ, info):
         if typ.name in self.types:
             raise QAPIError(info, "'%s' is already defined" % typ.name)
+        typ.module = module_name(info.fname)
         self.types[typ.name] = typ
         self.defs.append(typ)
 
@@ -379,6 +402,7 @@ class Schema:
 
     def _implicit(self, name, data, info):
         obj = ObjectType('q_obj_' + name, info, None, [], implicit=True)
+        obj.module = module_name(info.fname)
         obj.local_members = self._members(obj, data, info)
         self._add_members(obj, obj.local_members)
         self.types[obj.name] = obj

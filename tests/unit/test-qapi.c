@@ -7,7 +7,7 @@
 #include "monitor/json.h"
 #include "monitor/qmp-dispatch.h"
 #include "qapi/qapi-introspect.h"
-#include "qapi/qapi-types.h"
+#include "qapi/qapi-visit.h"
 #include "util/error.h"
 
 static JsonNode *parse(const char *text)
