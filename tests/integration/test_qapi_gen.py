@@ -125,6 +125,41 @@ RICH = """
 ##
 { 'event': 'BASED', 'data': 'Base' }
 
+##
+# @boxed-child:
+#
+# Returns: a base
+##
+{ 'command': 'boxed-child', 'data': 'Child', 'boxed': true,
+  'returns': 'Base' }
+
+##
+# @boxed-inline:
+#
+# @a: a
+#
+# @b: b
+##
+{ 'command': 'boxed-inline', 'data': { 'a': 'int', '*b': 'str' },
+  'boxed': true }
+
+##
+# @boxed-shape:
+##
+{ 'command': 'boxed-shape', 'data': 'Shape', 'boxed': true }
+
+##
+# @BOXED:
+##
+{ 'event': 'BOXED', 'data': 'Child', 'boxed': true }
+
+##
+# @BOXED_INLINE:
+#
+# @n: n
+##
+{ 'event': 'BOXED_INLINE', 'data': { 'n': 'int' }, 'boxed': true }
+
 { 'pragma': { 'doc-required': true } }
 """
 
@@ -222,6 +257,16 @@ class GeneratorTests(unittest.TestCase):
                       events)
         self.assertIn('void qapi_event_send_based(const char *id, '
                       'bool has_tag, Color tag);', events)
+        # boxed: one pointer to the argument struct, named or implicit
+        self.assertIn('Base *qmp_boxed_child(Child *arg, GError **errp);',
+                      cmds)
+        self.assertIn('void qmp_boxed_inline(q_obj_boxed_inline_arg *arg, '
+                      'GError **errp);', cmds)
+        self.assertIn('void qmp_boxed_shape(Shape *arg, GError **errp);',
+                      cmds)
+        self.assertIn('void qapi_event_send_boxed(const Child *arg);', events)
+        self.assertIn('void qapi_event_send_boxed_inline('
+                      'const q_obj_BOXED_INLINE_arg *arg);', events)
         # the main file's types, after every module's
         types = self.read(os.path.join(out, 'qapi-types.h'))
         self.assertRegex(types, r'#include "qapi/qapi-builtin-types.h"\n'
@@ -244,6 +289,14 @@ class GeneratorTests(unittest.TestCase):
                       table)
         self.assertIn('{ "fire", qmp_marshal_fire, QCO_NO_SUCCESS_RESP }',
                       table)
+        self.assertRegex(table, r'qapi_Child_from_json\(node, &arg, errp\)\) '
+                         r'\{\n        return;\n    \}\n    retval = '
+                         r'qmp_boxed_child\(arg, &err\);')
+        self.assertIn('qmp_boxed_shape(arg, &err);', table)
+        self.assertIn('    qmp_event_emit("BOXED", qapi_Child_to_json(arg));',
+                      table)
+        self.assertIn('    qmp_event_emit("BOXED_INLINE", '
+                      'qapi_q_obj_BOXED_INLINE_arg_to_json(arg));', table)
 
     def test_types_need_only_glib(self):
         """ferry's types, module by module, compile with glib alone and
@@ -303,6 +356,17 @@ class GeneratorTests(unittest.TestCase):
         self.assertEqual([v['case'] for v in shape['variants']], ['red'])
         color = by_name[shape['members'][0]['type']]
         self.assertEqual(color['values'], ['red', 'green'])
+        # boxing is C only: clients see the same argument types
+        self.assertEqual(by_name['boxed-child']['arg-type'],
+                         by_name['do-it']['arg-type'])
+        self.assertEqual(by_name['BOXED']['arg-type'],
+                         by_name['do-it']['arg-type'])
+        self.assertEqual(by_name[by_name['boxed-shape']['arg-type']]['tag'],
+                         'kind')
+        inline = by_name[by_name['boxed-inline']['arg-type']]
+        self.assertEqual(inline['members'],
+                         [{'name': 'a', 'type': 'int'},
+                          {'name': 'b', 'type': 'str', 'default': None}])
         # every integer type is 'int' to clients
         self.assertNotIn('int8', by_name)
         self.assertIn('[int]', by_name)
@@ -320,6 +384,14 @@ class GeneratorTests(unittest.TestCase):
         self.assertIn('| `where` | `str` (optional) | w |', text)
         self.assertIn('**Base:** [`Base`](#base)', text)
         self.assertIn('**Arguments:** the members of [`Child`](#child)', text)
+        self.assertIn('### `boxed-child` (command)\n\n'
+                      '**Arguments:** the members of [`Child`](#child)\n\n'
+                      '**Returns:** a base', text)
+        self.assertIn('### `boxed-shape` (command)\n\n'
+                      '**Arguments:** the members of [`Shape`](#shape)', text)
+        self.assertIn('| `b` | `str` (optional) | b |', text)
+        self.assertIn('### `BOXED` (event)\n\n'
+                      '**Data:** the members of [`Child`](#child)', text)
 
     ERRORS = [
         ("{ 'struct': 'A', 'data': { 'x': 'Nope' } }",
@@ -390,6 +462,70 @@ class GeneratorTests(unittest.TestCase):
                 r = self.gen(path, '-o', os.path.join(self.dir, 'o'))
                 self.assertEqual(r.returncode, 1, r.stderr)
                 self.assertRegex(r.stderr, r'\.json:\d+: ' + re.escape(msg))
+
+    BOXED_ERRORS = [
+        ("{ 'command': 'c', 'boxed': true }", "'boxed': true requires 'data'"),
+        ("{ 'event': 'E', 'boxed': true }", "'boxed': true requires 'data'"),
+        ("{ 'command': 'c', 'data': 'En', 'boxed': true }",
+         "'data' of 'c' must be an object or a struct name, not 'En'"),
+        ("{ 'event': 'E', 'data': 'int', 'boxed': true }",
+         "'data' of 'E' must be an object or a struct name, not 'int'"),
+        ("{ 'command': 'c', 'data': ['St'], 'boxed': true }",
+         "'data' of 'c': an array type is written ['Type']"),
+        ("{ 'command': 'c', 'data': 'St', 'boxed': 'yes' }",
+         "'boxed' of command 'c' must be true or false"),
+        ("{ 'event': 'E', 'data': 'St', 'boxed': 'no' }",
+         "'boxed' of event 'E' must be true or false"),
+        ("{ 'command': 'c', 'data': 'Un' }",
+         "'data' of 'c' can be union 'Un' only with 'boxed': true"),
+        ("{ 'struct': 'S2', 'data': {}, 'boxed': true }",
+         "struct 'S2' has unknown key 'boxed'"),
+    ]
+
+    def test_boxed_errors(self):
+        """'boxed' needs a struct or union (or an implicit struct) as
+        'data'; errors are reported like any other schema error."""
+        types = """
+##
+# @En:
+#
+# @v: v
+##
+{ 'enum': 'En', 'data': [ 'v' ] }
+
+##
+# @St:
+#
+# @m: m
+##
+{ 'struct': 'St', 'data': { 'm': 'int' } }
+
+##
+# @Un:
+#
+# @k: k
+##
+{ 'union': 'Un', 'base': { 'k': 'En' }, 'discriminator': 'k',
+  'data': { 'v': 'St' } }
+"""
+        for body, msg in self.BOXED_ERRORS:
+            with self.subTest(body=body):
+                name = re.search(r"'(?:command|event|struct)': '([^']+)'",
+                                 body).group(1)
+                path = self.write('bad.json', types + '\n##\n# @%s:\n##\n'
+                                  % name + body + '\n')
+                r = self.gen(path, '-o', os.path.join(self.dir, 'o'))
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertRegex(r.stderr, re.escape(path) + r':\d+: ' +
+                                 re.escape(msg))
+        # a boxed named type's members are documented with the type
+        path = self.write('bad.json', types + "\n##\n# @c:\n#\n# @m: m\n"
+                          "##\n{ 'command': 'c', 'data': 'St', "
+                          "'boxed': true }\n")
+        r = self.gen(path, '--doc', os.path.join(self.dir, 'x.md'))
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("doc of 'c' describes '@m', which is not a member",
+                      r.stderr)
 
     def test_error_line_and_include_chain(self):
         self.write('inner.json', "\n\n{ 'struct': 'A', 'data': { 'x': 'Q' "
