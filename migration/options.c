@@ -32,40 +32,43 @@ static const MigrationCapability supported_caps[] = {
 #define POSTCOPY_SETUP_TIMEOUT_MIN_MS 100
 #define POSTCOPY_SETUP_TIMEOUT_MAX_MS 600000
 
+/* The stored parameters have every member: query-migrate-parameters. */
+#define DEFAULT(field, value) .has_##field = true, .field = (value)
+
 static void params_set_defaults(MigrationParameters *p)
 {
     g_free(p->tls_creds);
     g_free(p->tls_hostname);
     g_free(p->tls_authz);
     *p = (MigrationParameters){
-        .max_bandwidth = 0,
-        .downtime_limit = 300,
-        .cpu_throttle_initial = 20,
-        .cpu_throttle_increment = 10,
-        .cpu_throttle_tailslow = false,
-        .max_cpu_throttle = 99,
-        .throttle_trigger_threshold = 50,
+        DEFAULT(max_bandwidth, 0),
+        DEFAULT(downtime_limit, 300),
+        DEFAULT(cpu_throttle_initial, 20),
+        DEFAULT(cpu_throttle_increment, 10),
+        DEFAULT(cpu_throttle_tailslow, false),
+        DEFAULT(max_cpu_throttle, 99),
+        DEFAULT(throttle_trigger_threshold, 50),
         .tls_creds = g_strdup(""),
         .tls_hostname = g_strdup(""),
         .tls_authz = g_strdup(""),
-        .max_postcopy_bandwidth = 0,
-        .postcopy_setup_timeout = POSTCOPY_SETUP_TIMEOUT_MS,
-        .postcopy_keepalive_timeout = POSTCOPY_KEEPALIVE_TIMEOUT_MS,
-        .announce_initial = 50,
-        .announce_max = 550,
-        .announce_rounds = 5,
-        .announce_step = 100,
-        .compress_level = 1,
-        .compress_threads = 8,
-        .compress_wait_thread = true,
-        .decompress_threads = 2,
-        .block_incremental = false,
-        .multifd_channels = 2,
-        .multifd_compression = MULTI_FD_COMPRESSION_NONE,
-        .multifd_zlib_level = 1,
-        .multifd_zstd_level = 1,
-        .x_checkpoint_delay = 20000,
-        .xbzrle_cache_size = 64 << 20,
+        DEFAULT(max_postcopy_bandwidth, 0),
+        DEFAULT(postcopy_setup_timeout, POSTCOPY_SETUP_TIMEOUT_MS),
+        DEFAULT(postcopy_keepalive_timeout, POSTCOPY_KEEPALIVE_TIMEOUT_MS),
+        DEFAULT(announce_initial, 50),
+        DEFAULT(announce_max, 550),
+        DEFAULT(announce_rounds, 5),
+        DEFAULT(announce_step, 100),
+        DEFAULT(compress_level, 1),
+        DEFAULT(compress_threads, 8),
+        DEFAULT(compress_wait_thread, true),
+        DEFAULT(decompress_threads, 2),
+        DEFAULT(block_incremental, false),
+        DEFAULT(multifd_channels, 2),
+        DEFAULT(multifd_compression, MULTI_FD_COMPRESSION_NONE),
+        DEFAULT(multifd_zlib_level, 1),
+        DEFAULT(multifd_zstd_level, 1),
+        DEFAULT(x_checkpoint_delay, 20000),
+        DEFAULT(xbzrle_cache_size, 64 << 20),
     };
 }
 
@@ -214,8 +217,7 @@ static bool check_timeout(const char *name, bool has, uint64_t v,
     return true;
 }
 
-static bool check_params(const q_obj_migrate_set_parameters_arg *a,
-                         GError **errp)
+static bool check_params(const MigrationParameters *a, GError **errp)
 {
     if (a->has_downtime_limit && a->downtime_limit > MAX_DOWNTIME_MS) {
         error_setg(errp, "Parameter 'downtime-limit' expects an integer in "
@@ -264,8 +266,7 @@ static bool check_params(const q_obj_migrate_set_parameters_arg *a,
         }                                                               \
     } while (0)
 
-static bool check_inert(const q_obj_migrate_set_parameters_arg *a,
-                        GError **errp)
+static bool check_inert(const MigrationParameters *a, GError **errp)
 {
     MigrationParameters defaults = { 0 };
     const char *why;
@@ -300,8 +301,7 @@ static bool check_inert(const q_obj_migrate_set_parameters_arg *a,
 #define APPLY(p, a, field) \
     do { if ((a)->has_##field) { (p)->field = (a)->field; } } while (0)
 
-static void apply_params(MigrationParameters *p,
-                         const q_obj_migrate_set_parameters_arg *a)
+static void apply_params(MigrationParameters *p, const MigrationParameters *a)
 {
     APPLY(p, a, max_bandwidth);
     APPLY(p, a, downtime_limit);
@@ -315,59 +315,11 @@ static void apply_params(MigrationParameters *p,
     APPLY(p, a, postcopy_keepalive_timeout);
 }
 
-void qmp_migrate_set_parameters(
-    bool has_max_bandwidth, uint64_t max_bandwidth, bool has_downtime_limit,
-    uint64_t downtime_limit, bool has_cpu_throttle_initial,
-    uint8_t cpu_throttle_initial, bool has_cpu_throttle_increment,
-    uint8_t cpu_throttle_increment, bool has_cpu_throttle_tailslow,
-    bool cpu_throttle_tailslow, bool has_max_cpu_throttle,
-    uint8_t max_cpu_throttle, bool has_throttle_trigger_threshold,
-    uint8_t throttle_trigger_threshold, const char *tls_creds,
-    const char *tls_hostname, const char *tls_authz,
-    bool has_max_postcopy_bandwidth, uint64_t max_postcopy_bandwidth,
-    bool has_postcopy_setup_timeout, uint64_t postcopy_setup_timeout,
-    bool has_postcopy_keepalive_timeout, uint64_t postcopy_keepalive_timeout,
-    bool has_announce_initial, uint64_t announce_initial,
-    bool has_announce_max, uint64_t announce_max, bool has_announce_rounds,
-    uint64_t announce_rounds, bool has_announce_step, uint64_t announce_step,
-    bool has_compress_level, uint8_t compress_level,
-    bool has_compress_threads, uint8_t compress_threads,
-    bool has_compress_wait_thread, bool compress_wait_thread,
-    bool has_decompress_threads, uint8_t decompress_threads,
-    bool has_block_incremental, bool block_incremental,
-    bool has_multifd_channels, uint8_t multifd_channels,
-    bool has_multifd_compression, MultiFDCompression multifd_compression,
-    bool has_multifd_zlib_level, uint8_t multifd_zlib_level,
-    bool has_multifd_zstd_level, uint8_t multifd_zstd_level,
-    bool has_x_checkpoint_delay, uint32_t x_checkpoint_delay,
-    bool has_xbzrle_cache_size, uint64_t xbzrle_cache_size, GError **errp)
+void qmp_migrate_set_parameters(MigrationParameters *params, GError **errp)
 {
-    q_obj_migrate_set_parameters_arg a = {
-        has_max_bandwidth, max_bandwidth, has_downtime_limit, downtime_limit,
-        has_cpu_throttle_initial, cpu_throttle_initial,
-        has_cpu_throttle_increment, cpu_throttle_increment,
-        has_cpu_throttle_tailslow, cpu_throttle_tailslow,
-        has_max_cpu_throttle, max_cpu_throttle,
-        has_throttle_trigger_threshold, throttle_trigger_threshold,
-        (char *)tls_creds, (char *)tls_hostname, (char *)tls_authz,
-        has_max_postcopy_bandwidth, max_postcopy_bandwidth,
-        has_postcopy_setup_timeout, postcopy_setup_timeout,
-        has_postcopy_keepalive_timeout, postcopy_keepalive_timeout,
-        has_announce_initial, announce_initial, has_announce_max,
-        announce_max, has_announce_rounds, announce_rounds,
-        has_announce_step, announce_step, has_compress_level, compress_level,
-        has_compress_threads, compress_threads, has_compress_wait_thread,
-        compress_wait_thread, has_decompress_threads, decompress_threads,
-        has_block_incremental, block_incremental, has_multifd_channels,
-        multifd_channels, has_multifd_compression, multifd_compression,
-        has_multifd_zlib_level, multifd_zlib_level, has_multifd_zstd_level,
-        multifd_zstd_level, has_x_checkpoint_delay, x_checkpoint_delay,
-        has_xbzrle_cache_size, xbzrle_cache_size,
-    };
-
-    if (check_params(&a, errp) && check_inert(&a, errp)) {
+    if (check_params(params, errp) && check_inert(params, errp)) {
         /* As QEMU: bandwidth changes apply to a running migration too. */
-        apply_params(&state()->params, &a);
+        apply_params(&state()->params, params);
     }
 }
 
