@@ -13,7 +13,7 @@ a library without the monitor.  A header includes the headers of the
 modules whose types it uses.  JSON conversion is in qapi-visit (see
 gen_visit.py).
 """
-from .common import HEADER, indent, member_decl, free_value
+from .common import HEADER, indent, member_decl, free_value, variant_switch
 from .error import QAPIError
 from .names import c_name, c_string
 from .schema import ArrayType, BuiltinType, EnumType, ObjectType
@@ -204,16 +204,10 @@ def _free_members(members, prefix):
 
 
 def _free_object(o):
-    body = _free_members(o.members, 'obj->')
-    cases = []
-    for case, v in o.variants:
+    def case_frees(case, v):
         frees = _free_members(v.members, 'obj->u.%s.' % c_name(case))
-        if frees:
-            cases += ['case %s:' % o.tag.type.const(case)]
-            cases += indent(frees) + ['    break;']
-    if cases:
-        body += ['switch (obj->%s) {' % o.tag.c_name] + cases
-        body += ['default:', '    break;', '}']
+        return frees + ['break;'] if frees else []
+    body = _free_members(o.members, 'obj->') + variant_switch(o, case_frees)
     out = ['void qapi_free_%s(%s *obj)' % (o.c_struct, o.c_struct), '{']
     if body:
         out += ['    if (!obj) {', '        return;', '    }']

@@ -4,7 +4,7 @@ list, both ways: qapi_T_to_json() builds a json-glib node,
 qapi_T_from_json() checks one against the schema with QEMU's error texts.
 Nothing here refers to VM code, so ferryctl can link it.
 """
-from .common import HEADER, indent, visit_value, to_json
+from .common import HEADER, indent, visit_value, to_json, variant_switch
 from .names import c_name
 from .schema import ObjectType
 
@@ -48,13 +48,9 @@ def _to_json_object(o):
            % (o.c_struct, o.c_struct), '{']
     for m in o.members:
         out += _member_to_json(m)
-    if o.variants:
-        out += ['    switch (obj->%s) {' % o.tag.c_name]
-        for case, v in o.variants:
-            out += ['    case %s:' % o.tag.type.const(case),
-                    '        members_to_json_%s(o, &obj->u.%s);'
-                    % (v.c_struct, c_name(case)), '        break;']
-        out += ['    default:', '        break;', '    }']
+    out += indent(variant_switch(o, lambda case, v: [
+        'members_to_json_%s(o, &obj->u.%s);' % (v.c_struct, c_name(case)),
+        'break;']))
     out += ['}', '',
             'JsonNode *qapi_%s_to_json(const %s *obj)'
             % (o.c_struct, o.c_struct), '{',
@@ -90,13 +86,9 @@ def _from_json_object(o):
     body = ['JsonNode *n = NULL;', '']
     for m in o.members:
         body += _visit_member(m)
-    if o.variants:
-        body += ['switch (obj->%s) {' % o.tag.c_name]
-        for case, v in o.variants:
-            body += ['case %s:' % o.tag.type.const(case),
-                     '    return visit_members_%s(o, path, &obj->u.%s, errp);'
-                     % (v.c_struct, c_name(case))]
-        body += ['default:', '    break;', '}']
+    body += variant_switch(o, lambda case, v: [
+        'return visit_members_%s(o, path, &obj->u.%s, errp);'
+        % (v.c_struct, c_name(case))])
     body += ['(void)n;', 'return true;']
     out += indent(body) + ['}', '']
     out += _check_object(o)
@@ -121,11 +113,8 @@ def _check_object(o):
            '                             const %s *obj, GError **errp)' % s,
            '{', '    const char *const *variant = NULL;', '']
     if o.variants:
-        out += ['    switch (obj->%s) {' % o.tag.c_name]
-        for case, v in o.variants:
-            out += ['    case %s:' % o.tag.type.const(case),
-                    '        variant = %s_names;' % v.c_struct, '        break;']
-        out += ['    default:', '        break;', '    }']
+        out += indent(variant_switch(o, lambda case, v: [
+            'variant = %s_names;' % v.c_struct, 'break;']))
     else:
         out += ['    (void)obj;']
     out += ['    return qapi_check_members(o, path, %s_names, variant, errp);'
