@@ -1,5 +1,6 @@
 # ferry top-level Makefile.  `make` builds into build/; see README.md.
 BUILD ?= build
+.DEFAULT_GOAL := all
 -include $(BUILD)/config.mak
 
 # A missing build config installs what is missing and configures first, so
@@ -22,11 +23,16 @@ endif
 LIBS := $(PKG_LIBS) -lm
 
 # --- generated QAPI code ----------------------------------------------------
+# One run of the generator writes every file: plain types per schema module
+# (qapi-types-MODULE, the main file's qapi-types, qapi-builtin-types), JSON
+# conversion (qapi-visit), commands and events, introspection.
 QAPI_SCHEMA := $(wildcard qapi/*.json)
-QAPI_GEN := $(BUILD)/qapi/qapi-types.h $(BUILD)/qapi/qapi-types.c \
-            $(BUILD)/qapi/qapi-commands.c $(BUILD)/qapi/qapi-introspect.c
-QAPI_OBJS := $(BUILD)/qapi/qapi-types.o $(BUILD)/qapi/qapi-commands.o \
-             $(BUILD)/qapi/qapi-introspect.o
+QAPI_MODULES := $(filter-out qapi-schema,$(basename $(notdir $(QAPI_SCHEMA))))
+QAPI_C := qapi-builtin-types qapi-types $(addprefix qapi-types-,$(QAPI_MODULES)) \
+          qapi-visit qapi-commands qapi-introspect
+QAPI_GEN := $(foreach f,$(QAPI_C),$(BUILD)/qapi/$(f).h $(BUILD)/qapi/$(f).c) \
+            $(BUILD)/qapi/qapi-events.h
+QAPI_OBJS := $(patsubst %,$(BUILD)/qapi/%.o,$(QAPI_C))
 
 QAPI_GEN_PY := scripts/qapi-gen.py $(wildcard scripts/qapi/*.py)
 

@@ -33,40 +33,43 @@ static const MigrationCapability supported_caps[] = {
 #define POSTCOPY_SETUP_TIMEOUT_MIN_MS 100
 #define POSTCOPY_SETUP_TIMEOUT_MAX_MS 600000
 
+/* The stored parameters have every member: query-migrate-parameters. */
+#define DEFAULT(field, value) .has_##field = true, .field = (value)
+
 static void params_set_defaults(MigrationParameters *p)
 {
     g_free(p->tls_creds);
     g_free(p->tls_hostname);
     g_free(p->tls_authz);
     *p = (MigrationParameters){
-        .max_bandwidth = 0,
-        .downtime_limit = 300,
-        .cpu_throttle_initial = 20,
-        .cpu_throttle_increment = 10,
-        .cpu_throttle_tailslow = false,
-        .max_cpu_throttle = 99,
-        .throttle_trigger_threshold = 50,
+        DEFAULT(max_bandwidth, 0),
+        DEFAULT(downtime_limit, 300),
+        DEFAULT(cpu_throttle_initial, 20),
+        DEFAULT(cpu_throttle_increment, 10),
+        DEFAULT(cpu_throttle_tailslow, false),
+        DEFAULT(max_cpu_throttle, 99),
+        DEFAULT(throttle_trigger_threshold, 50),
         .tls_creds = g_strdup(""),
         .tls_hostname = g_strdup(""),
         .tls_authz = g_strdup(""),
-        .max_postcopy_bandwidth = 0,
-        .postcopy_setup_timeout = POSTCOPY_SETUP_TIMEOUT_MS,
-        .postcopy_keepalive_timeout = POSTCOPY_KEEPALIVE_TIMEOUT_MS,
-        .announce_initial = 50,
-        .announce_max = 550,
-        .announce_rounds = 5,
-        .announce_step = 100,
-        .compress_level = 1,
-        .compress_threads = 8,
-        .compress_wait_thread = true,
-        .decompress_threads = 2,
-        .block_incremental = false,
-        .multifd_channels = 2,
-        .multifd_compression = MULTI_FD_COMPRESSION_NONE,
-        .multifd_zlib_level = 1,
-        .multifd_zstd_level = 1,
-        .x_checkpoint_delay = 20000,
-        .xbzrle_cache_size = 64 << 20,
+        DEFAULT(max_postcopy_bandwidth, 0),
+        DEFAULT(postcopy_setup_timeout, POSTCOPY_SETUP_TIMEOUT_MS),
+        DEFAULT(postcopy_keepalive_timeout, POSTCOPY_KEEPALIVE_TIMEOUT_MS),
+        DEFAULT(announce_initial, 50),
+        DEFAULT(announce_max, 550),
+        DEFAULT(announce_rounds, 5),
+        DEFAULT(announce_step, 100),
+        DEFAULT(compress_level, 1),
+        DEFAULT(compress_threads, 8),
+        DEFAULT(compress_wait_thread, true),
+        DEFAULT(decompress_threads, 2),
+        DEFAULT(block_incremental, false),
+        DEFAULT(multifd_channels, 2),
+        DEFAULT(multifd_compression, MULTI_FD_COMPRESSION_NONE),
+        DEFAULT(multifd_zlib_level, 1),
+        DEFAULT(multifd_zstd_level, 1),
+        DEFAULT(x_checkpoint_delay, 20000),
+        DEFAULT(xbzrle_cache_size, 64 << 20),
     };
 }
 
@@ -206,8 +209,7 @@ static bool check_timeout(const char *name, bool has, uint64_t v,
     return true;
 }
 
-static bool check_params(const q_obj_migrate_set_parameters_arg *a,
-                         GError **errp)
+static bool check_params(const MigrationParameters *a, GError **errp)
 {
     if (a->has_downtime_limit && a->downtime_limit > MAX_DOWNTIME_MS) {
         error_setg(errp, "Parameter 'downtime-limit' expects an integer in "
@@ -256,8 +258,7 @@ static bool check_params(const q_obj_migrate_set_parameters_arg *a,
         }                                                               \
     } while (0)
 
-static bool check_inert(const q_obj_migrate_set_parameters_arg *a,
-                        GError **errp)
+static bool check_inert(const MigrationParameters *a, GError **errp)
 {
     MigrationParameters defaults = { 0 };
     const char *why;
@@ -292,8 +293,7 @@ static bool check_inert(const q_obj_migrate_set_parameters_arg *a,
 #define APPLY(p, a, field) \
     do { if ((a)->has_##field) { (p)->field = (a)->field; } } while (0)
 
-static void apply_params(MigrationParameters *p,
-                         const q_obj_migrate_set_parameters_arg *a)
+static void apply_params(MigrationParameters *p, const MigrationParameters *a)
 {
     APPLY(p, a, max_bandwidth);
     APPLY(p, a, downtime_limit);
@@ -307,8 +307,7 @@ static void apply_params(MigrationParameters *p,
     APPLY(p, a, postcopy_keepalive_timeout);
 }
 
-bool ferry_mig_set_parameters(FerryMig *m,
-                              const q_obj_migrate_set_parameters_arg *a,
+bool ferry_mig_set_parameters(FerryMig *m, const MigrationParameters *a,
                               GError **errp)
 {
     if (!check_params(a, errp) || !check_inert(a, errp)) {

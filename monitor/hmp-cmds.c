@@ -13,7 +13,7 @@
 #include <string.h>
 #include "monitor/hmp.h"
 #include "monitor/hmp-migration.h"
-#include "qapi/qapi-types.h"
+#include "qapi/qapi-visit.h"
 
 /* Runs a QMP command whose reply carries nothing to print. */
 static bool run_quiet(Hmp *hmp, const char *command, JsonObject *args,

@@ -5,7 +5,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include "monitor/hmp-migration.h"
-#include "qapi/qapi-types.h"
+#include "qapi/qapi-visit.h"
 #include "util/error.h"
 #include "util/size.h"
 

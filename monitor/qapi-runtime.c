@@ -1,29 +1,11 @@
 /*
- * Runtime of the generated QAPI code.  Error texts are QEMU's (see
+ * JSON runtime of the generated QAPI code.  Error texts are QEMU's (see
  * qapi/qobject-input-visitor.c there), because QMP clients match on them.
  */
 #include <math.h>
 #include <string.h>
 #include "monitor/qapi-runtime.h"
 #include "util/error.h"
-
-const char *qapi_enum_str(const QEnumLookup *lookup, int value)
-{
-    if (value < 0 || value >= lookup->count) {
-        return NULL;
-    }
-    return lookup->names[value];
-}
-
-int qapi_enum_lookup(const QEnumLookup *lookup, const char *name)
-{
-    for (int i = 0; name && i < lookup->count; i++) {
-        if (!strcmp(lookup->names[i], name)) {
-            return i;
-        }
-    }
-    return -1;
-}
 
 char *qapi_member_path(const char *path, const char *name)
 {

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "monitor-internal.h"
 #include "monitor/json.h"
+#include "monitor/qapi-runtime.h"
 #include "qapi/qapi-commands.h"
 #include "qapi/qapi-introspect.h"
 #include "system/runstate.h"

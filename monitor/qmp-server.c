@@ -12,6 +12,7 @@
 #include "monitor/json-stream.h"
 #include "monitor/monitor.h"
 #include "qapi/qapi-commands.h"
+#include "qapi/qapi-visit.h"
 #include "util/error.h"
 #include "util/log.h"
 

@@ -2,7 +2,10 @@
 """
 ferry's QAPI generator.
 
-  qapi-gen.py -o DIR qapi/qapi-schema.json      C code into DIR
+  qapi-gen.py -o DIR qapi/qapi-schema.json      C code into DIR: types
+      (qapi-builtin-types, qapi-types-MODULE per schema file, qapi-types
+      for the main file), qapi-visit (JSON), qapi-commands, qapi-events,
+      qapi-introspect
   qapi-gen.py --doc FILE qapi/qapi-schema.json  the Markdown reference
 
 The schema uses QEMU's QAPI dialect (enum, struct, union, command, event,
@@ -17,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from qapi.error import QAPIError                    # noqa: E402
 from qapi.schema import Schema                      # noqa: E402
-from qapi import gen_types, gen_commands            # noqa: E402
+from qapi import gen_types, gen_visit, gen_commands  # noqa: E402
 from qapi import gen_introspect, gen_doc            # noqa: E402
 
 
@@ -30,15 +33,16 @@ def write(path, text):
 
 def gen_c(schema, outdir, unmask):
     os.makedirs(outdir, exist_ok=True)
-    files = {
-        'qapi-types.h': gen_types.gen_header(schema),
-        'qapi-types.c': gen_types.gen_source(schema),
+    files = gen_types.gen_files(schema)
+    files.update({
+        'qapi-visit.h': gen_visit.gen_header(schema),
+        'qapi-visit.c': gen_visit.gen_source(schema),
         'qapi-commands.h': gen_commands.gen_commands_header(schema),
         'qapi-events.h': gen_commands.gen_events_header(schema),
         'qapi-commands.c': gen_commands.gen_commands_source(schema),
         'qapi-introspect.h': gen_introspect.gen_header(),
         'qapi-introspect.c': gen_introspect.gen_source(schema, unmask),
-    }
+    })
     for name, text in files.items():
         write(os.path.join(outdir, name), text)
 

@@ -185,7 +185,7 @@ FERRY_API bool ferry_mig_capability_supported(MigrationCapability cap);
  * max-postcopy-bandwidth and downtime-limit at once, as in QEMU.
  */
 FERRY_API bool ferry_mig_set_parameters(FerryMig *m,
-                                        const q_obj_migrate_set_parameters_arg *p,
+                                        const MigrationParameters *p,
                                         GError **errp);
 /* Every parameter, with its has_ flag set; free with
  * ferry_mig_parameters_free(). */

@@ -1,7 +1,9 @@
 /*
- * Helpers for the code scripts/qapi-gen.py generates (build/qapi/): checked
- * conversion of JSON input into C values with QEMU's error messages, and
- * construction of JSON output.  No VM code here: ferryctl links it.
+ * JSON helpers for the code scripts/qapi-gen.py generates (build/qapi/
+ * qapi-visit.c, qapi-commands.c): checked conversion of JSON input into C
+ * values with QEMU's error messages, and construction of JSON output.  The
+ * plain types need only util/qapi-enum.h.  No VM code here: ferryctl
+ * links it.
  *
  * @path names the value being converted the way QEMU's input visitor does
  * ("addr", "caps[0].state"); NULL is the top-level value.
@@ -13,16 +15,7 @@
 #include <stdint.h>
 #include <glib.h>
 #include <json-glib/json-glib.h>
-
-typedef struct QEnumLookup {
-    const char *const *names;
-    int count;
-} QEnumLookup;
-
-/* NULL if @value is out of range. */
-const char *qapi_enum_str(const QEnumLookup *lookup, int value);
-/* The value named @name, or -1. */
-int qapi_enum_lookup(const QEnumLookup *lookup, const char *name);
+#include "util/qapi-enum.h"
 
 /* "path.name" (or "name" at the top); "path[index]". */
 char *qapi_member_path(const char *path, const char *name);
@@ -68,6 +61,7 @@ JsonNode *qapi_out_any(const JsonNode *value);
 JsonNode *qapi_object_node(JsonObject *obj);
 JsonNode *qapi_array_node(JsonArray *arr);
 
+/* Frees an 'any' value: the plain types call it for 'any' members. */
 void qapi_free_any(JsonNode *node);
 
 #endif

@@ -66,6 +66,21 @@ def free_value(typ, expr):
     return None
 
 
+def variant_switch(obj, case_lines):
+    """A C switch on union @obj's tag: case_lines(case, variant) gives the
+    statements of a case (ending in break or return); cases without any
+    are left to default.  Nothing if no case has statements."""
+    out = []
+    for case, variant in obj.variants:
+        lines = case_lines(case, variant)
+        if lines:
+            out += ['case %s:' % obj.tag.type.const(case)] + indent(lines)
+    if not out:
+        return []
+    return ['switch (obj->%s) {' % obj.tag.c_name] + out + \
+        ['default:', '    break;', '}']
+
+
 def indent(lines, n=4):
     pad = ' ' * n
     out = []

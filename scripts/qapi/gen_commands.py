@@ -2,6 +2,11 @@
 qapi-commands.h / qapi-events.h / qapi-commands.c: prototypes of the
 handwritten qmp_NAME() bodies, the marshallers that check arguments and
 convert results, the dispatch table, and the event senders.
+
+A command or event takes its arguments one by one (has_NAME before each
+optional scalar), or with 'boxed': true as one pointer to its argument
+struct, QEMU's way: qmp_NAME(ArgType *arg, GError **errp) and
+qapi_event_send_NAME(const ArgType *arg).
 """
 from .common import HEADER, params, to_json, free_value
 from .names import c_string
@@ -17,11 +22,18 @@ def _members(item):
     return item.arg_type.members if item.arg_type else []
 
 
+def _params(item, with_errp):
+    if not item.boxed:
+        return params(_members(item), with_errp)
+    const = '' if with_errp else 'const '
+    errp = ', GError **errp' if with_errp else ''
+    return '%s%s *arg%s' % (const, item.arg_type.c_struct, errp)
+
+
 def _proto(cmd):
     ret = _ret_ctype(cmd)
     sep = '' if ret.endswith('*') else ' '
-    return '%s%sqmp_%s(%s)' % (ret, sep, cmd.c_name,
-                              params(_members(cmd), True))
+    return '%s%sqmp_%s(%s)' % (ret, sep, cmd.c_name, _params(cmd, True))
 
 
 def _marshal_name(cmd):
@@ -49,6 +61,8 @@ def gen_commands_header(schema):
 
 
 def _call_args(cmd):
+    if cmd.boxed:
+        return 'arg, &err'
     args = []
     for m in _members(cmd):
         if m.optional and not m.type.is_pointer():
@@ -107,8 +121,7 @@ def _flags(cmd):
 
 
 def _event_proto(ev):
-    return 'void qapi_event_send_%s(%s)' % (ev.c_name,
-                                           params(_members(ev), False))
+    return 'void qapi_event_send_%s(%s)' % (ev.c_name, _params(ev, False))
 
 
 def gen_events_header(schema):
@@ -126,6 +139,10 @@ def _event(ev):
     if not ev.arg_type:
         out += ['    qmp_event_emit(%s, NULL);' % c_string(ev.name), '}', '']
         return out
+    if ev.boxed:
+        out += ['    qmp_event_emit(%s, qapi_%s_to_json(arg));'
+                % (c_string(ev.name), ev.arg_type.c_struct), '}', '']
+        return out
     inits = []
     for m in _members(ev):
         if m.optional and not m.type.is_pointer():
@@ -142,7 +159,8 @@ def _event(ev):
 
 def gen_commands_source(schema):
     out = [HEADER, '#include "qapi/qapi-commands.h"',
-           '#include "qapi/qapi-events.h"', '#include "monitor/monitor.h"', '']
+           '#include "qapi/qapi-events.h"', '#include "qapi/qapi-visit.h"',
+           '#include "monitor/monitor.h"', '']
     for cmd in schema.commands:
         if cmd.gen:
             out += _marshal(cmd)

@@ -4,7 +4,7 @@ Reads QAPI schema files: Python-like literals with single-quoted strings,
 
 The result is a flat list of (expr, info, doc) in definition order, plus
 the free-form doc blocks (headings) in between, so the doc generator can
-reproduce the document structure.
+reproduce the document structure; and the files read, in include order.
 """
 import os
 
@@ -22,10 +22,12 @@ class Entry:
 
 
 class SchemaParser:
-    def __init__(self, fname, included=None, parent_info=None):
+    def __init__(self, fname, included=None, parent_info=None, files=None):
         self.fname = fname
         self.included = included if included is not None else set()
         self.included.add(os.path.abspath(fname))
+        self.files = files if files is not None else []
+        self.files.append((fname, parent_info))
         try:
             with open(fname, encoding='utf-8') as f:
                 self.src = f.read()
@@ -243,9 +245,11 @@ class SchemaParser:
         path = os.path.join(os.path.dirname(self.fname), expr['include'])
         if os.path.abspath(path) in self.included:
             return
-        sub = SchemaParser(path, self.included, info)
+        sub = SchemaParser(path, self.included, info, self.files)
         self.entries.extend(sub.entries)
 
 
 def parse_schema(fname):
-    return SchemaParser(fname).entries
+    """(entries, [(file name, info of its include directive)])"""
+    parser = SchemaParser(fname)
+    return parser.entries, parser.files

@@ -2,6 +2,7 @@
 The checked schema: types, commands and events built from the parsed
 expressions, with every reference resolved.  Generators only read this.
 """
+import os
 import re
 
 from .error import QAPIError
@@ -32,6 +33,7 @@ _NAME_RE = re.compile(r'^[A-Za-z][A-Za-z0-9_.-]*$')
 class Type:
     info = None
     doc = None
+    module = None               # schema file's base name; None: built-in
 
     def is_pointer(self):
         """True if an optional member of this type is NULL when absent."""
@@ -106,6 +108,7 @@ class ObjectType(Type):
 class ArrayType(Type):
     def __init__(self, element):
         self.element = element
+        self.module = element.module
         self.name = element.name + 'List'
         self.json_type = 'array'
         self.c_struct = element.c_list_name()
@@ -116,6 +119,7 @@ class Command:
     def __init__(self, name, arg_type, ret_type, flags, info, doc, features):
         self.name, self.arg_type, self.ret_type = name, arg_type, ret_type
         self.info, self.doc, self.features = info, doc, features
+        self.boxed = flags.get('boxed', False)
         self.gen = flags.get('gen', True)
         self.allow_oob = flags.get('allow-oob', False)
         self.allow_preconfig = flags.get('allow-preconfig', False)
@@ -124,8 +128,8 @@ class Command:
 
 
 class Event:
-    def __init__(self, name, arg_type, info, doc, features):
-        self.name, self.arg_type = name, arg_type
+    def __init__(self, name, arg_type, boxed, info, doc, features):
+        self.name, self.arg_type, self.boxed = name, arg_type, boxed
         self.info, self.doc, self.features = info, doc, features
         self.c_name = c_name(name.lower(), False)
 
@@ -134,17 +138,23 @@ _KEYS = {
     'enum': {'data', 'prefix', 'features'},
     'struct': {'data', 'base', 'features'},
     'union': {'data', 'base', 'discriminator', 'features'},
-    'command': {'data', 'returns', 'gen', 'success-response', 'allow-oob',
-                'allow-preconfig', 'coroutine', 'features'},
-    'event': {'data', 'features'},
+    'command': {'data', 'boxed', 'returns', 'gen', 'success-response',
+                'allow-oob', 'allow-preconfig', 'coroutine', 'features'},
+    'event': {'data', 'boxed', 'features'},
 }
-_UNSUPPORTED = {'if': "'if' conditions", 'boxed': "'boxed'",
-                'alternate': 'alternate types'}
+_UNSUPPORTED = {'if': "'if' conditions", 'alternate': 'alternate types'}
+
+
+def module_name(fname):
+    """qapi/run-state.json -> 'run-state'."""
+    return os.path.splitext(os.path.basename(fname))[0]
 
 
 class Schema:
     def __init__(self, fname):
-        self.entries = parse_schema(fname)
+        self.entries, files = parse_schema(fname)
+        self.main_module = module_name(fname)
+        self.modules = self._modules(files)
         self.types = {n: BuiltinType(n) for n in BUILTINS}
         self.defs = []              # user-defined types, in schema order
         self.commands = []
@@ -156,6 +166,18 @@ class Schema:
         for fn in self._pending:
             fn()
         self._check_docs()
+
+    def _modules(self, files):
+        """Every schema file's module name, in include order."""
+        seen = {}
+        for path, info in files:
+            name = module_name(path)
+            if name in seen:
+                raise QAPIError(info, "schema files '%s' and '%s' have the "
+                                "same module name '%s'"
+                                % (seen[name], path, name))
+            seen[name] = path
+        return list(seen)
 
     # --- definitions ----------------------------------------------------
 
@@ -189,6 +211,7 @@ class Schema:
     def _add_type(self, typ, info):
         if typ.name in self.types:
             raise QAPIError(info, "'%s' is already defined" % typ.name)
+        typ.module = module_name(info.fname)
         self.types[typ.name] = typ
         self.defs.append(typ)
 
@@ -238,7 +261,7 @@ class Schema:
         self._pending.append(lambda: self._fill_union(obj, expr))
 
     def _def_command(self, name, expr, info, doc, features):
-        for flag in ('gen', 'success-response', 'allow-oob',
+        for flag in ('boxed', 'gen', 'success-response', 'allow-oob',
                      'allow-preconfig', 'coroutine'):
             if flag in expr and not isinstance(expr[flag], bool):
                 raise QAPIError(info, "'%s' of command '%s' must be true or "
@@ -249,7 +272,8 @@ class Schema:
         self.commands.append(cmd)
 
         def resolve():
-            cmd.arg_type = self._arg_type(name, expr.get('data'), info, doc)
+            cmd.arg_type = self._arg_type(name, expr.get('data'), info,
+                                          cmd.boxed)
             if 'returns' in expr:
                 cmd.ret_type = self._type_ref(expr['returns'], info,
                                               "'returns' of '%s'" % name)
@@ -259,13 +283,17 @@ class Schema:
         if name.upper() != name:
             raise QAPIError(info, "event name '%s' must be upper case"
                             % name)
-        ev = Event(name, None, info, doc, features)
+        boxed = expr.get('boxed', False)
+        if not isinstance(boxed, bool):
+            raise QAPIError(info, "'boxed' of event '%s' must be true or "
+                            "false" % name)
+        ev = Event(name, None, boxed, info, doc, features)
         if any(e.name == name for e in self.events):
             raise QAPIError(info, "event '%s' is already defined" % name)
         self.events.append(ev)
 
         def resolve():
-            ev.arg_type = self._arg_type(name, expr.get('data'), info, doc)
+            ev.arg_type = self._arg_type(name, expr.get('data'), info, boxed)
         self._pending.append(resolve)
 
     # --- resolution -----------------------------------------------------
@@ -379,21 +407,29 @@ class Schema:
 
     def _implicit(self, name, data, info):
         obj = ObjectType('q_obj_' + name, info, None, [], implicit=True)
+        obj.module = module_name(info.fname)
         obj.local_members = self._members(obj, data, info)
         self._add_members(obj, obj.local_members)
         self.types[obj.name] = obj
         self.defs.append(obj)
         return obj
 
-    def _arg_type(self, name, data, info, doc):
+    def _arg_type(self, name, data, info, boxed):
+        """The argument struct of a command or event.  Boxed, its handler
+        or sender takes the struct; a union is accepted only boxed."""
         if data is None:
+            if boxed:
+                raise QAPIError(info, "'boxed': true requires 'data'")
             return None
         if isinstance(data, dict):
             return self._implicit(name + '-arg', data, info)
         typ = self._type_ref(data, info, "'data' of '%s'" % name, False)
-        if not isinstance(typ, ObjectType) or typ.tag:
+        if not isinstance(typ, ObjectType):
             raise QAPIError(info, "'data' of '%s' must be an object or a "
-                            'struct name' % name)
+                            "struct name, not '%s'" % (name, typ.name))
+        if typ.tag and not boxed:
+            raise QAPIError(info, "'data' of '%s' can be union '%s' only "
+                            "with 'boxed': true" % (name, typ.name))
         return typ
 
     # --- documentation --------------------------------------------------

@@ -86,6 +86,19 @@ class MigrationSettings(unittest.TestCase):
         self.qmp.cmd('migrate-set-parameters', **p)
         self.assertEqual(self.qmp.cmd('query-migrate-parameters'), p)
 
+    def test_parameters_report_every_member(self):
+        """Every member of MigrationParameters is optional (so that
+        migrate-set-parameters takes any of them), but the query reports
+        them all, and migrate-set-parameters takes that same type."""
+        schema = {e['name']: e for e in self.qmp.cmd('query-qmp-schema')}
+        ret = schema[schema['query-migrate-parameters']['ret-type']]
+        self.assertEqual(schema['migrate-set-parameters']['arg-type'],
+                         ret['name'])
+        names = [m['name'] for m in ret['members']]
+        self.assertEqual(len(names), 28)
+        self.assertEqual(list(self.qmp.cmd('query-migrate-parameters')),
+                         names)
+
     def test_bad_parameters_refused_atomically(self):
         before = self.qmp.cmd('query-migrate-parameters')
         for args, word in (({'downtime-limit': 2000001}, 'downtime-limit'),

@@ -1,13 +1,15 @@
 /*
  * The generated QAPI code (build/qapi/) and the dispatcher: argument
  * checking with QEMU's error texts, integer ranges, enums, unions, the
- * to_json/from_json round trip, and request validation.
+ * to_json/from_json round trip, boxed commands, and request validation.
  */
 #include <string.h>
+#include "system/migration-vmm.h"
 #include "monitor/json.h"
 #include "monitor/qmp-dispatch.h"
+#include "qapi/qapi-commands.h"
 #include "qapi/qapi-introspect.h"
-#include "qapi/qapi-types.h"
+#include "qapi/qapi-visit.h"
 #include "util/error.h"
 
 static JsonNode *parse(const char *text)
@@ -215,6 +217,77 @@ static void test_list_roundtrip(void)
     g_assert_cmpstr(again, ==, "[]");
 }
 
+/* Optional members are has_* (scalars) or NULL, and printed only if set. */
+static void test_optional_roundtrip(void)
+{
+    const char *text = "{\"downtime-limit\": 1234, \"tls-creds\": \"\"}";
+    g_autoptr(JsonNode) node = parse(text);
+    g_autoptr(MigrationParameters) p = NULL;
+    g_autofree char *again = NULL;
+
+    g_assert_true(qapi_MigrationParameters_from_json(node, &p, NULL));
+    g_assert_true(p->has_downtime_limit);
+    g_assert_cmpuint(p->downtime_limit, ==, 1234);
+    g_assert_false(p->has_max_bandwidth);
+    g_assert_cmpstr(p->tls_creds, ==, "");
+    g_assert_null(p->tls_hostname);
+    again = to_text(qapi_MigrationParameters_to_json(p));
+    g_assert_cmpstr(again, ==, text);
+}
+
+static char *marshal(void (*fn)(JsonObject *, JsonNode **, GError **),
+                     const char *args, GError **errp)
+{
+    g_autoptr(JsonNode) node = parse(args);
+    JsonNode *ret = NULL;
+
+    fn(json_node_get_object(node), &ret, errp);
+    return ret ? to_text(ret) : NULL;
+}
+
+/*
+ * migrate-set-parameters is boxed: its body gets the MigrationParameters
+ * the marshaller parsed; query-migrate-parameters still reports every
+ * member.
+ */
+static void test_boxed_command(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *ok = NULL, *bad = NULL, *extra = NULL, *all = NULL;
+    g_autoptr(JsonNode) node = NULL;
+    g_autoptr(MigrationParameters) p = NULL;
+
+    /* The commands act on the machine's migration context. */
+    g_assert_true(machine_migration_init(NULL));
+    ok = marshal(qmp_marshal_migrate_set_parameters,
+                 "{\"downtime-limit\": 1234, \"max-bandwidth\": 5}", &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(ok, ==, "{}");
+    bad = marshal(qmp_marshal_migrate_set_parameters,
+                  "{\"downtime-limit\": 2000001}", &err);
+    g_assert_null(bad);
+    g_assert_cmpstr(err->message, ==, "Parameter 'downtime-limit' expects an "
+                    "integer in the range of 0 to 2000000 milliseconds");
+    g_clear_error(&err);
+    extra = marshal(qmp_marshal_migrate_set_parameters, "{\"bogus\": 1}",
+                    &err);
+    g_assert_null(extra);
+    g_assert_cmpstr(err->message, ==, "Parameter 'bogus' is unexpected");
+    g_clear_error(&err);
+
+    all = marshal(qmp_marshal_query_migrate_parameters, "{}", &err);
+    g_assert_no_error(err);
+    node = parse(all);
+    g_assert_cmpuint(json_object_get_size(json_node_get_object(node)), ==,
+                     28);
+    g_assert_true(qapi_MigrationParameters_from_json(node, &p, NULL));
+    g_assert_true(p->has_downtime_limit && p->has_max_bandwidth &&
+                  p->has_xbzrle_cache_size);
+    g_assert_cmpuint(p->downtime_limit, ==, 1234);
+    g_assert_cmpuint(p->max_bandwidth, ==, 5);
+    g_assert_cmpuint(p->cpu_throttle_initial, ==, 20);
+}
+
 /* The introspection data must be valid against its own schema (a union). */
 static void test_schema_is_schemainfo(void)
 {
@@ -381,6 +454,8 @@ int main(int argc, char **argv)
     g_test_add_func("/qapi/enum/lookup", test_enum_lookup);
     g_test_add_func("/qapi/json/roundtrip", test_to_json_roundtrip);
     g_test_add_func("/qapi/json/list", test_list_roundtrip);
+    g_test_add_func("/qapi/json/optional", test_optional_roundtrip);
+    g_test_add_func("/qapi/boxed/command", test_boxed_command);
     g_test_add_func("/qapi/union/schema", test_schema_is_schemainfo);
     g_test_add_func("/qapi/union/errors", test_union_errors);
     g_test_add_func("/qapi/dispatch/negotiation", test_dispatch_negotiation);
