@@ -12,7 +12,10 @@ $(BUILD)/config.mak: configure
 WARN := -Wall -Wextra -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
         -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -Werror
 CFLAGS ?= -O2 -g
+# -fPIC -fvisibility=hidden: the same objects make the shared libraries,
+# which export only FERRY_API declarations (mk/libraries.mak).
 HOST_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread \
+        -fPIC -fvisibility=hidden \
         -I. -Iinclude -I$(BUILD)/include -Iguest/include $(PKG_CFLAGS) \
         -DFERRY_VERSION='"$(VERSION)"' -MMD -MP
 HOST_LDFLAGS := -pthread
@@ -46,14 +49,19 @@ LIB_DIRS := util system accel accel/kvm accel/soft hw hw/x86 hw/char hw/misc \
             monitor io migration migration/outgoing migration/incoming \
             migration/format migration/ram migration/transport block \
             hw/block guest/workload
-LIB_SRCS := $(filter-out system/main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
-LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(QAPI_OBJS)
+include mk/libraries.mak
+
+# Everything else of ferry: its VMM (system, accel, hw, monitor, ...).
+LIB_SRCS := $(filter-out system/main.c $(MIG_LIB_SRCS) $(BLK_LIB_SRCS),\
+              $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
+LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) \
+            $(filter-out $(MIG_LIB_OBJS),$(QAPI_OBJS))
 CTL_SRCS := $(wildcard tools/ferryctl/*.c)
 CTL_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CTL_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 
-all: $(BUILD)/ferry $(BUILD)/ferryctl $(BUILD)/ferry-img $(BUILD)/guest/ferry-guest.elf $(UNIT_BINS)
+all: $(BUILD)/ferry $(BUILD)/ferryctl $(BUILD)/ferry-img $(BUILD)/guest/ferry-guest.elf $(UNIT_BINS) libs
 
 $(BUILD)/%.o: %.c $(BUILD)/config.mak | $(QAPI_GEN)
 	@mkdir -p $(dir $@)
@@ -66,16 +74,19 @@ $(BUILD)/libferry.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/ferry: $(BUILD)/system/main.o $(BUILD)/libferry.a $(BUILD)/guest/blob.o
+# ferry embeds its own libraries like any VMM: after its own archive.
+FERRY_LIBS := $(BUILD)/libferry.a $(INT_LIBS)
+
+$(BUILD)/ferry: $(BUILD)/system/main.o $(FERRY_LIBS) $(BUILD)/guest/blob.o
 	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/ferryctl: $(CTL_OBJS) $(BUILD)/libferry.a
+$(BUILD)/ferryctl: $(CTL_OBJS) $(FERRY_LIBS)
 	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/ferry-img: $(BUILD)/tools/ferry-img/ferry-img.o $(BUILD)/libferry.a
+$(BUILD)/ferry-img: $(BUILD)/tools/ferry-img/ferry-img.o $(FERRY_LIBS)
 	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libferry.a $(BUILD)/guest/blob.o | $(QAPI_GEN)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(FERRY_LIBS) $(BUILD)/guest/blob.o | $(QAPI_GEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $(filter %.c %.a %.o,$^) $(LIBS)
 
@@ -149,7 +160,7 @@ ifeq ($(BUILD),$(FUZZ_BUILD))
 FUZZ_DIR := $(BUILD)/tests/fuzz
 FUZZ_BIN := $(FUZZ_DIR)/fuzz-stream-load
 FUZZ_GEN := $(FUZZ_DIR)/gen-corpus
-FUZZ_COMMON := $(FUZZ_DIR)/fuzz-common.o $(BUILD)/libferry.a
+FUZZ_COMMON := $(FUZZ_DIR)/fuzz-common.o $(FERRY_LIBS)
 FUZZ_BLK_BIN := $(FUZZ_DIR)/fuzz-blockdev
 FUZZ_BLK_GEN := $(FUZZ_DIR)/gen-blockdev-corpus
 
@@ -159,12 +170,12 @@ $(FUZZ_BIN): $(FUZZ_DIR)/fuzz-stream-load.o $(FUZZ_COMMON)
 $(FUZZ_GEN): $(FUZZ_DIR)/gen-corpus.o $(FUZZ_COMMON)
 	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -o $@ $^ $(LIBS)
 
-$(FUZZ_BLK_BIN): $(FUZZ_DIR)/fuzz-blockdev.o $(BUILD)/libferry.a
+$(FUZZ_BLK_BIN): $(FUZZ_DIR)/fuzz-blockdev.o $(FERRY_LIBS)
 	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
 # The seed writer runs every seed through the harness itself.
 $(FUZZ_BLK_GEN): $(FUZZ_DIR)/gen-blockdev-corpus.o $(FUZZ_DIR)/fuzz-blockdev.o \
-                 $(BUILD)/libferry.a
+                 $(FERRY_LIBS)
 	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -o $@ $^ $(LIBS)
 
 fuzz-run: $(addprefix fuzz-run-,$(FUZZ_TARGET))

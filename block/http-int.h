@@ -15,7 +15,7 @@
 #include <curl/curl.h>
 #include <stdatomic.h>
 #include "block/block_int.h"
-#include "block/http.h"
+#include "ferry/block-http.h"
 
 /* Transfers running at once per node; later ones wait for a handle. */
 #define HTTP_MAX_TRANSFERS BDRV_HTTP_MAX_TRANSFERS

@@ -20,7 +20,6 @@
 #include <string.h>
 #include "http-int.h"
 #include "util/error.h"
-#include "util/log.h"
 
 #define HTTP_DEFAULT_TIMEOUT    30                  /* seconds */
 #define HTTP_MAX_TIMEOUT        (24 * 3600)
@@ -42,7 +41,8 @@ void http_log(HttpState *s, const char *fmt, ...)
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    ferry_log("http: %s: %s", s->url, msg);
+    /* The embedder routes the block layer's domain (ferry: its -D log). */
+    g_log("ferry-block", G_LOG_LEVEL_MESSAGE, "http: %s: %s", s->url, msg);
 }
 
 /* --- configure ------------------------------------------------------------ */

@@ -139,7 +139,8 @@ MigrationInfo *ferry_mig_query(FerryMig *m)
         if (migrate_capability(m, MIGRATION_CAPABILITY_AUTO_CONVERGE) &&
             m->vmm.vm_throttle_percent) {
             info->has_cpu_throttle_percentage = true;
-            info->cpu_throttle_percentage = m->vmm.vm_throttle_percent(m->opaque);
+            info->cpu_throttle_percentage =
+                m->vmm.vm_throttle_percent(m->opaque);
         }
     }
     if (status == MIGRATION_STATUS_COMPLETED) {

@@ -290,23 +290,6 @@ static bool check_inert(const MigrationParameters *a, GError **errp)
     return true;
 }
 
-#define APPLY(p, a, field) \
-    do { if ((a)->has_##field) { (p)->field = (a)->field; } } while (0)
-
-static void apply_params(MigrationParameters *p, const MigrationParameters *a)
-{
-    APPLY(p, a, max_bandwidth);
-    APPLY(p, a, downtime_limit);
-    APPLY(p, a, cpu_throttle_initial);
-    APPLY(p, a, cpu_throttle_increment);
-    APPLY(p, a, cpu_throttle_tailslow);
-    APPLY(p, a, max_cpu_throttle);
-    APPLY(p, a, throttle_trigger_threshold);
-    APPLY(p, a, max_postcopy_bandwidth);
-    APPLY(p, a, postcopy_setup_timeout);
-    APPLY(p, a, postcopy_keepalive_timeout);
-}
-
 bool ferry_mig_set_parameters(FerryMig *m, const MigrationParameters *a,
                               GError **errp)
 {
@@ -314,7 +297,10 @@ bool ferry_mig_set_parameters(FerryMig *m, const MigrationParameters *a,
         return false;
     }
     g_mutex_lock(&m->params_lock);
-    apply_params(&m->params, a);
+    /* Validated: the parameters ferry lacks can only be at their
+     * defaults, so every member @a has is applied (generated from the
+     * schema, the one list of parameters). */
+    qapi_merge_MigrationParameters(&m->params, a);
     g_mutex_unlock(&m->params_lock);
     /* As QEMU: a running migration sees the new limits at once (the
      * migration thread reads downtime-limit at every pass). */
@@ -324,11 +310,10 @@ bool ferry_mig_set_parameters(FerryMig *m, const MigrationParameters *a,
 
 MigrationParameters *ferry_mig_parameters(FerryMig *m)
 {
+    MigrationParameters *r = g_new0(MigrationParameters, 1);
+
     g_mutex_lock(&m->params_lock);
-    MigrationParameters *r = g_memdup2(&m->params, sizeof(m->params));
-    r->tls_creds = g_strdup(m->params.tls_creds);
-    r->tls_hostname = g_strdup(m->params.tls_hostname);
-    r->tls_authz = g_strdup(m->params.tls_authz);
+    qapi_merge_MigrationParameters(r, &m->params);  /* every member set */
     g_mutex_unlock(&m->params_lock);
     return r;
 }

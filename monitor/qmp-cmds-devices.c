@@ -4,7 +4,7 @@
  */
 #include <string.h>
 #include "hw/pc.h"
-#include "block/block.h"
+#include "ferry/block.h"
 #include "qapi/qapi-commands.h"
 #include "system/machine.h"
 #include "util/error.h"

@@ -67,7 +67,8 @@ MigrationCapabilityStatusList *qmp_query_migrate_capabilities(GError **errp)
     MigrationCapabilityStatusList *head = NULL;
 
     for (int cap = MIGRATION_CAPABILITY__MAX - 1; cap >= 0; cap--) {
-        MigrationCapabilityStatusList *l = g_new0(MigrationCapabilityStatusList, 1);
+        MigrationCapabilityStatusList *l =
+            g_new0(MigrationCapabilityStatusList, 1);
         l->value = g_new0(MigrationCapabilityStatus, 1);
         l->value->capability = (MigrationCapability)cap;
         l->value->state = ferry_mig_capability(machine_migration(), cap);

@@ -8,7 +8,7 @@
 #include "hw/pc.h"
 #include "accel/accel.h"
 #include "accel/soft.h"
-#include "block/block.h"
+#include "ferry/block.h"
 #include "hw/pvblk.h"
 #include "ferry/migration.h"
 #include "monitor/fds.h"

@@ -4,7 +4,7 @@
  * changes the state; other threads may read it.
  */
 #include "hw/pc.h"
-#include "block/block.h"
+#include "ferry/block.h"
 #include "system/runstate.h"
 #include "system/cpus.h"
 #include "monitor/monitor.h"

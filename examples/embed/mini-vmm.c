@@ -145,7 +145,8 @@ static void source_completed(void *opaque) { }
 static bool incoming_allowed(void *opaque, GError **errp)
 {
     if (!((MiniVM *)opaque)->incoming) {
-        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_FAILED, "not a destination");
+        g_set_error_literal(errp, g_quark_from_static_string("mini-vmm"), 0,
+                            "not a destination");
         return false;
     }
     return true;

@@ -4,14 +4,22 @@
 # prefix) and migrates it between two processes over a unix socket, in
 # precopy and in postcopy.  Prints both sides' RAM digests; exits non-zero
 # unless every migration completed with equal digests.
+# FERRY_LINK=static links the static archive instead of the shared one.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/mini-vmm.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 libdir=$(pkg-config --variable=libdir ferry-migration)
+if [ "${FERRY_LINK:-shared}" = static ]; then
+    libs=$(pkg-config --static --libs ferry-migration |
+           sed 's/-lferry-migration/-l:libferry-migration.a/')
+else
+    libs="$(pkg-config --libs ferry-migration) -Wl,-rpath,$libdir"
+fi
 ${CC:-cc} -O2 -g -Wall -o "$work/mini-vmm" "$here/mini-vmm.c" \
-    $(pkg-config --cflags --libs ferry-migration) -Wl,-rpath,"$libdir"
+    $(pkg-config --cflags ferry-migration) $libs
+echo "built mini-vmm (${FERRY_LINK:-shared}): $(pkg-config --modversion ferry-migration)"
 
 status=0
 for mode in precopy postcopy; do

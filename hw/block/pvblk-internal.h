@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "ferry/migration.h"
-#include "block/block.h"
+#include "ferry/block.h"
 #include "guest/pvblk-dev.h"
 
 typedef struct PvblkState {

@@ -6,7 +6,7 @@
 #include <string.h>
 #include "accel/accel.h"
 #include "accel/kvm-state.h"
-#include "block/block.h"
+#include "ferry/block.h"
 #include "hw/multiboot.h"
 #include "hw/pc.h"
 #include "hw/pvblk.h"
@@ -83,13 +83,15 @@ BlockGraph *machine_block_graph(void)
 static bool pc_block_init(const MachineConfig *cfg, GError **errp)
 {
     for (guint i = 0; cfg->blockdevs && i < cfg->blockdevs->len; i++) {
-        if (!blockdev_add(machine_block_graph(), g_ptr_array_index(cfg->blockdevs, i), errp)) {
+        if (!blockdev_add(machine_block_graph(),
+                          g_ptr_array_index(cfg->blockdevs, i), errp)) {
             g_prefix_error(errp, "-blockdev: ");
             return false;
         }
     }
     for (guint i = 0; cfg->devices && i < cfg->devices->len; i++) {
-        if (!pvblk_create(machine_block_graph(), g_ptr_array_index(cfg->devices, i), errp)) {
+        if (!pvblk_create(machine_block_graph(),
+                          g_ptr_array_index(cfg->devices, i), errp)) {
             g_prefix_error(errp, "-device: ");
             return false;
         }
@@ -121,7 +123,8 @@ bool pc_machine_init(const MachineConfig *cfg, GError **errp)
         !cpus_create(accel, cfg->smp, errp)) {
         return false;
     }
-    if (accel == &kvm_accel_ops && !kvm_vmstate_register(machine_migration(), errp)) {
+    if (accel == &kvm_accel_ops &&
+        !kvm_vmstate_register(machine_migration(), errp)) {
         return false;
     }
     if (accel != &soft_accel_ops && !pc_load_kernel(cfg, &entry, errp)) {

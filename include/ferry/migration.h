@@ -35,7 +35,8 @@ extern "C" {
 /* The API this header describes; bumped on incompatible changes. */
 #define FERRY_MIG_API_MAJOR 1
 #define FERRY_MIG_API_MINOR 0
-#define FERRY_MIG_API_VERSION ((FERRY_MIG_API_MAJOR << 16) | FERRY_MIG_API_MINOR)
+#define FERRY_MIG_API_VERSION \
+    ((FERRY_MIG_API_MAJOR << 16) | FERRY_MIG_API_MINOR)
 
 /* The API version of the library linked at run time. */
 FERRY_API uint32_t ferry_mig_api_version(void);

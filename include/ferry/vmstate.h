@@ -192,15 +192,24 @@ typedef enum MigrationPriority {
 
 /* The scalar types: VMSTATE_UINT32(f, st), _V (since version v), _TEST
  * (present when test(opaque, version) says so), _ARRAY, _VARRAY. */
-#define VMSTATE_BOOL_V(f, st, v)    VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_bool, bool)
-#define VMSTATE_INT8_V(f, st, v)    VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_int8, int8_t)
-#define VMSTATE_INT16_V(f, st, v)   VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_int16, int16_t)
-#define VMSTATE_INT32_V(f, st, v)   VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_int32, int32_t)
-#define VMSTATE_INT64_V(f, st, v)   VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_int64, int64_t)
-#define VMSTATE_UINT8_V(f, st, v)   VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_uint8, uint8_t)
-#define VMSTATE_UINT16_V(f, st, v)  VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_uint16, uint16_t)
-#define VMSTATE_UINT32_V(f, st, v)  VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_uint32, uint32_t)
-#define VMSTATE_UINT64_V(f, st, v)  VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_uint64, uint64_t)
+#define VMSTATE_BOOL_V(f, st, v) \
+    VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_bool, bool)
+#define VMSTATE_INT8_V(f, st, v) \
+    VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_int8, int8_t)
+#define VMSTATE_INT16_V(f, st, v) \
+    VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_int16, int16_t)
+#define VMSTATE_INT32_V(f, st, v) \
+    VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_int32, int32_t)
+#define VMSTATE_INT64_V(f, st, v) \
+    VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_int64, int64_t)
+#define VMSTATE_UINT8_V(f, st, v) \
+    VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_uint8, uint8_t)
+#define VMSTATE_UINT16_V(f, st, v) \
+    VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_uint16, uint16_t)
+#define VMSTATE_UINT32_V(f, st, v) \
+    VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_uint32, uint32_t)
+#define VMSTATE_UINT64_V(f, st, v) \
+    VMSTATE_SINGLE(f, st, v, ferry_vmstate_info_uint64, uint64_t)
 
 #define VMSTATE_BOOL(f, st)         VMSTATE_BOOL_V(f, st, 0)
 #define VMSTATE_INT8(f, st)         VMSTATE_INT8_V(f, st, 0)
@@ -219,15 +228,24 @@ typedef enum MigrationPriority {
 #define VMSTATE_UINT64_TEST(f, st, t) \
     VMSTATE_SINGLE_TEST(f, st, t, 0, ferry_vmstate_info_uint64, uint64_t)
 
-#define VMSTATE_BOOL_ARRAY(f, st, n)   VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_bool, bool)
-#define VMSTATE_INT8_ARRAY(f, st, n)   VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_int8, int8_t)
-#define VMSTATE_INT16_ARRAY(f, st, n)  VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_int16, int16_t)
-#define VMSTATE_INT32_ARRAY(f, st, n)  VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_int32, int32_t)
-#define VMSTATE_INT64_ARRAY(f, st, n)  VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_int64, int64_t)
-#define VMSTATE_UINT8_ARRAY(f, st, n)  VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_uint8, uint8_t)
-#define VMSTATE_UINT16_ARRAY(f, st, n) VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_uint16, uint16_t)
-#define VMSTATE_UINT32_ARRAY(f, st, n) VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_uint32, uint32_t)
-#define VMSTATE_UINT64_ARRAY(f, st, n) VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_uint64, uint64_t)
+#define VMSTATE_BOOL_ARRAY(f, st, n) \
+    VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_bool, bool)
+#define VMSTATE_INT8_ARRAY(f, st, n) \
+    VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_int8, int8_t)
+#define VMSTATE_INT16_ARRAY(f, st, n) \
+    VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_int16, int16_t)
+#define VMSTATE_INT32_ARRAY(f, st, n) \
+    VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_int32, int32_t)
+#define VMSTATE_INT64_ARRAY(f, st, n) \
+    VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_int64, int64_t)
+#define VMSTATE_UINT8_ARRAY(f, st, n) \
+    VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_uint8, uint8_t)
+#define VMSTATE_UINT16_ARRAY(f, st, n) \
+    VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_uint16, uint16_t)
+#define VMSTATE_UINT32_ARRAY(f, st, n) \
+    VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_uint32, uint32_t)
+#define VMSTATE_UINT64_ARRAY(f, st, n) \
+    VMSTATE_ARRAY(f, st, n, 0, ferry_vmstate_info_uint64, uint64_t)
 
 #define VMSTATE_UINT8_VARRAY_UINT32(f, st, count) \
     VMSTATE_VARRAY_UINT32(f, st, count, 0, ferry_vmstate_info_uint8, uint8_t)

@@ -3,7 +3,7 @@
 
 #include <glib.h>
 #include <stdbool.h>
-#include "block/block.h"
+#include "ferry/block.h"
 #include "system/machine.h"
 
 /*

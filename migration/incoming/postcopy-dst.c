@@ -359,7 +359,8 @@ bool postcopy_dst_listen(FerryMig *m, QEMUFile *rp, GError **errp)
         error_setg(errp, "postcopy: LISTEN without a return path");
         return false;
     }
-    if (m->vmm.incoming_postcopy_listen && !m->vmm.incoming_postcopy_listen(m->opaque, errp)) {
+    if (m->vmm.incoming_postcopy_listen &&
+        !m->vmm.incoming_postcopy_listen(m->opaque, errp)) {
         return false;
     }
     pc->uffd = uffd_open(errp);
@@ -540,7 +541,8 @@ void postcopy_dst_fill_info(FerryMig *m, MigrationInfo *info)
         info->has_x_postcopy_run_wait = true;
         info->x_postcopy_run_wait = (uint64_t)(ran - acked) / 1000;
     }
-    if (!pc->stats || !migrate_capability(m, MIGRATION_CAPABILITY_POSTCOPY_BLOCKTIME)) {
+    if (!pc->stats ||
+        !migrate_capability(m, MIGRATION_CAPABILITY_POSTCOPY_BLOCKTIME)) {
         return;
     }
     postcopy_stats_report(pc->stats, now_ns(), &r);

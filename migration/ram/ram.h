@@ -63,7 +63,8 @@ bool ram_postcopy_pending_requests(FerryMig *m);
  * Destination (migration/ram-load.c).  One bit per page received, in
  * precopy and postcopy alike; any thread.
  */
-unsigned ram_recv_block_index(FerryMig *m, const char *name); /* UINT_MAX: none */
+/* UINT_MAX if there is none. */
+unsigned ram_recv_block_index(FerryMig *m, const char *name);
 /* False until a stream's RAM block list was loaded. */
 bool ram_recv_ready(FerryMig *m);
 const unsigned long *ram_recv_bitmap(FerryMig *m, unsigned block);

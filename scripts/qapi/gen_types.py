@@ -140,6 +140,22 @@ def _list_h(a):
             '    %s%svalue;' % (elem, sep), '};', '']
 
 
+def _mergeable(o):
+    """A patch-style struct: every member optional, scalars and strings.
+    qapi_merge_NAME() applies one to another (migrate-set-parameters)."""
+    return (not o.tag and o.members and not o.name.startswith('q_obj_') and
+            all(m.optional and (not m.type.is_pointer() or
+                                (isinstance(m.type, BuiltinType) and
+                                 m.type.kind == 'str'))
+                for m in o.members))
+
+
+def _merge_h(o):
+    return ['/* Sets the members @src has on @dst (a partial update). */',
+            'void qapi_merge_%s(%s *dst, const %s *src);'
+            % (o.c_struct, o.c_struct, o.c_struct), '']
+
+
 def _free_h(name):
     return ['void qapi_free_%s(%s *obj);' % (name, name),
             'G_DEFINE_AUTOPTR_CLEANUP_FUNC(%s, qapi_free_%s)' % (name, name),
@@ -179,6 +195,9 @@ def gen_header(schema, module):
         out += _list_h(a)
     for t in objs + arrays:
         out += _free_h(t.c_struct)
+    for o in objs:
+        if _mergeable(o):
+            out += _merge_h(o)
     out += ['#endif']
     return '\n'.join(out) + '\n'
 
@@ -215,6 +234,23 @@ def _free_object(o):
     return out + ['    g_free(obj);', '}', '']
 
 
+def _merge_object(o):
+    body = []
+    for m in o.members:
+        if m.type.is_pointer():         # a string: NULL when absent
+            body += ['if (src->%s) {' % m.c_name,
+                     '    g_free(dst->%s);' % m.c_name,
+                     '    dst->%s = g_strdup(src->%s);' % (m.c_name, m.c_name),
+                     '}']
+        else:
+            body += ['if (src->has_%s) {' % m.c_name,
+                     '    dst->has_%s = true;' % m.c_name,
+                     '    dst->%s = src->%s;' % (m.c_name, m.c_name), '}']
+    return (['void qapi_merge_%s(%s *dst, const %s *src)'
+             % (o.c_struct, o.c_struct, o.c_struct), '{'] + indent(body) +
+            ['}', ''])
+
+
 def _free_list(a):
     s = a.c_struct
     free = free_value(a.element, 'l->value')
@@ -232,6 +268,8 @@ def gen_source(schema, module):
         out += _enum_c(e)
     for o in _objects(schema, module):
         out += _free_object(o)
+        if _mergeable(o):
+            out += _merge_object(o)
     for a in _arrays(schema, module):
         out += _free_list(a)
     return '\n'.join(out) + '\n'

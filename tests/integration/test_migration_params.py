@@ -68,17 +68,19 @@ class LiveParameters(unittest.TestCase):
         self.finish()
 
     def test_max_bandwidth_changes_a_running_migration(self):
-        slow, fast = 8 * MiB, 256 * MiB
+        slow, fast = 8 * MiB, 512 * MiB
         self.src.qmp.cmd('migrate-set-parameters', **{'max-bandwidth': slow})
         self.migrate(f'unix:{self.dst.tmpdir}/mig.sock')
         self.assertTrue(wait_for(lambda: transferred(self.src) > MiB, 30))
         before = rate_over(self.src, 1.0)
-        # A rate limit is an upper bound: 100 ms windows, so at most one
-        # window's worth above it over a second.
-        self.assertLess(before, slow * 1.25, f'{before / MiB:.1f} MiB/s')
+        # The limiter is checked between batches of at most 1 MiB (256
+        # pages, migration/ram/ram.c), so each 100 ms window may carry one
+        # batch more than the limit: at most slow + 10 MiB/s.
+        self.assertLessEqual(before, slow + 10 * MiB,
+                             f'{before / MiB:.1f} MiB/s')
         self.src.qmp.cmd('migrate-set-parameters', **{'max-bandwidth': fast})
         after = rate_over(self.src, 0.5)
-        self.assertGreater(after, 3 * slow,
+        self.assertGreater(after, 2 * (slow + 10 * MiB),
                            f'{before / MiB:.1f} -> {after / MiB:.1f} MiB/s')
         self.finish()
 

@@ -314,7 +314,8 @@ class GeneratorTests(unittest.TestCase):
                                    'run-state'])
         builtin = re.findall(r'void (qapi_free_\w+List)\(', self.read(
             os.path.join(out, 'qapi-builtin-types.h')))
-        allowed = {'g_free', 'qapi_enum_str', 'qapi_enum_lookup', *builtin}
+        allowed = {'g_free', 'g_strdup', 'qapi_enum_str', 'qapi_enum_lookup',
+                   *builtin}
         for base in ['qapi-builtin-types', 'qapi-types'] + \
                 ['qapi-types-' + m for m in modules]:
             with self.subTest(base):
@@ -337,6 +338,65 @@ class GeneratorTests(unittest.TestCase):
         migration = self.read(os.path.join(out, 'qapi-types-migration.h'))
         self.assertNotIn('json', migration.lower())
         self.assertIn('struct MigrationParameters {', migration)
+        self.assertIn('void qapi_merge_MigrationParameters('
+                      'MigrationParameters *dst, const MigrationParameters '
+                      '*src);', migration)
+
+    def test_patch_struct_merge(self):
+        """A struct whose members are all optional scalars or strings (a
+        patch, like migrate-set-parameters' argument) gets qapi_merge_*():
+        the one place that knows its members is the schema."""
+        cflags = pkg_cflags('glib-2.0')
+        if cflags is None or not shutil.which('cc'):
+            self.skipTest('no C compiler or pkg-config')
+        out = self.gen_c(self.write('schema.json', """
+##
+# @Mode:
+#
+# @a: one
+#
+# @b: two
+##
+{ 'enum': 'Mode', 'data': [ 'a', 'b' ] }
+
+##
+# @Patch:
+#
+# @n: a number
+#
+# @s: a string
+#
+# @m: a mode
+##
+{ 'struct': 'Patch', 'data': { '*n': 'int', '*s': 'str', '*m': 'Mode' } }
+
+##
+# @Mixed:
+#
+# @n: required
+#
+# @s: optional
+##
+{ 'struct': 'Mixed', 'data': { 'n': 'int', '*s': 'str' } }
+
+##
+# @Nested:
+#
+# @p: a struct
+##
+{ 'struct': 'Nested', 'data': { '*p': 'Patch' } }
+"""))
+        types = self.read(os.path.join(out, 'qapi-types.h'))
+        self.assertIn('void qapi_merge_Patch(Patch *dst, const Patch *src);',
+                      types)
+        self.assertNotIn('qapi_merge_Mixed', types)
+        self.assertNotIn('qapi_merge_Nested', types)
+        source = self.read(os.path.join(out, 'qapi-types.c'))
+        self.assertIn('    if (src->has_n) {\n        dst->has_n = true;\n'
+                      '        dst->n = src->n;\n    }', source)
+        self.assertIn('    if (src->s) {\n        g_free(dst->s);\n'
+                      '        dst->s = g_strdup(src->s);\n    }', source)
+        self.compile(os.path.join(out, 'qapi-types.c'), cflags)
 
     def test_rich_schema_introspection(self):
         self.write('sub.json', SUB)

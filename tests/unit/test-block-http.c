@@ -17,8 +17,8 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include "block/block.h"
-#include "block/http.h"
+#include "ferry/block.h"
+#include "ferry/block-http.h"
 
 /* The block nodes under test (one graph, as one VM has). */
 static BlockGraph *graph;

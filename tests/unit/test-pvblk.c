@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "system/migration-vmm.h"
-#include "block/block.h"
+#include "ferry/block.h"
 #include "guest/pvblk-dev.h"
 #include "hw/pvblk.h"
 #include "system/ioport.h"

@@ -12,7 +12,7 @@
 #ifndef FERRY_BLOCK_BLOCK_INT_H
 #define FERRY_BLOCK_BLOCK_INT_H
 
-#include "block/block.h"
+#include "ferry/block.h"
 
 typedef enum BlockReqType {
     BLOCK_REQ_READ,

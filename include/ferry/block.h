@@ -26,13 +26,14 @@
  * reaper, a pool worker, the HTTP thread), never inside the submit call,
  * and must not block.  Data path: -errno; control plane: GError.
  */
-#ifndef FERRY_BLOCK_BLOCK_H
-#define FERRY_BLOCK_BLOCK_H
+#ifndef FERRY_BLOCK_H
+#define FERRY_BLOCK_H
 
 #include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
+#include <ferry/api.h>
 
 #define BDRV_SECTOR_SIZE 512
 
@@ -49,9 +50,9 @@ typedef enum BlockNodeState {
 /* @ret: 0 or -errno.  Called exactly once per accepted request. */
 typedef void BlockCompletionFunc(void *opaque, int ret);
 
-BlockGraph *bdrv_graph_new(void);
+FERRY_API BlockGraph *bdrv_graph_new(void);
 /* Detaches and frees every node, then the graph. */
-void bdrv_graph_free(BlockGraph *g);
+FERRY_API void bdrv_graph_free(BlockGraph *g);
 
 /*
  * Creates a node in @g from the -blockdev syntax: "driver=NAME,
@@ -59,47 +60,52 @@ void bdrv_graph_free(BlockGraph *g);
  * (required), read-only=on|off; the rest belong to the driver.  Nothing
  * is opened.  Errors name the offending key or value.
  */
-BlockDriverState *blockdev_add(BlockGraph *g, const char *spec,
-                               GError **errp);
+FERRY_API BlockDriverState *blockdev_add(BlockGraph *g, const char *spec,
+                                         GError **errp);
 /* Detaches and frees every node of @g (tests, exit). */
-void blockdev_del_all(BlockGraph *g);
+FERRY_API void blockdev_del_all(BlockGraph *g);
 
-BlockDriverState *bdrv_find(BlockGraph *g, const char *node_name);
+FERRY_API BlockDriverState *bdrv_find(BlockGraph *g, const char *node_name);
 /* Every node in creation order (children before their parents). */
-GPtrArray *bdrv_nodes(BlockGraph *g);
+FERRY_API GPtrArray *bdrv_nodes(BlockGraph *g);
 
-const char *bdrv_node_name(const BlockDriverState *bs);
-const char *bdrv_driver_name(const BlockDriverState *bs);
+FERRY_API const char *bdrv_node_name(const BlockDriverState *bs);
+FERRY_API const char *bdrv_driver_name(const BlockDriverState *bs);
 /* What the node reads: a path, a URL, or its child's filename. */
-const char *bdrv_filename(const BlockDriverState *bs);
-BlockDriverState *bdrv_child(const BlockDriverState *bs);   /* or NULL */
-BlockNodeState bdrv_state(const BlockDriverState *bs);
-const char *bdrv_state_str(BlockNodeState st);
-bool bdrv_is_read_only(const BlockDriverState *bs);
-bool bdrv_is_direct(const BlockDriverState *bs);   /* cache.direct=on */
+FERRY_API const char *bdrv_filename(const BlockDriverState *bs);
+/* The node a filter reads from, or NULL. */
+FERRY_API BlockDriverState *bdrv_child(const BlockDriverState *bs);
+FERRY_API BlockNodeState bdrv_state(const BlockDriverState *bs);
+FERRY_API const char *bdrv_state_str(BlockNodeState st);
+FERRY_API bool bdrv_is_read_only(const BlockDriverState *bs);
+/* cache.direct=on */
+FERRY_API bool bdrv_is_direct(const BlockDriverState *bs);
 /* The length in bytes, known from attach on; -ENOMEDIUM before. */
-int64_t bdrv_getlength(const BlockDriverState *bs);
+FERRY_API int64_t bdrv_getlength(const BlockDriverState *bs);
 /* Nanoseconds the last attach / activate took (0: never ran). */
-int64_t bdrv_last_attach_ns(const BlockDriverState *bs);
-int64_t bdrv_last_activate_ns(const BlockDriverState *bs);
+FERRY_API int64_t bdrv_last_attach_ns(const BlockDriverState *bs);
+FERRY_API int64_t bdrv_last_activate_ns(const BlockDriverState *bs);
 
 /* A device (pvblk) claims a node as its drive; one device per node. */
-bool bdrv_claim(BlockDriverState *bs, const char *device_id, GError **errp);
-const char *bdrv_device(const BlockDriverState *bs);        /* or NULL */
+FERRY_API bool bdrv_claim(BlockDriverState *bs, const char *device_id,
+                          GError **errp);
+/* The device that claimed @bs, or NULL. */
+FERRY_API const char *bdrv_device(const BlockDriverState *bs);
 
 /* Lifecycle of one node (and its child); idempotent. */
-bool bdrv_attach(BlockDriverState *bs, GError **errp);
-bool bdrv_activate(BlockDriverState *bs, GError **errp);   /* attaches first */
-bool bdrv_inactivate(BlockDriverState *bs, GError **errp);
-void bdrv_detach(BlockDriverState *bs);
+FERRY_API bool bdrv_attach(BlockDriverState *bs, GError **errp);
+/* Attaches first if it must. */
+FERRY_API bool bdrv_activate(BlockDriverState *bs, GError **errp);
+FERRY_API bool bdrv_inactivate(BlockDriverState *bs, GError **errp);
+FERRY_API void bdrv_detach(BlockDriverState *bs);
 
 /* The same over every node; stop at the first error. */
-bool bdrv_attach_all(BlockGraph *g, GError **errp);
-bool bdrv_activate_all(BlockGraph *g, GError **errp);
-bool bdrv_inactivate_all(BlockGraph *g, GError **errp);
+FERRY_API bool bdrv_attach_all(BlockGraph *g, GError **errp);
+FERRY_API bool bdrv_activate_all(BlockGraph *g, GError **errp);
+FERRY_API bool bdrv_inactivate_all(BlockGraph *g, GError **errp);
 
 /* Waits until no request of @bs (or its child) is in flight. */
-void bdrv_drain(BlockDriverState *bs);
+FERRY_API void bdrv_drain(BlockDriverState *bs);
 
 /*
  * Asynchronous I/O.  Returns 0 when the request was accepted (@cb will be
@@ -108,20 +114,20 @@ void bdrv_drain(BlockDriverState *bs);
  * read-only node, -EINVAL beyond the end or for an unaligned O_DIRECT
  * request.  The iovec array is copied; the buffers must live until @cb.
  */
-int bdrv_aio_preadv(BlockDriverState *bs, uint64_t offset,
-                    const struct iovec *iov, int iovcnt,
-                    BlockCompletionFunc *cb, void *opaque);
-int bdrv_aio_pwritev(BlockDriverState *bs, uint64_t offset,
-                     const struct iovec *iov, int iovcnt,
-                     BlockCompletionFunc *cb, void *opaque);
-int bdrv_aio_flush(BlockDriverState *bs, BlockCompletionFunc *cb,
-                   void *opaque);
+FERRY_API int bdrv_aio_preadv(BlockDriverState *bs, uint64_t offset,
+                              const struct iovec *iov, int iovcnt,
+                              BlockCompletionFunc *cb, void *opaque);
+FERRY_API int bdrv_aio_pwritev(BlockDriverState *bs, uint64_t offset,
+                               const struct iovec *iov, int iovcnt,
+                               BlockCompletionFunc *cb, void *opaque);
+FERRY_API int bdrv_aio_flush(BlockDriverState *bs, BlockCompletionFunc *cb,
+                             void *opaque);
 
 /* Synchronous wrappers (tests, tools): 0 or -errno. */
-int bdrv_pread(BlockDriverState *bs, uint64_t offset, void *buf,
-               uint64_t bytes);
-int bdrv_pwrite(BlockDriverState *bs, uint64_t offset, const void *buf,
-                uint64_t bytes);
-int bdrv_flush(BlockDriverState *bs);
+FERRY_API int bdrv_pread(BlockDriverState *bs, uint64_t offset, void *buf,
+                         uint64_t bytes);
+FERRY_API int bdrv_pwrite(BlockDriverState *bs, uint64_t offset,
+                          const void *buf, uint64_t bytes);
+FERRY_API int bdrv_flush(BlockDriverState *bs);
 
 #endif

@@ -5,7 +5,7 @@
 #ifndef FERRY_BLOCK_HTTP_H
 #define FERRY_BLOCK_HTTP_H
 
-#include "block/block.h"
+#include <ferry/block.h>
 
 /* Range requests one node runs at once, each on its own connection. */
 #define BDRV_HTTP_MAX_TRANSFERS 4
@@ -20,6 +20,6 @@ typedef struct BlockHttpStats {
 } BlockHttpStats;
 
 /* False when @bs is not an http/https node. */
-bool bdrv_http_stats(BlockDriverState *bs, BlockHttpStats *st);
+FERRY_API bool bdrv_http_stats(BlockDriverState *bs, BlockHttpStats *st);
 
 #endif
