@@ -84,7 +84,7 @@ static bool link_child_locked(BlockDriverState *bs, BlockDriverState *child,
 
 BlockDriverState *bdrv_new_node(const BlockDriver *drv, const char *node_name,
                                 bool read_only, BlockDriverState *child,
-                                GHashTable *drv_opts, GError **errp)
+                                const Keyval *opts, GError **errp)
 {
     BlockDriverState *bs = g_new0(BlockDriverState, 1);
 
@@ -99,7 +99,7 @@ BlockDriverState *bdrv_new_node(const BlockDriver *drv, const char *node_name,
 
     /* Outside nodes_lock: a driver may look at other nodes. */
     bs->child = child;
-    if (drv->configure && !drv->configure(bs, drv_opts, errp)) {
+    if (drv->configure && !drv->configure(bs, opts, errp)) {
         goto fail;
     }
     g_mutex_lock(&nodes_lock);

@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for the block options a user types: every input is up
  * to FUZZ_MAX_LINES lines, each a -blockdev spec or, when it starts with
- * "pvblk" or "driver=pvblk", a -device spec, applied in order as
+ * "pvblk", "driver=pvblk" or '{"driver": "pvblk"', a -device spec (the
+ * key=value or the JSON form), applied in order as
  * hw/x86/pc.c applies the command line (blockdev_add, pvblk_create).
  * Nothing is attached: configuring opens no file and no connection, so
  * no input can block on the host.  A NUL ends its line's spec, as it
@@ -233,7 +234,8 @@ unsigned fuzz_blockdev_apply(const uint8_t *data, size_t size,
         g_autofree char *line = g_strndup((const char *)p, len);
 
         if (g_str_has_prefix(line, "pvblk") ||
-            g_str_has_prefix(line, "driver=pvblk")) {
+            g_str_has_prefix(line, "driver=pvblk") ||
+            g_str_has_prefix(line, "{\"driver\": \"pvblk\"")) {
             accepted += apply_device(line);
         } else {
             accepted += apply_blockdev(line);

@@ -4,6 +4,7 @@ corrupted behind its back is caught, -device mistakes get clear messages,
 a second ferry cannot open an image in use, and the disk workload moves
 intact in a live migration (requests in flight at switchover included)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -128,6 +129,21 @@ class DiskWorkload(ImageTest):
         # the writes reached the image: it is no longer as formatted
         self.assertEqual(ferry_img('check', self.img).returncode, 1)
 
+    def test_json_options(self):
+        """libvirt's JSON form of -blockdev and -device makes the same disk."""
+        blockdev = {'driver': 'file', 'node-name': 'f0', 'filename': self.img,
+                    'cache': {'direct': False}, 'read-only': False}
+        device = {'driver': 'pvblk', 'drive': 'f0', 'id': 'disk0'}
+        vm = FerryVM(accel='kvm', append='disk-rate=4M', mem='256M', smp=2,
+                     extra_args=['-blockdev', json.dumps(blockdev),
+                                 '-device', json.dumps(device)])
+        self.vms.append(vm)
+        w = self.wait_disk(vm, written=512, verified=512)
+        self.assertEqual(w['corrupt-sectors'], 0)
+        block = vm.qmp.cmd('query-block')[0]
+        self.assertEqual((block['qdev'], block['inserted']['node-name']),
+                         ('disk0', 'f0'))
+
     def test_read_only_disk_is_only_read(self):
         vm = self.vm(read_only=True)
         w = self.wait_disk(vm, written=0, verified=8192)
@@ -201,7 +217,12 @@ class DeviceOptions(ImageTest):
 
     def test_unknown_option(self):
         self.fails(self.blockdev() + ['-device', 'pvblk,drive=f0,cache=on'],
-                   "ferry: -device: pvblk: unknown option 'cache'")
+                   "ferry: -device: pvblk: Unknown parameter 'cache' "
+                   "(accepted: driver, drive, id)")
+
+    def test_key_given_twice(self):
+        self.fails(self.blockdev() + ['-device', 'pvblk,drive=f0,drive=f0'],
+                   "ferry: -device: Parameter 'drive' is given twice")
 
     def test_node_used_twice(self):
         self.fails(self.blockdev() + ['-device', 'pvblk,drive=f0,id=a',
