@@ -1,5 +1,7 @@
 # ferry top-level Makefile.  `make` builds into build/; see README.md.
 BUILD ?= build
+# `make` alone means `make all`: the config rule below comes first.
+.DEFAULT_GOAL := all
 -include $(BUILD)/config.mak
 
 # A missing build config installs what is missing and configures first, so
