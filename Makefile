@@ -159,15 +159,17 @@ $(FUZZ_BIN): $(FUZZ_DIR)/fuzz-stream-load.o $(FUZZ_COMMON)
 $(FUZZ_GEN): $(FUZZ_DIR)/gen-corpus.o $(FUZZ_COMMON)
 	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -o $@ $^ $(LIBS)
 
-$(FUZZ_BLK_BIN): $(FUZZ_DIR)/fuzz-blockdev.o $(BUILD)/libferry.a
+$(FUZZ_BLK_BIN): $(FUZZ_DIR)/fuzz-blockdev.o $(FUZZ_DIR)/fuzz-outcome.o \
+                 $(BUILD)/libferry.a
 	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
-$(FUZZ_KV_BIN): $(FUZZ_DIR)/fuzz-keyval.o $(BUILD)/libferry.a
+$(FUZZ_KV_BIN): $(FUZZ_DIR)/fuzz-keyval.o $(FUZZ_DIR)/fuzz-outcome.o \
+                $(BUILD)/libferry.a
 	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
 # The seed writer runs every seed through the harness itself.
 $(FUZZ_BLK_GEN): $(FUZZ_DIR)/gen-blockdev-corpus.o $(FUZZ_DIR)/fuzz-blockdev.o \
-                 $(BUILD)/libferry.a
+                 $(FUZZ_DIR)/fuzz-outcome.o $(BUILD)/libferry.a
 	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -o $@ $^ $(LIBS)
 
 fuzz-run: $(addprefix fuzz-run-,$(FUZZ_TARGET))

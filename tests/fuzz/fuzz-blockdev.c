@@ -25,11 +25,10 @@
  * Built and run by `make fuzz` (see the fuzzing block of the Makefile).
  */
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "fuzz-blockdev.h"
+#include "fuzz-outcome.h"
 #include "block/block_int.h"    /* bdrv_parent() */
 #include "guest/pvblk-dev.h"
 #include "hw/pvblk.h"
@@ -40,18 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static bool verbose, strict;
 
-static void G_GNUC_PRINTF(2, 3) G_GNUC_NORETURN
-broken(const char *line, const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "fuzz-blockdev: '%s': ", line);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    abort();
-}
+/* Aborts with a message: a rule below is broken for @line. */
+#define broken(line, ...) fuzz_broken("fuzz-blockdev", (line), __VA_ARGS__)
 
 static void init_once(void)
 {
@@ -138,16 +127,7 @@ static unsigned count_pvblk_slots(const char *line)
 
 static void check_outcome(const char *line, bool ok, GError *err)
 {
-    if (!ok && (!err || !err->message || !*err->message)) {
-        broken(line, "refused without %s", err ? "a message" : "an error");
-    }
-    if (ok && err) {
-        broken(line, "accepted, yet sets the error '%s'", err->message);
-    }
-    if (verbose) {
-        fprintf(stderr, "fuzz-blockdev: '%s': %s\n", line,
-                ok ? "ok" : err->message);
-    }
+    fuzz_check_outcome("fuzz-blockdev", line, ok, err, verbose);
 }
 
 /* What an accepted node must look like before anyone attaches it. */

@@ -17,36 +17,19 @@
  *
  * Built and run by `make fuzz` (see the fuzzing block of the Makefile).
  */
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "fuzz-outcome.h"
 #include "util/keyval.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void G_GNUC_PRINTF(2, 3) G_GNUC_NORETURN
-broken(const char *text, const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "fuzz-keyval: '%s': ", text);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    abort();
-}
+#define broken(text, ...) fuzz_broken("fuzz-keyval", (text), __VA_ARGS__)
 
 static void check_outcome(const char *text, bool ok, GError *err)
 {
-    if (!ok && (!err || !err->message || !*err->message)) {
-        broken(text, "refused without %s", err ? "a message" : "an error");
-    }
-    if (ok && err) {
-        broken(text, "accepted, yet sets the error '%s'", err->message);
-    }
+    fuzz_check_outcome("fuzz-keyval", text, ok, err, false);
 }
 
 /* The parse as the key=value text that must parse to it again. */
@@ -134,11 +117,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     GError *err = NULL;
     g_autoptr(Keyval) kv = keyval_parse(text, implied, &err);
 
-    check_outcome(text, kv != NULL, err);
-    if (getenv("FUZZ_VERBOSE")) {
-        fprintf(stderr, "fuzz-keyval: '%s': %s\n", text,
-                kv ? "ok" : err->message);
-    }
+    fuzz_check_outcome("fuzz-keyval", text, kv != NULL, err,
+                       getenv("FUZZ_VERBOSE") != NULL);
     if (kv) {
         check_accepted(text, kv);
     }
