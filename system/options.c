@@ -67,7 +67,7 @@ static Keyval *parse_keyval(const char *opt, const char *arg,
 }
 
 /* The value of @key; "" when absent, for the caller's "invalid" message. */
-static bool keyval_str(const char *opt, const Keyval *kv, const char *key,
+static bool option_str(const char *opt, const Keyval *kv, const char *key,
                        const char **out, GError **errp)
 {
     if (!keyval_get_str(kv, key, out, errp)) {
@@ -89,7 +89,7 @@ static bool opt_name(MachineConfig *cfg, const char *opt, const char *arg,
     const char *guest;
     bool debug_threads;
 
-    if (!kv || !keyval_str(opt, kv, "guest", &guest, errp)) {
+    if (!kv || !option_str(opt, kv, "guest", &guest, errp)) {
         return false;
     }
     if (!keyval_get_bool(kv, "debug-threads", false, &debug_threads, errp)) {
@@ -130,7 +130,7 @@ static bool opt_m(MachineConfig *cfg, const char *opt, const char *arg,
     const char *str;
     uint64_t size;
 
-    if (!kv || !keyval_str(opt, kv, "size", &str, errp)) {
+    if (!kv || !option_str(opt, kv, "size", &str, errp)) {
         return false;
     }
     /* A plain number is MiB, as in QEMU */
@@ -153,7 +153,7 @@ static bool opt_smp(MachineConfig *cfg, const char *opt, const char *arg,
     const char *str;
     guint64 n;
 
-    if (!kv || !keyval_str(opt, kv, "cpus", &str, errp)) {
+    if (!kv || !option_str(opt, kv, "cpus", &str, errp)) {
         return false;
     }
     if (!g_ascii_isdigit(str[0]) ||

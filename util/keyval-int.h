@@ -8,6 +8,10 @@
 
 #include "util/keyval.h"
 
+/* Parts of one key at most ("a.b.c" has 3): the tree is walked and freed
+ * recursively, and no option nests deeper than a few levels. */
+#define KEYVAL_MAX_DEPTH 16
+
 /* One member of a group: a value or a nested group, never both. */
 typedef struct KeyvalMember {
     char *name;                 /* one part of a key, no dots */
@@ -23,6 +27,9 @@ Keyval *keyval_new(void);
 
 /* True if @len bytes at @name are one valid part of a key. */
 bool keyval_name_ok(const char *name, size_t len);
+
+/* Refuses a dotted @key of more than KEYVAL_MAX_DEPTH parts. */
+bool keyval_depth_ok(const char *key, GError **errp);
 
 /* The member @name of @kv itself (no dots), or NULL. */
 KeyvalMember *keyval_member(const Keyval *kv, const char *name);

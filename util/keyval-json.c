@@ -30,6 +30,9 @@ static bool add_member(Keyval *kv, const char *name, JsonNode *node,
         error_setg(errp, "Invalid parameter name '%s'", path->str);
         return false;
     }
+    if (!keyval_depth_ok(path->str, errp)) {
+        return false;
+    }
     switch (JSON_NODE_TYPE(node)) {
     case JSON_NODE_OBJECT: {
         Keyval *group = keyval_new();

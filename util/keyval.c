@@ -50,6 +50,21 @@ bool keyval_name_ok(const char *name, size_t len)
     return true;
 }
 
+bool keyval_depth_ok(const char *key, GError **errp)
+{
+    unsigned parts = 1;
+
+    for (const char *p = key; *p; p++) {
+        parts += *p == '.';
+    }
+    if (parts > KEYVAL_MAX_DEPTH) {
+        error_setg(errp, "Parameter '%s' is nested too deeply (at most %d "
+                   "levels)", key, KEYVAL_MAX_DEPTH);
+        return false;
+    }
+    return true;
+}
+
 KeyvalMember *keyval_member(const Keyval *kv, const char *name)
 {
     for (guint i = 0; i < kv->members->len; i++) {
@@ -159,6 +174,9 @@ static bool check_key(const char *key, const char *text, GError **errp)
 
     if (!*key) {
         error_setg(errp, "Parameter name missing in '%s'", text);
+        return false;
+    }
+    if (!keyval_depth_ok(key, errp)) {
         return false;
     }
     parts = g_strsplit(key, ".", -1);

@@ -83,6 +83,17 @@ static const ParseCase parse_cases[] = {
     { "/tmp/a=b", "path", NULL, "Invalid parameter name '/tmp/a'" },
     { " {\"a\": 1}", NULL, NULL,
       "Parameter ' {\"a\": 1}' has no value (expected KEY=VALUE)" },
+    /* nesting: 16 levels, not 17 */
+    { "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p=1", NULL,
+      "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p='1'" },
+    { "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q=1", NULL, NULL,
+      "Parameter 'a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q' is nested too deeply "
+      "(at most 16 levels)" },
+    { "{\"a\": {\"b\": {\"c\": {\"d\": {\"e\": {\"f\": {\"g\": {\"h\": "
+      "{\"i\": {\"j\": {\"k\": {\"l\": {\"m\": {\"n\": {\"o\": {\"p\": "
+      "{\"q\": 1}}}}}}}}}}}}}}}}}", NULL, NULL,
+      "Parameter 'a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q' is nested too deeply "
+      "(at most 16 levels)" },
     /* bad JSON */
     { "{", NULL, NULL,
       "JSON parse error, expected string as object key" },
