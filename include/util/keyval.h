@@ -14,8 +14,9 @@
  *                                   sends -blockdev and -device
  *
  * Each part of a key starts with a letter, then letters, digits, '-' or
- * '_' (QAPI names; no list indices).  A key given twice is refused, and so
- * is one used both as a value and as a group ("a=1,a.b=2").  Values are
+ * '_' (QAPI names; no list indices), and a key has at most 16 parts.  A
+ * key given twice is refused, and so is one used both as a value and as a
+ * group ("a=1,a.b=2").  Values are
  * strings: a JSON number or boolean keeps its JSON text ("4096", "true"),
  * so the typed getters read both forms alike; JSON null and arrays are
  * refused.
