@@ -1,5 +1,6 @@
 # ferry top-level Makefile.  `make` builds into build/; see README.md.
 BUILD ?= build
+# `make` alone means `make all`: the config rule below comes first.
 .DEFAULT_GOAL := all
 -include $(BUILD)/config.mak
 
@@ -131,9 +132,14 @@ clean:
 #                build-fuzz/corpus-blockdev, a dictionary of the drivers'
 #                option keys in build-fuzz/blockdev.dict.  A refused -device
 #                must leave no device behind (FUZZ_STRICT=0 skips that).
-# FUZZ_TARGET picks some (e.g. FUZZ_TARGET=blockdev); the default is both.
+#   keyval       the option parser (util/keyval.h), key=value and JSON:
+#                an accepted option must parse again from its own text;
+#                starts from tests/fuzz/keyval.dict, corpus in
+#                build-fuzz/corpus-keyval.
+# FUZZ_TARGET picks some (e.g. FUZZ_TARGET=blockdev); the default is all.
 # Crashing inputs are saved as build-fuzz/crashes/crash-* (stream-load) and
-# build-fuzz/crashes/blockdev-crash-*; replay one by passing it to its binary,
+# build-fuzz/crashes/blockdev-crash-* (keyval-crash-*); replay one by passing
+# it to its binary,
 #     build-fuzz/tests/fuzz/fuzz-stream-load build-fuzz/crashes/crash-...
 #     build-fuzz/tests/fuzz/fuzz-blockdev build-fuzz/crashes/blockdev-crash-...
 # (FUZZ_VERBOSE=1 makes either print what it did with the input).
@@ -142,7 +148,7 @@ clean:
 FUZZ_BUILD := build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS ?=
-FUZZ_TARGET ?= stream-load blockdev
+FUZZ_TARGET ?= stream-load blockdev keyval
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
             -fno-omit-frame-pointer
 
@@ -163,6 +169,7 @@ FUZZ_GEN := $(FUZZ_DIR)/gen-corpus
 FUZZ_COMMON := $(FUZZ_DIR)/fuzz-common.o $(FERRY_LIBS)
 FUZZ_BLK_BIN := $(FUZZ_DIR)/fuzz-blockdev
 FUZZ_BLK_GEN := $(FUZZ_DIR)/gen-blockdev-corpus
+FUZZ_KV_BIN := $(FUZZ_DIR)/fuzz-keyval
 
 $(FUZZ_BIN): $(FUZZ_DIR)/fuzz-stream-load.o $(FUZZ_COMMON)
 	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
@@ -170,12 +177,17 @@ $(FUZZ_BIN): $(FUZZ_DIR)/fuzz-stream-load.o $(FUZZ_COMMON)
 $(FUZZ_GEN): $(FUZZ_DIR)/gen-corpus.o $(FUZZ_COMMON)
 	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -o $@ $^ $(LIBS)
 
-$(FUZZ_BLK_BIN): $(FUZZ_DIR)/fuzz-blockdev.o $(FERRY_LIBS)
+$(FUZZ_BLK_BIN): $(FUZZ_DIR)/fuzz-blockdev.o $(FUZZ_DIR)/fuzz-outcome.o \
+                 $(FERRY_LIBS)
+	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+$(FUZZ_KV_BIN): $(FUZZ_DIR)/fuzz-keyval.o $(FUZZ_DIR)/fuzz-outcome.o \
+                $(FERRY_LIBS)
 	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
 # The seed writer runs every seed through the harness itself.
 $(FUZZ_BLK_GEN): $(FUZZ_DIR)/gen-blockdev-corpus.o $(FUZZ_DIR)/fuzz-blockdev.o \
-                 $(FERRY_LIBS)
+                 $(FUZZ_DIR)/fuzz-outcome.o $(FERRY_LIBS)
 	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -o $@ $^ $(LIBS)
 
 fuzz-run: $(addprefix fuzz-run-,$(FUZZ_TARGET))
@@ -196,9 +208,18 @@ fuzz-run-blockdev: $(FUZZ_BLK_BIN) $(FUZZ_BLK_GEN) | \
 	    -dict=$(BUILD)/blockdev.dict -print_final_stats=1 \
 	    -artifact_prefix=$(BUILD)/crashes/blockdev- \
 	    $(FUZZ_ARGS) $(BUILD)/corpus-blockdev
+
+fuzz-run-keyval: $(FUZZ_KV_BIN) | \
+                 $(filter fuzz-run-stream-load fuzz-run-blockdev,$(addprefix fuzz-run-,$(FUZZ_TARGET)))
+	@mkdir -p $(BUILD)/corpus-keyval $(BUILD)/crashes
+	$(FUZZ_KV_BIN) -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	    -dict=tests/fuzz/keyval.dict -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/crashes/keyval- \
+	    $(FUZZ_ARGS) $(BUILD)/corpus-keyval
 endif
 
-.PHONY: fuzz fuzz-clean fuzz-run fuzz-run-stream-load fuzz-run-blockdev
+.PHONY: fuzz fuzz-clean fuzz-run fuzz-run-stream-load fuzz-run-blockdev \
+        fuzz-run-keyval
 # --- end of fuzzing -------------------------------------------------------------
 
 # --- benchmarks ---

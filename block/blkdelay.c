@@ -32,14 +32,14 @@ static const char *const delay_options[] = {
     "attach-latency-ms", "io-latency-us", NULL,
 };
 
-static bool delay_configure(BlockDriverState *bs, GHashTable *opts,
+static bool delay_configure(BlockDriverState *bs, const Keyval *opts,
                             GError **errp)
 {
     BDRVDelayState *s = bdrv_opaque(bs);
 
-    return bdrv_opt_u64(opts, "attach-latency-ms", 0, &s->attach_latency_ms,
-                        errp) &&
-           bdrv_opt_u64(opts, "io-latency-us", 0, &s->io_latency_us, errp);
+    return keyval_get_u64(opts, "attach-latency-ms", 0, &s->attach_latency_ms,
+                          errp) &&
+           keyval_get_u64(opts, "io-latency-us", 0, &s->io_latency_us, errp);
 }
 
 static void delay_child_done(void *opaque, int ret)

@@ -106,7 +106,7 @@ static bool link_child_locked(BlockDriverState *bs, BlockDriverState *child,
 
 BlockDriverState *bdrv_new_node(BlockGraph *g, const BlockDriver *drv,
                                 const char *node_name, bool read_only,
-                                BlockDriverState *child, GHashTable *drv_opts,
+                                BlockDriverState *child, const Keyval *opts,
                                 GError **errp)
 {
     BlockDriverState *bs = g_new0(BlockDriverState, 1);
@@ -123,7 +123,7 @@ BlockDriverState *bdrv_new_node(BlockGraph *g, const BlockDriver *drv,
 
     /* Outside the graph's lock: a driver may look at other nodes. */
     bs->child = child;
-    if (drv->configure && !drv->configure(bs, drv_opts, errp)) {
+    if (drv->configure && !drv->configure(bs, opts, errp)) {
         goto fail;
     }
     g_mutex_lock(&g->lock);

@@ -13,6 +13,7 @@
 #define FERRY_BLOCK_BLOCK_INT_H
 
 #include "ferry/block.h"
+#include "util/keyval.h"
 
 typedef enum BlockReqType {
     BLOCK_REQ_READ,
@@ -42,10 +43,12 @@ typedef struct BlockDriver {
     bool has_child;             /* a filter: "file=NODE" names its child */
 
     /*
-     * Parses the driver's options from @opts (key -> value strings, only
-     * keys listed in .options); nothing is opened here.
+     * Reads the driver's own keys from @opts, the whole -blockdev (whose
+     * keys blockdev.c has checked against .options) with the typed
+     * getters of util/keyval.h; nothing is opened here.
      */
-    bool (*configure)(BlockDriverState *bs, GHashTable *opts, GError **errp);
+    bool (*configure)(BlockDriverState *bs, const Keyval *opts,
+                      GError **errp);
     /* Returns the length in bytes via *@length. */
     bool (*attach)(BlockDriverState *bs, int64_t *length, GError **errp);
     bool (*activate)(BlockDriverState *bs, GError **errp);     /* optional */
@@ -72,25 +75,14 @@ const BlockDriver *bdrv_find_driver(const char *name);
 /* "file, http, blkdelay": for error messages. */
 char *bdrv_driver_names(void);
 
-/* Options every driver parses the same way; "on"/"off" (also yes/no,
- * true/false).  @dflt when the key is absent; errors name the key and
- * the value. */
-bool bdrv_opt_bool(GHashTable *opts, const char *key, bool dflt,
-                   bool *out, GError **errp);
-bool bdrv_opt_u64(GHashTable *opts, const char *key, uint64_t dflt,
-                  uint64_t *out, GError **errp);
-/* A size: plain bytes, or with a K/M/G/T suffix ("1M"), as QEMU's. */
-bool bdrv_opt_size(GHashTable *opts, const char *key, uint64_t dflt,
-                   uint64_t *out, GError **errp);
-
 /*
  * For blockdev.c: creates and registers a node from validated options
- * (@drv_opts holds only the driver's own keys) and runs drv->configure.
+ * and runs drv->configure on @opts.
  * @child, for a filter, must not have a parent or a device yet.
  */
 BlockDriverState *bdrv_new_node(BlockGraph *g, const BlockDriver *drv,
                                 const char *node_name, bool read_only,
-                                BlockDriverState *child, GHashTable *drv_opts,
+                                BlockDriverState *child, const Keyval *opts,
                                 GError **errp);
 
 /* A driver whose node bypasses the host page cache says so at configure

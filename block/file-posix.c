@@ -52,10 +52,13 @@ static const char *const file_options[] = {
     "filename", "cache.direct", "aio", "locking", NULL,
 };
 
-static bool file_parse_aio(GHashTable *opts, FileAio *aio, GError **errp)
+static bool file_parse_aio(const Keyval *opts, FileAio *aio, GError **errp)
 {
-    const char *v = g_hash_table_lookup(opts, "aio");
+    const char *v;
 
+    if (!keyval_get_str(opts, "aio", &v, errp)) {
+        return false;
+    }
     if (!v) {
         *aio = FILE_AIO_AUTO;
     } else if (!strcmp(v, "io_uring")) {
@@ -70,19 +73,22 @@ static bool file_parse_aio(GHashTable *opts, FileAio *aio, GError **errp)
     return true;
 }
 
-static bool file_configure(BlockDriverState *bs, GHashTable *opts,
+static bool file_configure(BlockDriverState *bs, const Keyval *opts,
                            GError **errp)
 {
     BDRVFileState *s = bdrv_opaque(bs);
-    const char *filename = g_hash_table_lookup(opts, "filename");
+    const char *filename;
 
     s->fd = -1;
+    if (!keyval_get_str(opts, "filename", &filename, errp)) {
+        return false;
+    }
     if (!filename || !*filename) {
         error_setg(errp, "Parameter 'filename' is missing (driver 'file')");
         return false;
     }
-    if (!bdrv_opt_bool(opts, "cache.direct", false, &s->direct, errp) ||
-        !bdrv_opt_bool(opts, "locking", true, &s->locking, errp) ||
+    if (!keyval_get_bool(opts, "cache.direct", false, &s->direct, errp) ||
+        !keyval_get_bool(opts, "locking", true, &s->locking, errp) ||
         !file_parse_aio(opts, &s->aio, errp)) {
         return false;
     }

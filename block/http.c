@@ -47,14 +47,17 @@ void http_log(HttpState *s, const char *fmt, ...)
 
 /* --- configure ------------------------------------------------------------ */
 
-static bool http_configure_scheme(BlockDriverState *bs, GHashTable *opts,
+static bool http_configure_scheme(BlockDriverState *bs, const Keyval *opts,
                                   bool https, GError **errp)
 {
     HttpState *s = bdrv_opaque(bs);
     const char *scheme = https ? "https://" : "http://";
-    const char *url = g_hash_table_lookup(opts, "url");
+    const char *url;
     uint64_t timeout, readahead, cache_size;
 
+    if (!keyval_get_str(opts, "url", &url, errp)) {
+        return false;
+    }
     if (!url) {
         error_setg(errp, "node '%s': driver %s needs url=%s...",
                    bdrv_node_name(bs), https ? "https" : "http", scheme);
@@ -67,11 +70,12 @@ static bool http_configure_scheme(BlockDriverState *bs, GHashTable *opts,
                    https ? "https" : "http");
         return false;
     }
-    if (!bdrv_opt_u64(opts, "timeout", HTTP_DEFAULT_TIMEOUT, &timeout, errp) ||
-        !bdrv_opt_size(opts, "readahead", HTTP_DEFAULT_READAHEAD,
-                       &readahead, errp) ||
-        !bdrv_opt_size(opts, "cache-size", HTTP_DEFAULT_CACHE, &cache_size,
-                       errp)) {
+    if (!keyval_get_u64(opts, "timeout", HTTP_DEFAULT_TIMEOUT, &timeout,
+                        errp) ||
+        !keyval_get_size(opts, "readahead", HTTP_DEFAULT_READAHEAD,
+                         &readahead, errp) ||
+        !keyval_get_size(opts, "cache-size", HTTP_DEFAULT_CACHE, &cache_size,
+                         errp)) {
         return false;
     }
     /* curl reads a timeout of 0 as "none": a hang is what we must avoid. */
@@ -93,13 +97,13 @@ static bool http_configure_scheme(BlockDriverState *bs, GHashTable *opts,
     return true;
 }
 
-static bool http_configure(BlockDriverState *bs, GHashTable *opts,
+static bool http_configure(BlockDriverState *bs, const Keyval *opts,
                            GError **errp)
 {
     return http_configure_scheme(bs, opts, false, errp);
 }
 
-static bool https_configure(BlockDriverState *bs, GHashTable *opts,
+static bool https_configure(BlockDriverState *bs, const Keyval *opts,
                             GError **errp)
 {
     return http_configure_scheme(bs, opts, true, errp);

@@ -37,6 +37,7 @@
 #define DISK_CREDIT_CAP  (4ull << 20)
 #define GEN_UNKNOWN      0xffffffffu        /* skip until rewritten */
 #define PAGE             4096ull
+#define PROBE_TIMEOUT_MS 10000ull
 
 enum slot_op { SLOT_FREE, SLOT_READ, SLOT_WRITE, SLOT_FLUSH };
 
@@ -149,6 +150,73 @@ static bool start_ring(void)
     return reg_read(PVBLK_REG_RING_GPA) == (uint64_t)dk->hdr;
 }
 
+static void post(int id, uint32_t op, uint32_t type, uint64_t sector,
+                 uint32_t n);
+
+/* Waits for the first completion of the ring; false after the timeout. */
+static bool wait_first_used(void)
+{
+    uint64_t start = rdtsc(), limit = platform.tsc_khz * PROBE_TIMEOUT_MS;
+
+    while (__atomic_load_n(&dk->hdr->used_idx, __ATOMIC_ACQUIRE) == 0) {
+        if (platform.tsc_khz && rdtsc() - start > limit) {
+            return false;
+        }
+        cpu_relax();
+    }
+    return true;
+}
+
+/*
+ * The generation table starts with every sector at generation 0, as
+ * `ferry-img create` formats a disk, and the first reads check exactly
+ * that.  So before anything is written, sector 0 is read: a blank image
+ * (all zeros), one an earlier run wrote, or someone else's data would
+ * otherwise read as corrupt sector after sector.  Such a disk is refused
+ * in one line instead, and the disk workload stays off; a zero-filled
+ * sector of a formatted disk still counts as corrupt, as a lost write or
+ * a missing page must.
+ */
+static bool disk_formatted(void)
+{
+    uint32_t gen = 0, status;
+
+    post(0, SLOT_READ, PVBLK_T_READ, 0, 1);
+    reg_write(PVBLK_REG_DOORBELL, 1);
+    if (!wait_first_used()) {
+        dlog("disk: sector 0 was not read within %lu s, disk workload off",
+             (uint64_t)(PROBE_TIMEOUT_MS / 1000));
+        return false;
+    }
+    status = dk->used[0].status;
+    dk->slot[0].op = SLOT_FREE;
+    dk->inflight = dk->unrung = 0;
+    dk->used_seen = 1;
+    if (status != PVBLK_S_OK) {
+        dlog("disk: reading sector 0 failed (status %u), disk workload off",
+             status);
+        return false;
+    }
+    switch (dp_classify(dk->slot[0].buf, 0, &gen)) {
+    case DP_PATTERN:
+        if (gen == 0) {
+            return true;
+        }
+        dlog("disk: pvblk 0 holds generation %u of an earlier run, not a "
+             "fresh image (make one with ferry-img create); disk workload "
+             "off", gen);
+        return false;
+    case DP_BLANK:
+        dlog("disk: pvblk 0 is blank (sector 0 is all zeros), not formatted "
+             "(ferry-img create formats an image); disk workload off");
+        return false;
+    default:
+        dlog("disk: pvblk 0 is not a ferry-img image (sector 0 holds other "
+             "data); disk workload off");
+        return false;
+    }
+}
+
 bool disk_setup(const char *cmdline, const struct wl_range *ram,
                 unsigned nr_ram, uint64_t *reserved_end, disk_log_fn log,
                 void *log_opaque, const char **bad)
@@ -186,6 +254,11 @@ bool disk_setup(const char *cmdline, const struct wl_range *ram,
     dk->log_opaque = log_opaque;
     if (!start_ring()) {
         dlog("disk: the device refused the ring, disk workload off");
+        dk = 0;
+        return true;
+    }
+    if (!disk_formatted()) {
+        reg_write(PVBLK_REG_RING_GPA, 0);   /* the device lets go of it */
         dk = 0;
         return true;
     }

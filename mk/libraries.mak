@@ -21,21 +21,26 @@ LIB_MINOR := 0
 LIB_VERSION := $(LIB_MAJOR).$(LIB_MINOR).0
 PREFIX ?= /usr/local
 
+# The one option parser (file: URIs, -blockdev) and its JSON form.
+KEYVAL_SRCS := util/keyval.c util/keyval-get.c util/keyval-json.c \
+               util/json-parser.c util/json-writer.c
+
 MIG_LIB_DIRS := migration migration/outgoing migration/incoming \
                 migration/format migration/ram migration/transport
 MIG_LIB_SRCS := $(foreach d,$(MIG_LIB_DIRS),$(wildcard $(d)/*.c)) \
                 util/bitmap.c util/error.c util/size.c util/thread.c \
-                util/qapi-enum.c io/socket.c io/socket-address.c
+                util/qapi-enum.c io/socket.c io/socket-address.c \
+                $(KEYVAL_SRCS)
 MIG_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(MIG_LIB_SRCS)) \
                 $(BUILD)/qapi/qapi-types-migration.o \
                 $(BUILD)/qapi/qapi-builtin-types.o
 MIG_LIB_PKGS := glib-2.0 json-glib-1.0
 MIG_LIB_PRIVATE := json-glib-1.0
 
-BLK_LIB_SRCS := $(wildcard block/*.c) util/error.c util/size.c
+BLK_LIB_SRCS := $(wildcard block/*.c) util/error.c util/size.c $(KEYVAL_SRCS)
 BLK_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(BLK_LIB_SRCS))
-BLK_LIB_PKGS := glib-2.0 liburing libcurl
-BLK_LIB_PRIVATE := liburing libcurl
+BLK_LIB_PKGS := glib-2.0 json-glib-1.0 liburing libcurl
+BLK_LIB_PRIVATE := json-glib-1.0 liburing libcurl
 
 # What a sanitizer build's libraries need from their users too.
 ifeq ($(ASAN),yes)

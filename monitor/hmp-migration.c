@@ -7,6 +7,7 @@
 #include "monitor/hmp-migration.h"
 #include "qapi/qapi-visit.h"
 #include "util/error.h"
+#include "util/keyval.h"
 #include "util/size.h"
 
 static bool run_with(Hmp *hmp, const char *command, JsonObject *args,
@@ -241,11 +242,12 @@ bool hmp_migrate_set_parameter(Hmp *hmp, JsonObject *args, GError **errp)
     if (g_str_has_prefix(name, "tls-")) {
         json_object_set_string_member(qargs, name, value);
     } else if (!strcmp(name, "cpu-throttle-tailslow")) {
-        if (strcmp(value, "on") && strcmp(value, "off")) {
-            error_setg(errp, "%s: expected on or off, got '%s'", name, value);
+        bool b;
+
+        if (!keyval_parse_bool(name, value, &b, errp)) {
             return false;
         }
-        json_object_set_boolean_member(qargs, name, !strcmp(value, "on"));
+        json_object_set_boolean_member(qargs, name, b);
     } else {
         bool is_size = g_str_has_suffix(name, "bandwidth");
         if (!parse_size(value, is_size ? 1 : 1, &n, errp)) {

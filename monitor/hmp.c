@@ -8,6 +8,7 @@
 #include <string.h>
 #include "monitor/hmp.h"
 #include "util/error.h"
+#include "util/keyval.h"
 
 void hmp_printf(Hmp *hmp, const char *fmt, ...)
 {
@@ -97,15 +98,16 @@ static bool parse_int(const char *name, const char *word, JsonObject *args,
     return true;
 }
 
+/* QEMU's boolean words, as every option takes them. */
 static bool parse_bool(const char *name, const char *word, JsonObject *args,
                        GError **errp)
 {
-    if (strcmp(word, "on") && strcmp(word, "off")) {
-        error_setg(errp, "argument '%s' takes on or off, not '%s'", name,
-                   word);
+    bool b;
+
+    if (!keyval_parse_bool(name, word, &b, errp)) {
         return false;
     }
-    json_object_set_boolean_member(args, name, !strcmp(word, "on"));
+    json_object_set_boolean_member(args, name, b);
     return true;
 }
 

@@ -6,7 +6,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include "monitor/json-stream.h"
-#include "monitor/json.h"
+#include "util/json.h"
 #include "util/error.h"
 
 void json_stream_init(JsonStream *s, JsonStreamEmit *emit, void *opaque)

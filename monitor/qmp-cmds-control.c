@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "monitor-internal.h"
-#include "monitor/json.h"
+#include "util/json.h"
 #include "monitor/qapi-runtime.h"
 #include "qapi/qapi-commands.h"
 #include "qapi/qapi-introspect.h"

@@ -7,7 +7,7 @@
  * QEMU does for 'quit' and SHUTDOWN.
  */
 #include "monitor-internal.h"
-#include "monitor/json.h"
+#include "util/json.h"
 #include "monitor/monitor.h"
 #include "monitor/qapi-runtime.h"
 #include "util/log.h"

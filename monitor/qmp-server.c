@@ -8,7 +8,7 @@
  * back, disconnect it once MON_OUT_MAX is queued.
  */
 #include "monitor-internal.h"
-#include "monitor/json.h"
+#include "util/json.h"
 #include "monitor/json-stream.h"
 #include "monitor/monitor.h"
 #include "qapi/qapi-commands.h"

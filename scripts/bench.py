@@ -92,6 +92,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(ROOT, 'tests'))
+from pylib.oracle import ram_digest  # noqa: E402
 from pylib.qmp import QMPClient, QMPError  # noqa: E402
 from pylib.relay import Relay, RelayError  # noqa: E402
 
@@ -357,7 +358,7 @@ class FerryVM(VM):
         already runs: one more full verify pass since @mark, clean."""
         if mark is not None:
             return self._check_running(src, mark)
-        s, d = src.qmp.cmd('x-ram-digest'), self.qmp.cmd('x-ram-digest')
+        s, d = ram_digest(src), ram_digest(self)
         if s != d:
             raise BenchError(f'RAM digests differ: source {s} destination {d}')
         before = self.qmp.cmd('x-query-workload')

@@ -26,6 +26,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(ROOT, 'tests'))
+from pylib.oracle import ram_digest  # noqa: E402
 from pylib.vm import FerryVM, kvm_available  # noqa: E402
 
 PAGE = 4096
@@ -178,7 +179,7 @@ def compare_and_continue(src, dst, args):
     events = [e['event'] + (f' {e["data"]["status"]}' if e['event'] == 'MIGRATION'
                             else '') for e in src.qmp.events]
     print(f'demo: source events: {", ".join(events)}')
-    d1, d2 = src.qmp.cmd('x-ram-digest'), dst.qmp.cmd('x-ram-digest')
+    d1, d2 = ram_digest(src), ram_digest(dst)
     print(f'demo: source      pc.ram sha256 {d1[0]["sha256"]}')
     print(f'demo: destination pc.ram sha256 {d2[0]["sha256"]}')
     if d1 != d2:

@@ -6,11 +6,15 @@
  * one table row per option with its name, whether it takes an argument and
  * a handler that validates and stores the value.  Like QEMU, "--opt" is
  * accepted as "-opt", a repeated option overrides the earlier one (except
- * -qmp, which adds a server), and -help/-version stop parsing.
+ * -qmp, which adds a server), and -help/-version stop parsing.  Option
+ * values with keys (-name, -m, -smp) go through QEMU's key=value parser
+ * (util/keyval.h); -blockdev, -device, -qmp and -monitor are kept as
+ * given and parsed the same way by their owners at machine init.
  */
 #include <string.h>
 #include "system/machine.h"
 #include "util/error.h"
+#include "util/keyval.h"
 #include "util/size.h"
 
 #define RAM_DEFAULT (128ULL << 20)      /* QEMU's default -m */
@@ -45,46 +49,33 @@ static bool require_nonempty(const char *opt, const char *arg, GError **errp)
 }
 
 /*
- * Splits QEMU's "key=value,key=value" form.  The first element may omit its
- * key (@implied), so "-m 4G" and "-m size=4G" mean the same.  Values cannot
- * contain commas (QEMU's ",," escape is not supported).
+ * Parses @arg in QEMU's option syntax (util/keyval.h) with @implied as the
+ * key the first item may omit ("-m 4G" is "-m size=4G"), refusing keys
+ * not in @known.  Errors name the option as typed.
  */
-static GHashTable *split_params(const char *opt, const char *arg,
-                                const char *implied,
-                                const char *const *known, GError **errp)
+static Keyval *parse_keyval(const char *opt, const char *arg,
+                            const char *implied, const char *const *known,
+                            GError **errp)
 {
-    g_autoptr(GHashTable) params =
-        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    g_auto(GStrv) parts = g_strsplit(arg, ",", -1);
+    g_autoptr(Keyval) kv = keyval_parse(arg, implied, errp);
 
-    if (!parts[0]) {
-        /* g_strsplit("") is empty: keep "" for the handler to reject */
-        g_hash_table_insert(params, g_strdup(implied), g_strdup(""));
+    if (!kv || !keyval_check_known(kv, known, errp)) {
+        g_prefix_error(errp, "%s: ", opt);
+        return NULL;
     }
-    for (int i = 0; parts[i]; i++) {
-        char *eq = strchr(parts[i], '=');
-        g_autofree char *key = NULL;
+    return g_steal_pointer(&kv);
+}
 
-        if (!eq && i > 0) {
-            error_setg(errp, "%s: invalid parameter '%s' in '%s' (expected "
-                       "key=value)", opt, parts[i], arg);
-            return NULL;
-        }
-        key = eq ? g_strndup(parts[i], eq - parts[i]) : g_strdup(implied);
-        if (!g_strv_contains(known, key)) {
-            g_autofree char *names = g_strjoinv(", ", (char **)known);
-            error_setg(errp, "%s: unsupported parameter '%s' (accepted: %s)",
-                       opt, key, names);
-            return NULL;
-        }
-        if (g_hash_table_contains(params, key)) {
-            error_setg(errp, "%s: parameter '%s' given twice", opt, key);
-            return NULL;
-        }
-        g_hash_table_insert(params, g_steal_pointer(&key),
-                            g_strdup(eq ? eq + 1 : parts[i]));
+/* The value of @key; "" when absent, for the caller's "invalid" message. */
+static bool option_str(const char *opt, const Keyval *kv, const char *key,
+                       const char **out, GError **errp)
+{
+    if (!keyval_get_str(kv, key, out, errp)) {
+        g_prefix_error(errp, "%s: ", opt);
+        return false;
     }
-    return g_steal_pointer(&params);
+    *out = *out ? *out : "";
+    return true;
 }
 
 static bool opt_name(MachineConfig *cfg, const char *opt, const char *arg,
@@ -94,14 +85,18 @@ static bool opt_name(MachineConfig *cfg, const char *opt, const char *arg,
     static const char *const known[] = {
         "guest", "process", "debug-threads", NULL
     };
-    g_autoptr(GHashTable) params = split_params(opt, arg, "guest", known, errp);
+    g_autoptr(Keyval) kv = parse_keyval(opt, arg, "guest", known, errp);
     const char *guest;
+    bool debug_threads;
 
-    if (!params) {
+    if (!kv || !option_str(opt, kv, "guest", &guest, errp)) {
         return false;
     }
-    guest = g_hash_table_lookup(params, "guest");
-    if (!guest || !*guest) {
+    if (!keyval_get_bool(kv, "debug-threads", false, &debug_threads, errp)) {
+        g_prefix_error(errp, "%s: ", opt);
+        return false;
+    }
+    if (!*guest) {
         error_setg(errp, "%s: missing guest name in '%s'", opt, arg);
         return false;
     }
@@ -131,14 +126,13 @@ static bool opt_m(MachineConfig *cfg, const char *opt, const char *arg,
                   GError **errp)
 {
     static const char *const known[] = { "size", NULL };
-    g_autoptr(GHashTable) params = split_params(opt, arg, "size", known, errp);
+    g_autoptr(Keyval) kv = parse_keyval(opt, arg, "size", known, errp);
     const char *str;
     uint64_t size;
 
-    if (!params) {
+    if (!kv || !option_str(opt, kv, "size", &str, errp)) {
         return false;
     }
-    str = g_hash_table_lookup(params, "size");
     /* A plain number is MiB, as in QEMU */
     if (!parse_size(str, 1ULL << 20, &size, errp)) {
         g_prefix_error(errp, "%s: ", opt);
@@ -155,14 +149,13 @@ static bool opt_smp(MachineConfig *cfg, const char *opt, const char *arg,
                     GError **errp)
 {
     static const char *const known[] = { "cpus", NULL };
-    g_autoptr(GHashTable) params = split_params(opt, arg, "cpus", known, errp);
+    g_autoptr(Keyval) kv = parse_keyval(opt, arg, "cpus", known, errp);
     const char *str;
     guint64 n;
 
-    if (!params) {
+    if (!kv || !option_str(opt, kv, "cpus", &str, errp)) {
         return false;
     }
-    str = g_hash_table_lookup(params, "cpus");
     if (!g_ascii_isdigit(str[0]) ||
         !g_ascii_string_to_unsigned(str, 10, 1, SMP_MAX, &n, NULL)) {
         error_setg(errp, "%s: invalid number of CPUs '%s' (expected 1 to %d)",

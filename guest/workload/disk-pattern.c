@@ -53,3 +53,17 @@ uint64_t dp_check(const uint64_t *p, uint64_t first, uint64_t n, uint32_t gen)
     }
     return n;
 }
+
+enum dp_kind dp_classify(const uint64_t *p, uint64_t sector, uint32_t *gen)
+{
+    uint64_t any = 0;
+
+    if (p[1] <= UINT32_MAX && dp_sector_ok(p, sector, (uint32_t)p[1])) {
+        *gen = (uint32_t)p[1];
+        return DP_PATTERN;
+    }
+    for (unsigned i = 0; i < DP_SECTOR_WORDS; i++) {
+        any |= p[i];
+    }
+    return any ? DP_OTHER : DP_BLANK;
+}

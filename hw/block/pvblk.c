@@ -57,6 +57,7 @@
 #include "system/ioport.h"
 #include "system/memory.h"
 #include "util/error.h"
+#include "util/keyval.h"
 #include "util/log.h"
 
 typedef struct PvblkReq {
@@ -379,35 +380,30 @@ static bool id_well_formed(const char *id)
     return true;
 }
 
+/* "pvblk,drive=NODE[,id=ID]" or its JSON form; driver= is implied. */
 static bool parse_spec(const char *spec, char **drive, char **id,
                        GError **errp)
 {
-    g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
-    const char *type = parts[0] ? parts[0] : "";
+    static const char *const known[] = { "driver", "drive", "id", NULL };
+    g_autoptr(Keyval) kv = keyval_parse(spec, "driver", errp);
+    const char *type, *d, *i;
 
-    if (g_str_has_prefix(type, "driver=")) {
-        type += strlen("driver=");
-    }
-    if (strcmp(type, "pvblk") != 0) {
-        error_setg(errp, "unsupported device '%s' (ferry has: pvblk)", type);
+    if (!kv || !keyval_get_str(kv, "driver", &type, errp)) {
         return false;
     }
-    for (unsigned i = 1; parts[i]; i++) {
-        char *eq = strchr(parts[i], '=');
-        char **dst = NULL;
-        if (eq) {
-            *eq = '\0';
-            dst = !strcmp(parts[i], "drive") ? drive :
-                  !strcmp(parts[i], "id") ? id : NULL;
-        }
-        if (!dst) {
-            error_setg(errp, "pvblk: unknown option '%s' (pvblk takes "
-                       "drive=NODE and id=ID)", parts[i]);
-            return false;
-        }
-        g_free(*dst);
-        *dst = g_strdup(eq + 1);
+    if (g_strcmp0(type, "pvblk") != 0) {
+        error_setg(errp, "unsupported device '%s' (ferry has: pvblk)",
+                   type ? type : "");
+        return false;
     }
+    if (!keyval_check_known(kv, known, errp) ||
+        !keyval_get_str(kv, "drive", &d, errp) ||
+        !keyval_get_str(kv, "id", &i, errp)) {
+        g_prefix_error(errp, "pvblk: ");
+        return false;
+    }
+    *drive = g_strdup(d);
+    *id = g_strdup(i);
     return true;
 }
 

@@ -42,6 +42,7 @@ struct PostcopyStats {
     GHashTable *pending;        /* &Pending.page -> Pending */
     uint64_t requests, faults;
 
+    int64_t last_ns;            /* the latest timestamp, in lock order */
     unsigned nr_blocked;        /* vCPUs with outstanding faults */
     int64_t all_blocked_since_ns;   /* valid while nr_blocked == nr_vcpus */
     uint64_t all_blocked_ns;        /* closed intervals */
@@ -51,6 +52,20 @@ struct PostcopyStats {
     uint64_t dist[POSTCOPY_LATENCY_BUCKETS];
     GArray *samples_us;         /* of uint32_t, one per resolved fault */
 };
+
+/*
+ * Under the lock: @now_ns, but never earlier than a timestamp already
+ * taken.  Callers read the clock before they take the lock, so a fault
+ * stamped 5 can come in after a placement stamped 10 that unblocked the
+ * same vCPU; taken as is, the vCPU's next blocked interval would start
+ * before its last one ended, count those 5 twice, and its blocked time
+ * could exceed the time that passed.
+ */
+static int64_t lock_order_ns(PostcopyStats *ps, int64_t now_ns)
+{
+    ps->last_ns = MAX(ps->last_ns, now_ns);
+    return ps->last_ns;
+}
 
 static uint64_t interval(int64_t from_ns, int64_t to_ns)
 {
@@ -73,6 +88,7 @@ PostcopyStats *postcopy_stats_new(unsigned nr_vcpus)
 
     g_mutex_init(&ps->lock);
     ps->nr_vcpus = nr_vcpus;
+    ps->last_ns = INT64_MIN;
     ps->vcpu = g_new0(VcpuStats, nr_vcpus);
     ps->pending = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
                                         pending_free);
@@ -128,11 +144,12 @@ static void vcpu_unblock(PostcopyStats *ps, int vcpu, int64_t now_ns)
 bool postcopy_stats_fault(PostcopyStats *ps, uint64_t page, int vcpu,
                           int64_t now_ns)
 {
-    Waiter w = { .vcpu = is_vcpu(ps, vcpu) ? vcpu : -1, .since_ns = now_ns };
+    Waiter w = { .vcpu = is_vcpu(ps, vcpu) ? vcpu : -1 };
     Pending *pd;
     bool first;
 
     g_mutex_lock(&ps->lock);
+    w.since_ns = now_ns = lock_order_ns(ps, now_ns);
     ps->faults++;
     pd = g_hash_table_lookup(ps->pending, &page);
     first = !pd;
@@ -197,6 +214,7 @@ void postcopy_stats_placed(PostcopyStats *ps, uint64_t page, int64_t now_ns)
     Pending *pd;
 
     g_mutex_lock(&ps->lock);
+    now_ns = lock_order_ns(ps, now_ns);
     pd = g_hash_table_lookup(ps->pending, &page);
     if (pd) {
         resolve(ps, &pd->first, now_ns);
@@ -241,6 +259,7 @@ void postcopy_stats_report(PostcopyStats *ps, int64_t now_ns,
     out->vcpu_latency_ns = g_new0(uint64_t, ps->nr_vcpus);
 
     g_mutex_lock(&ps->lock);
+    now_ns = lock_order_ns(ps, now_ns);
     out->requests = ps->requests;
     out->faults = ps->faults;
     all_ns = ps->all_blocked_ns;

@@ -14,9 +14,11 @@
  * Threads: everything takes one internal mutex.  The fault thread calls
  * postcopy_stats_fault(), the threads placing pages call
  * postcopy_stats_placed(), the monitor calls postcopy_stats_report().
- * Timestamps are the caller's (any monotonic nanosecond clock); an
- * interval that would be negative, because two threads read the clock in
- * the other order than they took the mutex, counts as 0.
+ * Timestamps are the caller's (any monotonic nanosecond clock), taken in
+ * the order the calls get the mutex: one earlier than a timestamp already
+ * taken (two threads read the clock in the other order) counts as that
+ * one, so no interval is negative and a vCPU's blocked intervals never
+ * overlap: its blocked time never exceeds the time that passed.
  */
 #ifndef FERRY_MIGRATION_POSTCOPY_STATS_H
 #define FERRY_MIGRATION_POSTCOPY_STATS_H

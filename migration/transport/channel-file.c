@@ -11,34 +11,41 @@
 #include <unistd.h>
 #include "migration/transport/channel.h"
 #include "util/error.h"
-#include "util/size.h"
+#include "util/keyval.h"
 
-#define OFFSET_OPTION ",offset="
-
-/* Splits "PATH,offset=N"; *@path is to be g_free()d. */
+/*
+ * Splits "PATH,offset=N" with the option parser (util/keyval.h): the path
+ * is the implied key, so a comma in it is written ",,", as in QEMU's
+ * other options.  *@path is to be g_free()d.
+ */
 static bool parse_file_uri(const char *uri, char **path, uint64_t *offset,
                            GError **errp)
 {
+    static const char *const known[] = { "path", "offset", NULL };
     const char *spec = uri + 5;     /* after "file:" */
-    const char *opt = strstr(spec, OFFSET_OPTION);
-    g_autoptr(GError) err = NULL;
+    g_autoptr(Keyval) kv = NULL;
+    const char *p;
 
-    *offset = 0;
-    if (opt && !parse_size(opt + strlen(OFFSET_OPTION), 1, offset, &err)) {
-        error_setg(errp, "%s: bad offset: %s", uri, err->message);
+    if (!*spec || *spec == ',') {
+        error_setg(errp, "'%s': missing file name", uri);
         return false;
     }
-    *path = opt ? g_strndup(spec, opt - spec) : g_strdup(spec);
-    if (!**path) {
+    kv = keyval_parse(spec, "path", errp);
+    if (!kv || !keyval_check_known(kv, known, errp) ||
+        !keyval_get_str(kv, "path", &p, errp) ||
+        !keyval_get_size(kv, "offset", 0, offset, errp)) {
+        g_prefix_error(errp, "%s: ", uri);
+        return false;
+    }
+    if (!p || !*p) {
         error_setg(errp, "'%s': missing file name", uri);
-        g_clear_pointer(path, g_free);
         return false;
     }
     if (*offset > INT64_MAX) {
         error_setg(errp, "%s: offset too large", uri);
-        g_clear_pointer(path, g_free);
         return false;
     }
+    *path = g_strdup(p);
     return true;
 }
 

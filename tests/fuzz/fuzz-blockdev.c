@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for the block options a user types: every input is up
  * to FUZZ_MAX_LINES lines, each a -blockdev spec or, when it starts with
- * "pvblk" or "driver=pvblk", a -device spec, applied in order as
+ * "pvblk", "driver=pvblk" or '{"driver": "pvblk"', a -device spec (the
+ * key=value or the JSON form), applied in order as
  * hw/x86/pc.c applies the command line (blockdev_add, pvblk_create).
  * Nothing is attached: configuring opens no file and no connection, so
  * no input can block on the host.  A NUL ends its line's spec, as it
@@ -24,12 +25,11 @@
  * Built and run by `make fuzz` (see the fuzzing block of the Makefile).
  */
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "system/migration-vmm.h"
 #include "fuzz-blockdev.h"
+#include "fuzz-outcome.h"
 #include "block/block_int.h"    /* bdrv_parent() */
 #include "guest/pvblk-dev.h"
 #include "hw/pvblk.h"
@@ -42,18 +42,8 @@ static bool verbose, strict;
 /* The nodes of the machine under test, and its migration context. */
 static BlockGraph *graph;
 
-static void G_GNUC_PRINTF(2, 3) G_GNUC_NORETURN
-broken(const char *line, const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "fuzz-blockdev: '%s': ", line);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    abort();
-}
+/* Aborts with a message: a rule below is broken for @line. */
+#define broken(line, ...) fuzz_broken("fuzz-blockdev", (line), __VA_ARGS__)
 
 static void init_once(void)
 {
@@ -144,16 +134,7 @@ static unsigned count_pvblk_slots(const char *line)
 
 static void check_outcome(const char *line, bool ok, GError *err)
 {
-    if (!ok && (!err || !err->message || !*err->message)) {
-        broken(line, "refused without %s", err ? "a message" : "an error");
-    }
-    if (ok && err) {
-        broken(line, "accepted, yet sets the error '%s'", err->message);
-    }
-    if (verbose) {
-        fprintf(stderr, "fuzz-blockdev: '%s': %s\n", line,
-                ok ? "ok" : err->message);
-    }
+    fuzz_check_outcome("fuzz-blockdev", line, ok, err, verbose);
 }
 
 /* What an accepted node must look like before anyone attaches it. */
@@ -240,7 +221,8 @@ unsigned fuzz_blockdev_apply(const uint8_t *data, size_t size,
         g_autofree char *line = g_strndup((const char *)p, len);
 
         if (g_str_has_prefix(line, "pvblk") ||
-            g_str_has_prefix(line, "driver=pvblk")) {
+            g_str_has_prefix(line, "driver=pvblk") ||
+            g_str_has_prefix(line, "{\"driver\": \"pvblk\"")) {
             accepted += apply_device(line);
         } else {
             accepted += apply_blockdev(line);

@@ -49,6 +49,10 @@ static const Seed seeds[] = {
       "pvblk,drive=e", 9 },         /* the fifth device is one too many */
     { "driver=file,node-name=abcdefghijklmnopqrstuvwxyz01234,filename=f", 1 },
     { F0 ",,bogus=1", 1 },          /* ",," is a comma of the file name */
+    { F0 ",", 1 },                  /* QEMU allows a trailing comma */
+    { "{\"driver\": \"file\", \"node-name\": \"f0\", \"filename\": \"x\", "
+      "\"cache\": {\"direct\": true}, \"read-only\": false}\n"
+      "{\"driver\": \"pvblk\", \"drive\": \"f0\", \"id\": \"disk0\"}", 2 },
 
     /* -blockdev mistakes. */
     { "driver=file,node-name=f0", 0 },
@@ -65,7 +69,9 @@ static const Seed seeds[] = {
     { F0 ",url=http://h/d", 0 },
     { F0 ",=v", 0 },
     { F0 ",noval", 0 },
-    { F0 ",", 0 },
+    { F0 ",cache.direct=on,cache=on", 0 },
+    { "{\"driver\": \"file\", \"node-name\": \"f0\", \"filename\": [1]}", 0 },
+    { "{\"driver\": \"file\", \"node-name\": \"f0\"", 0 },
     { "driver=file,,node-name=f0,filename=x", 0 },
     { "\n", 0 },
     { HTTP ",read-only=off", 0 },
@@ -157,7 +163,8 @@ static void write_dict(const char *path)
     static const char *const words[] = {
         "node-name=", "read-only=", "file=", "on", "off", "yes", "no",
         "true", "false", "io_uring", "threads", "http://", "https://",
-        ",,", "pvblk", "pvblk,drive=", "drive=", "id=", "\n",
+        ",,", "pvblk", "pvblk,drive=", "drive=", "id=", "\n", "{\"",
+        "\": ", ", \"", "}", "{\"driver\": \"pvblk\"", "cache.", ".",
         "18446744073709551615", "86400", "67108864",
     };
     g_autofree char *names = bdrv_driver_names();

@@ -292,6 +292,10 @@ class EarlyAttach(DiskMigrationBase, unittest.TestCase):
     latency = 500
 
     def downtime(self, disk, early, ack):
+        if disk:
+            # a new guest needs a fresh disk: it refuses one a guest wrote
+            self.runs = getattr(self, 'runs', 0) + 1
+            self.image = make_image(self.tmp, f'disk{self.runs}.img')
         src_args = file_disk(self.image) if disk else []
         dst_args = file_disk(self.image, latency_ms=self.latency) \
             if disk else []

@@ -71,7 +71,8 @@ class CommandLineErrors(unittest.TestCase):
                          ('0', "invalid size '0'"),
                          ('4097k', "invalid size '4097k'"),
                          ('2T', "invalid size '2T'"),
-                         ('1G,slots=2', "unsupported parameter 'slots'")):
+                         ('1G,slots=2', "Unknown parameter 'slots'"),
+                         ('1G,size=2G', "Parameter 'size' is given twice")):
             with self.subTest(arg=arg):
                 self.assert_rejected(['-m', arg], f'-m: {why}')
 
@@ -81,7 +82,7 @@ class CommandLineErrors(unittest.TestCase):
                 self.assert_rejected(['-smp', arg],
                                      f"-smp: invalid number of CPUs '{arg}'")
         self.assert_rejected(['-smp', '2,sockets=2'],
-                             "-smp: unsupported parameter 'sockets'")
+                             "-smp: Unknown parameter 'sockets'")
 
     def test_malformed_accel(self):
         r = self.assert_rejected(['-accel', 'tcg'],

@@ -9,6 +9,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from pylib.oracle import ram_digest  # noqa: E402
 from pylib.waits import wait_for  # noqa: E402
 from pylib.vm import FerryVM, require_kvm  # noqa: E402
 from pylib.qmp import QMPError  # noqa: E402
@@ -104,18 +105,18 @@ class GuestTests:
                 vm.qmp.cmd('x-ram-digest')
             self.assertIn('stop', cm.exception.desc.lower())
             vm.qmp.cmd('stop')
-            d1 = vm.qmp.cmd('x-ram-digest')
+            d1 = ram_digest(vm)
             self.assertEqual([(d['id'], d['size']) for d in d1],
                              [('pc.ram', 512 << 20)])
             self.assertRegex(d1[0]['sha256'], '^[0-9a-f]{64}$')
             # nothing moves while stopped, and an outside hash agrees
             time.sleep(0.5)
-            self.assertEqual(vm.qmp.cmd('x-ram-digest'), d1)
+            self.assertEqual(ram_digest(vm), d1)
             self.assertEqual(memfd_sha256(vm.proc.pid), d1[0]['sha256'])
             vm.qmp.cmd('cont')
             time.sleep(0.5)
             vm.qmp.cmd('stop')
-            d2 = vm.qmp.cmd('x-ram-digest')
+            d2 = ram_digest(vm)
             self.assertNotEqual(d2[0]['sha256'], d1[0]['sha256'])
             self.assertEqual(memfd_sha256(vm.proc.pid), d2[0]['sha256'])
 

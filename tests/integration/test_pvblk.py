@@ -4,6 +4,7 @@ corrupted behind its back is caught, -device mistakes get clear messages,
 a second ferry cannot open an image in use, and the disk workload moves
 intact in a live migration (requests in flight at switchover included)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -91,6 +92,26 @@ class FerryImg(ImageTest):
         self.assertEqual(r.returncode, 1)
         self.assertIn('sector 12345 ', r.stdout)
 
+    def test_check_blank_image(self):
+        os.truncate(self.img, 0)
+        os.truncate(self.img, IMG_SIZE)
+        r = ferry_img('check', self.img)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stdout.splitlines(),
+                         [f'{self.img}: {IMG_SECTORS} sectors, all zeros: a '
+                          'blank image, not formatted (ferry-img create '
+                          'formats one)'])
+
+    def test_check_counts_each_kind(self):
+        self.corrupt_sector(12345)
+        with open(self.img, 'r+b') as f:
+            f.seek(100 * SECTOR)
+            f.write(bytes(2 * SECTOR))
+        r = ferry_img('check', self.img)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(f'{IMG_SECTORS - 3} generation 0, 0 written by a '
+                      'guest, 2 blank, 1 corrupt', r.stdout)
+
     def test_bad_arguments(self):
         self.assertEqual(ferry_img('create', self.img, '1000').returncode, 1)
         self.assertEqual(ferry_img('create', self.img, 'big').returncode, 1)
@@ -126,7 +147,49 @@ class DiskWorkload(ImageTest):
         self.assertEqual(after['corrupt-sectors'], 0)
         self.assertEqual(vm.shutdown(), 0)
         # the writes reached the image: it is no longer as formatted
-        self.assertEqual(ferry_img('check', self.img).returncode, 1)
+        r = ferry_img('check', self.img)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(' 0 blank, 0 corrupt', r.stdout)
+        # and a second boot refuses it rather than count it as corrupt
+        vm = self.vm()
+        self.assertTrue(wait_for(lambda: 'earlier run' in vm.serial_text(),
+                                 30, 0.2), vm.serial_text())
+        self.assertEqual(self.workload(vm)['corrupt-sectors'], 0)
+
+    def test_json_options(self):
+        """libvirt's JSON form of -blockdev and -device makes the same disk."""
+        blockdev = {'driver': 'file', 'node-name': 'f0', 'filename': self.img,
+                    'cache': {'direct': False}, 'read-only': False}
+        device = {'driver': 'pvblk', 'drive': 'f0', 'id': 'disk0'}
+        vm = FerryVM(accel='kvm', append='disk-rate=4M', mem='256M', smp=2,
+                     extra_args=['-blockdev', json.dumps(blockdev),
+                                 '-device', json.dumps(device)])
+        self.vms.append(vm)
+        w = self.wait_disk(vm, written=512, verified=512)
+        self.assertEqual(w['corrupt-sectors'], 0)
+        block = vm.qmp.cmd('query-block')[0]
+        self.assertEqual((block['qdev'], block['inserted']['node-name']),
+                         ('disk0', 'f0'))
+
+    def test_blank_image_is_refused(self):
+        """A blank image (all zeros, never formatted) is refused in one line
+        before anything is written: not 131072 corrupt sectors."""
+        os.truncate(self.img, 0)
+        os.truncate(self.img, IMG_SIZE)
+        vm = self.vm()
+        line = wait_for(lambda: next((l for l in vm.serial_text().splitlines()
+                                      if 'disk:' in l), None), 30, 0.2)
+        self.assertIn('disk: pvblk 0 is blank (sector 0 is all zeros), not '
+                      'formatted', line or vm.serial_text())
+        self.assertTrue(wait_for(lambda: self.workload(vm)['full-verify-passes']
+                                 >= 1, 30))
+        w = self.workload(vm)
+        self.assertEqual((w['corrupt-sectors'], w['disk-sectors-written'],
+                          w['disk-sectors-verified'], w['corrupt-pages']),
+                         (0, 0, 0, 0))
+        self.assertEqual(vm.serial_text().count('disk:'), 1)
+        self.assertEqual(vm.shutdown(), 0)
+        self.assertIn('all zeros', ferry_img('check', self.img).stdout)
 
     def test_read_only_disk_is_only_read(self):
         vm = self.vm(read_only=True)
@@ -201,7 +264,12 @@ class DeviceOptions(ImageTest):
 
     def test_unknown_option(self):
         self.fails(self.blockdev() + ['-device', 'pvblk,drive=f0,cache=on'],
-                   "ferry: -device: pvblk: unknown option 'cache'")
+                   "ferry: -device: pvblk: Unknown parameter 'cache' "
+                   "(accepted: driver, drive, id)")
+
+    def test_key_given_twice(self):
+        self.fails(self.blockdev() + ['-device', 'pvblk,drive=f0,drive=f0'],
+                   "ferry: -device: Parameter 'drive' is given twice")
 
     def test_node_used_twice(self):
         self.fails(self.blockdev() + ['-device', 'pvblk,drive=f0,id=a',

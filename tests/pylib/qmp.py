@@ -107,9 +107,15 @@ class QMPClient:
 
     def cmd(self, name, **args):
         """Runs @name and returns its "return" value; raises QMPError."""
+        return self.cmd_wait(name, None, **args)
+
+    def cmd_wait(self, name, timeout, **args):
+        """cmd() for a command that may take longer than the client's
+        timeout (x-ram-digest hashes all of guest RAM): waits @timeout s."""
         self._next_id += 1
         tag = f'pylib-{self._next_id}'
-        reply = self.execute(name, self._args(args) if args else None, tag)
+        reply = self.execute(name, self._args(args) if args else None, tag,
+                             timeout)
         if reply.get('id') != tag:
             raise ConnectionError(f'reply to {name} has id '
                                   f'{reply.get("id")!r}, expected {tag!r}')

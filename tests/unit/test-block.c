@@ -395,7 +395,11 @@ static void test_options(void)
                  "Invalid node-name '9x': it must start with a letter and "
                  "hold at most 31 letters, digits, '-', '.' or '_'");
     expect_error("driver=file,node-name=x,filename=/x,bogus=1",
-                 "Invalid parameter 'bogus' for driver 'file' (accepted: "
+                 "driver 'file': Unknown parameter 'bogus' (accepted: "
+                 "driver, node-name, read-only, filename, cache.direct, aio, "
+                 "locking)");
+    expect_error("driver=file,node-name=x,filename=/x,cache=on",
+                 "driver 'file': Unknown parameter 'cache' (accepted: "
                  "driver, node-name, read-only, filename, cache.direct, aio, "
                  "locking)");
     expect_error("driver=file,node-name=x,filename=/x,cache.direct=maybe",
@@ -407,17 +411,28 @@ static void test_options(void)
                  "'native'");
     expect_error("driver=file,node-name=x", "Parameter 'filename' is missing "
                  "(driver 'file')");
-    expect_error("driver=file,node-name=x,filename", "Option 'filename' has "
-                 "no value (expected KEY=VALUE)");
+    expect_error("driver=file,node-name=x,filename", "Parameter 'filename' "
+                 "has no value (expected KEY=VALUE)");
     expect_error("driver=file,node-name=x,node-name=y,filename=/x",
                  "Parameter 'node-name' is given twice");
+    expect_error("driver=file,node-name=x,filename=/x,cache.direct=on,"
+                 "cache.direct=off", "Parameter 'cache.direct' is given twice");
+    expect_error("driver=file,node-name=x,filename=/x,cache.direct=on,"
+                 "cache=on", "Parameter 'cache' conflicts with 'cache.direct'");
+    expect_error("driver.x=file", "Parameter 'driver' expects a value, not "
+                 "'driver.*'");
+    expect_error("{\"driver\": \"file\", \"node-name\": \"x\"}",
+                 "Parameter 'filename' is missing (driver 'file')");
+    expect_error("{\"driver\": \"file\", \"node-name\": \"x\", "
+                 "\"filename\": \"/x\", \"cache\": {\"direct\": 1}}",
+                 "Parameter 'cache.direct' expects 'on' or 'off', not '1'");
     expect_error("driver=blkdelay,node-name=x",
                  "Parameter 'file' is missing (driver 'blkdelay' needs the "
                  "node-name of its child)");
     expect_error("driver=blkdelay,node-name=x,file=nope",
                  "Parameter 'file': no block node named 'nope'");
     expect_error("driver=blkdelay,node-name=x,file=f0,filename=/x",
-                 "Invalid parameter 'filename' for driver 'blkdelay' "
+                 "driver 'blkdelay': Unknown parameter 'filename' "
                  "(accepted: driver, node-name, read-only, file, "
                  "attach-latency-ms, io-latency-us)");
 
@@ -443,6 +458,16 @@ static void test_options(void)
     g_assert_cmpstr(bdrv_filename(bs), ==, comma);
     activate(bs);
     g_assert_cmpint(bdrv_getlength(bs), ==, 4096);
+
+    /* The JSON form, as libvirt sends it: the same node. */
+    g_free(spec);
+    spec = g_strdup_printf("{\"driver\": \"file\", \"node-name\": \"j0\", "
+                           "\"filename\": \"%s\", \"read-only\": true, "
+                           "\"cache\": {\"direct\": false}}", comma);
+    bs = blockdev_add(graph, spec, NULL);
+    g_assert_nonnull(bs);
+    g_assert_cmpstr(bdrv_filename(bs), ==, comma);
+    g_assert_true(bdrv_is_read_only(bs));
     blockdev_del_all(graph);
 }
 

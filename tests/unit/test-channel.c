@@ -483,7 +483,12 @@ static void test_bad_uris(void)
     expect_connect_error("exec:", "'exec:': missing command");
     expect_connect_error("file:", "'file:': missing file name");
     expect_connect_error("file:,offset=4k", "missing file name");
-    expect_connect_error("file:/tmp/x,offset=zz", "file:/tmp/x,offset=zz: bad offset");
+    expect_connect_error("file:/tmp/x,offset=zz", "file:/tmp/x,offset=zz: "
+                         "Parameter 'offset' expects a size");
+    expect_connect_error("file:/tmp/x,offset=1,offset=2",
+                         "Parameter 'offset' is given twice");
+    expect_connect_error("file:/tmp/x,size=1", "Unknown parameter 'size' "
+                         "(accepted: path, offset)");
     expect_connect_error(nodir, "cannot open");
     expect_connect_error("fd:", "'fd:': missing file descriptor name");
     expect_connect_error("fd:nosuch",

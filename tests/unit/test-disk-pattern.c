@@ -74,6 +74,32 @@ static void test_check_finds_first_bad(void)
     g_assert_cmpuint(dp_check(buf, 100, 2, 0), ==, 0);
 }
 
+/* What a scanner (ferry-img check, the guest's first read) makes of a
+ * sector: a generation of the pattern, blank, or anything else. */
+static void test_classify(void)
+{
+    uint64_t p[DP_SECTOR_WORDS];
+    uint32_t gen = 99;
+
+    dp_fill_sector(p, 7, 0);
+    g_assert_cmpint(dp_classify(p, 7, &gen), ==, DP_PATTERN);
+    g_assert_cmpuint(gen, ==, 0);
+    dp_fill_sector(p, 7, 12);
+    g_assert_cmpint(dp_classify(p, 7, &gen), ==, DP_PATTERN);
+    g_assert_cmpuint(gen, ==, 12);
+    g_assert_cmpint(dp_classify(p, 8, &gen), ==, DP_OTHER);  /* misplaced */
+    p[5] ^= 1;
+    g_assert_cmpint(dp_classify(p, 7, &gen), ==, DP_OTHER);  /* torn */
+    memset(p, 0, sizeof(p));
+    g_assert_cmpint(dp_classify(p, 7, &gen), ==, DP_BLANK);
+    g_assert_cmpint(dp_classify(p, 0, &gen), ==, DP_BLANK);  /* sector 0 too */
+    p[DP_SECTOR_WORDS - 1] = 1;
+    g_assert_cmpint(dp_classify(p, 7, &gen), ==, DP_OTHER);
+    dp_fill_sector(p, 7, 3);
+    p[1] = 1ull << 32 | 3;          /* not a 32-bit generation */
+    g_assert_cmpint(dp_classify(p, 7, &gen), ==, DP_OTHER);
+}
+
 /* --- disk-rate= ----------------------------------------------------------- */
 
 static void test_disk_rate(void)
@@ -185,6 +211,7 @@ int main(int argc, char **argv)
     g_test_add_func("/disk-pattern/every-word-counts", test_every_word_counts);
     g_test_add_func("/disk-pattern/check-finds-first-bad",
                     test_check_finds_first_bad);
+    g_test_add_func("/disk-pattern/classify", test_classify);
     g_test_add_func("/disk-pattern/disk-rate", test_disk_rate);
     g_test_add_func("/disk-pattern/tick-hook", test_tick_hook);
     return g_test_run();

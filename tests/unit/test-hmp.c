@@ -5,7 +5,7 @@
  */
 #include <string.h>
 #include "monitor/hmp.h"
-#include "monitor/json.h"
+#include "util/json.h"
 #include "util/error.h"
 
 /* The fake VMM: canned replies by command, and a log of requests. */
@@ -228,6 +228,9 @@ static void test_arguments(void)
           "migrate {\"resume\": true, \"detach\": true, \"uri\": \"unix:/x\"}" },
         { "set postcopy-ram on",
           "migrate {\"capability\": \"postcopy-ram\", \"state\": true}" },
+        /* QEMU's boolean words, as the command-line options take them */
+        { "set x no", "migrate {\"capability\": \"x\", \"state\": false}" },
+        { "set x true", "migrate {\"capability\": \"x\", \"state\": true}" },
         { "limit 0x10", "migrate {\"value\": 16}" },
         { "limit -5 MB", "migrate {\"value\": -5, \"unit\": \"MB\"}" },
         { "say hello   wide world", "migrate {\"text\": \"hello   wide world\"}" },
@@ -249,7 +252,8 @@ static void test_argument_errors(void)
     static const char *const cases[][2] = {
         { "migrate", "missing argument 'uri'" },
         { "migrate -x tcp:h:1", "unexpected argument 'tcp:h:1'" },
-        { "set x maybe", "argument 'state' takes on or off, not 'maybe'" },
+        { "set x maybe", "Parameter 'state' expects 'on' or 'off', not "
+          "'maybe'" },
         { "limit 12abc", "'12abc' is not an integer (argument 'value')" },
         { "limit 1 MB extra", "unexpected argument 'extra'" },
     };

@@ -102,6 +102,15 @@ static void test_name(void)
     g_assert_cmpstr(cfg.name, ==, "vm4");
     machine_config_clear(&cfg);
 
+    /* QEMU's syntax: ",," is a comma; the JSON form */
+    ACCEPT(&cfg, "-name", "a,,b,debug-threads=yes");
+    g_assert_cmpstr(cfg.name, ==, "a,b");
+    machine_config_clear(&cfg);
+
+    ACCEPT(&cfg, "-name", "{\"guest\": \"vm5\", \"debug-threads\": true}");
+    g_assert_cmpstr(cfg.name, ==, "vm5");
+    machine_config_clear(&cfg);
+
     /* The last -name wins */
     ACCEPT(&cfg, "-name", "old", "-name", "new");
     g_assert_cmpstr(cfg.name, ==, "new");
@@ -113,9 +122,15 @@ static void test_name_invalid(void)
     REJECT("-name: missing guest name", "-name", "");
     REJECT("-name: missing guest name", "-name", "guest=");
     REJECT("-name: missing guest name", "-name", "process=p");
-    REJECT("-name: unsupported parameter 'color'", "-name", "vm,color=red");
-    REJECT("-name: invalid parameter 'b'", "-name", "a,b");
-    REJECT("-name: parameter 'guest' given twice", "-name", "a,guest=b");
+    REJECT("-name: Unknown parameter 'color' (accepted: guest, process, "
+           "debug-threads)", "-name", "vm,color=red");
+    REJECT("-name: Parameter 'b' has no value (expected KEY=VALUE)",
+           "-name", "a,b");
+    REJECT("-name: Parameter 'guest' is given twice", "-name", "a,guest=b");
+    REJECT("-name: Parameter 'debug-threads' expects 'on' or 'off', not "
+           "'maybe'", "-name", "vm,debug-threads=maybe");
+    REJECT("-name: Parameter 'guest' conflicts with 'guest.x'", "-name",
+           "guest.x=1,guest=a");
     REJECT("-name: requires an argument", "-name");
 }
 
@@ -136,6 +151,7 @@ static void test_m(void)
         { "4096b", 4096 },              /* one page is the minimum */
         { "1T", 1024 * GiB },           /* the maximum */
         { "1048576M", 1024 * GiB },
+        { "size=2G,", 2 * GiB },        /* QEMU allows a trailing comma */
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -166,8 +182,9 @@ static void test_m_invalid(void)
     REJECT("-m: invalid size '99999999999999999999'",
            "-m", "99999999999999999999");
     REJECT("-m: invalid size '17592186044416T'", "-m", "17592186044416T");
-    REJECT("-m: unsupported parameter 'slots'", "-m", "1G,slots=2");
-    REJECT("-m: unsupported parameter 'maxmem'", "-m", "size=1G,maxmem=2G");
+    REJECT("-m: Unknown parameter 'slots' (accepted: size)", "-m", "1G,slots=2");
+    REJECT("-m: Unknown parameter 'maxmem'", "-m", "size=1G,maxmem=2G");
+    REJECT("-m: Parameter 'size' is given twice", "-m", "1G,size=2G");
     REJECT("-m: requires an argument", "-m");
     /* --m is -m, and the message names the option as typed */
     REJECT("--m: invalid size 'x'", "--m", "x");
@@ -215,9 +232,10 @@ static void test_smp_invalid(void)
     REJECT("-smp: invalid number of CPUs ''", "-smp", "");
     REJECT("-smp: invalid number of CPUs '99999999999999999999'",
            "-smp", "99999999999999999999");
-    REJECT("-smp: unsupported parameter 'sockets' (accepted: cpus)",
+    REJECT("-smp: Unknown parameter 'sockets' (accepted: cpus)",
            "-smp", "2,sockets=2");
-    REJECT("-smp: unsupported parameter 'maxcpus'", "-smp", "cpus=2,maxcpus=4");
+    REJECT("-smp: Unknown parameter 'maxcpus'", "-smp", "cpus=2,maxcpus=4");
+    REJECT("-smp: Parameter 'cpus' is given twice", "-smp", "2,cpus=2");
     REJECT("-smp: requires an argument", "-smp");
 }
 

@@ -5,7 +5,7 @@
  */
 #include <string.h>
 #include "system/migration-vmm.h"
-#include "monitor/json.h"
+#include "util/json.h"
 #include "monitor/qmp-dispatch.h"
 #include "qapi/qapi-commands.h"
 #include "qapi/qapi-introspect.h"

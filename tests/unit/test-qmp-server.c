@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include "io/socket.h"
-#include "monitor/json.h"
+#include "util/json.h"
 #include "monitor/monitor.h"
 #include "util/log.h"
 

@@ -3,7 +3,7 @@
  * (monitor/json-stream.c), the strict parser and the QEMU-style writer.
  */
 #include <string.h>
-#include "monitor/json.h"
+#include "util/json.h"
 #include "monitor/json-stream.h"
 #include "util/error.h"
 

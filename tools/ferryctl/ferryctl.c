@@ -13,7 +13,7 @@
 #include <string.h>
 #include <gio/gio.h>
 #include "monitor/hmp.h"
-#include "monitor/json.h"
+#include "util/json.h"
 #include "qmp-socket.h"
 
 typedef struct Ctl {

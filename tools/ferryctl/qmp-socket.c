@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 #include "qmp-socket.h"
 #include "io/socket.h"
-#include "monitor/json.h"
+#include "util/json.h"
 #include "monitor/json-stream.h"
 #include "util/error.h"
 

@@ -27,4 +27,13 @@ void dp_fill(uint64_t *p, uint64_t first, uint64_t n, uint32_t gen);
  * generation @gen, or @n if all are. */
 uint64_t dp_check(const uint64_t *p, uint64_t first, uint64_t n, uint32_t gen);
 
+/* What a sector holds, whatever the generation table says. */
+enum dp_kind {
+    DP_PATTERN,     /* sector @sector's contents for some generation */
+    DP_BLANK,       /* all zeros: never written, not even formatted */
+    DP_OTHER,       /* neither: corrupt, or not a disk-pattern image */
+};
+/* Classifies @p as sector @sector; a pattern's generation goes to *@gen. */
+enum dp_kind dp_classify(const uint64_t *p, uint64_t sector, uint32_t *gen);
+
 #endif

@@ -4,8 +4,8 @@
  * integers kept exact (JsonNode int) unless they exceed int64 (then double),
  * and QEMU's output style ({"a": 1, "b": [2, 3]}, non-ASCII as \uXXXX).
  */
-#ifndef FERRY_MONITOR_JSON_H
-#define FERRY_MONITOR_JSON_H
+#ifndef FERRY_UTIL_JSON_H
+#define FERRY_UTIL_JSON_H
 
 #include <stdbool.h>
 #include <glib.h>

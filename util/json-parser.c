@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
-#include "monitor/json.h"
+#include "util/json.h"
 #include "util/error.h"
 
 typedef struct Parser {

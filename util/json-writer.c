@@ -4,7 +4,7 @@
  */
 #include <inttypes.h>
 #include <math.h>
-#include "monitor/json.h"
+#include "util/json.h"
 
 static void write_char(GString *out, gunichar c)
 {
