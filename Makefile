@@ -1,5 +1,8 @@
 # ferry top-level Makefile.  `make` builds into build/; see README.md.
 BUILD ?= build
+# The config rule below comes first in this file; without this, a bare
+# `make` would only configure.
+.DEFAULT_GOAL := all
 -include $(BUILD)/config.mak
 
 # A missing build config installs what is missing and configures first, so
