@@ -1,6 +1,6 @@
 """Replays real libvirt 9.0 <-> QEMU 7.2 migration conversations against
-two ferry processes (the logs and what libvirt relies on:
-/work/shared/libvirt/README.md; override with $FERRY_LIBVIRT_LOGS).
+two ferry processes (the recordings, and what libvirt relies on:
+tests/data/libvirt/README.md).
 
 For each scenario (01 precopy, 02 postcopy after precopy, 03 postcopy
 paused and resumed, 04 precopy cancelled) the migration part of
@@ -58,7 +58,6 @@ from pylib.waits import wait_for, free_port  # noqa: E402
 from pylib.vm import FerryVM, default_accel  # noqa: E402
 from pylib import libvirt_log as ll  # noqa: E402
 
-LOG_DIR = os.environ.get('FERRY_LIBVIRT_LOGS', '/work/shared/libvirt')
 EVENT_TIMEOUT = 30.0    # seconds for an event libvirt waits for
 MAX_GAP = 3.0           # longest recorded pause between two commands kept
 UNLIMITED = 1 << 62     # a max-bandwidth above this is "unlimited" to libvirt
@@ -465,9 +464,7 @@ class ReplayBase:
 
     @classmethod
     def setUpClass(cls):
-        if not os.path.isdir(LOG_DIR):
-            raise unittest.SkipTest(f'{LOG_DIR}: no libvirt logs')
-        cls.conv = ll.load_scenario(LOG_DIR, cls.scenario)
+        cls.conv = ll.load_scenario(cls.scenario)
         accel = default_accel()
         cls.src = cls.dst = None
         try:
@@ -636,11 +633,21 @@ class LogParser(unittest.TestCase):
         with self.assertRaises(ll.LogError):
             ll.parse_line('hello', 'source', 1)
 
+    def test_every_recording_is_replayed(self):
+        """Each recorded scenario (both sides) has a replay class, and
+        each replay class has its recording."""
+        files = [n for n in os.listdir(ll.RECORDINGS)
+                 if n.endswith('.qmp.txt')]
+        recorded = {n.split('.')[0] for n in files}
+        for sc in recorded:
+            for side in ll.SIDES:
+                self.assertIn(f'{sc}.{side}.qmp.txt', files)
+        self.assertEqual(recorded, {c.scenario
+                                    for c in ReplayBase.__subclasses__()})
+
     def test_recordings_parse(self):
-        if not os.path.isdir(LOG_DIR):
-            self.skipTest(f'{LOG_DIR}: no libvirt logs')
-        for sc in ('01-precopy', '04-precopy-cancel'):
-            conv = ll.load_scenario(LOG_DIR, sc)
+        for sc in sorted(c.scenario for c in ReplayBase.__subclasses__()):
+            conv = ll.load_scenario(sc)
             for side in ll.SIDES:
                 part = conv.side(side)
                 self.assertIn(part.sends[0].name, ll.MIGRATION_START)

@@ -1,5 +1,6 @@
 """Migration settings over QMP, including the exact messages libvirt 9.0
-sends before a migration (from ../shared/libvirt/01-precopy.source)."""
+sends before a migration (recorded in
+tests/data/libvirt/01-precopy.source.qmp.txt)."""
 
 import os
 import socket

@@ -1,7 +1,8 @@
-"""Reads the QMP conversations libvirt had with QEMU (/work/shared/libvirt,
-see its README.md) so that tests can replay them against ferry.
+"""Reads the QMP conversations libvirt had with QEMU, recorded as test data
+in tests/data/libvirt/ (its README.md says how they were made), so that
+tests can replay them against ferry.
 
-    conv = load_scenario(DIR, '01-precopy')      # both sides
+    conv = load_scenario('01-precopy')           # both sides, from RECORDINGS
     for send in conv.interleaved_sends():        # migration part, in order
         send.side, send.name, send.arguments, send.reply.is_error ...
     conv.side('source').events                   # events of the migration part
@@ -19,13 +20,18 @@ or event name, whether a reply is a return or an error, the id) is recovered
 with regular expressions.
 
 The migration part of a side starts at its first `query-migrate` or
-`query-migrate-parameters` (README.md): the destination's start-up before
-it (query-chardev, qom-get, ...) is about QEMU's device model.
+`query-migrate-parameters` (tests/data/libvirt/README.md): the
+destination's start-up before it (query-chardev, qom-get, ...) is about
+QEMU's device model.
 """
 
 import json
 import os
 import re
+
+# Found from this file, so any checkout (or copy of tests/) finds its data.
+RECORDINGS = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), 'data', 'libvirt')
 
 SIDES = ('source', 'destination')
 KINDS = {'SEND_MSG': ('send', 'msg='), 'RECV_REPLY': ('reply', 'reply='),
@@ -232,8 +238,9 @@ class Conversation:
                                             m.lineno))
 
 
-def load_scenario(directory, scenario):
-    """Reads {scenario}.source.qmp.txt and {scenario}.destination.qmp.txt."""
+def load_scenario(scenario, directory=RECORDINGS):
+    """Reads {scenario}.source.qmp.txt and {scenario}.destination.qmp.txt.
+    A missing file raises: the recordings are part of the repository."""
     sides = [Side.from_file(os.path.join(directory,
                                          f'{scenario}.{s}.qmp.txt'), s)
              for s in SIDES]
