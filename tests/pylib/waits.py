@@ -15,6 +15,30 @@ def wait_for(predicate, timeout, interval=0.1):
         time.sleep(interval)
 
 
+def wait_progressing(poll, done, progress, stall):
+    """Polls until done(value) holds, for as long as progress(value)
+    keeps changing: None once it stood still for @stall seconds.  For
+    work whose length depends on the machine's load (a guest filling
+    gigabytes on shared cores), where only a lack of progress is a
+    failure."""
+    last, since = None, time.monotonic()
+    while True:
+        value = poll()
+        if done(value):
+            return value
+        mark = progress(value)
+        if mark != last:
+            last, since = mark, time.monotonic()
+        elif time.monotonic() - since > stall:
+            return None
+        time.sleep(0.2)
+
+
+def guest_progress(w):
+    """What grows while the test guest works (x-query-workload)."""
+    return (w['pages-written'], w['pages-verified'], w['full-verify-passes'])
+
+
 def wait_verified(vm, passes=1, timeout=60):
     """The guest's counters once it completed @passes full verify passes
     of its memory, or None after @timeout seconds."""
