@@ -10,9 +10,11 @@
  * the guest waits for MIG_CMD_POSTCOPY_RUN; a failure before RUN_ACK
  * fails the migration as in precopy, a failure after it pauses.
  *
- * Locking: `inc` is written by the main thread before the load thread
- * starts; the postcopy flags are atomics or under inc->lock; outcomes go
- * back to the main thread through idle callbacks.
+ * Locking: the context's MigIncoming (m->inc) is written by the main
+ * thread (the thread of the context's GMainContext) before the load
+ * thread starts; the postcopy flags are atomics or under inc->lock;
+ * outcomes go back to the main thread as sources on that context
+ * (mig_run_on_main).
  */
 #include <errno.h>
 #include "migration/incoming/block-dst.h"

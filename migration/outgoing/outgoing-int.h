@@ -1,7 +1,8 @@
 /*
- * What the source's migration thread shares between migration/migration.c
- * (the thread, precopy, the switchover) and migration/postcopy-src.c (the
- * postcopy phase).  Not for use outside migration/.
+ * The source side of a migration context (m->out): what the migration
+ * thread shares between outgoing.c (the thread, precopy, the switchover)
+ * and postcopy-src.c (the postcopy phase).  Not for use outside
+ * migration/.
  *
  * Locking: `lock` guards the flags the main thread sets (cancel,
  * continue, start_postcopy), the files cancel may shut down, and `times`.
@@ -30,7 +31,7 @@ struct MigOutgoing {
     bool blocks_inactive;       /* we inactivated the disks */
     bool start_postcopy;        /* lock: migrate-start-postcopy received */
     bool postcopy;              /* the switchover is a postcopy one */
-    bool run_sent;              /* RUN may be out: never resume here */
+    bool run_sent;              /* lock: RUN may be out: never resume here */
     QEMUFile *preempt;          /* lock: postcopy-preempt's channel */
     bool pause_asked;           /* lock: migrate-pause received */
     uint64_t stream_base;       /* lock: bytes sent on streams closed by

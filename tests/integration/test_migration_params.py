@@ -88,10 +88,14 @@ class LiveParameters(unittest.TestCase):
         # A guest that dirties more than the link carries at a 1 ms limit
         # never converges; raising the limit lets the switchover happen.
         self.src.close()
-        self.src = FerryVM(accel='soft', mem='512M', smp=1,
+        self.dst.close()
+        self.src = FerryVM(accel='soft', mem='256M', smp=1,
                            append='dirty-rate=64M')
+        self.dst = FerryVM(accel='soft', mem='256M', smp=1,
+                           append='dirty-rate=1M', paused=True,
+                           extra_args=['-incoming', 'defer'])
         self.src.qmp.cmd('migrate-set-parameters', **{
-            'max-bandwidth': 32 * MiB, 'downtime-limit': 1})
+            'max-bandwidth': 48 * MiB, 'downtime-limit': 1})
         self.migrate(f'unix:{self.dst.tmpdir}/mig.sock')
         def passes():
             ram = self.src.qmp.cmd('query-migrate').get('ram', {})
