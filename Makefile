@@ -15,8 +15,9 @@ WARN := -Wall -Wextra -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
 CFLAGS ?= -O2 -g
 # -fPIC -fvisibility=hidden: the same objects make the shared libraries,
 # which export only FERRY_API declarations (mk/libraries.mak).
+LIB_CODE_FLAGS ?= -fPIC -fvisibility=hidden
 HOST_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread \
-        -fPIC -fvisibility=hidden \
+        $(LIB_CODE_FLAGS) \
         -I. -Iinclude -I$(BUILD)/include -Iguest/include $(PKG_CFLAGS) \
         -DFERRY_VERSION='"$(VERSION)"' -MMD -MP
 HOST_LDFLAGS := -pthread
