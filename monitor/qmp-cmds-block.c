@@ -3,7 +3,7 @@
  * as its child), the way QEMU lists -blockdev nodes: device "" and the
  * device that claimed it as qdev.
  */
-#include "hw/pc.h"
+#include "system/machine.h"
 #include "block/block_int.h"
 #include "qapi/qapi-commands.h"
 

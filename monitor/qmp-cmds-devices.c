@@ -3,7 +3,6 @@
  * model around a migration, answered truthfully for ferry's small one.
  */
 #include <string.h>
-#include "hw/pc.h"
 #include "ferry/block.h"
 #include "qapi/qapi-commands.h"
 #include "system/machine.h"

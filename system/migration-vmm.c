@@ -5,7 +5,6 @@
  * system/runstate.c, the accelerator state that lives outside the stream,
  * the getfd table and the QMP events.
  */
-#include "hw/pc.h"
 #include "accel/accel.h"
 #include "accel/soft.h"
 #include "ferry/block.h"

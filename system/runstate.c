@@ -3,7 +3,7 @@
  * runstate_set() refuses and logs anything else.  Only the main thread
  * changes the state; other threads may read it.
  */
-#include "hw/pc.h"
+#include "system/machine.h"
 #include "ferry/block.h"
 #include "system/runstate.h"
 #include "system/cpus.h"

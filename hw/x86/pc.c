@@ -62,17 +62,6 @@ static bool pc_load_kernel(const MachineConfig *cfg, BootEntry *entry,
     return multiboot_load(image, size, cfg->append, cfg->ram_size, entry, errp);
 }
 
-/* The machine's block nodes, from their first use to machine cleanup. */
-static BlockGraph *block_graph;
-
-BlockGraph *machine_block_graph(void)
-{
-    if (!block_graph) {
-        block_graph = bdrv_graph_new();
-    }
-    return block_graph;
-}
-
 /*
  * -blockdev nodes, in order (a filter names a node made before it), then
  * -device disks on them.  A machine that will not wait for an incoming
@@ -140,7 +129,7 @@ void pc_machine_cleanup(void)
     }
     cpus_destroy();
     pvblk_destroy_all();
-    g_clear_pointer(&block_graph, bdrv_graph_free);
+    machine_block_graph_free();
     serial_cleanup();
     io_regions_reset();
     machine_migration_cleanup();

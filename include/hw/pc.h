@@ -3,7 +3,6 @@
 
 #include <glib.h>
 #include <stdbool.h>
-#include "ferry/block.h"
 #include "system/machine.h"
 
 /*
@@ -13,7 +12,5 @@
  */
 bool pc_machine_init(const MachineConfig *cfg, GError **errp);
 void pc_machine_cleanup(void);
-/* The machine's block nodes (created on first use). */
-BlockGraph *machine_block_graph(void);
 
 #endif

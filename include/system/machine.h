@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include "ferry/block.h"
 
 typedef struct MachineConfig {
     char *name;             /* -name */
@@ -52,5 +53,10 @@ void machine_print_help(FILE *out);
 #define MACHINE_HIGHMEM_BASE 0x100000000ULL
 
 extern const MachineConfig *current_config;
+
+/* The machine's block nodes (system/machine-block.c), created on first
+ * use; freed at machine cleanup. */
+BlockGraph *machine_block_graph(void);
+void machine_block_graph_free(void);
 
 #endif

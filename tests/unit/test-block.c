@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/wait.h>
-#include "hw/pc.h"
+#include "system/machine.h"
 #include "block/block_int.h"
 #include "qapi/qapi-commands.h"
 
