@@ -162,7 +162,7 @@ class RunningVMTests(unittest.TestCase):
                          'VM status: paused\r\n')
         self.assertEqual(self.qmp.cmd(hmc, command_line='c'), '')
         self.assertRegex(self.qmp.cmd(hmc, command_line='info version'),
-                         r'^\d+\.\d+\.\d+ \(ferry\)\r\n$')
+                         r'^7\.2\.0 \(ferry \d+\.\d+\.\d+\)\r\n$')
         self.assertIn('cont|c -- resume emulation\r\n',
                       self.qmp.cmd(hmc, command_line='help'))
         self.assertEqual(self.qmp.cmd(hmc, command_line='frob'),
