@@ -1,6 +1,7 @@
 /*
  * What management tools probe about the machine (qapi/machine.json):
- * target, KVM, machine types, vCPUs, command-line options, TPM models.
+ * target, KVM, machine types, vCPUs, command-line options, TPM models
+ * and types.
  */
 #include "accel/accel.h"
 #include "qapi/qapi-commands.h"
@@ -80,4 +81,9 @@ CommandLineOptionInfoList *qmp_query_command_line_options(GError **errp)
 strList *qmp_query_tpm_models(GError **errp)
 {
     return NULL;    /* ferry has no TPM */
+}
+
+strList *qmp_query_tpm_types(GError **errp)
+{
+    return NULL;
 }

@@ -117,6 +117,7 @@ class Probe(unittest.TestCase):
     def test_command_line_options_and_tpm(self):
         self.assertEqual(self.qmp.cmd('query-command-line-options'), [])
         self.assertEqual(self.qmp.cmd('query-tpm-models'), [])
+        self.assertEqual(self.qmp.cmd('query-tpm-types'), [])
 
     def test_schema_lists_no_absent_feature(self):
         """The schema is a contract: libvirt uses what it lists."""
