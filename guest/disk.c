@@ -507,3 +507,28 @@ void disk_tick(void *opaque, struct wl_report *pending, uint64_t now_ns)
     update_credit(now_ns);
     issue();
 }
+
+/* Rings for what is posted and reaps until nothing is in flight. */
+static void drain(struct wl_report *pending)
+{
+    if (dk->unrung) {
+        reg_write(PVBLK_REG_DOORBELL, 1);
+        dk->unrung = 0;
+    }
+    while (dk->inflight) {
+        reap(pending);
+        cpu_relax();
+    }
+}
+
+void disk_quiesce(struct wl_report *pending)
+{
+    if (!dk) {
+        return;
+    }
+    drain(pending);
+    if (!dk->read_only) {
+        post(0, SLOT_FLUSH, PVBLK_T_FLUSH, 0, 0);   /* every slot is free */
+        drain(pending);
+    }
+}

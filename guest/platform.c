@@ -4,6 +4,7 @@
  * count, the PIT to calibrate the TSC), so one binary runs under both.
  */
 #include "guest/kernel.h"
+#include "guest/power-dev.h"
 
 #define FW_CFG_PORT_SEL   0x510
 #define FW_CFG_PORT_DATA  0x511
@@ -42,6 +43,8 @@ static uint64_t pit_tsc_khz(void)
 void platform_probe(void)
 {
     platform.have_device = mmio_read64(WL_DEV_BASE + WL_REG_ID) == WL_DEV_MAGIC;
+    platform.have_power_button =
+        mmio_read64(POWER_DEV_BASE + POWER_REG_ID) == POWER_DEV_MAGIC;
     if (platform.have_device) {
         platform.ncpus = (unsigned)mmio_read64(WL_DEV_BASE + WL_REG_NR_CPUS);
         platform.tsc_khz = mmio_read64(WL_DEV_BASE + WL_REG_TSC_KHZ);

@@ -6,12 +6,17 @@
  */
 #include "guest/disk.h"
 #include "guest/kernel.h"
+#include "guest/power-dev.h"
+
+/* A poll is an MMIO exit: often enough for a prompt shutdown, no more. */
+#define POWER_POLL_NS 20000000ull
 
 static struct wl_state wl_state;
 static struct wl_cpu wl_cpus[MAX_CPUS];
 static volatile int workload_ready;
 static struct wl_report totals[MAX_CPUS];
 static uint64_t last_print_ns[MAX_CPUS];
+static uint64_t last_power_poll_ns;
 
 static long sys(long nr, const void *arg)
 {
@@ -75,6 +80,39 @@ static void fail(const char *what, const char *arg)
     sys(SYS_PANIC, msg);
 }
 
+/*
+ * The power button was pressed: a clean shutdown.  The disk's writes are
+ * completed and flushed and the last counters reported before the machine
+ * is told to power off; the other vCPUs' unreported rounds are lost with
+ * the machine, as any work a powered-off computer did not save.
+ */
+static __attribute__((noreturn)) void power_off(struct wl_report *pending)
+{
+    sys(SYS_LOG, "ferry-guest: power button pressed, shutting down");
+    disk_quiesce(pending);
+    report(0, pending);
+    mmio_write64(POWER_DEV_BASE + POWER_REG_CONTROL, POWER_CTL_OFF);
+    for (;;) {
+        cpu_relax();    /* the machine goes away (or pauses) under us */
+    }
+}
+
+/* cpu 0, once per round: the disk workload, then the power button. */
+static void tick(void *opaque, struct wl_report *pending, uint64_t now)
+{
+    if (disk_enabled()) {
+        disk_tick(opaque, pending, now);
+    }
+    if (platform.have_power_button &&
+        now - last_power_poll_ns >= POWER_POLL_NS) {
+        last_power_poll_ns = now;
+        if (mmio_read64(POWER_DEV_BASE + POWER_REG_STATUS) &
+            POWER_STATUS_PRESSED) {
+            power_off(pending);
+        }
+    }
+}
+
 /* cpu 0 lays the workload out while the others wait for it. */
 static void setup_workload(void)
 {
@@ -105,7 +143,7 @@ static void setup_workload(void)
         .now_ns = now_ns,
         .report = report,
         .log = log_msg,
-        .tick = disk_enabled() ? disk_tick : 0,
+        .tick = tick,
     };
     snprintf(line, sizeof(line),
              "ferry-guest: %u cpus, %lu MiB RAM, %lu pages under test, "

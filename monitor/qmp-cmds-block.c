@@ -1,8 +1,11 @@
 /*
- * query-block: one entry per top-level block node (a node no filter uses
- * as its child), the way QEMU lists -blockdev nodes: device "" and the
- * device that claimed it as qdev.
+ * The block queries.  query-block: one entry per top-level block node (a
+ * node no filter uses as its child), the way QEMU lists -blockdev nodes:
+ * device "" and the device that claimed it as qdev.
+ * query-named-block-nodes: every node.  query-blockstats: one entry per
+ * disk device, from its counters.  query-jobs: ferry has no block jobs.
  */
+#include "hw/pvblk.h"
 #include "system/machine.h"
 #include "block/block_int.h"
 #include "qapi/qapi-commands.h"
@@ -68,4 +71,63 @@ BlockInfoList *qmp_query_block(GError **errp)
         head = l;
     }
     return head;
+}
+
+BlockDeviceInfoList *qmp_query_named_block_nodes(GError **errp)
+{
+    g_autoptr(GPtrArray) all = bdrv_nodes(machine_block_graph());
+    BlockDeviceInfoList *head = NULL;
+
+    for (guint i = all->len; i-- > 0;) {
+        BlockDeviceInfoList *l = g_new0(BlockDeviceInfoList, 1);
+
+        l->value = block_device_info(g_ptr_array_index(all, i));
+        l->next = head;
+        head = l;
+    }
+    return head;
+}
+
+static BlockDeviceStats *device_stats(const PvblkStats *st)
+{
+    BlockDeviceStats *s = g_new0(BlockDeviceStats, 1);
+
+    s->rd_bytes = st->rd_bytes;
+    s->wr_bytes = st->wr_bytes;
+    s->rd_operations = st->rd_ops;
+    s->wr_operations = st->wr_ops;
+    s->flush_operations = st->flush_ops;
+    s->failed_rd_operations = st->failed_rd;
+    s->failed_wr_operations = st->failed_wr;
+    s->failed_flush_operations = st->failed_flush;
+    return s;
+}
+
+/* Appends to the list whose tail pointer is @opaque. */
+static void add_stats(const char *id, BlockDriverState *bs,
+                      const PvblkStats *st, void *opaque)
+{
+    BlockStatsList ***tail = opaque;
+    BlockStatsList *l = g_new0(BlockStatsList, 1);
+
+    l->value = g_new0(BlockStats, 1);
+    l->value->device = g_strdup("");
+    l->value->qdev = g_strdup(id);
+    l->value->node_name = g_strdup(bdrv_node_name(bs));
+    l->value->stats = device_stats(st);
+    **tail = l;
+    *tail = &l->next;
+}
+
+BlockStatsList *qmp_query_blockstats(GError **errp)
+{
+    BlockStatsList *head = NULL, **tail = &head;
+
+    pvblk_stats_foreach(add_stats, &tail);
+    return head;
+}
+
+JobInfoList *qmp_query_jobs(GError **errp)
+{
+    return NULL;
 }

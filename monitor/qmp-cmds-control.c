@@ -2,7 +2,6 @@
  * Commands about the monitor itself: capabilities negotiation, version,
  * the command list, the schema, quit.
  */
-#include <stdio.h>
 #include <string.h>
 #include "monitor-internal.h"
 #include "util/json.h"
@@ -43,17 +42,25 @@ void qmp_qmp_capabilities(QMPCapabilityList *enable, GError **errp)
     s->negotiated = true;
 }
 
+/*
+ * The QEMU version whose QMP and command-line dialect ferry implements
+ * (docs/qmp.md, "Compatibility level"): clients such as libvirt refuse a
+ * binary older than the QEMU they support, so this is that dialect's
+ * version, not ferry's; "package" carries ferry's own.
+ */
+#define QEMU_DIALECT_MAJOR 7
+#define QEMU_DIALECT_MINOR 2
+#define QEMU_DIALECT_MICRO 0
+
 VersionInfo *qmp_query_version(GError **errp)
 {
     VersionInfo *info = g_new0(VersionInfo, 1);
-    int major = 0, minor = 0, micro = 0;
 
-    sscanf(FERRY_VERSION, "%d.%d.%d", &major, &minor, &micro);
     info->qemu = g_new0(VersionTriple, 1);
-    info->qemu->major = major;
-    info->qemu->minor = minor;
-    info->qemu->micro = micro;
-    info->package = g_strdup("ferry");
+    info->qemu->major = QEMU_DIALECT_MAJOR;
+    info->qemu->minor = QEMU_DIALECT_MINOR;
+    info->qemu->micro = QEMU_DIALECT_MICRO;
+    info->package = g_strdup("ferry " FERRY_VERSION);
     return info;
 }
 

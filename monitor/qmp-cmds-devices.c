@@ -2,9 +2,11 @@
  * query-chardev and qom-list: what libvirt asks of the device
  * model around a migration, answered truthfully for ferry's small one.
  */
+#include <stdio.h>
 #include <string.h>
 #include "ferry/block.h"
 #include "qapi/qapi-commands.h"
+#include "system/cpus.h"
 #include "system/machine.h"
 #include "util/error.h"
 
@@ -37,6 +39,9 @@ ChardevInfoList *qmp_query_chardev(GError **errp)
                            cfg && cfg->serial ? cfg->serial : "null");
 }
 
+/* The vCPUs' QOM type (qom-list-types): KVM runs them with the host's CPUID. */
+#define VCPU_TYPE "host-x86_64-cpu"
+
 static ObjectPropertyInfoList *prop(ObjectPropertyInfoList *next,
                                     const char *name, const char *type)
 {
@@ -64,6 +69,41 @@ static ObjectPropertyInfoList *peripherals(void)
     return l;
 }
 
+/* QEMU puts the vCPUs it creates at start first in /machine/unattached. */
+static ObjectPropertyInfoList *unattached(void)
+{
+    ObjectPropertyInfoList *l = prop(NULL, "type", "string");
+
+    for (unsigned i = cpus_count(); i-- > 0;) {
+        g_autofree char *name = g_strdup_printf("device[%u]", i);
+        l = prop(l, name, "child<" VCPU_TYPE ">");
+    }
+    return l;
+}
+
+/*
+ * A vCPU: /machine/unattached/device[N].  No "feature-words": libvirt
+ * then does not read CPUID through qom-get, which ferry does not have.
+ */
+static bool vcpu_path(const char *path)
+{
+    unsigned index;
+    g_autofree char *canonical = NULL;
+
+    if (sscanf(path, "/machine/unattached/device[%u]", &index) != 1 ||
+        index >= cpus_count()) {
+        return false;
+    }
+    canonical = g_strdup_printf("/machine/unattached/device[%u]", index);
+    return !strcmp(path, canonical);
+}
+
+static ObjectPropertyInfoList *vcpu_props(void)
+{
+    return prop(prop(prop(NULL, "apic-id", "uint32"), "realized", "bool"),
+                "type", "string");
+}
+
 ObjectPropertyInfoList *qmp_qom_list(const char *path, GError **errp)
 {
     static const char *const containers[] = {
@@ -80,6 +120,12 @@ ObjectPropertyInfoList *qmp_qom_list(const char *path, GError **errp)
     }
     if (!strcmp(path, "/machine/peripheral")) {
         return peripherals();
+    }
+    if (!strcmp(path, "/machine/unattached")) {
+        return unattached();
+    }
+    if (vcpu_path(path)) {
+        return vcpu_props();
     }
     for (gsize i = 0; i < G_N_ELEMENTS(containers); i++) {
         if (!strcmp(path, containers[i])) {

@@ -1,5 +1,6 @@
 /*
- * Run-state commands.  The checks in qmp_cont() mirror QEMU's, which
+ * Run-state commands: query-status, stop, cont, system_reset,
+ * system_powerdown.  The checks in qmp_cont() mirror QEMU's, which
  * refuses to run a VM that waits for, or is finishing, a migration, or
  * that shut down or failed.
  */
@@ -45,4 +46,19 @@ void qmp_cont(GError **errp)
     default:
         vm_start(errp);
     }
+}
+
+void qmp_system_reset(GError **errp)
+{
+    if (runstate_get() == RUN_STATE_INMIGRATE) {
+        error_setg(errp, "system_reset: an incoming migration owns the "
+                   "guest's memory");
+        return;
+    }
+    ferry_request_reset(false, "host-qmp-system-reset");
+}
+
+void qmp_system_powerdown(GError **errp)
+{
+    ferry_request_powerdown();
 }

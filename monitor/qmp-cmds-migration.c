@@ -62,13 +62,23 @@ void qmp_migrate_set_capabilities(MigrationCapabilityStatusList *caps,
     ferry_mig_set_capabilities(machine_migration(), caps, errp);
 }
 
+/*
+ * Only the capabilities the core can enable: a client (libvirt) takes a
+ * listed capability as supported and refuses a flag whose capability is
+ * missing (virsh migrate --compressed, --parallel, --zerocopy) before it
+ * starts anything, instead of failing half-way at migrate-set-capabilities.
+ */
 MigrationCapabilityStatusList *qmp_query_migrate_capabilities(GError **errp)
 {
     MigrationCapabilityStatusList *head = NULL;
 
     for (int cap = MIGRATION_CAPABILITY__MAX - 1; cap >= 0; cap--) {
-        MigrationCapabilityStatusList *l =
-            g_new0(MigrationCapabilityStatusList, 1);
+        MigrationCapabilityStatusList *l;
+
+        if (!ferry_mig_capability_supported(cap)) {
+            continue;
+        }
+        l = g_new0(MigrationCapabilityStatusList, 1);
         l->value = g_new0(MigrationCapabilityStatus, 1);
         l->value->capability = (MigrationCapability)cap;
         l->value->state = ferry_mig_capability(machine_migration(), cap);

@@ -1,10 +1,13 @@
 /*
  * Event delivery.  qmp_event_emit() may run on any thread (vCPU threads
  * emit STOP, migration emits status changes): it serialises the event and
- * queues it under a lock; the main loop sends the queue to the clients in
- * emission order.  Even on the main thread delivery waits for the loop,
- * so the reply to a command always precedes the events it caused, as
- * QEMU does for 'quit' and SHUTDOWN.
+ * queues it under a lock.  On the main thread, inside the main loop, the
+ * queue is sent at once, so an event a command causes (MIGRATION setup
+ * for 'migrate', RESUME for 'cont') reaches every client before that
+ * command's reply, as in QEMU: libvirt checks the job right after the
+ * reply.  Events from other threads are sent by the main loop, in
+ * emission order.  Events that QEMU sends after a reply ('quit' and
+ * SHUTDOWN) are emitted later by their own main-loop callback.
  */
 #include "monitor-internal.h"
 #include "util/json.h"
@@ -20,6 +23,15 @@ static bool closed;                     /* lock held */
 static void free_line(gpointer line)
 {
     g_string_free(line, TRUE);
+}
+
+/*
+ * True on the thread running the main loop.  Before the loop runs (start-
+ * up) no client has negotiated yet, so queuing for the loop loses nothing.
+ */
+static bool on_main_loop(void)
+{
+    return g_main_context_is_owner(g_main_context_default());
 }
 
 static gboolean flush_cb(gpointer opaque)
@@ -52,12 +64,15 @@ void qmp_event_emit(const char *name, JsonNode *data)
         g_string_free(line, TRUE);
     } else {
         g_queue_push_tail(&queue, line);
-        if (!flush_scheduled) {
+        if (!flush_scheduled && !on_main_loop()) {
             flush_scheduled = true;
             g_idle_add_full(G_PRIORITY_DEFAULT, flush_cb, NULL, NULL);
         }
     }
     g_mutex_unlock(&lock);
+    if (on_main_loop()) {
+        qmp_event_flush();
+    }
 }
 
 void qmp_event_flush(void)

@@ -3,8 +3,10 @@
  * machine's one migration context, and the VMM table behind it: RAM
  * blocks and dirty log from system/, vCPUs and run state from
  * system/runstate.c, the accelerator state that lives outside the stream,
- * the getfd table and the QMP events.
+ * the getfd table (and inherited descriptors) and the QMP events.
  */
+#include <fcntl.h>
+#include <limits.h>
 #include "accel/accel.h"
 #include "accel/soft.h"
 #include "ferry/block.h"
@@ -185,9 +187,27 @@ static void ferry_migration_event(void *opaque, const FerryMigEvent *ev)
     }
 }
 
+/*
+ * fd:NAME is a descriptor received with getfd or, as QEMU takes it, the
+ * number of one the process inherited: `virsh restore` passes its image
+ * and sends migrate-incoming fd:25.  getfd refuses names that start with
+ * a digit, so the two cannot be confused.  Like a getfd one, the
+ * descriptor now belongs to the migration, which closes it.
+ */
 static int ferry_fd_lookup(void *opaque, const char *name, GError **errp)
 {
-    return monitor_fd_take(name, errp);
+    guint64 fd;
+
+    if (!g_ascii_isdigit(name[0])) {
+        return monitor_fd_take(name, errp);
+    }
+    if (!g_ascii_string_to_unsigned(name, 10, 0, INT_MAX, &fd, NULL) ||
+        fcntl((int)fd, F_GETFD) < 0) {
+        error_setg(errp, "'%s' is not an open file descriptor of this "
+                   "process", name);
+        return -1;
+    }
+    return (int)fd;
 }
 
 static const FerryMigVMM ferry_vmm = {

@@ -3,11 +3,11 @@
  * runstate_set() refuses and logs anything else.  Only the main thread
  * changes the state; other threads may read it.
  */
+#include "hw/pc.h"
 #include "system/machine.h"
 #include "ferry/block.h"
 #include "system/runstate.h"
 #include "system/cpus.h"
-#include "monitor/monitor.h"
 #include "qapi/qapi-events.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -45,12 +45,15 @@ static const RunStateTransition transitions[] = {
     { RUN_STATE_INTERNAL_ERROR, RUN_STATE_RUNNING },
     { RUN_STATE_GUEST_PANICKED, RUN_STATE_PAUSED },
     { RUN_STATE_GUEST_PANICKED, RUN_STATE_RUNNING },
+    /* a reset of a VM that is not running leaves it in prelaunch (QEMU) */
+    { RUN_STATE_PAUSED, RUN_STATE_PRELAUNCH },
+    { RUN_STATE_POSTMIGRATE, RUN_STATE_PRELAUNCH },
+    { RUN_STATE_SHUTDOWN, RUN_STATE_PRELAUNCH },
+    { RUN_STATE_INTERNAL_ERROR, RUN_STATE_PRELAUNCH },
+    { RUN_STATE_GUEST_PANICKED, RUN_STATE_PRELAUNCH },
 };
 
 static RunState current = RUN_STATE_PRELAUNCH;
-static int exit_status;
-static bool shutdown_requested;
-static GMainLoop *main_loop;
 
 RunState runstate_get(void)
 {
@@ -128,52 +131,18 @@ bool vm_start(GError **errp)
     return true;
 }
 
-static gboolean quit_main_loop(gpointer opaque)
+bool vm_reset(GError **errp)
 {
-    if (main_loop) {
-        g_main_loop_quit(main_loop);
+    bool running = runstate_is_running();
+
+    if (!pc_machine_reset(errp)) {
+        return false;
     }
-    return G_SOURCE_REMOVE;
-}
-
-void ferry_request_shutdown(bool guest, const char *reason)
-{
-    int cause = ShutdownCause_lookup(reason);
-
-    if (shutdown_requested) {
-        return;
+    if (!running) {
+        return runstate_set(RUN_STATE_PRELAUNCH, errp);
     }
-    shutdown_requested = true;
-    ferry_log("shutdown requested: %s", reason);
-    qapi_event_send_shutdown(guest, cause < 0 ? SHUTDOWN_CAUSE_NONE : cause);
-    /* Low priority, so the reply to `quit` and the event leave first. */
-    g_idle_add_full(G_PRIORITY_LOW, quit_main_loop, NULL, NULL);
-}
-
-void ferry_exit_with(int status, const char *why)
-{
-    ferry_log("exiting with status %d: %s", status, why);
-    exit_status = status;
-    if (main_loop) {
-        g_main_loop_quit(main_loop);
-    }
-}
-
-int ferry_exit_status(void)
-{
-    return exit_status;
-}
-
-bool ferry_shutdown_requested(void)
-{
-    return shutdown_requested;
-}
-
-void ferry_main_loop_run(void)
-{
-    main_loop = g_main_loop_new(NULL, FALSE);
-    if (!shutdown_requested) {
-        g_main_loop_run(main_loop);
-    }
-    g_clear_pointer(&main_loop, g_main_loop_unref);
+    bql_lock();
+    cpus_resume_all();
+    bql_unlock();
+    return true;
 }

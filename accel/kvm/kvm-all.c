@@ -226,6 +226,7 @@ const AccelOps kvm_accel_ops = {
     .vcpu_init = kvm_vcpu_init,
     .vcpu_destroy = kvm_vcpu_destroy,
     .boot = kvm_boot,
+    .reset = kvm_reset,
     .vcpu_run = kvm_vcpu_run,
     .vcpu_kick = kvm_vcpu_kick,
     .vcpu_kick_clear = kvm_vcpu_kick_clear,

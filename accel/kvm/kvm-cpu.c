@@ -66,6 +66,9 @@ void kvm_vcpu_destroy(CPUState *cpu)
 {
     KVMCPU *kc = cpu->accel;
 
+    if (cpu->index == 0) {
+        kvm_reset_cleanup();    /* the machine's vCPUs are going away */
+    }
     if (!kc) {
         return;
     }
@@ -96,6 +99,10 @@ bool kvm_boot(CPUState *bsp, const BootEntry *boot, GError **errp)
     struct kvm_regs regs = {
         .rax = 0x2BADB002, .rbx = boot->mbi, .rip = boot->entry, .rflags = 2,
     };
+
+    if (!kvm_reset_capture(errp)) {
+        return false;
+    }
 
     if (ioctl(kc->fd, KVM_GET_SREGS, &sregs) < 0) {
         error_setg_errno(errp, errno, "KVM_GET_SREGS");

@@ -27,5 +27,9 @@ bool kvm_boot(CPUState *bsp, const BootEntry *boot, GError **errp);
 VCPUExit kvm_vcpu_run(CPUState *cpu);
 void kvm_vcpu_kick(CPUState *cpu);
 void kvm_vcpu_kick_clear(CPUState *cpu);
+/* kvm-reset.c: the power-on state, captured before the guest first runs. */
+bool kvm_reset_capture(GError **errp);
+bool kvm_reset(GError **errp);
+void kvm_reset_cleanup(void);
 
 #endif

@@ -11,6 +11,7 @@
 #include "ferry/migration.h"
 #include "ferry/block.h"
 #include "guest/pvblk-dev.h"
+#include "hw/pvblk.h"
 
 typedef struct PvblkState {
     /* Migrated (pvblk-vmstate.c) */
@@ -32,6 +33,7 @@ typedef struct PvblkState {
     unsigned inflight;          /* submitted, used entry not yet written */
     uint32_t ring_epoch;        /* bumped when the ring is replaced */
     uint64_t nr_reads, nr_writes, nr_flushes, nr_errors;
+    PvblkStats stats;           /* completed requests (query-blockstats) */
 } PvblkState;
 
 /* The node's size in sectors; updates s->capacity when the node knows it

@@ -139,6 +139,28 @@ static void req_free(PvblkReq *req)
     g_free(req);
 }
 
+/* Caller holds s->lock. */
+static void account(PvblkState *s, const PvblkReq *req, bool ok)
+{
+    PvblkStats *st = &s->stats;
+
+    if (req->type == PVBLK_T_READ && ok) {
+        st->rd_ops++;
+        st->rd_bytes += req->bytes;
+    } else if (req->type == PVBLK_T_READ) {
+        st->failed_rd++;
+    } else if (req->type == PVBLK_T_WRITE && ok) {
+        st->wr_ops++;
+        st->wr_bytes += req->bytes;
+    } else if (req->type == PVBLK_T_WRITE) {
+        st->failed_wr++;
+    } else if (ok) {
+        st->flush_ops++;
+    } else {
+        st->failed_flush++;
+    }
+}
+
 /* The completion thread: the read data, then the used entry. */
 static void pvblk_finish(gpointer data, gpointer unused)
 {
@@ -151,6 +173,7 @@ static void pvblk_finish(gpointer data, gpointer unused)
         status = PVBLK_S_INVAL;
     }
     g_mutex_lock(&s->lock);
+    account(s, req, status == PVBLK_S_OK);
     /* A request of a ring the guest has since replaced has nowhere to go. */
     if (req->epoch == s->ring_epoch && s->ring_gpa) {
         push_used(s, req->id, status);
@@ -535,6 +558,21 @@ void pvblk_drain_all(void)
 {
     for (unsigned i = 0; i < nr_devs; i++) {
         pvblk_drain(devs[i]);
+    }
+}
+
+void pvblk_stats_foreach(void (*fn)(const char *id, BlockDriverState *bs,
+                                    const PvblkStats *st, void *opaque),
+                         void *opaque)
+{
+    for (unsigned i = 0; i < nr_devs; i++) {
+        PvblkState *s = devs[i];
+        PvblkStats st;
+
+        g_mutex_lock(&s->lock);
+        st = s->stats;
+        g_mutex_unlock(&s->lock);
+        fn(s->id, s->bs, &st, opaque);
     }
 }
 

@@ -9,6 +9,7 @@
 #include "ferry/block.h"
 #include "hw/multiboot.h"
 #include "hw/pc.h"
+#include "hw/power-button.h"
 #include "hw/pvblk.h"
 #include "hw/serial.h"
 #include "hw/workload.h"
@@ -88,10 +89,21 @@ static bool pc_block_init(const MachineConfig *cfg, GError **errp)
     return cfg->incoming || bdrv_activate_all(machine_block_graph(), errp);
 }
 
+/* Loads the kernel (the soft accelerator runs none) and enters it. */
+static bool pc_boot(const MachineConfig *cfg, const AccelOps *accel,
+                    GError **errp)
+{
+    BootEntry entry = { .cmdline = cfg->append };
+
+    if (accel != &soft_accel_ops && !pc_load_kernel(cfg, &entry, errp)) {
+        return false;
+    }
+    return accel->boot(cpu_get(0), &entry, errp);
+}
+
 bool pc_machine_init(const MachineConfig *cfg, GError **errp)
 {
     const AccelOps *accel = accel_select(cfg->accel, errp);
-    BootEntry entry = { .cmdline = cfg->append };
 
     if (!accel || !machine_migration_init(errp)) {
         return false;
@@ -108,6 +120,7 @@ bool pc_machine_init(const MachineConfig *cfg, GError **errp)
     dirty_log_register(accel->dirty_log);
     if (!serial_init(cfg->serial, errp) ||
         !workload_dev_init(cfg->smp, errp) ||
+        !power_button_init(errp) ||
         !pc_block_init(cfg, errp) ||
         !cpus_create(accel, cfg->smp, errp)) {
         return false;
@@ -116,10 +129,32 @@ bool pc_machine_init(const MachineConfig *cfg, GError **errp)
         !kvm_vmstate_register(machine_migration(), errp)) {
         return false;
     }
-    if (accel != &soft_accel_ops && !pc_load_kernel(cfg, &entry, errp)) {
+    return pc_boot(cfg, accel, errp);
+}
+
+/*
+ * As QEMU's pc machine resets: vCPUs and devices to their power-on
+ * state, the kernel loaded again, RAM otherwise kept.  Disk requests in
+ * flight complete first, so none lands in the new boot's memory.  The
+ * guest boots again (its workload counts a second boot).
+ */
+bool pc_machine_reset(GError **errp)
+{
+    const AccelOps *accel = accel_current();
+
+    bql_lock();
+    cpus_pause_all();
+    for (unsigned i = 0; i < cpus_count(); i++) {
+        cpu_get(i)->halted = false;
+    }
+    bql_unlock();
+    pvblk_drain_all();
+    power_button_reset();
+    if ((accel->reset && !accel->reset(errp)) ||
+        !pc_boot(current_config, accel, errp)) {
         return false;
     }
-    return accel->boot(cpu_get(0), &entry, errp);
+    return true;
 }
 
 void pc_machine_cleanup(void)

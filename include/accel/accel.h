@@ -38,6 +38,9 @@ typedef struct AccelOps {
     void (*vcpu_destroy)(CPUState *cpu);
     /* Sets the boot processor's entry state (after RAM is loaded). */
     bool (*boot)(CPUState *bsp, const BootEntry *boot, GError **errp);
+    /* Puts every parked vCPU back in its power-on state, before boot is
+     * called again (optional: boot alone starts over). */
+    bool (*reset)(GError **errp);
     /* Runs guest code until kicked or the guest halts. */
     VCPUExit (*vcpu_run)(CPUState *cpu);
     /* Makes vcpu_run return soon; called with the BQL held. */

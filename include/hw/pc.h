@@ -12,5 +12,12 @@
  */
 bool pc_machine_init(const MachineConfig *cfg, GError **errp);
 void pc_machine_cleanup(void);
+/*
+ * Resets the machine (system_reset, a guest reset): pauses the vCPUs,
+ * puts them and the devices back to their power-on state and loads the
+ * kernel again.  The vCPUs stay paused: the caller resumes them.  Main
+ * thread.
+ */
+bool pc_machine_reset(GError **errp);
 
 #endif

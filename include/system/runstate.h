@@ -18,10 +18,33 @@ bool runstate_set(RunState new_state, GError **errp);
 bool vm_stop(RunState state, GError **errp);
 /* Resumes every vCPU and enters running. */
 bool vm_start(GError **errp);
+/*
+ * Resets the machine (hw/pc.h); a running VM runs on, any other enters
+ * prelaunch, as in QEMU, so that 'cont' starts the new boot.
+ */
+bool vm_reset(GError **errp);
 
-/* Asks the main loop to exit; emits SHUTDOWN {guest, reason}. */
+/*
+ * Requests, from any thread, that the main loop acts on in a callback of
+ * its own (system/shutdown.c), after the reply to the command that asked.
+ * @reason is a ShutdownCause name ("host-qmp-quit", "guest-shutdown").
+ *
+ * Shutdown: emits SHUTDOWN {guest, reason} and ends the main loop; a
+ * guest's power-off with runstate_set_no_shutdown(true) pauses the VM in
+ * state 'shutdown' instead.
+ */
 void ferry_request_shutdown(bool guest, const char *reason);
 bool ferry_shutdown_requested(void);
+/* Reset: resets the machine and emits RESET {guest, reason}; with
+ * runstate_set_no_reboot(true) it is a shutdown instead. */
+void ferry_request_reset(bool guest, const char *reason);
+/* The power button: emits POWERDOWN and presses the paravirtual button
+ * the guest polls (hw/power-button.h); the guest decides what to do. */
+void ferry_request_powerdown(void);
+
+/* -no-shutdown, -no-reboot: call before the main loop runs. */
+void runstate_set_no_shutdown(bool pause);
+void runstate_set_no_reboot(bool exit);
 
 /*
  * Ends the process with @status once the main loop returns (a failed

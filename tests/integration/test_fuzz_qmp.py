@@ -16,7 +16,7 @@ from pylib.vm import FerryVM, default_accel  # noqa: E402
 SEED = int(os.environ.get('FERRY_FUZZ_SEED', '20261122'))
 ROUNDS = int(os.environ.get('FERRY_FUZZ_ROUNDS', '300'))
 # Commands whose success would end the test rather than exercise a parser.
-SPARE = {'quit'}
+SPARE = {'quit', 'system_powerdown'}
 
 VALID = [
     b'{"execute": "query-status"}',

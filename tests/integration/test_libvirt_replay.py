@@ -21,6 +21,9 @@ substituted or added:
   max-bandwidth, a migrate-set-parameters {max-bandwidth: 32M} is inserted
   before migrate so the migration is still running when cancelled (04's
   recording sets 2 MiB/s itself, so nothing is inserted there today);
+- migrate-set-capabilities names only the capabilities ferry's
+  query-migrate-capabilities lists, as libvirt builds it from that list
+  (ferry lists only what it can enable; QEMU 7.2 listed more);
 - when the recorded parameter restore (QEMU's values, QEMU's members) is
   refused, the restore libvirt would really send to ferry (the recorded
   members ferry reports, with ferry's saved values) is sent after it.
@@ -296,6 +299,8 @@ class Replay:
                 migrate_started.add(side)
                 if cancel_scenario:
                     self._maybe_slow_down(send)
+            elif name == 'migrate-set-capabilities':
+                args = self._capabilities_for_ferry(side, args)
             reply = self.execute(side, name, args, send.id, fds)
             if sock is not None:
                 sock.close()        # ferry holds its own copy now
@@ -329,6 +334,29 @@ class Replay:
         if 'error' in reply:
             self.diffs.append(('restore', f'{side} migrate-set-parameters '
                                f'{args}: {json.dumps(reply)}'))
+
+    def _capabilities_for_ferry(self, side, args):
+        """libvirt names in migrate-set-capabilities only the capabilities
+        that query-migrate-capabilities listed (qemuMigrationParamsApply).
+        The recording was made against QEMU 7.2's longer list; against
+        ferry, which lists only what it can enable, libvirt would send the
+        recorded list cut to ferry's: send that.  A capability libvirt
+        turned on that ferry does not list would make libvirt refuse the
+        migration before it starts: a difference."""
+        kept = [c for c in args['capabilities']
+                if c['capability'] in self.ferry_caps]
+        dropped = [c['capability'] for c in args['capabilities']
+                   if c['capability'] not in self.ferry_caps]
+        for c in args['capabilities']:
+            if c['state'] and c['capability'] not in self.ferry_caps:
+                self.diffs.append(('capabilities', f'{side}: libvirt enabled '
+                                   f'{c["capability"]}, which ferry\'s '
+                                   'query-migrate-capabilities does not list'))
+        if dropped:
+            self.notes.append(f'{side} migrate-set-capabilities: left out '
+                              f'{dropped} (not listed by ferry, so libvirt '
+                              'would not name them)')
+        return dict(args, capabilities=kept)
 
     def _maybe_slow_down(self, send):
         part = self.conv.side('source')
@@ -372,12 +400,6 @@ class Replay:
                     self.diffs.append(('query-migrate-parameters',
                                        f'{where}: member {k} missing '
                                        f'(recorded {rec.value[k]!r})'))
-        elif send.name == 'migrate-set-capabilities':
-            for c in send.arguments['capabilities']:
-                if c['capability'] not in self.ferry_caps:
-                    self.diffs.append(('capabilities', f'{where}: '
-                                       f'{c["capability"]} not in ferry\'s '
-                                       'query-migrate-capabilities'))
 
     def _compare_query_migrate(self, where, rec, got, job_started):
         if rec is None:

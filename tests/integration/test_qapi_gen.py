@@ -309,9 +309,11 @@ class GeneratorTests(unittest.TestCase):
         out = self.gen_c(os.path.join(ROOT, 'qapi', 'qapi-schema.json'))
         modules = sorted(f[len('qapi-types-'):-2] for f in os.listdir(out)
                          if f.startswith('qapi-types-') and f.endswith('.c'))
-        self.assertEqual(modules, ['control', 'devices', 'ferry',
-                                   'introspect', 'migration', 'misc',
-                                   'run-state'])
+        # one module per schema file the main one includes
+        self.assertEqual(modules, sorted(
+            f[:-len('.json')] for f in os.listdir(os.path.join(ROOT, 'qapi'))
+            if f.endswith('.json') and f != 'qapi-schema.json'))
+        self.assertIn('migration', modules)
         builtin = re.findall(r'void (qapi_free_\w+List)\(', self.read(
             os.path.join(out, 'qapi-builtin-types.h')))
         allowed = {'g_free', 'g_strdup', 'qapi_enum_str', 'qapi_enum_lookup',

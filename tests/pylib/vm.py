@@ -111,8 +111,11 @@ class FerryVM:
 
     def __init__(self, extra_args=(), accel=None, mem='512M', smp=1,
                  append=None, paused=False, name=None,
-                 start_timeout=START_TIMEOUT):
+                 start_timeout=START_TIMEOUT, pass_fds=()):
+        """@pass_fds: descriptors ferry inherits under the same numbers
+        (as libvirt hands over a saved image)."""
         self.proc = None
+        self.pass_fds = tuple(pass_fds)
         self.qmp = None
         self._clients = []
         self._files = []
@@ -156,7 +159,8 @@ class FerryVM:
         self._files += [out, err]
         # cwd: relative paths in extra_args land in the temp dir
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
-                                     stdout=out, stderr=err, cwd=self.tmpdir)
+                                     stdout=out, stderr=err, cwd=self.tmpdir,
+                                     pass_fds=self.pass_fds)
 
     def _died(self):
         return RuntimeError(

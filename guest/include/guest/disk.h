@@ -27,5 +27,10 @@ bool disk_setup(const char *cmdline, const struct wl_range *ram,
 bool disk_enabled(void);
 /* The wl_ops.tick hook: reap completions, then post within the budget. */
 void disk_tick(void *opaque, struct wl_report *pending, uint64_t now_ns);
+/*
+ * Ends the disk workload for a clean power-off: every request posted is
+ * submitted and completed, then a flush makes the writes durable.
+ */
+void disk_quiesce(struct wl_report *pending);
 
 #endif

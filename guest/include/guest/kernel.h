@@ -84,6 +84,7 @@ unsigned smp_start_aps(unsigned wanted);
 /* platform.c */
 struct platform {
     int have_device;
+    int have_power_button;      /* ferry's, guest/power-dev.h */
     unsigned ncpus;
     uint64_t tsc_khz;
     uint64_t ns_mult;           /* ns = (tsc * ns_mult) >> 32 */
