@@ -51,6 +51,9 @@ static RunState current = RUN_STATE_PRELAUNCH;
 static int exit_status;
 static bool shutdown_requested;
 static GMainLoop *main_loop;
+/* -no-reboot, -no-shutdown, and who can reset the machine (main thread) */
+static bool no_reboot, no_shutdown;
+static RunStateResetFn *reset_fn;
 
 RunState runstate_get(void)
 {
@@ -148,6 +151,73 @@ void ferry_request_shutdown(bool guest, const char *reason)
     qapi_event_send_shutdown(guest, cause < 0 ? SHUTDOWN_CAUSE_NONE : cause);
     /* Low priority, so the reply to `quit` and the event leave first. */
     g_idle_add_full(G_PRIORITY_LOW, quit_main_loop, NULL, NULL);
+}
+
+void runstate_set_actions(bool reboot_exits, bool shutdown_pauses)
+{
+    no_reboot = reboot_exits;
+    no_shutdown = shutdown_pauses;
+}
+
+void runstate_set_reset_fn(RunStateResetFn *fn)
+{
+    reset_fn = fn;
+}
+
+/* QEMU's rule: the guest-* causes are the guest's doing. */
+static bool caused_by_guest(ShutdownCause cause)
+{
+    return cause == SHUTDOWN_CAUSE_GUEST_SHUTDOWN ||
+           cause == SHUTDOWN_CAUSE_GUEST_RESET ||
+           cause == SHUTDOWN_CAUSE_GUEST_PANIC;
+}
+
+/* -no-shutdown keeps the process, paused in 'shutdown', for its manager. */
+static void shutdown_by(ShutdownCause cause)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!no_shutdown) {
+        ferry_request_shutdown(caused_by_guest(cause), ShutdownCause_str(cause));
+        return;
+    }
+    ferry_log("shutdown requested: %s; pausing (-no-shutdown)",
+              ShutdownCause_str(cause));
+    qapi_event_send_shutdown(caused_by_guest(cause), cause);
+    if (!vm_stop(RUN_STATE_SHUTDOWN, &err)) {
+        ferry_log("shutdown: %s", err->message);
+    }
+}
+
+static gboolean do_guest_shutdown(gpointer opaque)
+{
+    shutdown_by(GPOINTER_TO_INT(opaque));
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean do_reset(gpointer opaque)
+{
+    ShutdownCause cause = GPOINTER_TO_INT(opaque);
+
+    if (no_reboot) {
+        shutdown_by(cause);
+    } else if (reset_fn) {
+        reset_fn(cause);
+    } else {
+        ferry_log("reset requested (%s): ferry cannot reset the machine; "
+                  "the vCPU stays stopped", ShutdownCause_str(cause));
+    }
+    return G_SOURCE_REMOVE;
+}
+
+void runstate_request_reset(ShutdownCause cause)
+{
+    g_idle_add(do_reset, GINT_TO_POINTER(cause));
+}
+
+void runstate_request_shutdown(ShutdownCause cause)
+{
+    g_idle_add(do_guest_shutdown, GINT_TO_POINTER(cause));
 }
 
 void ferry_exit_with(int status, const char *why)

@@ -15,6 +15,7 @@
 #include "kvm-internal.h"
 #include "system/cpus.h"
 #include "system/ioport.h"
+#include "system/runstate.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -169,6 +170,8 @@ VCPUExit kvm_vcpu_run(CPUState *cpu)
         case KVM_EXIT_HLT:
             return guest_gone(cpu, "guest halted");
         case KVM_EXIT_SHUTDOWN:
+            /* A triple fault resets a PC (or ends ferry with -no-reboot) */
+            runstate_request_reset(SHUTDOWN_CAUSE_GUEST_RESET);
             return guest_gone(cpu, "guest triple fault");
         case KVM_EXIT_FAIL_ENTRY:
             return guest_gone(cpu, "KVM entry failed");
