@@ -1,8 +1,9 @@
 /*
- * -serial, -chardev, -mon and -add-fd.  -chardev and -mon are kept as
- * given: the chardev layer (chardev/) and the monitor parse them when the
- * machine is built, where their ids are resolved.  -add-fd is parsed here
- * and its descriptor checked at machine init (util/fdset.h).
+ * -serial and -add-fd.  (-chardev and -mon are kept as given, like
+ * -device, by options.c: the chardev layer (chardev/) and the monitor
+ * parse them when the machine is built, where their ids are resolved.)
+ * -add-fd is parsed here and its descriptor checked at machine init
+ * (util/fdset.h).
  */
 #include <string.h>
 #include "options-internal.h"
@@ -34,29 +35,6 @@ bool opt_serial(MachineConfig *cfg, const char *opt, const char *arg,
     }
     option_set_str(&cfg->serial, arg);
     return true;
-}
-
-static bool add_spec(GPtrArray *list, const char *opt, const char *arg,
-                     GError **errp)
-{
-    if (!*arg) {
-        error_setg(errp, "%s: requires a non-empty argument", opt);
-        return false;
-    }
-    g_ptr_array_add(list, g_strdup(arg));
-    return true;
-}
-
-bool opt_chardev(MachineConfig *cfg, const char *opt, const char *arg,
-                 GError **errp)
-{
-    return add_spec(cfg->chardevs, opt, arg, errp);
-}
-
-bool opt_mon(MachineConfig *cfg, const char *opt, const char *arg,
-             GError **errp)
-{
-    return add_spec(cfg->mons, opt, arg, errp);
 }
 
 void add_fd_config_free(AddFdConfig *a)

@@ -43,11 +43,13 @@ bool options_check_machine(MachineConfig *cfg, GError **errp);
 
 /* options-object.c */
 OptionHandler opt_object;
+/* -machine memory-backend= against the -object list and -m (at the end). */
+bool options_check_objects(MachineConfig *cfg, GError **errp);
 void object_config_free(ObjectConfig *obj);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ObjectConfig, object_config_free)
 
 /* options-char.c */
-OptionHandler opt_serial, opt_chardev, opt_mon, opt_add_fd;
+OptionHandler opt_serial, opt_add_fd;
 void add_fd_config_free(AddFdConfig *a);
 
 /* options-host.c: what changes how the process runs */

@@ -318,58 +318,6 @@ bool opt_smp(MachineConfig *cfg, const char *opt, const char *arg,
 
 /* --- the whole command line ------------------------------------------- */
 
-static ObjectConfig *find_object(const MachineConfig *cfg, const char *id)
-{
-    for (guint i = 0; i < cfg->objects->len; i++) {
-        ObjectConfig *obj = g_ptr_array_index(cfg->objects, i);
-
-        if (!strcmp(obj->id, id)) {
-            return obj;
-        }
-    }
-    return NULL;
-}
-
-/*
- * The memory backend is the guest's RAM (libvirt sends it because
- * query-machines names pc.ram as the default RAM id): ferry has no NUMA,
- * so a backend -machine does not name would be memory nobody uses.
- */
-static bool check_memory_backend(MachineConfig *cfg, GError **errp)
-{
-    ObjectConfig *ram = NULL;
-
-    if (cfg->memory_backend) {
-        ram = find_object(cfg, cfg->memory_backend);
-        if (!ram || ram->secret) {
-            error_setg(errp, "-machine: memory-backend '%s' is not a "
-                       "memory-backend-ram -object", cfg->memory_backend);
-            return false;
-        }
-    }
-    for (guint i = 0; i < cfg->objects->len; i++) {
-        ObjectConfig *obj = g_ptr_array_index(cfg->objects, i);
-
-        if (!obj->secret && obj != ram) {
-            error_setg(errp, "-object: memory backend '%s' is not used "
-                       "(ferry has no NUMA): name it with -machine "
-                       "memory-backend=%s", obj->id, obj->id);
-            return false;
-        }
-    }
-    if (ram && cfg->ram_size_set && ram->size != cfg->ram_size) {
-        error_setg(errp, "-object: memory backend '%s' has size %" G_GUINT64_FORMAT
-                   " but -m is %" G_GUINT64_FORMAT " bytes: it is the guest's "
-                   "RAM, the two must match", ram->id, ram->size,
-                   cfg->ram_size);
-        return false;
-    }
-    if (ram) {
-        cfg->ram_size = ram->size;
-    }
-    return true;
-}
-
 /* -machine none has no guest: options that need one are mistakes. */
 static bool check_none_machine(const MachineConfig *cfg, GError **errp)
 {
@@ -395,5 +343,5 @@ bool options_check_machine(MachineConfig *cfg, GError **errp)
     if (cfg->machine_accel) {
         cfg->accel = g_steal_pointer(&cfg->machine_accel);
     }
-    return check_none_machine(cfg, errp) && check_memory_backend(cfg, errp);
+    return check_none_machine(cfg, errp) && options_check_objects(cfg, errp);
 }

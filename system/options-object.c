@@ -113,16 +113,24 @@ static bool secret(ObjectConfig *obj, const char *opt, const Keyval *kv,
     return true;
 }
 
+static ObjectConfig *find_object(const MachineConfig *cfg, const char *id)
+{
+    for (guint i = 0; i < cfg->objects->len; i++) {
+        ObjectConfig *obj = g_ptr_array_index(cfg->objects, i);
+
+        if (!strcmp(obj->id, id)) {
+            return obj;
+        }
+    }
+    return NULL;
+}
+
 static bool object_unique(const MachineConfig *cfg, const char *opt,
                           const char *id, GError **errp)
 {
-    for (guint i = 0; i < cfg->objects->len; i++) {
-        ObjectConfig *other = g_ptr_array_index(cfg->objects, i);
-
-        if (!strcmp(other->id, id)) {
-            error_setg(errp, "%s: duplicate object id '%s'", opt, id);
-            return false;
-        }
+    if (find_object(cfg, id)) {
+        error_setg(errp, "%s: duplicate object id '%s'", opt, id);
+        return false;
     }
     return true;
 }
@@ -161,4 +169,46 @@ bool opt_object(MachineConfig *cfg, const char *opt, const char *arg,
         g_ptr_array_add(cfg->objects, g_steal_pointer(&obj));
     }
     return ok;
+}
+
+/* --- the memory backend against -machine and -m ---------------------- */
+
+/*
+ * The memory backend is the guest's RAM (libvirt sends it because
+ * query-machines names pc.ram as the default RAM id): ferry has no NUMA,
+ * so a backend -machine does not name would be memory nobody uses.
+ */
+bool options_check_objects(MachineConfig *cfg, GError **errp)
+{
+    ObjectConfig *ram = NULL;
+
+    if (cfg->memory_backend) {
+        ram = find_object(cfg, cfg->memory_backend);
+        if (!ram || ram->secret) {
+            error_setg(errp, "-machine: memory-backend '%s' is not a "
+                       "memory-backend-ram -object", cfg->memory_backend);
+            return false;
+        }
+    }
+    for (guint i = 0; i < cfg->objects->len; i++) {
+        ObjectConfig *obj = g_ptr_array_index(cfg->objects, i);
+
+        if (!obj->secret && obj != ram) {
+            error_setg(errp, "-object: memory backend '%s' is not used "
+                       "(ferry has no NUMA): name it with -machine "
+                       "memory-backend=%s", obj->id, obj->id);
+            return false;
+        }
+    }
+    if (ram && cfg->ram_size_set && ram->size != cfg->ram_size) {
+        error_setg(errp, "-object: memory backend '%s' has size %"
+                   G_GUINT64_FORMAT " but -m is %" G_GUINT64_FORMAT " bytes: "
+                   "it is the guest's RAM, the two must match", ram->id,
+                   ram->size, cfg->ram_size);
+        return false;
+    }
+    if (ram) {
+        cfg->ram_size = ram->size;
+    }
+    return true;
 }

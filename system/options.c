@@ -103,6 +103,8 @@ static bool set_nonempty(char **dst, const char *opt, const char *arg,
 LIST_OPTION(opt_qmp, qmp)
 LIST_OPTION(opt_blockdev, blockdevs)
 LIST_OPTION(opt_device, devices)
+LIST_OPTION(opt_chardev, chardevs)
+LIST_OPTION(opt_mon, mons)
 
 /* Options that store a non-empty string as given, in @field. */
 #define STRING_OPTION(fn, field)                                            \
@@ -140,18 +142,21 @@ static bool opt_append(MachineConfig *cfg, const char *opt, const char *arg,
 }
 
 static const OptionDef options[] = {
-    { "name", "[guest=]NAME[,debug-threads=on][,process=P]", opt_name,
-      "name of the guest; debug-threads=on names vCPU threads as QEMU does" },
+    { "name", "[guest=]NAME,...", opt_name,
+      "name of the guest; debug-threads=on names vCPU threads as QEMU does, "
+      "process=P the process" },
     { "uuid", "UUID", opt_uuid, "the guest's UUID (kept for management)" },
-    { "machine", "[type=]TYPE[,accel=A[:A...]][,memory-backend=ID]...",
-      opt_machine, "pc-i440fx-7.2 (alias pc, the default) or none (no guest)" },
+    { "machine", "[type=]TYPE,...", opt_machine,
+      "pc-i440fx-7.2 (alias pc, the default) or none (no guest); "
+      "accel=A[:A...], memory-backend=ID, dump-guest-core=off, usb=off" },
     { "m", "[size=]SIZE", opt_m,
       "guest RAM, e.g. 512M or 4G; a plain number is MiB (default 128M)" },
     { "object", "TYPE,id=ID,...", opt_object,
       "memory-backend-ram,id=ID,size=SIZE (the -m RAM) or "
       "secret,id=ID,file=F|data=D (repeatable)" },
-    { "smp", "[cpus=]N[,sockets=S,dies=D,cores=C,threads=T,maxcpus=N]",
-      opt_smp, "number of vCPUs, 1 to 64 (default 1)" },
+    { "smp", "[cpus=]N,...", opt_smp,
+      "number of vCPUs, 1 to 64 (default 1); sockets=, dies=, cores=, "
+      "threads=, maxcpus= (equal to N)" },
     { "accel", "kvm|tcg|soft", opt_accel,
       "accelerator, tcg meaning soft; repeat to give fallbacks "
       "(default kvm when /dev/kvm is usable)" },
@@ -164,18 +169,19 @@ static const OptionDef options[] = {
     { "chardev", "BACKEND,id=ID,...", opt_chardev,
       "socket,path=P|fd=N,server=on,wait=off; file,path=P[,append=on]; "
       "pty; null; stdio (repeatable)" },
-    { "mon", "chardev=ID[,mode=control|readline]", opt_mon,
-      "a monitor on a socket chardev, one client at a time (repeatable)" },
-    { "add-fd", "fd=N,set=M[,opaque=S]", opt_add_fd,
+    { "mon", "chardev=ID,...", opt_mon,
+      "a monitor (mode=control for QMP, readline for HMP) on a socket "
+      "chardev, one client at a time (repeatable)" },
+    { "add-fd", "fd=N,set=M,...", opt_add_fd,
       "puts inherited fd N in fd set M, opened as /dev/fdset/M (repeatable)" },
     { "blockdev", "driver=DRV,node-name=NAME,...", opt_blockdev,
       "a block node: driver=file,filename=PATH[,cache.direct=on]"
       "[,aio=io_uring|threads], driver=http,url=URL, or "
       "driver=blkdelay,file=NODE[,attach-latency-ms=N][,io-latency-us=N] "
       "(repeatable)" },
-    { "device", "pvblk,drive=NODE,id=ID | isa-serial,chardev=ID", opt_device,
-      "a paravirtual disk on block node NODE, or COM1 on a chardev "
-      "(repeatable)" },
+    { "device", "DRIVER,...", opt_device,
+      "pvblk,drive=NODE,id=ID: a paravirtual disk on a block node; "
+      "isa-serial,chardev=ID: COM1 on a chardev (repeatable)" },
     { "monitor", "SPEC", opt_monitor, "human monitor: stdio or unix:PATH,..." },
     { "serial", "DEV", opt_serial,
       "COM1: file:PATH, stdio, pty, null, chardev:ID or none" },
@@ -195,8 +201,8 @@ static const OptionDef options[] = {
     { "sandbox", "off", opt_sandbox, "accepted off only (no seccomp filter)" },
     { "display", "none", opt_display, "accepted: ferry has no display" },
     { "nographic", NULL, opt_ignored_flag, "accepted: ferry has no display" },
-    { "rtc", "base=utc|localtime,...", opt_rtc, "accepted: ferry has no RTC" },
-    { "boot", "[order=]...,strict=on,...", opt_boot,
+    { "rtc", "base=utc,...", opt_rtc, "accepted: ferry has no RTC" },
+    { "boot", "strict=on,...", opt_boot,
       "accepted: ferry boots -kernel directly" },
     { "audiodev", "none,id=ID", opt_audiodev, "accepted: ferry has no sound" },
     { "usb", NULL, opt_ignored_flag, "accepted: ferry has no USB" },

@@ -178,7 +178,8 @@ static void shutdown_by(ShutdownCause cause)
     g_autoptr(GError) err = NULL;
 
     if (!no_shutdown) {
-        ferry_request_shutdown(caused_by_guest(cause), ShutdownCause_str(cause));
+        ferry_request_shutdown(caused_by_guest(cause),
+                               ShutdownCause_str(cause));
         return;
     }
     ferry_log("shutdown requested: %s; pausing (-no-shutdown)",

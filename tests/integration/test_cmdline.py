@@ -13,20 +13,9 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 from pylib.vm import (REPO, FerryVM, connect_qmp, default_accel,  # noqa: E402
-                      run_ferry)
+                      pid_alive, run_ferry)
 
 TIMESTAMP = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z \d+/')
-
-
-def pid_alive(pid):
-    """True unless @pid is gone or a zombie (PID 1 in a container may never
-    reap the daemon)."""
-    try:
-        with open(f'/proc/{pid}/stat') as f:
-            state = f.read().rsplit(')', 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
-    return state not in ('Z', 'X')
 
 
 def wait_gone(pid, timeout):

@@ -18,19 +18,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..'))
 from pylib.qmp import QMPClient  # noqa: E402
 from pylib.vm import (FerryVM, LibvirtStyleVM, connect_qmp,  # noqa: E402
-                      default_accel, require_kvm, run_ferry)
+                      default_accel, pid_alive, require_kvm, run_ferry)
 from pylib.waits import guest_progress, wait_for, wait_progressing  # noqa
 
 STALL = 30          # seconds without guest progress that fail a test
-
-
-def pid_alive(pid):
-    try:
-        with open(f'/proc/{pid}/stat') as f:
-            state = f.read().rsplit(')', 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
-    return state not in ('Z', 'X')
 
 
 def thread_names(pid):
@@ -59,13 +50,11 @@ class Probe(unittest.TestCase):
         self.addCleanup(tmp.cleanup)
         self.sock = os.path.join(tmp.name, 'qmp.monitor')
         self.pidfile = os.path.join(tmp.name, 'qmp.pid')
-        self.pids = []
-        self.addCleanup(self.kill)
+        self.daemon = None
 
-    def kill(self):
-        for pid in self.pids:
-            if pid_alive(pid):
-                os.kill(pid, signal.SIGKILL)
+    def tearDown(self):
+        if self.daemon and pid_alive(self.daemon):
+            os.kill(self.daemon, signal.SIGKILL)
 
     def probe(self, accel):
         r = run_ferry(['-S', '-no-user-config', '-nodefaults', '-nographic',
@@ -74,10 +63,9 @@ class Probe(unittest.TestCase):
                        '-pidfile', self.pidfile, '-daemonize'])
         self.assertEqual(r.returncode, 0, r.stderr)
         with open(self.pidfile) as f:
-            pid = int(f.read())
-        self.pids.append(pid)
-        self.assertTrue(pid_alive(pid))
-        return pid
+            self.daemon = int(f.read())
+        self.assertTrue(pid_alive(self.daemon))
+        return self.daemon
 
     def test_probe(self):
         pid = self.probe('kvm:tcg')
@@ -186,6 +174,23 @@ class Monitor(unittest.TestCase):
             third = connect_qmp(vm.qmp_path)
             self.assertEqual(third.cmd('query-status')['status'], 'prelaunch')
             vm.qmp = third
+
+
+    def test_human_monitor_on_chardev(self):
+        with FerryVM(paused=True, mem='64M', accel=default_accel(),
+                     extra_args=['-chardev', 'socket,id=hmp,path=hmp.sock,'
+                                 'server=on,wait=off',
+                                 '-mon', 'chardev=hmp,mode=readline']) as vm:
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(10)
+            s.connect(os.path.join(vm.tmpdir, 'hmp.sock'))
+            out = b''
+            while not out.endswith(b'(qemu) '):
+                out += s.recv(4096)
+            s.sendall(b'info status\n')
+            while b'VM status: paused' not in out:
+                out += s.recv(4096)
+            s.close()
 
 
 class PtyConsole(unittest.TestCase):

@@ -59,6 +59,17 @@ def require_kvm(testcase=None):
     raise unittest.SkipTest(reason)
 
 
+def pid_alive(pid):
+    """True unless @pid is gone or a zombie (PID 1 in a container may never
+    reap a daemon)."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            state = f.read().rsplit(')', 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state not in ('Z', 'X')
+
+
 def default_accel():
     """The accelerator a test that does not care should use."""
     return 'kvm' if kvm_available() else 'soft'

@@ -36,7 +36,8 @@ static void test_domain_command_line(void)
            "memory-backend=pc.ram",
            "-accel", "kvm", "-m", "128",
            "-object", "memory-backend-ram,id=pc.ram,size=134217728",
-           "-overcommit", "mem-lock=off", "-smp", "2,sockets=2,cores=1,threads=1",
+           "-overcommit", "mem-lock=off",
+           "-smp", "2,sockets=2,cores=1,threads=1",
            "-uuid", "a0cd4a3b-5b8a-4c6f-9f4e-0d7e6b6c1a2b",
            "-display", "none", "-no-user-config", "-nodefaults",
            "-chardev", "socket,id=charmonitor,fd=23,server=on,wait=off",
@@ -95,7 +96,8 @@ static const OptionCase cases[] = {
       "-uuid: invalid UUID 'a0cd4a3b5b8a4c6f9f4e0d7e6b6c1a2b' (expected "
       "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)" },
     { { "-uuid", "" },
-      "-uuid: invalid UUID '' (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)" },
+      "-uuid: invalid UUID '' (expected "
+      "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)" },
     { { "-overcommit", "mem-lock=off,cpu-pm=off" } },
     { { "-overcommit", "cpu-pm=on" },
       "-overcommit: cpu-pm=on is not supported (guest HLT always exits to "
