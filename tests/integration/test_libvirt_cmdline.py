@@ -5,10 +5,12 @@ whole command line, with its monitor on a socket libvirt bound itself
 the pty console virsh console reads; -no-reboot and -no-shutdown."""
 
 import os
+import json
 import select
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import tempfile
 import time
@@ -17,8 +19,9 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..'))
 from pylib.qmp import QMPClient  # noqa: E402
-from pylib.vm import (FerryVM, LibvirtStyleVM, connect_qmp,  # noqa: E402
-                      default_accel, pid_alive, require_kvm, run_ferry)
+from pylib.vm import (FerryVM, LibvirtStyleVM, build_dir,  # noqa: E402
+                      connect_qmp, default_accel, pid_alive, require_kvm,
+                      run_ferry)
 from pylib.waits import guest_progress, wait_for, wait_progressing  # noqa
 
 STALL = 30          # seconds without guest progress that fail a test
@@ -132,6 +135,43 @@ class Domain(unittest.TestCase):
             self.assertTrue(text.startswith(LibvirtStyleVM.LOG_HEADER), text)
             if accel == 'kvm':
                 self.assertIn('ferry-guest: 2 cpus, 127 MiB RAM', text)
+
+    def test_json_forms(self):
+        # QEMU's JSON form wherever libvirt may use it: -object, -machine,
+        # -blockdev, -device (pvblk and isa-serial), -chardev
+        accel = default_accel()
+        with tempfile.TemporaryDirectory(prefix='ferry-json-') as tmp:
+            img = os.path.join(tmp, 'disk.img')
+            r = subprocess.run([os.path.join(build_dir(), 'ferry-img'),
+                                'create', img, '1M'], capture_output=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            args = [
+                '-serial', 'none',
+                '-object', json.dumps({'qom-type': 'memory-backend-ram',
+                                       'id': 'm0', 'size': 64 << 20}),
+                '-machine', json.dumps({'type': 'pc-i440fx-7.2',
+                                        'memory-backend': 'm0'}),
+                '-blockdev', json.dumps({'driver': 'file', 'node-name': 'f0',
+                                         'filename': img}),
+                '-device', json.dumps({'driver': 'pvblk', 'drive': 'f0',
+                                       'id': 'disk0'}),
+                '-chardev', json.dumps({'backend': 'file', 'id': 'c0',
+                                        'path': 'serial.log'}),
+                '-device', json.dumps({'driver': 'isa-serial',
+                                       'chardev': 'c0', 'id': 'serial0',
+                                       'index': 0}),
+            ]
+            with FerryVM(extra_args=args, mem=None, accel=accel,
+                         append='dirty-rate=1M disk-rate=1M') as vm:
+                names = {p['name'] for p in
+                         vm.qmp.cmd('qom-list', path='/machine/peripheral')}
+                self.assertLessEqual({'disk0', 'serial0'}, names)
+                w = wait_verified(vm)
+                self.assertEqual(w['corrupt-pages'], 0)
+                self.assertEqual(w['corrupt-sectors'], 0)
+                if accel == 'kvm':
+                    # the chardev's relative path is FerryVM's serial log
+                    self.assertIn('ferry-guest: booting', vm.serial_text())
 
     def test_refusals_are_one_line(self):
         # A memory backend whose size is not -m: one line naming the option
