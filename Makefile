@@ -48,6 +48,7 @@ $(QAPI_GEN) &: $(QAPI_SCHEMA) $(QAPI_GEN_PY)
 
 # --- host code --------------------------------------------------------------
 LIB_DIRS := util system accel accel/kvm accel/soft hw hw/x86 hw/char hw/misc \
+            chardev \
             monitor io migration migration/outgoing migration/incoming \
             migration/format migration/ram migration/transport block \
             hw/block guest/workload

@@ -113,7 +113,7 @@ static const MonConnOps hmp_conn_ops = {
     .closed = client_closed,
 };
 
-static void client_new(int in_fd, int out_fd, bool own, const char *name)
+static MonConn *client_new(int in_fd, int out_fd, bool own, const char *name)
 {
     HmpClient *c = g_new0(HmpClient, 1);
     g_autofree char *banner = g_strdup_printf(
@@ -128,6 +128,12 @@ static void client_new(int in_fd, int out_fd, bool own, const char *name)
     g_ptr_array_add(hmp_clients, c);
     ferry_log("hmp: %s opened", name);
     mon_conn_write(c->conn, banner, strlen(banner));
+    return c->conn;
+}
+
+MonConn *hmp_client_new(int fd, const char *name)
+{
+    return client_new(fd, fd, true, name);
 }
 
 static void hmp_accept(int fd, const SocketAddress *addr, void *opaque)
@@ -135,7 +141,7 @@ static void hmp_accept(int fd, const SocketAddress *addr, void *opaque)
     g_autofree char *where = socket_address_to_string(addr);
     g_autofree char *name = g_strdup_printf("%s#%u", where, ++hmp_seq);
 
-    client_new(fd, fd, true, name);
+    hmp_client_new(fd, name);
 }
 
 bool hmp_server_add(const char *spec, GError **errp)

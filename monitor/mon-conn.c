@@ -31,6 +31,8 @@ struct MonConn {
     const MonConnOps *ops;
     void *opaque;
     GArray *fds;
+    void (*gone)(void *opaque);     /* mon_conn_on_close() */
+    void *gone_opaque;
 };
 
 static void conn_unref(MonConn *c)
@@ -118,12 +120,22 @@ MonConn *mon_conn_new(int in_fd, int out_fd, bool own_fds, const char *name,
 static gboolean closed_cb(gpointer opaque)
 {
     MonConn *c = opaque;
+    bool notify = !c->released && c->gone;  /* closed() releases it */
 
     if (!c->released && c->ops->closed) {
         c->ops->closed(c);
     }
+    if (notify) {
+        c->gone(c->gone_opaque);
+    }
     conn_unref(c);
     return G_SOURCE_REMOVE;
+}
+
+void mon_conn_on_close(MonConn *c, void (*fn)(void *opaque), void *opaque)
+{
+    c->gone = fn;
+    c->gone_opaque = opaque;
 }
 
 static void close_fds(MonConn *c)

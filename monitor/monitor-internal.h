@@ -51,6 +51,12 @@ void mon_conn_close(MonConn *c);
 void mon_conn_shutdown(MonConn *c, int timeout_ms);
 /* The owner is gone: no more callbacks; frees once closed. */
 void mon_conn_release(MonConn *c);
+/*
+ * Calls @fn once the connection has closed while ferry runs (after the
+ * owner's ops->closed), not at exit: a chardev then accepts the next
+ * client.
+ */
+void mon_conn_on_close(MonConn *c, void (*fn)(void *opaque), void *opaque);
 
 /* --- listeners (mon-conn.c) --------------------------------------------- */
 
@@ -75,6 +81,11 @@ SocketAddress *monitor_spec_parse(const char *spec, bool allow_stdio,
 
 /* The generated command table, as a QmpCommandTable. */
 const QmpCommandTable *qmp_commands(void);
+/*
+ * A QMP client on connected socket @fd (owned from now on), named @name in
+ * the log; it may pass fds (getfd) on a unix socket.  The greeting is sent.
+ */
+MonConn *qmp_client_new(int fd, const char *name, bool unix_socket);
 /* Queues a serialized event line to every negotiated QMP client. */
 void qmp_server_broadcast(const char *line, size_t len);
 void qmp_server_cleanup(void);
@@ -85,6 +96,10 @@ void qmp_event_cleanup(void);
 
 /* --- human monitor --------------------------------------------------------- */
 
+/* Forgets the -mon monitors (exit path, after their clients). */
+void monitor_mon_cleanup(void);
+/* A human monitor client on connected socket @fd (owned from now on). */
+MonConn *hmp_client_new(int fd, const char *name);
 /* Runs one HMP command line in-process; output lines end with "\r\n". */
 char *hmp_run_local(const char *line);
 void hmp_server_cleanup(void);

@@ -5,38 +5,54 @@
 #include <stdio.h>
 #include <string.h>
 #include "ferry/block.h"
+#include "hw/pc.h"
 #include "qapi/qapi-commands.h"
 #include "system/cpus.h"
 #include "system/machine.h"
+#include "system/machine-init.h"
 #include "util/error.h"
 
-static ChardevInfoList *prepend_chardev(ChardevInfoList *next, const char *label,
-                                        const char *filename)
+static ChardevInfoList *prepend_chardev(ChardevInfoList *next,
+                                        const char *label,
+                                        const char *filename, bool open)
 {
     ChardevInfoList *l = g_new0(ChardevInfoList, 1);
 
     l->value = g_new0(ChardevInfo, 1);
     l->value->label = g_strdup(label);
     l->value->filename = g_strdup(filename);
-    l->value->frontend_open = true;
+    l->value->frontend_open = open;
     l->next = next;
     return l;
 }
 
+/*
+ * The chardevs by id, with QEMU's filename syntax (libvirt finds a pty's
+ * path there), then ferry's -qmp/-monitor servers, which are not chardevs
+ * (any number of clients), as "monitorN"/"hmp0" with their spec.
+ */
 ChardevInfoList *qmp_query_chardev(GError **errp)
 {
     const MachineConfig *cfg = current_config;
+    GPtrArray *chardevs = chardev_set_list(machine_chardevs());
     ChardevInfoList *head = NULL;
 
+    if (cfg && cfg->monitor) {
+        head = prepend_chardev(head, "hmp0", cfg->monitor, true);
+    }
     for (guint i = cfg && cfg->qmp ? cfg->qmp->len : 0; i-- > 0;) {
         g_autofree char *label = g_strdup_printf("monitor%u", i);
-        head = prepend_chardev(head, label, g_ptr_array_index(cfg->qmp, i));
+        head = prepend_chardev(head, label, g_ptr_array_index(cfg->qmp, i),
+                               true);
     }
-    if (cfg && cfg->monitor) {
-        head = prepend_chardev(head, "hmp0", cfg->monitor);
+    for (guint i = chardevs->len; i-- > 0;) {
+        Chardev *chr = g_ptr_array_index(chardevs, i);
+        g_autofree char *filename = chardev_filename(chr);
+
+        head = prepend_chardev(head, chardev_id(chr), filename,
+                               chardev_frontend_open(chr));
     }
-    return prepend_chardev(head, "serial0",
-                           cfg && cfg->serial ? cfg->serial : "null");
+    return head;
 }
 
 /* The vCPUs' QOM type (qom-list-types): KVM runs them with the host's CPUID. */
@@ -65,6 +81,9 @@ static ObjectPropertyInfoList *peripherals(void)
         if (id && id[0] != '#') {     /* "#pvblkN": a device without id */
             l = prop(l, id, "child<pvblk>");
         }
+    }
+    if (pc_serial_id()) {
+        l = prop(l, pc_serial_id(), "child<isa-serial>");
     }
     return l;
 }

@@ -150,21 +150,30 @@ static void send_greeting(QmpClient *c)
     send_node(c, node);
 }
 
-static void qmp_accept(int fd, const SocketAddress *addr, void *opaque)
+MonConn *qmp_client_new(int fd, const char *name, bool unix_socket)
 {
     QmpClient *c = g_new0(QmpClient, 1);
-    g_autofree char *where = socket_address_to_string(addr);
-    g_autofree char *name = g_strdup_printf("%s#%u", where, ++client_seq);
 
+    if (!clients) {
+        clients = g_ptr_array_new();
+    }
     qmp_session_init(&c->session, qmp_commands());
     json_stream_init(&c->stream, on_value, c);
     g_queue_init(&c->pending);
     c->conn = mon_conn_new(fd, fd, true, name, &qmp_conn_ops, c,
-                           addr->type == SOCKET_ADDRESS_UNIX ?
-                           c->session.fds : NULL);
+                           unix_socket ? c->session.fds : NULL);
     g_ptr_array_add(clients, c);
     ferry_log("qmp: %s connected", name);
     send_greeting(c);
+    return c->conn;
+}
+
+static void qmp_accept(int fd, const SocketAddress *addr, void *opaque)
+{
+    g_autofree char *where = socket_address_to_string(addr);
+    g_autofree char *name = g_strdup_printf("%s#%u", where, ++client_seq);
+
+    qmp_client_new(fd, name, addr->type == SOCKET_ADDRESS_UNIX);
 }
 
 bool qmp_server_add(const char *spec, GError **errp)
@@ -217,5 +226,6 @@ void monitor_cleanup(void)
     qmp_event_cleanup();
     qmp_server_cleanup();
     hmp_server_cleanup();
+    monitor_mon_cleanup();
     mon_listeners_close();
 }

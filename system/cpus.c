@@ -13,6 +13,7 @@ static GCond cpus_cond;         /* any CPUState flag changed */
 static CPUState **cpus;
 static unsigned nr_cpus;
 static const AccelOps *accel;
+static bool qemu_thread_names;
 
 void bql_lock(void)
 {
@@ -70,6 +71,21 @@ static gpointer vcpu_thread(gpointer opaque)
     return NULL;
 }
 
+void cpus_set_qemu_thread_names(bool on)
+{
+    qemu_thread_names = on;
+}
+
+/* "CPU 0/KVM" is what QEMU's -name debug-threads=on gives (and what tools
+ * made for QEMU look for); ferry's own "vcpu0" otherwise. */
+static char *vcpu_thread_name(unsigned index)
+{
+    g_autofree char *accel_name = g_ascii_strup(accel->name, -1);
+
+    return qemu_thread_names ? g_strdup_printf("CPU %u/%s", index, accel_name)
+                             : g_strdup_printf("vcpu%u", index);
+}
+
 bool cpus_create(const AccelOps *ops, unsigned n, GError **errp)
 {
     struct sigaction sa;
@@ -90,7 +106,7 @@ bool cpus_create(const AccelOps *ops, unsigned n, GError **errp)
         }
     }
     for (unsigned i = 0; i < n; i++) {
-        g_autofree char *name = g_strdup_printf("vcpu%u", i);
+        g_autofree char *name = vcpu_thread_name(i);
         cpus[i]->thread = g_thread_new(name, vcpu_thread, cpus[i]);
     }
     /* Wait until every thread is parked and has its tid. */

@@ -6,9 +6,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include "hw/pc.h"
+#include <sys/prctl.h>
 #include "monitor/monitor.h"
 #include "system/machine.h"
+#include "system/machine-init.h"
 #include "system/memory.h"
 #include "system/migration-vmm.h"
 #include "system/os.h"
@@ -28,6 +29,12 @@ static bool start_monitors(const MachineConfig *cfg, GError **errp)
 {
     for (guint i = 0; cfg->qmp && i < cfg->qmp->len; i++) {
         if (!qmp_server_add(g_ptr_array_index(cfg->qmp, i), errp)) {
+            return false;
+        }
+    }
+    for (guint i = 0; i < cfg->mons->len; i++) {
+        if (!monitor_mon_add(g_ptr_array_index(cfg->mons, i),
+                             machine_chardevs(), errp)) {
             return false;
         }
     }
@@ -54,12 +61,27 @@ static bool start(const MachineConfig *cfg, GError **errp)
         (cfg->pidfile && !os_pidfile_create(cfg->pidfile, errp))) {
         return false;
     }
+    if (cfg->process_name) {
+        prctl(PR_SET_NAME, cfg->process_name);  /* -name process=, as QEMU */
+    }
     signal(SIGPIPE, SIG_IGN);
     g_unix_signal_add(SIGINT, on_signal, NULL);
     g_unix_signal_add(SIGTERM, on_signal, NULL);
     g_unix_signal_add(SIGHUP, on_signal, NULL);
-    return pc_machine_init(cfg, errp) && start_monitors(cfg, errp) &&
+    return machine_init(cfg, errp) && start_monitors(cfg, errp) &&
            enter_initial_state(cfg, errp);
+}
+
+/* "ferry: MESSAGE", with QEMU's UTC timestamp first under -msg timestamp=on */
+static void report_error(const MachineConfig *cfg, const char *msg)
+{
+    if (cfg->msg_timestamp) {
+        g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+        g_autofree char *stamp = g_date_time_format(now, "%FT%T.%fZ");
+
+        fprintf(stderr, "%s ", stamp);
+    }
+    fprintf(stderr, "ferry: %s\n", msg);
 }
 
 int main(int argc, char **argv)
@@ -69,7 +91,7 @@ int main(int argc, char **argv)
 
     machine_config_init(&cfg);
     if (!machine_parse_options(argc, argv, &cfg, &err)) {
-        fprintf(stderr, "ferry: %s\n", err->message);
+        report_error(&cfg, err->message);
         return 1;
     }
     if (cfg.want_help || cfg.want_version) {
@@ -82,7 +104,7 @@ int main(int argc, char **argv)
     }
     current_config = &cfg;
     if (!start(&cfg, &err)) {
-        fprintf(stderr, "ferry: %s\n", err->message);
+        report_error(&cfg, err->message);
         if (log_fileno() >= 0) {
             ferry_log("start-up failed: %s", err->message);
         }
@@ -100,7 +122,7 @@ int main(int argc, char **argv)
     ferry_mig_cancel(machine_migration(), NULL);
     ferry_mig_join(machine_migration());
     monitor_cleanup();
-    pc_machine_cleanup();
+    machine_cleanup(&cfg);
     ram_blocks_destroy();
     os_pidfile_remove();
     machine_config_clear(&cfg);

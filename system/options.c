@@ -6,37 +6,38 @@
  * one table row per option with its name, whether it takes an argument and
  * a handler that validates and stores the value.  Like QEMU, "--opt" is
  * accepted as "-opt", a repeated option overrides the earlier one (except
- * -qmp, which adds a server), and -help/-version stop parsing.  Option
- * values with keys (-name, -m, -smp) go through QEMU's key=value parser
- * (util/keyval.h); -blockdev, -device, -qmp and -monitor are kept as
- * given and parsed the same way by their owners at machine init.
+ * the repeatable ones: -qmp, -chardev, -object, ...), and -help/-version
+ * stop parsing.  Option values with keys go through QEMU's key=value
+ * parser (util/keyval.h), JSON form included; -blockdev, -device, -qmp,
+ * -monitor, -chardev and -mon are kept as given and parsed the same way by
+ * their owners at machine init.
+ *
+ * The handlers live with their kind: options-machine.c (the machine,
+ * RAM, vCPUs, objects), options-char.c (chardevs, monitors, fd sets),
+ * options-host.c (the process), options-compat.c (what libvirt sends and
+ * ferry has no use for).  docs/libvirt.md has the table of all of them.
  */
 #include <string.h>
-#include "system/machine.h"
+#include "options-internal.h"
 #include "util/error.h"
-#include "util/keyval.h"
-#include "util/size.h"
-
-#define RAM_DEFAULT (128ULL << 20)      /* QEMU's default -m */
-#define RAM_MAX     (1ULL << 40)
-#define RAM_ALIGN   4096ULL             /* KVM maps whole pages */
-#define SMP_MAX     64
-
-/* @opt is the option as the user typed it, for error messages. */
-typedef bool (*OptionHandler)(MachineConfig *cfg, const char *opt,
-                              const char *arg, GError **errp);
 
 typedef struct OptionDef {
     const char *name;       /* without the leading dash */
     const char *arg_name;   /* NULL: the option takes no argument */
-    OptionHandler handler;
+    OptionHandler *handler;
     const char *help;       /* NULL: an alias, left out of -help */
 } OptionDef;
 
-static void set_str(char **dst, const char *arg)
+void option_set_str(char **dst, const char *arg)
 {
     g_free(*dst);
     *dst = g_strdup(arg);
+}
+
+bool option_error(const char *opt, GError **errp)
+{
+    g_prefix_error(errp, "%s: ", opt);
+    return false;
 }
 
 static bool require_nonempty(const char *opt, const char *arg, GError **errp)
@@ -48,150 +49,25 @@ static bool require_nonempty(const char *opt, const char *arg, GError **errp)
     return true;
 }
 
-/*
- * Parses @arg in QEMU's option syntax (util/keyval.h) with @implied as the
- * key the first item may omit ("-m 4G" is "-m size=4G"), refusing keys
- * not in @known.  Errors name the option as typed.
- */
-static Keyval *parse_keyval(const char *opt, const char *arg,
-                            const char *implied, const char *const *known,
-                            GError **errp)
+Keyval *option_parse(const char *opt, const char *arg, const char *implied,
+                     const char *const *known, GError **errp)
 {
     g_autoptr(Keyval) kv = keyval_parse(arg, implied, errp);
 
     if (!kv || !keyval_check_known(kv, known, errp)) {
-        g_prefix_error(errp, "%s: ", opt);
+        option_error(opt, errp);
         return NULL;
     }
     return g_steal_pointer(&kv);
 }
 
-/* The value of @key; "" when absent, for the caller's "invalid" message. */
-static bool option_str(const char *opt, const Keyval *kv, const char *key,
-                       const char **out, GError **errp)
+bool option_str(const char *opt, const Keyval *kv, const char *key,
+                const char **out, GError **errp)
 {
     if (!keyval_get_str(kv, key, out, errp)) {
-        g_prefix_error(errp, "%s: ", opt);
-        return false;
+        return option_error(opt, errp);
     }
     *out = *out ? *out : "";
-    return true;
-}
-
-static bool opt_name(MachineConfig *cfg, const char *opt, const char *arg,
-                     GError **errp)
-{
-    /* process= and debug-threads= name host threads in QEMU: accepted, unused */
-    static const char *const known[] = {
-        "guest", "process", "debug-threads", NULL
-    };
-    g_autoptr(Keyval) kv = parse_keyval(opt, arg, "guest", known, errp);
-    const char *guest;
-    bool debug_threads;
-
-    if (!kv || !option_str(opt, kv, "guest", &guest, errp)) {
-        return false;
-    }
-    if (!keyval_get_bool(kv, "debug-threads", false, &debug_threads, errp)) {
-        g_prefix_error(errp, "%s: ", opt);
-        return false;
-    }
-    if (!*guest) {
-        error_setg(errp, "%s: missing guest name in '%s'", opt, arg);
-        return false;
-    }
-    set_str(&cfg->name, guest);
-    return true;
-}
-
-static bool check_ram_size(const char *opt, const char *str, uint64_t size,
-                           GError **errp)
-{
-    if (size == 0) {
-        error_setg(errp, "%s: invalid size '%s': RAM size must be greater "
-                   "than 0", opt, str);
-    } else if (size % RAM_ALIGN) {
-        error_setg(errp, "%s: invalid size '%s': RAM size must be a multiple "
-                   "of 4 KiB", opt, str);
-    } else if (size > RAM_MAX) {
-        error_setg(errp, "%s: invalid size '%s': RAM size must be at most 1T",
-                   opt, str);
-    } else {
-        return true;
-    }
-    return false;
-}
-
-static bool opt_m(MachineConfig *cfg, const char *opt, const char *arg,
-                  GError **errp)
-{
-    static const char *const known[] = { "size", NULL };
-    g_autoptr(Keyval) kv = parse_keyval(opt, arg, "size", known, errp);
-    const char *str;
-    uint64_t size;
-
-    if (!kv || !option_str(opt, kv, "size", &str, errp)) {
-        return false;
-    }
-    /* A plain number is MiB, as in QEMU */
-    if (!parse_size(str, 1ULL << 20, &size, errp)) {
-        g_prefix_error(errp, "%s: ", opt);
-        return false;
-    }
-    if (!check_ram_size(opt, str, size, errp)) {
-        return false;
-    }
-    cfg->ram_size = size;
-    return true;
-}
-
-static bool opt_smp(MachineConfig *cfg, const char *opt, const char *arg,
-                    GError **errp)
-{
-    static const char *const known[] = { "cpus", NULL };
-    g_autoptr(Keyval) kv = parse_keyval(opt, arg, "cpus", known, errp);
-    const char *str;
-    guint64 n;
-
-    if (!kv || !option_str(opt, kv, "cpus", &str, errp)) {
-        return false;
-    }
-    if (!g_ascii_isdigit(str[0]) ||
-        !g_ascii_string_to_unsigned(str, 10, 1, SMP_MAX, &n, NULL)) {
-        error_setg(errp, "%s: invalid number of CPUs '%s' (expected 1 to %d)",
-                   opt, str, SMP_MAX);
-        return false;
-    }
-    cfg->smp = n;
-    return true;
-}
-
-static bool opt_accel(MachineConfig *cfg, const char *opt, const char *arg,
-                      GError **errp)
-{
-    if (strcmp(arg, "kvm") && strcmp(arg, "soft")) {
-        error_setg(errp, "%s: invalid accelerator '%s' (accepted: kvm, soft)",
-                   opt, arg);
-        return false;
-    }
-    set_str(&cfg->accel, arg);
-    return true;
-}
-
-static bool opt_serial(MachineConfig *cfg, const char *opt, const char *arg,
-                       GError **errp)
-{
-    if (!strcmp(arg, "none")) {
-        g_clear_pointer(&cfg->serial, g_free);   /* NULL means none */
-        return true;
-    }
-    if (strcmp(arg, "stdio") &&
-        !(g_str_has_prefix(arg, "file:") && arg[strlen("file:")])) {
-        error_setg(errp, "%s: invalid serial spec '%s' (accepted: file:PATH, "
-                   "stdio, none)", opt, arg);
-        return false;
-    }
-    set_str(&cfg->serial, arg);
     return true;
 }
 
@@ -213,7 +89,7 @@ static bool set_nonempty(char **dst, const char *opt, const char *arg,
     if (!require_nonempty(opt, arg, errp)) {
         return false;
     }
-    set_str(dst, arg);
+    option_set_str(dst, arg);
     return true;
 }
 
@@ -227,6 +103,8 @@ static bool set_nonempty(char **dst, const char *opt, const char *arg,
 LIST_OPTION(opt_qmp, qmp)
 LIST_OPTION(opt_blockdev, blockdevs)
 LIST_OPTION(opt_device, devices)
+LIST_OPTION(opt_chardev, chardevs)
+LIST_OPTION(opt_mon, mons)
 
 /* Options that store a non-empty string as given, in @field. */
 #define STRING_OPTION(fn, field)                                            \
@@ -242,70 +120,97 @@ STRING_OPTION(opt_incoming, incoming)
 STRING_OPTION(opt_pidfile, pidfile)
 STRING_OPTION(opt_logfile, logfile)
 
+/* Options without an argument that set @field. */
+#define FLAG_OPTION(fn, field)                                              \
+    static bool fn(MachineConfig *cfg, const char *opt, const char *arg,    \
+                   GError **errp)                                           \
+    {                                                                       \
+        cfg->field = true;                                                  \
+        return true;                                                        \
+    }
+
+FLAG_OPTION(opt_S, start_paused)
+FLAG_OPTION(opt_daemonize, daemonize)
+FLAG_OPTION(opt_help, want_help)
+FLAG_OPTION(opt_version, want_version)
+
 static bool opt_append(MachineConfig *cfg, const char *opt, const char *arg,
                        GError **errp)
 {
-    set_str(&cfg->append, arg);     /* an empty command line is valid */
-    return true;
-}
-
-static bool opt_S(MachineConfig *cfg, const char *opt, const char *arg,
-                  GError **errp)
-{
-    cfg->start_paused = true;
-    return true;
-}
-
-static bool opt_daemonize(MachineConfig *cfg, const char *opt,
-                          const char *arg, GError **errp)
-{
-    cfg->daemonize = true;
-    return true;
-}
-
-static bool opt_help(MachineConfig *cfg, const char *opt, const char *arg,
-                     GError **errp)
-{
-    cfg->want_help = true;
-    return true;
-}
-
-static bool opt_version(MachineConfig *cfg, const char *opt, const char *arg,
-                        GError **errp)
-{
-    cfg->want_version = true;
+    option_set_str(&cfg->append, arg);     /* an empty command line is valid */
     return true;
 }
 
 static const OptionDef options[] = {
-    { "name", "[guest=]NAME", opt_name, "name of the guest" },
+    { "name", "[guest=]NAME,...", opt_name,
+      "name of the guest; debug-threads=on names vCPU threads as QEMU does, "
+      "process=P the process" },
+    { "uuid", "UUID", opt_uuid, "the guest's UUID (kept for management)" },
+    { "machine", "[type=]TYPE,...", opt_machine,
+      "pc-i440fx-7.2 (alias pc, the default) or none (no guest); "
+      "accel=A[:A...], memory-backend=ID, dump-guest-core=off, usb=off" },
     { "m", "[size=]SIZE", opt_m,
       "guest RAM, e.g. 512M or 4G; a plain number is MiB (default 128M)" },
-    { "smp", "[cpus=]N", opt_smp, "number of vCPUs, 1 to 64 (default 1)" },
-    { "accel", "kvm|soft", opt_accel,
-      "accelerator (default kvm when /dev/kvm is usable)" },
+    { "object", "TYPE,id=ID,...", opt_object,
+      "memory-backend-ram,id=ID,size=SIZE (the -m RAM) or "
+      "secret,id=ID,file=F|data=D (repeatable)" },
+    { "smp", "[cpus=]N,...", opt_smp,
+      "number of vCPUs, 1 to 64 (default 1); sockets=, dies=, cores=, "
+      "threads=, maxcpus= (equal to N)" },
+    { "accel", "kvm|tcg|soft", opt_accel,
+      "accelerator, tcg meaning soft; repeat to give fallbacks "
+      "(default kvm when /dev/kvm is usable)" },
     { "kernel", "FILE", opt_kernel,
       "Multiboot kernel to boot (default: the built-in test guest)" },
     { "append", "STR", opt_append, "kernel command line" },
     { "qmp", "SPEC", opt_qmp,
       "QMP server: unix:PATH,server=on,wait=off or tcp:HOST:PORT,... "
       "(repeatable)" },
+    { "chardev", "BACKEND,id=ID,...", opt_chardev,
+      "socket,path=P|fd=N,server=on,wait=off; file,path=P[,append=on]; "
+      "pty; null; stdio (repeatable)" },
+    { "mon", "chardev=ID,...", opt_mon,
+      "a monitor (mode=control for QMP, readline for HMP) on a socket "
+      "chardev, one client at a time (repeatable)" },
+    { "add-fd", "fd=N,set=M,...", opt_add_fd,
+      "puts inherited fd N in fd set M, opened as /dev/fdset/M (repeatable)" },
     { "blockdev", "driver=DRV,node-name=NAME,...", opt_blockdev,
       "a block node: driver=file,filename=PATH[,cache.direct=on]"
       "[,aio=io_uring|threads], driver=http,url=URL, or "
       "driver=blkdelay,file=NODE[,attach-latency-ms=N][,io-latency-us=N] "
       "(repeatable)" },
-    { "device", "pvblk,drive=NODE,id=ID", opt_device,
-      "a paravirtual disk on block node NODE (repeatable)" },
+    { "device", "DRIVER,...", opt_device,
+      "pvblk,drive=NODE,id=ID: a paravirtual disk on a block node; "
+      "isa-serial,chardev=ID: COM1 on a chardev (repeatable)" },
     { "monitor", "SPEC", opt_monitor, "human monitor: stdio or unix:PATH,..." },
-    { "serial", "DEV", opt_serial, "serial port: file:PATH, stdio or none" },
+    { "serial", "DEV", opt_serial,
+      "COM1: file:PATH, stdio, pty, null, chardev:ID or none" },
     { "S", NULL, opt_S, "do not start the vCPUs (resume with QMP 'cont')" },
+    { "no-reboot", NULL, opt_no_reboot, "exit instead of resetting the guest" },
+    { "no-shutdown", NULL, opt_no_shutdown,
+      "pause instead of exiting when the guest shuts down" },
     { "incoming", "URI", opt_incoming,
       "wait for an incoming migration from URI, or 'defer'" },
     { "daemonize", NULL, opt_daemonize,
       "detach from the terminal once start-up succeeded" },
     { "pidfile", "FILE", opt_pidfile, "write the process id to FILE (locked)" },
     { "D", "FILE", opt_logfile, "write the log to FILE instead of stderr" },
+    { "overcommit", "mem-lock=on|off", opt_overcommit,
+      "mem-lock=on locks all of ferry's memory (mlockall)" },
+    { "msg", "timestamp=on|off", opt_msg, "timestamps on error messages" },
+    { "sandbox", "off", opt_sandbox, "accepted off only (no seccomp filter)" },
+    { "display", "none", opt_display, "accepted: ferry has no display" },
+    { "nographic", NULL, opt_ignored_flag, "accepted: ferry has no display" },
+    { "rtc", "base=utc,...", opt_rtc, "accepted: ferry has no RTC" },
+    { "boot", "strict=on,...", opt_boot,
+      "accepted: ferry boots -kernel directly" },
+    { "audiodev", "none,id=ID", opt_audiodev, "accepted: ferry has no sound" },
+    { "usb", NULL, opt_ignored_flag, "accepted: ferry has no USB" },
+    { "no-acpi", NULL, opt_ignored_flag, "accepted: ferry has no ACPI" },
+    { "nodefaults", NULL, opt_ignored_flag,
+      "accepted: ferry creates no default devices" },
+    { "no-user-config", NULL, opt_ignored_flag,
+      "accepted: ferry reads no configuration files" },
     { "h", NULL, opt_help, NULL },
     { "help", NULL, opt_help, "print this help and exit" },
     { "version", NULL, opt_version, "print the version and exit" },
@@ -334,27 +239,40 @@ const MachineConfig *current_config;
 void machine_config_init(MachineConfig *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->ram_size = RAM_DEFAULT;
+    cfg->ram_size = 128ULL << 20;       /* QEMU's default -m */
     cfg->smp = 1;
+    cfg->sockets = cfg->dies = cfg->cores = cfg->threads = 1;
+    cfg->dump_guest_core = true;
     cfg->qmp = g_ptr_array_new_with_free_func(g_free);
     cfg->blockdevs = g_ptr_array_new_with_free_func(g_free);
     cfg->devices = g_ptr_array_new_with_free_func(g_free);
+    cfg->chardevs = g_ptr_array_new_with_free_func(g_free);
+    cfg->mons = g_ptr_array_new_with_free_func(g_free);
+    cfg->objects = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)object_config_free);
+    cfg->add_fds = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)add_fd_config_free);
 }
 
 void machine_config_clear(MachineConfig *cfg)
 {
-    g_free(cfg->name);
-    g_free(cfg->accel);
-    g_free(cfg->kernel);
-    g_free(cfg->append);
-    g_clear_pointer(&cfg->qmp, g_ptr_array_unref);
-    g_clear_pointer(&cfg->blockdevs, g_ptr_array_unref);
-    g_clear_pointer(&cfg->devices, g_ptr_array_unref);
-    g_free(cfg->monitor);
-    g_free(cfg->serial);
-    g_free(cfg->incoming);
-    g_free(cfg->pidfile);
-    g_free(cfg->logfile);
+    char **strings[] = {
+        &cfg->name, &cfg->process_name, &cfg->uuid, &cfg->machine_accel,
+        &cfg->memory_backend, &cfg->accel, &cfg->kernel, &cfg->append,
+        &cfg->monitor, &cfg->serial, &cfg->incoming, &cfg->pidfile,
+        &cfg->logfile,
+    };
+    GPtrArray **lists[] = {
+        &cfg->qmp, &cfg->blockdevs, &cfg->devices, &cfg->chardevs,
+        &cfg->mons, &cfg->objects, &cfg->add_fds,
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(strings); i++) {
+        g_clear_pointer(strings[i], g_free);
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(lists); i++) {
+        g_clear_pointer(lists[i], g_ptr_array_unref);
+    }
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -374,6 +292,11 @@ static bool check_daemonize(const MachineConfig *cfg, GError **errp)
     for (guint i = 0; !user && i < cfg->qmp->len; i++) {
         if (g_str_has_prefix(g_ptr_array_index(cfg->qmp, i), "stdio")) {
             user = "-qmp stdio";
+        }
+    }
+    for (guint i = 0; !user && i < cfg->chardevs->len; i++) {
+        if (g_str_has_prefix(g_ptr_array_index(cfg->chardevs, i), "stdio")) {
+            user = "-chardev stdio";
         }
     }
     if (user) {
@@ -414,7 +337,7 @@ bool machine_parse_options(int argc, char **argv, MachineConfig *cfg,
             return true;
         }
     }
-    return check_daemonize(cfg, errp);
+    return options_check_machine(cfg, errp) && check_daemonize(cfg, errp);
 }
 
 void machine_print_help(FILE *out)

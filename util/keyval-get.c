@@ -94,6 +94,67 @@ bool keyval_get_size(const Keyval *kv, const char *key, uint64_t dflt,
     return true;
 }
 
+bool keyval_get_enum(const Keyval *kv, const char *key,
+                     const char *const *values, int dflt, int *out,
+                     GError **errp)
+{
+    const char *v;
+    g_autoptr(GString) names = g_string_new(NULL);
+    int n;
+
+    *out = dflt;
+    if (!keyval_get_str(kv, key, &v, errp)) {
+        return false;
+    }
+    for (n = 0; v && values[n]; n++) {
+        if (!strcmp(v, values[n])) {
+            *out = n;
+            return true;
+        }
+    }
+    if (!v) {
+        return true;
+    }
+    /* "'a'", "'a' or 'b'", "'a', 'b' or 'c'" */
+    for (int i = 0; i < n; i++) {
+        g_string_append_printf(names, "%s'%s'",
+                               i == 0 ? "" : i == n - 1 ? " or " : ", ",
+                               values[i]);
+    }
+    error_setg(errp, "Parameter '%s' expects %s, not '%s'", key, names->str,
+               v);
+    return false;
+}
+
+bool keyval_id_well_formed(const char *id)
+{
+    if (!g_ascii_isalpha(id[0])) {
+        return false;
+    }
+    for (const char *p = id; *p; p++) {
+        if (!g_ascii_isalnum(*p) && !strchr("-._", *p)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool keyval_get_id(const Keyval *kv, const char *key, const char **out,
+                   GError **errp)
+{
+    if (!keyval_get_str(kv, key, out, errp)) {
+        return false;
+    }
+    if (*out && !keyval_id_well_formed(*out)) {
+        error_setg(errp, "Parameter '%s' expects an identifier (a letter, "
+                   "then letters, digits, '-', '.', '_'), not '%s'", key,
+                   *out);
+        *out = NULL;
+        return false;
+    }
+    return true;
+}
+
 typedef struct KnownCtx {
     const char *const *known;
     char *unknown;

@@ -15,6 +15,7 @@
 #include "kvm-internal.h"
 #include "system/cpus.h"
 #include "system/ioport.h"
+#include "system/runstate.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -176,6 +177,8 @@ VCPUExit kvm_vcpu_run(CPUState *cpu)
         case KVM_EXIT_HLT:
             return guest_gone(cpu, "guest halted");
         case KVM_EXIT_SHUTDOWN:
+            /* A triple fault resets a PC (or ends ferry with -no-reboot) */
+            ferry_request_reset(true, "guest-reset");
             return guest_gone(cpu, "guest triple fault");
         case KVM_EXIT_FAIL_ENTRY:
             return guest_gone(cpu, "KVM entry failed");

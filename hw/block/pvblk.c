@@ -390,19 +390,6 @@ static const IOOps pvblk_ops = {
 /* --- -device pvblk,drive=NODE,id=ID --------------------------------------- */
 
 /* QEMU's rule for ids: a letter, then letters, digits, '-', '.', '_'. */
-static bool id_well_formed(const char *id)
-{
-    if (!g_ascii_isalpha(id[0])) {
-        return false;
-    }
-    for (const char *p = id; *p; p++) {
-        if (!g_ascii_isalnum(*p) && !strchr("-._", *p)) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* "pvblk,drive=NODE[,id=ID]" or its JSON form; driver= is implied. */
 static bool parse_spec(const char *spec, char **drive, char **id,
                        GError **errp)
@@ -451,7 +438,7 @@ static BlockDriverState *check_spec(BlockGraph *g, const char *drive,
                    "a -blockdev)");
         return NULL;
     }
-    if (id && !id_well_formed(id)) {
+    if (id && !keyval_id_well_formed(id)) {
         error_setg(errp, "pvblk: invalid id '%s' (a letter, then letters, "
                    "digits, '-', '.', '_')", id);
         return NULL;

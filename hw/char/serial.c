@@ -2,12 +2,11 @@
  * A 16550-style UART at COM1: enough of the register file for a guest
  * driver that polls (no interrupts, no receive path yet).  Its registers
  * are a plain state struct so the migration issue can describe them
- * declaratively.  Output is line-buffered into the -serial backend.
+ * declaratively.  Output is line-buffered into its chardev (the -serial
+ * shorthand's, or -device isa-serial's chardev=).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
+#include "chardev/chardev.h"
 #include "system/migration-vmm.h"
 #include "hw/serial.h"
 #include "system/ioport.h"
@@ -25,25 +24,15 @@ enum { UART_RBR_THR, UART_IER, UART_IIR_FCR, UART_LCR, UART_MCR, UART_LSR,
 static struct {
     SerialState regs;
     GMutex lock;
-    int fd;                 /* -1: output discarded */
-    bool owns_fd;
+    Chardev *chr;           /* NULL: output discarded */
     char line[512];
     size_t len;
-} uart = { .fd = -1 };
+} uart;
 
 static void flush_line(void)
 {
-    size_t off = 0;
-
-    while (uart.fd >= 0 && off < uart.len) {
-        ssize_t n = write(uart.fd, uart.line + off, uart.len - off);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            break;          /* a full or closed sink must not stall the guest */
-        }
-        off += (size_t)n;
+    if (uart.chr && uart.len) {
+        chardev_write(uart.chr, uart.line, uart.len);
     }
     uart.len = 0;
 }
@@ -118,46 +107,25 @@ static const IOOps serial_ops = {
     .write = serial_write,
 };
 
-static bool open_backend(const char *spec, GError **errp)
-{
-    if (!spec || !strcmp(spec, "none")) {
-        uart.fd = -1;
-    } else if (!strcmp(spec, "stdio")) {
-        uart.fd = STDOUT_FILENO;
-    } else if (g_str_has_prefix(spec, "file:") && spec[5]) {
-        uart.fd = open(spec + 5, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
-                       O_CLOEXEC, 0644);
-        if (uart.fd < 0) {
-            error_setg_errno(errp, errno, "-serial: cannot open '%s'", spec + 5);
-            return false;
-        }
-        uart.owns_fd = true;
-    } else {
-        error_setg(errp, "-serial: unsupported backend '%s' "
-                   "(file:PATH, stdio, none)", spec);
-        return false;
-    }
-    return true;
-}
-
-bool serial_init(const char *spec, GError **errp)
+bool serial_init(GError **errp)
 {
     memset(&uart.regs, 0, sizeof(uart.regs));
     uart.regs.divider = 12;             /* 9600 baud, the reset value */
-    return open_backend(spec, errp) &&
-           io_region_register(IO_SPACE_PIO, COM1_BASE, 8, "serial0",
+    uart.chr = NULL;
+    return io_region_register(IO_SPACE_PIO, COM1_BASE, 8, "serial0",
                               &serial_ops, NULL, errp) &&
            serial_vmstate_register(machine_migration(), &uart.regs, errp);
 }
 
-void serial_cleanup(void)
+void serial_set_backend(Chardev *chr)
 {
     g_mutex_lock(&uart.lock);
     flush_line();
-    if (uart.owns_fd) {
-        close(uart.fd);
-    }
-    uart.fd = -1;
-    uart.owns_fd = false;
+    uart.chr = chr;
     g_mutex_unlock(&uart.lock);
+}
+
+void serial_cleanup(void)
+{
+    serial_set_backend(NULL);
 }

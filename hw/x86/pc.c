@@ -4,6 +4,7 @@
  * have stable ids.
  */
 #include <string.h>
+#include <sys/mman.h>
 #include "accel/accel.h"
 #include "accel/kvm-state.h"
 #include "ferry/block.h"
@@ -21,15 +22,25 @@
 
 extern const uint8_t ferry_guest_elf[], ferry_guest_elf_end[];
 
-static bool pc_memory_init(const AccelOps *accel, uint64_t ram_size,
+/*
+ * The RAM block keeps the name "pc.ram" whatever -machine memory-backend=
+ * calls it, so the migration stream's block names match between any two
+ * ferry machines.
+ */
+static bool pc_memory_init(const AccelOps *accel, const MachineConfig *cfg,
                            GError **errp)
 {
+    uint64_t ram_size = cfg->ram_size;
     uint64_t low = MIN(ram_size, MACHINE_LOWMEM_MAX);
     RAMBlock *rb = ram_block_new("pc.ram", ram_size, errp);
     GuestRegion *r;
 
     if (!rb) {
         return false;
+    }
+    /* -machine dump-guest-core=off: a core dump of ferry leaves RAM out */
+    if (!cfg->dump_guest_core) {
+        madvise(rb->host, rb->size, MADV_DONTDUMP);
     }
     r = guest_region_add(0, rb, 0, low, errp);
     if (!r || !accel->map_region(r, errp)) {
@@ -65,8 +76,8 @@ static bool pc_load_kernel(const MachineConfig *cfg, BootEntry *entry,
 
 /*
  * -blockdev nodes, in order (a filter names a node made before it), then
- * -device disks on them.  A machine that will not wait for an incoming
- * migration takes its images' write locks now, so a second ferry on the
+ * -device disks on them and COM1's chardev.  A machine that will not wait
+ * for an incoming migration takes its images' write locks now, so a second ferry on the
  * same image fails at start; with -incoming the migration code attaches
  * and activates them when it is time (the source still holds the locks).
  */
@@ -79,14 +90,8 @@ static bool pc_block_init(const MachineConfig *cfg, GError **errp)
             return false;
         }
     }
-    for (guint i = 0; cfg->devices && i < cfg->devices->len; i++) {
-        if (!pvblk_create(machine_block_graph(),
-                          g_ptr_array_index(cfg->devices, i), errp)) {
-            g_prefix_error(errp, "-device: ");
-            return false;
-        }
-    }
-    return cfg->incoming || bdrv_activate_all(machine_block_graph(), errp);
+    return pc_devices_init(cfg, errp) &&
+           (cfg->incoming || bdrv_activate_all(machine_block_graph(), errp));
 }
 
 /* Loads the kernel (the soft accelerator runs none) and enters it. */
@@ -114,11 +119,12 @@ bool pc_machine_init(const MachineConfig *cfg, GError **errp)
         return false;
     }
     if (!accel->init(cfg->smp, errp) ||
-        !pc_memory_init(accel, cfg->ram_size, errp)) {
+        !pc_memory_init(accel, cfg, errp)) {
         return false;
     }
     dirty_log_register(accel->dirty_log);
-    if (!serial_init(cfg->serial, errp) ||
+    cpus_set_qemu_thread_names(cfg->debug_threads);
+    if (!serial_init(errp) ||
         !workload_dev_init(cfg->smp, errp) ||
         !power_button_init(errp) ||
         !pc_block_init(cfg, errp) ||
@@ -165,7 +171,7 @@ void pc_machine_cleanup(void)
     cpus_destroy();
     pvblk_destroy_all();
     machine_block_graph_free();
-    serial_cleanup();
+    pc_devices_cleanup();
     io_regions_reset();
     machine_migration_cleanup();
 }

@@ -54,7 +54,8 @@ typedef struct AccelOps {
 extern const AccelOps kvm_accel_ops;
 extern const AccelOps soft_accel_ops;
 
-/* Picks "kvm" or "soft" (@name NULL: kvm when usable, else soft). */
+/* Picks "kvm" or "soft" (@name NULL: kvm when usable, else soft), or the
+ * first usable of a list "kvm:soft". */
 const AccelOps *accel_select(const char *name, GError **errp);
 const AccelOps *accel_current(void);
 

@@ -20,4 +20,13 @@ void pc_machine_cleanup(void);
  */
 bool pc_machine_reset(GError **errp);
 
+/*
+ * -device (pvblk, isa-serial) and -serial, once the block nodes and the
+ * chardevs exist (hw/x86/pc-devices.c).
+ */
+bool pc_devices_init(const MachineConfig *cfg, GError **errp);
+void pc_devices_cleanup(void);
+/* COM1's -device id (isa-serial,id=...), or NULL. */
+const char *pc_serial_id(void);
+
 #endif

@@ -8,6 +8,7 @@
 #include <glib.h>
 #include <stdbool.h>
 #include <json-glib/json-glib.h>
+#include "chardev/chardev.h"
 
 /*
  * Sends {"event": @name, "data": @data, "timestamp": {...}} to all QMP
@@ -19,6 +20,8 @@ void qmp_event_emit(const char *name, JsonNode *data);
 bool qmp_server_add(const char *spec, GError **errp);
 /* Starts the human monitor for a "-monitor" spec (stdio or unix:PATH,...). */
 bool hmp_server_add(const char *spec, GError **errp);
+/* Starts a monitor for a "-mon chardev=ID,mode=..." spec on @set's chardev. */
+bool monitor_mon_add(const char *spec, ChardevSet *set, GError **errp);
 void monitor_cleanup(void);
 
 #endif

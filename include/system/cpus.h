@@ -29,6 +29,8 @@ struct CPUState {
 void bql_lock(void);
 void bql_unlock(void);
 
+/* Names the next vCPU threads "CPU N/KVM" as QEMU does, not "vcpuN". */
+void cpus_set_qemu_thread_names(bool on);
 /* Creates @n vCPUs with @ops; their threads start parked. */
 bool cpus_create(const AccelOps *ops, unsigned n, GError **errp);
 unsigned cpus_count(void);

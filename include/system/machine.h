@@ -11,19 +11,59 @@
 #include <stdio.h>
 #include "ferry/block.h"
 
+/* -machine TYPE: ferry's PC (pc-i440fx-7.2, alias pc) or none. */
+typedef enum MachineType {
+    MACHINE_TYPE_PC,
+    MACHINE_TYPE_NONE,      /* no RAM, no vCPUs, no devices: the monitors */
+} MachineType;
+
+/* -object memory-backend-ram / secret, checked at parse time. */
+typedef struct ObjectConfig {
+    char *qom_type;
+    char *id;
+    uint64_t size;          /* memory backends */
+    GBytes *secret;         /* secrets: the decoded data */
+} ObjectConfig;
+
+/* -add-fd fd=N,set=M[,opaque=STR] */
+typedef struct AddFdConfig {
+    int fd;
+    int64_t set;
+    char *opaque;
+} AddFdConfig;
+
 typedef struct MachineConfig {
-    char *name;             /* -name */
+    char *name;             /* -name guest= */
+    char *process_name;     /* -name process= */
+    bool debug_threads;     /* -name debug-threads: QEMU's thread names */
+    char *uuid;             /* -uuid */
+    MachineType machine;    /* -machine type */
+    char *machine_accel;    /* -machine accel=, ferry names, ':'-separated */
+    char *memory_backend;   /* -machine memory-backend= */
+    bool dump_guest_core;   /* -machine dump-guest-core (default on) */
     uint64_t ram_size;      /* -m, bytes */
-    unsigned smp;           /* -smp */
-    char *accel;            /* -accel kvm|soft; NULL = kvm when usable */
+    bool ram_size_set;      /* -m was given */
+    unsigned smp;           /* -smp cpus */
+    unsigned sockets, dies, cores, threads;   /* -smp topology */
+    char *accel;            /* -accel, ferry names, ':'-separated in the
+                             * order tried; NULL = kvm when usable */
     char *kernel;           /* -kernel; NULL = built-in test guest */
     char *append;           /* -append */
     GPtrArray *qmp;         /* -qmp specs (char *), repeatable */
     GPtrArray *blockdevs;   /* -blockdev specs (char *), repeatable */
     GPtrArray *devices;     /* -device specs (char *), repeatable */
+    GPtrArray *chardevs;    /* -chardev specs (char *), repeatable */
+    GPtrArray *mons;        /* -mon specs (char *), repeatable */
+    GPtrArray *objects;     /* -object (ObjectConfig *), repeatable */
+    GPtrArray *add_fds;     /* -add-fd (AddFdConfig *), repeatable */
     char *monitor;          /* -monitor stdio|unix:... */
-    char *serial;           /* -serial file:PATH|stdio|none; NULL = none */
+    char *serial;           /* -serial file:PATH|stdio|pty|null|chardev:ID;
+                             * NULL = none */
     bool start_paused;      /* -S */
+    bool no_reboot;         /* -no-reboot: a guest reset ends the process */
+    bool no_shutdown;       /* -no-shutdown: a guest shutdown pauses */
+    bool mem_lock;          /* -overcommit mem-lock=on */
+    bool msg_timestamp;     /* -msg timestamp=on */
     char *incoming;         /* -incoming URI|defer */
     bool daemonize;         /* -daemonize */
     char *pidfile;          /* -pidfile */

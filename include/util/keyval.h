@@ -63,6 +63,21 @@ bool keyval_get_size(const Keyval *kv, const char *key, uint64_t dflt,
                      uint64_t *out, GError **errp);
 
 /*
+ * One of the NULL-terminated @values: *@out is its index, or @dflt when
+ * the key is absent.  The error lists the accepted words.
+ */
+bool keyval_get_enum(const Keyval *kv, const char *key,
+                     const char *const *values, int dflt, int *out,
+                     GError **errp);
+/*
+ * An identifier, as QEMU's ids (-chardev id=, -object id=): a letter,
+ * then letters, digits, '-', '.' or '_'.  Absent: *@out is NULL.
+ */
+bool keyval_id_well_formed(const char *id);
+bool keyval_get_id(const Keyval *kv, const char *key, const char **out,
+                   GError **errp);
+
+/*
  * Refuses the first value (in input order) whose dotted key is not in the
  * NULL-terminated @known, listing @known in the error.
  */

@@ -15,8 +15,10 @@ reaps the process and removes the directory (set FERRY_KEEP_TMP=1 to keep
 it for a post-mortem).
 """
 
+import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -55,6 +57,17 @@ def require_kvm(testcase=None):
     if testcase is not None:
         testcase.skipTest(reason)
     raise unittest.SkipTest(reason)
+
+
+def pid_alive(pid):
+    """True unless @pid is gone or a zombie (PID 1 in a container may never
+    reap a daemon)."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            state = f.read().rsplit(')', 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state not in ('Z', 'X')
 
 
 def default_accel():
@@ -124,10 +137,9 @@ class FerryVM:
         self.serial_path = os.path.join(self.tmpdir, 'serial.log')
         self.stdout_path = os.path.join(self.tmpdir, 'stdout.log')
         self.stderr_path = os.path.join(self.tmpdir, 'stderr.log')
+        self._own_fds = []          # ours, inherited by ferry, closed after
         try:
-            self.args = [ferry_binary(),
-                         '-qmp', f'unix:{self.qmp_path},server=on,wait=off',
-                         '-serial', f'file:{self.serial_path}']
+            self.args = [ferry_binary()] + self._console_args()
             self.args += self._options(accel, mem, smp, append, paused, name)
             self.args += list(extra_args)
             self._launch()
@@ -135,6 +147,11 @@ class FerryVM:
         except BaseException:
             self.close()
             raise
+
+    def _console_args(self):
+        """The QMP socket and the serial log, as ferry's own options."""
+        return ['-qmp', f'unix:{self.qmp_path},server=on,wait=off',
+                '-serial', f'file:{self.serial_path}']
 
     @staticmethod
     def _options(accel, mem, smp, append, paused, name):
@@ -158,9 +175,17 @@ class FerryVM:
         err = open(self.stderr_path, 'wb')
         self._files += [out, err]
         # cwd: relative paths in extra_args land in the temp dir
-        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
-                                     stdout=out, stderr=err, cwd=self.tmpdir,
-                                     pass_fds=self.pass_fds)
+        try:
+            self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=err,
+                                         cwd=self.tmpdir,
+                                         pass_fds=[*self.pass_fds,
+                                                   *self._own_fds])
+        finally:
+            # ferry holds them now: a listener it no longer has refuses
+            for fd in self._own_fds:
+                os.close(fd)
+            self._own_fds = []
 
     def _died(self):
         return RuntimeError(
@@ -256,3 +281,89 @@ class FerryVM:
     def __exit__(self, *exc):
         self.close()
         return False
+
+
+def mem_bytes(mem):
+    """'512M', '1G' or a number of MiB, in bytes."""
+    mem = str(mem)
+    units = {'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30, 'T': 1 << 40}
+    if mem[-1:].upper() in units:
+        return int(mem[:-1]) * units[mem[-1].upper()]
+    return int(mem) << 20
+
+
+class LibvirtStyleVM(FerryVM):
+    """ferry started with the command line libvirt 9.0 gives a domain
+    (FERRY-GAP.md section 2): the monitor on a unix socket bound and
+    listening before ferry starts, passed as -chardev socket,fd=N with
+    -mon; COM1 as -device isa-serial on a file chardev whose file, opened
+    here in append mode, is the fd set of -add-fd; the RAM as a memory
+    backend; vCPU threads named as QEMU's.  qmp_path and serial_path are
+    that socket and that file, so FerryVM's helpers work unchanged.
+
+    @serial='pty' gives the console a pty chardev instead (read it with
+    pty_path()).  @accel 'soft' becomes libvirt's tcg, without -kernel
+    (the soft accelerator runs the built-in workload itself)."""
+
+    LOG_HEADER = 'LC_ALL=C ferry -name guest=ferry1 ...\n'
+
+    def __init__(self, extra_args=(), accel=None, mem='128M', smp=1,
+                 serial='file', **kwargs):
+        self.serial_kind = serial
+        self.libvirt_accel = accel or default_accel()
+        super().__init__(extra_args=extra_args, accel=None, mem=mem, smp=smp,
+                         **kwargs)
+
+    def _console_args(self):
+        mon = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        mon.bind(self.qmp_path)
+        mon.listen(1)
+        self._own_fds.append(mon.detach())
+        args = ['-chardev', f'socket,id=charmonitor,fd={self._own_fds[-1]},'
+                'server=on,wait=off',
+                '-mon', 'chardev=charmonitor,id=monitor,mode=control']
+        if self.serial_kind == 'pty':
+            args += ['-chardev', 'pty,id=charserial0']
+        else:
+            log = os.open(self.serial_path,
+                          os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            # libvirt starts the log with the command line it ran
+            os.write(log, self.LOG_HEADER.encode())
+            self._own_fds.append(log)
+            args += ['-add-fd', f'set=0,fd={log},opaque=serial0-source',
+                     '-chardev', 'file,id=charserial0,path=/dev/fdset/0,'
+                     'append=on']
+        return args + ['-device', 'isa-serial,chardev=charserial0,'
+                       'id=serial0,index=0']
+
+    def _options(self, accel, mem, smp, append, paused, name):
+        kvm = self.libvirt_accel == 'kvm'
+        size = mem_bytes(mem)
+        opts = ['-name', f'guest={name or "ferry1"},debug-threads=on',
+                '-machine', 'pc-i440fx-7.2,usb=off,dump-guest-core=off,'
+                'memory-backend=pc.ram',
+                '-accel', 'kvm' if kvm else 'tcg', '-m', str(size >> 20),
+                '-object', json.dumps({'qom-type': 'memory-backend-ram',
+                                       'id': 'pc.ram', 'size': size}),
+                '-overcommit', 'mem-lock=off',
+                '-smp', f'{smp},sockets={smp},cores=1,threads=1',
+                '-display', 'none', '-no-user-config', '-nodefaults',
+                '-rtc', 'base=utc', '-no-acpi', '-boot', 'strict=on',
+                '-usb', '-audiodev', '{"id":"audio1","driver":"none"}',
+                '-msg', 'timestamp=on']
+        if kvm:
+            opts += ['-kernel', os.path.join(build_dir(), 'guest',
+                                             'ferry-guest.elf')]
+        if append is not None:
+            opts += ['-append', append]
+        if paused:
+            opts += ['-S']
+        return opts
+
+    def pty_path(self):
+        """The console's /dev/pts/N, as query-chardev reports it."""
+        for c in self.qmp.cmd('query-chardev'):
+            if c['label'] == 'charserial0':
+                assert c['filename'].startswith('pty:'), c
+                return c['filename'][len('pty:'):]
+        raise AssertionError('no charserial0 in query-chardev')

@@ -147,7 +147,9 @@ static void test_parse(void)
     }
 }
 
-typedef enum GetType { GET_STR, GET_BOOL, GET_U64, GET_SIZE } GetType;
+typedef enum GetType {
+    GET_STR, GET_BOOL, GET_U64, GET_SIZE, GET_ENUM, GET_ID
+} GetType;
 
 typedef struct GetCase {
     const char *text;
@@ -216,6 +218,24 @@ static const GetCase get_cases[] = {
       "(bytes, or with a K/M/G/T suffix), not '16777216T'" },
     { "s=", "s", GET_SIZE, NULL, "Parameter 's' expects a size (bytes, "
       "or with a K/M/G/T suffix), not ''" },
+    /* enums (the words of get_one: readline, control, debug; default 7) */
+    { "mode=control", "mode", GET_ENUM, "1" },
+    { "{\"mode\": \"debug\"}", "mode", GET_ENUM, "2" },
+    { "x=1", "mode", GET_ENUM, "7" },
+    { "mode=Control", "mode", GET_ENUM, NULL, "Parameter 'mode' expects "
+      "'readline', 'control' or 'debug', not 'Control'" },
+    { "mode=", "mode", GET_ENUM, NULL, "Parameter 'mode' expects "
+      "'readline', 'control' or 'debug', not ''" },
+    /* identifiers */
+    { "id=pc.ram", "id", GET_ID, "pc.ram" },
+    { "id=a-b_c.9", "id", GET_ID, "a-b_c.9" },
+    { "x=1", "id", GET_ID, "(null)" },
+    { "id=9a", "id", GET_ID, NULL, "Parameter 'id' expects an identifier "
+      "(a letter, then letters, digits, '-', '.', '_'), not '9a'" },
+    { "id=a/b", "id", GET_ID, NULL, "Parameter 'id' expects an identifier "
+      "(a letter, then letters, digits, '-', '.', '_'), not 'a/b'" },
+    { "id=", "id", GET_ID, NULL, "Parameter 'id' expects an identifier "
+      "(a letter, then letters, digits, '-', '.', '_'), not ''" },
     /* strings, groups and absent keys */
     { "a.b=x", "a.b", GET_STR, "x" },
     { "a.b=x", "a.c", GET_STR, "(null)" },
@@ -229,11 +249,21 @@ static const GetCase get_cases[] = {
 /* Reads @c and prints the value, or returns NULL with @errp set. */
 static char *get_one(const Keyval *kv, const GetCase *c, GError **errp)
 {
+    static const char *const words[] = {
+        "readline", "control", "debug", NULL
+    };
     const char *s;
     uint64_t n;
     bool b;
+    int e;
 
     switch (c->type) {
+    case GET_ENUM:
+        return keyval_get_enum(kv, c->key, words, 7, &e, errp) ?
+               g_strdup_printf("%d", e) : NULL;
+    case GET_ID:
+        return keyval_get_id(kv, c->key, &s, errp) ?
+               g_strdup(s ? s : "(null)") : NULL;
     case GET_STR:
         return keyval_get_str(kv, c->key, &s, errp) ?
                g_strdup(s ? s : "(null)") : NULL;
