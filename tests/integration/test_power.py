@@ -61,6 +61,21 @@ class Power(unittest.TestCase):
         self.assertRegex(r.stdout, r'[1-9][0-9]* written by a guest, '
                          r'0 blank, 0 corrupt', r.stdout + r.stderr)
 
+    def test_powerdown_with_no_shutdown_pauses(self):
+        # libvirt's -no-shutdown: the guest powers off, the process stays,
+        # stopped in 'shutdown', until its manager quits (or resets) it
+        vm = self.vm(['-no-shutdown'])
+        self.assertTrue(wait_verified(vm))
+        vm.qmp.cmd('system_powerdown')
+        ev = vm.qmp.wait_event('SHUTDOWN', timeout=10)
+        self.assertEqual(ev['data'], {'guest': True,
+                                      'reason': 'guest-shutdown'})
+        vm.qmp.wait_event('STOP', timeout=10)
+        self.assertEqual(vm.qmp.cmd('query-status'),
+                         {'running': False, 'status': 'shutdown'})
+        self.assertIsNone(vm.proc.poll())
+        self.assertEqual(vm.shutdown(), 0)
+
     def test_reset_reboots_a_running_guest(self):
         vm = self.vm()
         self.assertIsNotNone(wait_verified(vm))
