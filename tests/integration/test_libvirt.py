@@ -99,6 +99,10 @@ class LibvirtManagesFerry(unittest.TestCase):
         self.assert_intact(self.a)
         status = self.a.qmp(DOM, 'query-status')
         self.assertEqual(status['status'], 'running')
+        # vCPU threads as libvirt sees them (query-cpus-fast's thread ids)
+        info = self.a.virsh('vcpuinfo', DOM).stdout
+        self.assertEqual(info.count('State:          running'), 2, info)
+        self.assertIn('CPU Affinity:', info)
 
     def test_02_suspend_resume(self):
         self.a.virsh('suspend', DOM)
