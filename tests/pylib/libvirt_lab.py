@@ -6,9 +6,9 @@ import json
 import os
 import shutil
 import subprocess
-import time
 
 from .vm import build_dir
+from .waits import wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -98,9 +98,5 @@ def write_domain(run_dir, name):
 
 
 def wait(predicate, timeout, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
+    """waits.wait_for, polling less often: every check runs virsh."""
+    return wait_for(predicate, timeout, interval)
