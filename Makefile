@@ -138,6 +138,10 @@ clean:
 #                an accepted option must parse again from its own text;
 #                starts from tests/fuzz/keyval.dict, corpus in
 #                build-fuzz/corpus-keyval.
+#   pvchannel    the guest agent channel's registers and rings, as a
+#                guest misprogramming them (tests/fuzz/fuzz-pvchannel.c):
+#                ferry must never crash, the channel only stop with
+#                STATUS_ERROR; corpus in build-fuzz/corpus-pvchannel.
 # FUZZ_TARGET picks some (e.g. FUZZ_TARGET=blockdev); the default is all.
 # Crashing inputs are saved as build-fuzz/crashes/crash-* (stream-load) and
 # build-fuzz/crashes/blockdev-crash-* (keyval-crash-*); replay one by passing
@@ -150,7 +154,7 @@ clean:
 FUZZ_BUILD := build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS ?=
-FUZZ_TARGET ?= stream-load blockdev keyval
+FUZZ_TARGET ?= stream-load blockdev keyval pvchannel
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
             -fno-omit-frame-pointer
 
@@ -172,6 +176,7 @@ FUZZ_COMMON := $(FUZZ_DIR)/fuzz-common.o $(FERRY_LIBS)
 FUZZ_BLK_BIN := $(FUZZ_DIR)/fuzz-blockdev
 FUZZ_BLK_GEN := $(FUZZ_DIR)/gen-blockdev-corpus
 FUZZ_KV_BIN := $(FUZZ_DIR)/fuzz-keyval
+FUZZ_CH_BIN := $(FUZZ_DIR)/fuzz-pvchannel
 
 $(FUZZ_BIN): $(FUZZ_DIR)/fuzz-stream-load.o $(FUZZ_COMMON)
 	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
@@ -184,6 +189,10 @@ $(FUZZ_BLK_BIN): $(FUZZ_DIR)/fuzz-blockdev.o $(FUZZ_DIR)/fuzz-outcome.o \
 	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
 $(FUZZ_KV_BIN): $(FUZZ_DIR)/fuzz-keyval.o $(FUZZ_DIR)/fuzz-outcome.o \
+                $(FERRY_LIBS)
+	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+$(FUZZ_CH_BIN): $(FUZZ_DIR)/fuzz-pvchannel.o $(FUZZ_DIR)/fuzz-outcome.o \
                 $(FERRY_LIBS)
 	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
@@ -218,10 +227,17 @@ fuzz-run-keyval: $(FUZZ_KV_BIN) | \
 	    -dict=tests/fuzz/keyval.dict -print_final_stats=1 \
 	    -artifact_prefix=$(BUILD)/crashes/keyval- \
 	    $(FUZZ_ARGS) $(BUILD)/corpus-keyval
+
+fuzz-run-pvchannel: $(FUZZ_CH_BIN) | \
+                    $(filter fuzz-run-stream-load fuzz-run-blockdev fuzz-run-keyval,$(addprefix fuzz-run-,$(FUZZ_TARGET)))
+	@mkdir -p $(BUILD)/corpus-pvchannel $(BUILD)/crashes
+	$(FUZZ_CH_BIN) -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	    -print_final_stats=1 -artifact_prefix=$(BUILD)/crashes/pvchannel- \
+	    $(FUZZ_ARGS) $(BUILD)/corpus-pvchannel
 endif
 
 .PHONY: fuzz fuzz-clean fuzz-run fuzz-run-stream-load fuzz-run-blockdev \
-        fuzz-run-keyval
+        fuzz-run-keyval fuzz-run-pvchannel
 # --- end of fuzzing -------------------------------------------------------------
 
 # --- benchmarks ---
