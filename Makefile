@@ -59,12 +59,14 @@ LIB_SRCS := $(filter-out system/main.c $(MIG_LIB_SRCS) $(BLK_LIB_SRCS),\
               $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) \
             $(filter-out $(MIG_LIB_OBJS),$(QAPI_OBJS))
+AGENT_CLI_SRCS := $(wildcard tools/ferry-agent/*.c)
+AGENT_CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_CLI_SRCS))
 CTL_SRCS := $(wildcard tools/ferryctl/*.c)
 CTL_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CTL_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 
-all: $(BUILD)/ferry $(BUILD)/ferryctl $(BUILD)/ferry-img $(BUILD)/guest/ferry-guest.elf $(UNIT_BINS) libs
+all: $(BUILD)/ferry $(BUILD)/ferryctl $(BUILD)/ferry-img $(BUILD)/ferry-agent $(BUILD)/guest/ferry-guest.elf $(UNIT_BINS) libs
 
 $(BUILD)/%.o: %.c $(BUILD)/config.mak | $(QAPI_GEN)
 	@mkdir -p $(dir $@)
@@ -84,6 +86,10 @@ $(BUILD)/ferry: $(BUILD)/system/main.o $(FERRY_LIBS) $(BUILD)/guest/blob.o
 	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/ferryctl: $(CTL_OBJS) $(FERRY_LIBS)
+	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(LIBS)
+
+# The guest-agent CLI needs the bridge library only.
+$(BUILD)/ferry-agent: $(AGENT_CLI_OBJS) $(BUILD)/libferry-agent-int.a
 	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/ferry-img: $(BUILD)/tools/ferry-img/ferry-img.o $(FERRY_LIBS)
@@ -192,8 +198,9 @@ $(FUZZ_KV_BIN): $(FUZZ_DIR)/fuzz-keyval.o $(FUZZ_DIR)/fuzz-outcome.o \
                 $(FERRY_LIBS)
 	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
+# The channel reaches the machine's run state, and so its boot code.
 $(FUZZ_CH_BIN): $(FUZZ_DIR)/fuzz-pvchannel.o $(FUZZ_DIR)/fuzz-outcome.o \
-                $(FERRY_LIBS)
+                $(FERRY_LIBS) $(BUILD)/guest/blob.o
 	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
 # The seed writer runs every seed through the harness itself.
