@@ -110,6 +110,22 @@ check: all
 check-asan:
 	$(MAKE) BUILD=build-asan CONFIGURE_FLAGS=--enable-asan check
 
+# The guest-agent bridge's tests under ThreadSanitizer: the library's
+# sources and its test, built into $(BUILD)/tsan with GLib's mutexes on
+# pthreads (tests/unit/tsan-glib-locks.c) so the sanitizer sees them.
+TSAN_AGENT := $(BUILD)/tsan/test-agent-bridge
+$(TSAN_AGENT): $(AGENT_LIB_SRCS) tests/unit/test-agent-bridge.c \
+               tests/unit/tsan-glib-locks.c agent/agent-int.h \
+               include/ferry/agent.h $(BUILD)/config.mak
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g -fsanitize=thread $(WARN) -std=gnu11 -D_GNU_SOURCE \
+	    -pthread -Iinclude $(PKG_CFLAGS) -o $@ \
+	    $(filter %.c,$^) $(shell pkg-config --libs glib-2.0 json-glib-1.0)
+
+check-tsan-agent: $(TSAN_AGENT)
+	TSAN_OPTIONS="halt_on_error=1 suppressions=tests/unit/tsan.supp" \
+	    $(TSAN_AGENT)
+
 demo: all
 	python3 scripts/demo.py --build $(BUILD)
 
@@ -122,7 +138,7 @@ docs/qmp.md: $(QAPI_SCHEMA) $(QAPI_GEN_PY)
 clean:
 	rm -rf $(BUILD) build-asan
 
-.PHONY: all check check-asan demo setup clean
+.PHONY: all check check-asan check-tsan-agent demo setup clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # --- fuzzing ------------------------------------------------------------------
