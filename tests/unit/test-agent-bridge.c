@@ -312,134 +312,140 @@ static void call(FerryAgent *a, const char *cmd, const char *key,
     g_assert_no_error(err);
 }
 
+/* --- the fixture: a fake agent, a bridge on it, its completions --------- */
+
+typedef struct Bridge {
+    Fake *f;
+    FerryAgent *a;
+    Results r;
+} Bridge;
+
+static void bridge_setup(Bridge *b, gconstpointer data)
+{
+    b->f = fake_new();
+    b->a = ferry_agent_new(fake_connect(b->f), NULL);
+    results_init(&b->r);
+}
+
+static void bridge_teardown(Bridge *b, gconstpointer data)
+{
+    ferry_agent_free(b->a);
+    results_clear(&b->r);
+    fake_free(b->f);
+}
+
+/* The bridge noticed its transport failed and parked. */
+static void wait_parked(FerryAgent *a)
+{
+    FerryAgentStats st;
+
+    while (ferry_agent_get_stats(a, &st), !st.parks) {
+        g_usleep(1000);
+    }
+}
+
 /* --- tests ---------------------------------------------------------------- */
 
-static void test_calls(void)
+static void test_calls(Bridge *b, gconstpointer data)
 {
-    Fake *f = fake_new();
-    FerryAgent *a = ferry_agent_new(fake_connect(f), NULL);
+    FerryAgent *a = b->a;
     g_autoptr(GError) err = NULL;
     g_autoptr(JsonNode) ret = NULL;
-    Results r;
 
-    results_init(&r);
     for (int i = 0; i < N_CALLS; i++) {
-        call(a, "x-guest-incr", "k", 0, &r);
+        call(a, "x-guest-incr", "k", 0, &b->r);
     }
-    wait_done(&r, N_CALLS);
-    g_assert_cmpuint(r.ok, ==, N_CALLS);
-    g_assert_cmpuint(g_hash_table_size(r.values), ==, N_CALLS);
+    wait_done(&b->r, N_CALLS);
+    g_assert_cmpuint(b->r.ok, ==, N_CALLS);
+    g_assert_cmpuint(g_hash_table_size(b->r.values), ==, N_CALLS);
     g_assert_null(ferry_agent_call(a, "x-fail", NULL, 0, &err));
     g_assert_error(err, FERRY_AGENT_ERROR, FERRY_AGENT_ERROR_GUEST);
     g_clear_error(&err);
     ret = ferry_agent_call(a, "guest-ping", NULL, 0, &err);
     g_assert_no_error(err);
     g_assert_true(JSON_NODE_HOLDS_OBJECT(ret));
-    ferry_agent_free(a);
-    results_clear(&r);
-    fake_free(f);
 }
 
 /* Outside a migration a lost transport releases every waiter at once. */
-static void test_fatal(void)
+static void test_fatal(Bridge *b, gconstpointer data)
 {
-    Fake *f = fake_new();
-    FerryAgent *a = ferry_agent_new(fake_connect(f), NULL);
+    Fake *f = b->f;
+    FerryAgent *a = b->a;
     gint64 cut;
-    Results r;
 
-    results_init(&r);
     for (int i = 0; i < N_CALLS; i++) {
-        call(a, "x-hold", NULL, 0, &r);
+        call(a, "x-hold", NULL, 0, &b->r);
     }
     while (g_hash_table_size(f->running) < N_CALLS) {
         g_usleep(1000);
     }
     cut = g_get_monotonic_time();
     fake_cut(f);
-    wait_done(&r, N_CALLS);
-    g_assert_cmpuint(r.failed, ==, N_CALLS);
-    g_assert_cmpint(r.last_code, ==, FERRY_AGENT_ERROR_TRANSPORT);
-    g_assert_cmpint(r.last_at - cut, <, RELEASE_US);
+    wait_done(&b->r, N_CALLS);
+    g_assert_cmpuint(b->r.failed, ==, N_CALLS);
+    g_assert_cmpint(b->r.last_code, ==, FERRY_AGENT_ERROR_TRANSPORT);
+    g_assert_cmpint(b->r.last_at - cut, <, RELEASE_US);
     g_assert_cmpint(ferry_agent_state(a), ==, FERRY_AGENT_STATE_CLOSED);
     g_assert_false(ferry_agent_call_async(a, "guest-ping", NULL, 0, on_done,
-                                          &r, NULL));
-    ferry_agent_free(a);
-    results_clear(&r);
-    fake_free(f);
+                                          &b->r, NULL));
 }
 
 /* Migrating: the cut parks, the resume re-sends, each call runs once. */
-static void test_resume(void)
+static void test_resume(Bridge *b, gconstpointer data)
 {
-    Fake *f = fake_new();
-    FerryAgent *a = ferry_agent_new(fake_connect(f), NULL);
+    Fake *f = b->f;
+    FerryAgent *a = b->a;
     FerryAgentStats st;
-    Results r;
 
-    results_init(&r);
     ferry_agent_set_migrating(a, true);
     for (int i = 0; i < N_CALLS; i++) {
-        call(a, i % 2 ? "x-hold" : "x-guest-incr", "k", 0, &r);
+        call(a, i % 2 ? "x-hold" : "x-guest-incr", "k", 0, &b->r);
     }
-    wait_done(&r, N_CALLS / 2);
+    wait_done(&b->r, N_CALLS / 2);
     fake_cut(f);
-    while (ferry_agent_get_stats(a, &st), !st.parks) {
-        g_usleep(1000);
-    }
+    wait_parked(a);
     g_assert_cmpint(ferry_agent_state(a), ==, FERRY_AGENT_STATE_MIGRATING);
     for (int i = 0; i < 4; i++) {       /* calls made while parked */
-        call(a, "x-guest-incr", "k", 0, &r);
+        call(a, "x-guest-incr", "k", 0, &b->r);
     }
     g_usleep(20000);
-    g_assert_cmpuint(r.done, ==, N_CALLS / 2);
+    g_assert_cmpuint(b->r.done, ==, N_CALLS / 2);
     g_assert_true(ferry_agent_resume_on_conn(a, fake_connect(f), NULL));
     g_assert_cmpint(ferry_agent_state(a), ==, FERRY_AGENT_STATE_RESUMED);
-    wait_done(&r, N_CALLS / 2 + 4);
+    wait_done(&b->r, N_CALLS / 2 + 4);
     fake_release(f);
-    wait_done(&r, N_CALLS + 4);
-    g_assert_cmpuint(r.failed, ==, 0);
+    wait_done(&b->r, N_CALLS + 4);
+    g_assert_cmpuint(b->r.failed, ==, 0);
     g_assert_cmpuint(GPOINTER_TO_UINT(g_hash_table_lookup(f->counters, "k")),
                      ==, N_CALLS / 2 + 4);
-    g_assert_cmpuint(r.repeats, ==, 0);
+    g_assert_cmpuint(b->r.repeats, ==, 0);
     ferry_agent_set_migrating(a, false);
     g_assert_cmpint(ferry_agent_state(a), ==, FERRY_AGENT_STATE_NORMAL);
     ferry_agent_get_stats(a, &st);
     g_assert_cmpuint(st.resent, ==, N_CALLS / 2 + 4);
-    ferry_agent_free(a);
-    results_clear(&r);
-    fake_free(f);
 }
 
 /* Parked at the end of the migration with no new transport: fatal. */
-static void test_parked_then_normal(void)
+static void test_parked_then_normal(Bridge *b, gconstpointer data)
 {
-    Fake *f = fake_new();
-    FerryAgent *a = ferry_agent_new(fake_connect(f), NULL);
-    FerryAgentStats st;
-    Results r;
+    Fake *f = b->f;
+    FerryAgent *a = b->a;
 
-    results_init(&r);
     ferry_agent_set_migrating(a, true);
-    call(a, "x-hold", NULL, 0, &r);
+    call(a, "x-hold", NULL, 0, &b->r);
     fake_cut(f);
-    while (ferry_agent_get_stats(a, &st), !st.parks) {
-        g_usleep(1000);
-    }
+    wait_parked(a);
     ferry_agent_set_migrating(a, false);
-    wait_done(&r, 1);
-    g_assert_cmpint(r.last_code, ==, FERRY_AGENT_ERROR_TRANSPORT);
+    wait_done(&b->r, 1);
+    g_assert_cmpint(b->r.last_code, ==, FERRY_AGENT_ERROR_TRANSPORT);
     g_assert_cmpint(ferry_agent_state(a), ==, FERRY_AGENT_STATE_CLOSED);
-    ferry_agent_free(a);
-    results_clear(&r);
-    fake_free(f);
 }
 
 /* A bridge closed between accept and swap closes the new fd too. */
-static void test_resume_after_close(void)
+static void test_resume_after_close(Bridge *b, gconstpointer data)
 {
-    Fake *f = fake_new();
-    FerryAgent *a = ferry_agent_new(fake_connect(f), NULL);
+    Fake *f = b->f;
+    FerryAgent *a = b->a;
     g_autoptr(GError) err = NULL;
     int sv[2];
     char c;
@@ -453,76 +459,61 @@ static void test_resume_after_close(void)
     close(sv[1]);
     /* and outside a migration a resume is refused, its fd closed too */
     ferry_agent_free(a);
-    a = ferry_agent_new(fake_connect(f), NULL);
+    a = b->a = ferry_agent_new(fake_connect(f), NULL);
     g_clear_error(&err);
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
     g_assert_false(ferry_agent_resume_on_conn(a, sv[0], &err));
     g_assert_error(err, FERRY_AGENT_ERROR, FERRY_AGENT_ERROR_INVALID);
     g_assert_cmpint(read(sv[1], &c, 1), ==, 0);
     close(sv[1]);
-    ferry_agent_free(a);
-    fake_free(f);
 }
 
 /* A per-call timeout tears the bridge down, migrating or not. */
-static void test_timeout(void)
+static void test_timeout(Bridge *b, gconstpointer data)
 {
-    Fake *f = fake_new();
-    FerryAgent *a = ferry_agent_new(fake_connect(f), NULL);
-    Results r;
+    FerryAgent *a = b->a;
 
-    results_init(&r);
     ferry_agent_set_migrating(a, true);
-    call(a, "x-hold", NULL, 0, &r);
-    call(a, "x-hold", NULL, 50, &r);
-    wait_done(&r, 2);
-    g_assert_cmpuint(r.failed, ==, 2);
-    g_assert_cmpint(r.last_code, ==, FERRY_AGENT_ERROR_TIMEOUT);
+    call(a, "x-hold", NULL, 0, &b->r);
+    call(a, "x-hold", NULL, 50, &b->r);
+    wait_done(&b->r, 2);
+    g_assert_cmpuint(b->r.failed, ==, 2);
+    g_assert_cmpint(b->r.last_code, ==, FERRY_AGENT_ERROR_TIMEOUT);
     g_assert_cmpint(ferry_agent_state(a), ==, FERRY_AGENT_STATE_CLOSED);
-    ferry_agent_free(a);
-    results_clear(&r);
-    fake_free(f);
 }
 
 /* A new transport that starts mid-line, with a stale reply before the
  * sync's sentinel: both skipped, the re-sent call answered once. */
-static void test_resync(void)
+static void test_resync(Bridge *b, gconstpointer data)
 {
-    Fake *f = fake_new();
-    FerryAgent *a = ferry_agent_new(fake_connect(f), NULL);
+    Fake *f = b->f;
+    FerryAgent *a = b->a;
     FerryAgentStats st;
-    Results r;
     int fd;
 
-    results_init(&r);
     ferry_agent_set_migrating(a, true);
-    call(a, "x-hold", NULL, 0, &r);
+    call(a, "x-hold", NULL, 0, &b->r);
     while (g_hash_table_size(f->running) < 1) {
         g_usleep(1000);
     }
     fake_cut(f);
-    while (ferry_agent_get_stats(a, &st), !st.parks) {
-        g_usleep(1000);
-    }
+    wait_parked(a);
     fd = fake_connect(f);
     fake_write(f, f->fd, "urn\": {}, \"id\": \"nobody\"}\n"
                "{\"return\": 1, \"id\": \"stale\"}\n");
     g_assert_true(ferry_agent_resume_on_conn(a, fd, NULL));
     fake_release(f);
-    wait_done(&r, 1);
-    g_assert_cmpuint(r.ok, ==, 1);
+    wait_done(&b->r, 1);
+    g_assert_cmpuint(b->r.ok, ==, 1);
     ferry_agent_get_stats(a, &st);
     g_assert_cmpuint(st.late_replies, ==, 0);
-    ferry_agent_free(a);
-    results_clear(&r);
-    fake_free(f);
 }
 
 /* Every state is reachable through the public API. */
-static void test_states(void)
+static void test_states(Bridge *b, gconstpointer data)
 {
-    Fake *f = fake_new();
-    FerryAgent *a = ferry_agent_new(fake_connect(f), NULL);
+    Fake *f = b->f;
+    FerryAgent *a = b->a;
     bool seen[FERRY_AGENT_STATE__MAX] = { false };
 
     seen[ferry_agent_state(a)] = true;
@@ -536,8 +527,6 @@ static void test_states(void)
         g_assert_true(seen[s]);
         g_assert_cmpstr(ferry_agent_state_name(s), !=, "invalid");
     }
-    ferry_agent_free(a);
-    fake_free(f);
 }
 
 typedef struct Caller {
@@ -561,16 +550,14 @@ static gpointer caller_thread(gpointer opaque)
 
 /* Swaps while another thread keeps calling and both loops are busy (the
  * race the seed's review found); half the swaps follow a cut. */
-static void test_swap_under_traffic(void)
+static void test_swap_under_traffic(Bridge *b, gconstpointer data)
 {
-    Fake *f = fake_new();
-    FerryAgent *a = ferry_agent_new(fake_connect(f), NULL);
+    Fake *f = b->f;
+    FerryAgent *a = b->a;
     const unsigned swaps = 40, calls = 2000;
-    Results r;
-    Caller c = { a, &r, calls };
+    Caller c = { a, &b->r, calls };
     GThread *t;
 
-    results_init(&r);
     ferry_agent_set_migrating(a, true);
     t = g_thread_new("caller", caller_thread, &c);
     for (unsigned i = 0; i < swaps; i++) {
@@ -581,30 +568,26 @@ static void test_swap_under_traffic(void)
         g_usleep(2000);
     }
     g_thread_join(t);
-    wait_done(&r, calls);
-    g_assert_cmpuint(r.failed, ==, 0);
-    g_assert_cmpuint(r.repeats, ==, 0);
+    wait_done(&b->r, calls);
+    g_assert_cmpuint(b->r.failed, ==, 0);
+    g_assert_cmpuint(b->r.repeats, ==, 0);
     g_assert_cmpuint(GPOINTER_TO_UINT(g_hash_table_lookup(f->counters, "k")),
                      ==, calls);
-    ferry_agent_free(a);
-    results_clear(&r);
-    fake_free(f);
 }
 
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    g_test_add_func("/agent-bridge/calls", test_calls);
-    g_test_add_func("/agent-bridge/fatal", test_fatal);
-    g_test_add_func("/agent-bridge/resume", test_resume);
-    g_test_add_func("/agent-bridge/parked-then-normal",
-                    test_parked_then_normal);
-    g_test_add_func("/agent-bridge/resume-after-close",
-                    test_resume_after_close);
-    g_test_add_func("/agent-bridge/timeout", test_timeout);
-    g_test_add_func("/agent-bridge/resync", test_resync);
-    g_test_add_func("/agent-bridge/states", test_states);
-    g_test_add_func("/agent-bridge/swap-under-traffic",
-                    test_swap_under_traffic);
+#define ADD(path, fn) \
+    g_test_add(path, Bridge, NULL, bridge_setup, fn, bridge_teardown)
+    ADD("/agent-bridge/calls", test_calls);
+    ADD("/agent-bridge/fatal", test_fatal);
+    ADD("/agent-bridge/resume", test_resume);
+    ADD("/agent-bridge/parked-then-normal", test_parked_then_normal);
+    ADD("/agent-bridge/resume-after-close", test_resume_after_close);
+    ADD("/agent-bridge/timeout", test_timeout);
+    ADD("/agent-bridge/resync", test_resync);
+    ADD("/agent-bridge/states", test_states);
+    ADD("/agent-bridge/swap-under-traffic", test_swap_under_traffic);
     return g_test_run();
 }

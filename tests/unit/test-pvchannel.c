@@ -15,6 +15,7 @@
 #include "guest/pvchannel-dev.h"
 #include "hw/pvchannel.h"
 #include "system/ioport.h"
+#include "mmio-test.h"
 #include "system/memory.h"
 #include "system/migration-vmm.h"
 #include "util/fdset.h"
@@ -73,15 +74,12 @@ static void teardown(Fixture *f, gconstpointer data)
 
 static uint64_t reg_read(uint64_t reg)
 {
-    uint64_t v;
-
-    g_assert_true(io_dispatch(IO_SPACE_MMIO, DEV + reg, &v, 8, false));
-    return v;
+    return mmio_test_read(DEV + reg);
 }
 
 static void reg_write(uint64_t reg, uint64_t v)
 {
-    g_assert_true(io_dispatch(IO_SPACE_MMIO, DEV + reg, &v, 8, true));
+    mmio_test_write(DEV + reg, v);
 }
 
 static struct pvchan_ring_hdr *hdr(uint64_t gpa)
