@@ -4,7 +4,8 @@
   1. calls per second and p50/p99 call latency on one channel, with 1 and
      with 8 calls in flight (x-guest-sleep of 0 ms, x-guest-incr and
      x-guest-echo in turn), for --seconds each;
-  2. the longest a call waited across a precopy migration: `ferry-agent
+  2. the longest a call waited across a precopy migration (all calls, and
+     all but the sleeps): `ferry-agent
      load` keeps 8 calls in flight (a quarter of them 300 ms sleeps)
      while the guest migrates to a second ferry, and resumes on its
      channel there as soon as it runs; with the migration's downtime.
@@ -78,7 +79,7 @@ def across_migration(build):
         finally:
             load.close()
         assert st['errors'] == 0 and st['ok'] == st['calls'], st
-        return st['max_ms'], info['downtime'], st['calls']
+        return st['max_ms'], st['max_quick_ms'], info['downtime'], st['calls']
     finally:
         for vm in vms:
             vm.close()
@@ -101,16 +102,19 @@ def main():
         print(f'| {inflight} | {med[0]:.0f} | {med[1]:.2f} | {med[2]:.2f} |',
               flush=True)
     print()
-    print('| run | longest call across the precopy (ms) | downtime (ms) '
-          '| calls |')
-    print('| --- | --- | --- | --- |')
-    longest = []
+    print('| run | longest call (ms) | longest call but the sleeps (ms) '
+          '| downtime (ms) | calls |')
+    print('| --- | --- | --- | --- | --- |')
+    longest, quick = [], []
     for i in range(args.repeat):
-        ms, downtime, calls = across_migration(args.build)
+        ms, quick_ms, downtime, calls = across_migration(args.build)
         longest.append(ms)
-        print(f'| {i + 1} | {ms:.0f} | {downtime} | {calls} |', flush=True)
-    print(f'\nmedian longest call: {statistics.median(longest):.0f} ms '
-          f'(a 300 ms x-guest-sleep is the longest call without a migration)')
+        quick.append(quick_ms)
+        print(f'| {i + 1} | {ms:.0f} | {quick_ms:.0f} | {downtime} | {calls} |',
+              flush=True)
+    print(f'\nmedian longest call: {statistics.median(longest):.0f} ms, '
+          f'but the sleeps: {statistics.median(quick):.0f} ms (a 300 ms '
+          f'x-guest-sleep is the longest call without a migration)')
 
 
 if __name__ == '__main__':

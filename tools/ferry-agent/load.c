@@ -29,6 +29,7 @@ typedef struct Load {
     unsigned outstanding;
     uint64_t started, ok, errors, echo_bad;
     GArray *latency_ms;         /* double */
+    double max_quick_ms;        /* the longest call that is not a sleep */
     GHashTable **incr;          /* per key: value -> count */
     uint64_t *incr_calls;
     double first_fail, last_fail;
@@ -89,6 +90,9 @@ static void call_done(void *opaque, JsonNode *ret, const GError *error)
     } else {
         l->ok++;
         g_array_append_val(l->latency_ms, ms);
+        if (c->kind != 0) {
+            l->max_quick_ms = MAX(l->max_quick_ms, ms);
+        }
         check_answer(l, c, ret);
     }
     if (!l->stopping && !error) {
@@ -249,6 +253,7 @@ static void print_stats_locked(Load *l, const char *event)
     add_double(b, "p50_ms", percentile(sorted, 0.50));
     add_double(b, "p99_ms", percentile(sorted, 0.99));
     add_double(b, "max_ms", percentile(sorted, 1.0));
+    add_double(b, "max_quick_ms", l->max_quick_ms);
     add_double(b, "first_fail", l->first_fail);
     add_double(b, "last_fail", l->last_fail);
     json_builder_set_member_name(b, "error");
