@@ -19,8 +19,9 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..'))
 sys.path.insert(0, HERE)
-from pylib.agent import (AgentLoad, agent_call, agent_socket,  # noqa: E402
-                         assert_exactly_once, channel_args, wait_agent)
+from pylib.agent import (AgentLoad, ChannelRelay, agent_call,  # noqa: E402
+                         agent_socket, assert_exactly_once, channel_args,
+                         wait_agent)
 from pylib.vm import FerryVM, kvm_available  # noqa: E402
 from pylib.waits import (free_port, wait_for, wait_migration_end,  # noqa: E402
                          wait_verified)
@@ -163,21 +164,39 @@ class AgentTransportFailure(AgentBase, unittest.TestCase):
     mem = '128M'
     smp = 1
 
-    def test_fatal_outside_migration(self):
-        """Not migrating: the guest's ferry dies, and every waiter gets
-        its error within 100 ms of it."""
-        load = AgentLoad(agent_socket(self.src), inflight=8, sleep_ms=60000)
+    def hold_slots(self, path):
+        """A load whose 8 slots all hold minute-long sleeps."""
+        load = AgentLoad(path, inflight=8, sleep_ms=60000)
         self.loads.append(load)
-        # every slot ends up holding a minute-long sleep
         self.assertTrue(wait_for(lambda: load.stats()['outstanding'] == 8 and
                                  load.stats()['ok'] >= 8, 30))
+        return load
+
+    def test_fatal_outside_migration(self):
+        """Not migrating: the transport breaks (at a moment the test
+        knows: a relay in between is cut), and every waiter gets its
+        error within 100 ms."""
+        relay_path = os.path.join(self.src.tmpdir, 'relay.sock')
+        relay = ChannelRelay(relay_path, agent_socket(self.src))
+        self.addCleanup(relay.close)
+        load = self.hold_slots(relay_path)
         t0 = time.monotonic()
-        os.kill(self.src.proc.pid, signal.SIGKILL)
+        relay.cut()
         closed = load.expect('closed', timeout=10)
         self.assertEqual(closed['errors'], 8, closed)
         self.assertIn('connection lost', closed['error'])
         self.assertLess(closed['last_fail'] - t0, 0.100, closed)
         self.assertEqual(closed['bridge']['state'], 'closed')
+
+    def test_guest_process_dies(self):
+        """Not migrating: the guest's ferry is killed; every waiter is
+        released with the transport's error, none waits for its
+        timeout."""
+        load = self.hold_slots(agent_socket(self.src))
+        os.kill(self.src.proc.pid, signal.SIGKILL)
+        closed = load.expect('closed', timeout=10)
+        self.assertEqual(closed['errors'], 8, closed)
+        self.assertIn('connection lost', closed['error'])
 
 
 if __name__ == '__main__':

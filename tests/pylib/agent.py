@@ -7,6 +7,7 @@ guest went, and when it is over."""
 import json
 import os
 import queue
+import socket
 import subprocess
 import threading
 import time
@@ -129,6 +130,52 @@ class AgentLoad:
                 f.close()
             except OSError:
                 pass
+
+
+class ChannelRelay:
+    """A unix socket at @path that forwards one client to @target (a
+    channel's socket), so a test can break the agent transport at a moment
+    it knows: cut() closes both sides at once."""
+
+    def __init__(self, path, target):
+        self.listener = socket.socket(socket.AF_UNIX)
+        self.listener.bind(path)
+        self.listener.listen(1)
+        self.target = target
+        self.socks = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        client, _ = self.listener.accept()
+        upstream = socket.socket(socket.AF_UNIX)
+        upstream.connect(self.target)
+        self.socks = [client, upstream]
+        for a, b in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pump, args=(a, b),
+                             daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+
+    def cut(self):
+        for s in self.socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def close(self):
+        self.cut()
+        self.listener.close()
 
 
 def assert_exactly_once(tc, st, resumed=True):
