@@ -17,7 +17,11 @@
 #include <sys/un.h>
 #include "agent-int.h"
 
-G_DEFINE_QUARK(ferry-agent-error-quark, ferry_agent_error)
+/* No cached copy: the library keeps no state outside its bridges. */
+GQuark ferry_agent_error_quark(void)
+{
+    return g_quark_from_static_string("ferry-agent-error-quark");
+}
 
 void call_free(Call *c)
 {
