@@ -59,12 +59,14 @@ LIB_SRCS := $(filter-out system/main.c $(MIG_LIB_SRCS) $(BLK_LIB_SRCS),\
               $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) \
             $(filter-out $(MIG_LIB_OBJS),$(QAPI_OBJS))
+AGENT_CLI_SRCS := $(wildcard tools/ferry-agent/*.c)
+AGENT_CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_CLI_SRCS))
 CTL_SRCS := $(wildcard tools/ferryctl/*.c)
 CTL_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CTL_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 
-all: $(BUILD)/ferry $(BUILD)/ferryctl $(BUILD)/ferry-img $(BUILD)/guest/ferry-guest.elf $(UNIT_BINS) libs
+all: $(BUILD)/ferry $(BUILD)/ferryctl $(BUILD)/ferry-img $(BUILD)/ferry-agent $(BUILD)/guest/ferry-guest.elf $(UNIT_BINS) libs
 
 $(BUILD)/%.o: %.c $(BUILD)/config.mak | $(QAPI_GEN)
 	@mkdir -p $(dir $@)
@@ -86,6 +88,10 @@ $(BUILD)/ferry: $(BUILD)/system/main.o $(FERRY_LIBS) $(BUILD)/guest/blob.o
 $(BUILD)/ferryctl: $(CTL_OBJS) $(FERRY_LIBS)
 	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(LIBS)
 
+# The guest-agent CLI needs the bridge library only.
+$(BUILD)/ferry-agent: $(AGENT_CLI_OBJS) $(BUILD)/libferry-agent-int.a
+	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(LIBS)
+
 $(BUILD)/ferry-img: $(BUILD)/tools/ferry-img/ferry-img.o $(FERRY_LIBS)
 	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -104,6 +110,22 @@ check: all
 check-asan:
 	$(MAKE) BUILD=build-asan CONFIGURE_FLAGS=--enable-asan check
 
+# The guest-agent bridge's tests under ThreadSanitizer: the library's
+# sources and its test, built into $(BUILD)/tsan with GLib's mutexes on
+# pthreads (tests/unit/tsan-glib-locks.c) so the sanitizer sees them.
+TSAN_AGENT := $(BUILD)/tsan/test-agent-bridge
+$(TSAN_AGENT): $(AGENT_LIB_SRCS) tests/unit/test-agent-bridge.c \
+               tests/unit/tsan-glib-locks.c agent/agent-int.h \
+               include/ferry/agent.h $(BUILD)/config.mak
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g -fsanitize=thread $(WARN) -std=gnu11 -D_GNU_SOURCE \
+	    -pthread -Iinclude $(PKG_CFLAGS) -o $@ \
+	    $(filter %.c,$^) $(shell pkg-config --libs glib-2.0 json-glib-1.0)
+
+check-tsan-agent: $(TSAN_AGENT)
+	TSAN_OPTIONS="halt_on_error=1 suppressions=tests/unit/tsan.supp" \
+	    $(TSAN_AGENT)
+
 demo: all
 	python3 scripts/demo.py --build $(BUILD)
 
@@ -116,7 +138,7 @@ docs/qmp.md: $(QAPI_SCHEMA) $(QAPI_GEN_PY)
 clean:
 	rm -rf $(BUILD) build-asan
 
-.PHONY: all check check-asan demo setup clean
+.PHONY: all check check-asan check-tsan-agent demo setup clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # --- fuzzing ------------------------------------------------------------------
@@ -138,6 +160,10 @@ clean:
 #                an accepted option must parse again from its own text;
 #                starts from tests/fuzz/keyval.dict, corpus in
 #                build-fuzz/corpus-keyval.
+#   pvchannel    the guest agent channel's registers and rings, as a
+#                guest misprogramming them (tests/fuzz/fuzz-pvchannel.c):
+#                ferry must never crash, the channel only stop with
+#                STATUS_ERROR; corpus in build-fuzz/corpus-pvchannel.
 # FUZZ_TARGET picks some (e.g. FUZZ_TARGET=blockdev); the default is all.
 # Crashing inputs are saved as build-fuzz/crashes/crash-* (stream-load) and
 # build-fuzz/crashes/blockdev-crash-* (keyval-crash-*); replay one by passing
@@ -150,7 +176,7 @@ clean:
 FUZZ_BUILD := build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS ?=
-FUZZ_TARGET ?= stream-load blockdev keyval
+FUZZ_TARGET ?= stream-load blockdev keyval pvchannel
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
             -fno-omit-frame-pointer
 
@@ -172,6 +198,7 @@ FUZZ_COMMON := $(FUZZ_DIR)/fuzz-common.o $(FERRY_LIBS)
 FUZZ_BLK_BIN := $(FUZZ_DIR)/fuzz-blockdev
 FUZZ_BLK_GEN := $(FUZZ_DIR)/gen-blockdev-corpus
 FUZZ_KV_BIN := $(FUZZ_DIR)/fuzz-keyval
+FUZZ_CH_BIN := $(FUZZ_DIR)/fuzz-pvchannel
 
 $(FUZZ_BIN): $(FUZZ_DIR)/fuzz-stream-load.o $(FUZZ_COMMON)
 	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
@@ -185,6 +212,11 @@ $(FUZZ_BLK_BIN): $(FUZZ_DIR)/fuzz-blockdev.o $(FUZZ_DIR)/fuzz-outcome.o \
 
 $(FUZZ_KV_BIN): $(FUZZ_DIR)/fuzz-keyval.o $(FUZZ_DIR)/fuzz-outcome.o \
                 $(FERRY_LIBS)
+	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+# The channel reaches the machine's run state, and so its boot code.
+$(FUZZ_CH_BIN): $(FUZZ_DIR)/fuzz-pvchannel.o $(FUZZ_DIR)/fuzz-outcome.o \
+                $(FERRY_LIBS) $(BUILD)/guest/blob.o
 	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
 # The seed writer runs every seed through the harness itself.
@@ -218,10 +250,17 @@ fuzz-run-keyval: $(FUZZ_KV_BIN) | \
 	    -dict=tests/fuzz/keyval.dict -print_final_stats=1 \
 	    -artifact_prefix=$(BUILD)/crashes/keyval- \
 	    $(FUZZ_ARGS) $(BUILD)/corpus-keyval
+
+fuzz-run-pvchannel: $(FUZZ_CH_BIN) | \
+                    $(filter fuzz-run-stream-load fuzz-run-blockdev fuzz-run-keyval,$(addprefix fuzz-run-,$(FUZZ_TARGET)))
+	@mkdir -p $(BUILD)/corpus-pvchannel $(BUILD)/crashes
+	$(FUZZ_CH_BIN) -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	    -print_final_stats=1 -artifact_prefix=$(BUILD)/crashes/pvchannel- \
+	    $(FUZZ_ARGS) $(BUILD)/corpus-pvchannel
 endif
 
 .PHONY: fuzz fuzz-clean fuzz-run fuzz-run-stream-load fuzz-run-blockdev \
-        fuzz-run-keyval
+        fuzz-run-keyval fuzz-run-pvchannel
 # --- end of fuzzing -------------------------------------------------------------
 
 # --- benchmarks ---

@@ -100,13 +100,17 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
             continue;
         }
         char pad = ' ';
-        int width = 0, lng = 0;
+        int width = 0, lng = 0, prec = -1;
         if (*++fmt == '0') {
             pad = '0';
             fmt++;
         }
         while (*fmt >= '0' && *fmt <= '9') {
             width = width * 10 + (*fmt++ - '0');
+        }
+        if (fmt[0] == '.' && fmt[1] == '*') {     /* %.*s: a length */
+            prec = va_arg(ap, int);
+            fmt += 2;
         }
         while (*fmt == 'l') {
             lng++;
@@ -115,7 +119,7 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
         switch (*fmt) {
         case 's': {
             const char *s = va_arg(ap, const char *);
-            for (s = s ? s : "(null)"; *s; s++) {
+            for (s = s ? s : "(null)"; *s && prec != 0; s++, prec--) {
                 put(&o, *s);
             }
             break;

@@ -4,6 +4,7 @@
  * without the device (under QEMU) they are summed here and printed on the
  * serial console through the system-call gate.
  */
+#include "guest/agent.h"
 #include "guest/disk.h"
 #include "guest/kernel.h"
 #include "guest/power-dev.h"
@@ -97,11 +98,15 @@ static __attribute__((noreturn)) void power_off(struct wl_report *pending)
     }
 }
 
-/* cpu 0, once per round: the disk workload, then the power button. */
+/* cpu 0, once per round: the disk workload, the agent, then the power
+ * button. */
 static void tick(void *opaque, struct wl_report *pending, uint64_t now)
 {
     if (disk_enabled()) {
         disk_tick(opaque, pending, now);
+    }
+    if (agent_enabled()) {
+        agent_tick(now);
     }
     if (platform.have_power_button &&
         now - last_power_poll_ns >= POWER_POLL_NS) {
@@ -129,6 +134,8 @@ static void setup_workload(void)
                     &reserved_end, log_msg, 0, &bad)) {
         fail("malformed disk-rate in the command line: ", bad);
     }
+    /* Then the agent's, when there is a channel for it. */
+    agent_setup(boot_info.ram, boot_info.nr_ram, &reserved_end, log_msg, 0);
     if (!wl_layout_init(&wl_state.layout, boot_info.ram, boot_info.nr_ram,
                         reserved_end)) {
         fail("no RAM left for the workload", "");

@@ -3,6 +3,9 @@
 #   libferry-migration  the migration core (migration/), with the generated
 #                       C types of qapi/migration.json
 #   libferry-block      the block layer it drives (block/)
+#   libferry-agent      the host's bridge to a guest agent (agent/,
+#                       include/ferry/agent.h): calls that survive the
+#                       guest's migration
 #
 # Every host object is built with -fvisibility=hidden, so only FERRY_API
 # declarations (include/ferry/) are exported.  Each library comes three
@@ -14,7 +17,8 @@
 #                                  `nm -g` shows the API only
 #   $(BUILD)/lib/libferry-NAME.so.$(LIB_VERSION), soname .so.$(LIB_MAJOR)
 # `make install PREFIX=DIR` puts them, the public headers and the
-# pkg-config files (ferry-migration.pc, ferry-block.pc) under DIR.
+# pkg-config files (ferry-migration.pc, ferry-block.pc, ferry-agent.pc)
+# under DIR.
 
 LIB_MAJOR := 1
 LIB_MINOR := 0
@@ -42,18 +46,24 @@ BLK_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(BLK_LIB_SRCS))
 BLK_LIB_PKGS := glib-2.0 json-glib-1.0 liburing libcurl
 BLK_LIB_PRIVATE := json-glib-1.0 liburing libcurl
 
+AGENT_LIB_SRCS := $(wildcard agent/*.c)
+AGENT_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_LIB_SRCS))
+AGENT_LIB_PKGS := glib-2.0 json-glib-1.0
+
 # What a sanitizer build's libraries need from their users too.
 ifeq ($(ASAN),yes)
 LIB_SAN := -fsanitize=address,undefined
 endif
 
-INT_LIBS := $(BUILD)/libferry-block-int.a $(BUILD)/libferry-migration-int.a
-INSTALL_LIBS := $(foreach l,migration block,$(BUILD)/lib/libferry-$(l).a \
+INT_LIBS := $(BUILD)/libferry-block-int.a $(BUILD)/libferry-migration-int.a \
+            $(BUILD)/libferry-agent-int.a
+INSTALL_LIBS := $(foreach l,migration block agent,$(BUILD)/lib/libferry-$(l).a \
                   $(BUILD)/lib/libferry-$(l).so.$(LIB_VERSION))
 
 # Each library is remade when its list of objects changes too.
 $(BUILD)/libferry-migration-int.a: $(MIG_LIB_OBJS) mk/libraries.mak
 $(BUILD)/libferry-block-int.a: $(BLK_LIB_OBJS) mk/libraries.mak
+$(BUILD)/libferry-agent-int.a: $(AGENT_LIB_OBJS) mk/libraries.mak
 $(INT_LIBS):
 	@rm -f $@
 	ar rcs $@ $(filter %.o,$^)
@@ -62,6 +72,7 @@ $(INT_LIBS):
 # the shared library exports.
 $(BUILD)/lib/libferry-migration.a: $(MIG_LIB_OBJS) mk/libraries.mak
 $(BUILD)/lib/libferry-block.a: $(BLK_LIB_OBJS) mk/libraries.mak
+$(BUILD)/lib/libferry-agent.a: $(AGENT_LIB_OBJS) mk/libraries.mak
 $(BUILD)/lib/%.a:
 	@mkdir -p $(dir $@)
 	@rm -f $@
@@ -88,6 +99,15 @@ $(BUILD)/lib/libferry-block.so.$(LIB_VERSION): $(BLK_LIB_OBJS) \
 	ln -sf $(notdir $@) $(dir $@)libferry-block.so.$(LIB_MAJOR)
 	ln -sf $(notdir $@) $(dir $@)libferry-block.so
 
+$(BUILD)/lib/libferry-agent.so.$(LIB_VERSION): $(AGENT_LIB_OBJS) \
+        mk/libraries.mak
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,libferry-agent.so.$(LIB_MAJOR) \
+	    -Wl,--no-undefined $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) \
+	    $(shell pkg-config --libs $(AGENT_LIB_PKGS))
+	ln -sf $(notdir $@) $(dir $@)libferry-agent.so.$(LIB_MAJOR)
+	ln -sf $(notdir $@) $(dir $@)libferry-agent.so
+
 # The pkg-config file for PREFIX: the installed headers live in
 # PREFIX/include/ferry, the generated ones in its qapi/ and util/.
 define pc_file
@@ -98,7 +118,7 @@ libdir=$${prefix}/lib
 Name: ferry-$(1)
 Description: $(2)
 Version: $(VERSION)
-Requires: glib-2.0
+Requires: glib-2.0 $(4)
 Requires.private: $(3)
 Cflags: -I$${includedir} -I$${includedir}/ferry $(LIB_SAN)
 Libs: -L$${libdir} -lferry-$(1) $(LIB_SAN)
@@ -122,12 +142,14 @@ install-dirs:
 install: libs install-dirs
 	$(file > $(INSTALL_PC)/ferry-migration.pc,$(call pc_file,migration,ferry's live-migration core for an embedding VMM,$(MIG_LIB_PRIVATE)))
 	$(file > $(INSTALL_PC)/ferry-block.pc,$(call pc_file,block,ferry's block layer (attach/activate; image locks; file/http/blkdelay drivers),$(BLK_LIB_PRIVATE)))
+	$(file > $(INSTALL_PC)/ferry-agent.pc,$(call pc_file,agent,ferry's guest-agent bridge (calls that survive a migration),,json-glib-1.0))
 	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(PREFIX)/include/ferry/
 	install -m 644 $(GEN_HEADERS) $(DESTDIR)$(PREFIX)/include/ferry/qapi/
 	install -m 644 include/util/qapi-enum.h \
 	    $(DESTDIR)$(PREFIX)/include/ferry/util/
 	install -m 644 $(BUILD)/lib/libferry-migration.a \
-	    $(BUILD)/lib/libferry-block.a $(DESTDIR)$(PREFIX)/lib/
+	    $(BUILD)/lib/libferry-block.a $(BUILD)/lib/libferry-agent.a \
+	    $(DESTDIR)$(PREFIX)/lib/
 	cp -P $(BUILD)/lib/libferry-*.so* $(DESTDIR)$(PREFIX)/lib/
 
 .PHONY: libs install install-dirs

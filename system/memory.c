@@ -169,6 +169,31 @@ int guest_mem_write(uint64_t gpa, const void *buf, size_t len)
     return 0;
 }
 
+int guest_mem_load_u32(uint64_t gpa, uint32_t *v)
+{
+    const uint32_t *p = gpa_to_hva(gpa, sizeof(*p));
+
+    if (!p || (gpa & 3)) {
+        return -EFAULT;
+    }
+    *v = __atomic_load_n(p, __ATOMIC_ACQUIRE);
+    return 0;
+}
+
+int guest_mem_store_u32(uint64_t gpa, uint32_t v)
+{
+    GuestRegion *r = guest_region_find(gpa, sizeof(v));
+    uint32_t *p;
+
+    if (!r || (gpa & 3)) {
+        return -EFAULT;
+    }
+    p = (uint32_t *)(r->block->host + r->offset + (gpa - r->gpa));
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+    ram_block_mark_dirty(r->block, r->offset + (gpa - r->gpa), sizeof(v));
+    return 0;
+}
+
 int guest_mem_read(uint64_t gpa, void *buf, size_t len)
 {
     void *src = gpa_to_hva(gpa, len);

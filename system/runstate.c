@@ -4,6 +4,7 @@
  * changes the state; other threads may read it.
  */
 #include "hw/pc.h"
+#include "hw/pvchannel.h"
 #include "system/machine.h"
 #include "ferry/block.h"
 #include "system/runstate.h"
@@ -108,6 +109,7 @@ bool vm_stop(RunState state, GError **errp)
     bql_lock();
     cpus_pause_all();
     bql_unlock();
+    pvchannel_set_running_all(false);
     qapi_event_send_stop();
     return true;
 }
@@ -124,6 +126,7 @@ bool vm_start(GError **errp)
     if (!runstate_set(RUN_STATE_RUNNING, errp)) {
         return false;
     }
+    pvchannel_set_running_all(true);
     bql_lock();
     cpus_resume_all();
     bql_unlock();

@@ -86,22 +86,17 @@ bool pvblk_ring_valid(uint64_t gpa, uint64_t size)
 
 static uint32_t ring_load_avail(PvblkState *s)
 {
-    const uint32_t *p = gpa_to_hva(s->ring_gpa, sizeof(uint32_t));
+    uint32_t v = 0;
 
-    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+    guest_mem_load_u32(s->ring_gpa, &v);     /* checked at set_ring */
+    return v;
 }
 
-/* used_idx: an atomic store, so the guest never sees a torn index, then
- * marked dirty for migration like guest_mem_write does. */
 static void ring_store_used_idx(PvblkState *s)
 {
-    uint64_t gpa = s->ring_gpa + offsetof(struct pvblk_ring_hdr, used_idx);
-    GuestRegion *r = guest_region_find(gpa, sizeof(uint32_t));
-    uint32_t *p = (uint32_t *)(r->block->host + r->offset + (gpa - r->gpa));
-
-    __atomic_store_n(p, s->used_idx, __ATOMIC_RELEASE);
-    ram_block_mark_dirty(r->block, r->offset + (gpa - r->gpa),
-                         sizeof(uint32_t));
+    guest_mem_store_u32(s->ring_gpa +
+                        offsetof(struct pvblk_ring_hdr, used_idx),
+                        s->used_idx);
 }
 
 /* The entry first, then the index (release): the guest reads them in the

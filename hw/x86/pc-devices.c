@@ -1,13 +1,15 @@
 /*
  * The pc machine's -device table and its serial port.  -device names one
  * of ferry's device models by QEMU's driver name: pvblk (ferry's disk,
- * on a -blockdev node) or isa-serial (COM1, which the machine always has:
+ * on a -blockdev node), pvchannel (a guest-agent channel on a chardev)
+ * or isa-serial (COM1, which the machine always has:
  * the option connects it to a chardev).  -serial is QEMU's shorthand for
  * a chardev "serial0" plus COM1 on it.
  */
 #include <string.h>
 #include "hw/pc.h"
 #include "hw/pvblk.h"
+#include "hw/pvchannel.h"
 #include "hw/serial.h"
 #include "system/machine-init.h"
 #include "util/error.h"
@@ -83,12 +85,18 @@ static bool pvblk_add(const char *spec, GError **errp)
     return pvblk_create(machine_block_graph(), spec, errp);
 }
 
+static bool pvchannel_add(const char *spec, GError **errp)
+{
+    return pvchannel_create(machine_chardevs(), spec, errp);
+}
+
 static const struct {
     const char *driver;
     DeviceAddFn *add;
 } devices[] = {
     { "pvblk", pvblk_add },
     { "isa-serial", isa_serial_add },
+    { "pvchannel", pvchannel_add },
 };
 
 static bool device_add(const char *spec, GError **errp)
@@ -104,7 +112,8 @@ static bool device_add(const char *spec, GError **errp)
             return devices[i].add(spec, errp);
         }
     }
-    error_setg(errp, "unsupported device '%s' (ferry has: pvblk, isa-serial)",
+    error_setg(errp, "unsupported device '%s' (ferry has: pvblk, isa-serial, "
+               "pvchannel)",
                driver ? driver : "");
     return false;
 }

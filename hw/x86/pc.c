@@ -12,6 +12,7 @@
 #include "hw/pc.h"
 #include "hw/power-button.h"
 #include "hw/pvblk.h"
+#include "hw/pvchannel.h"
 #include "hw/serial.h"
 #include "hw/workload.h"
 #include "system/cpus.h"
@@ -155,6 +156,7 @@ bool pc_machine_reset(GError **errp)
     }
     bql_unlock();
     pvblk_drain_all();
+    pvchannel_reset_all();
     power_button_reset();
     if ((accel->reset && !accel->reset(errp)) ||
         !pc_boot(current_config, accel, errp)) {
@@ -170,6 +172,7 @@ void pc_machine_cleanup(void)
     }
     cpus_destroy();
     pvblk_destroy_all();
+    pvchannel_destroy_all();
     machine_block_graph_free();
     pc_devices_cleanup();
     io_regions_reset();

@@ -67,5 +67,12 @@ void *gpa_to_hva(uint64_t gpa, uint64_t len);
 int guest_mem_write(uint64_t gpa, const void *buf, size_t len);
 int guest_mem_read(uint64_t gpa, void *buf, size_t len);
 void ram_block_mark_dirty(RAMBlock *rb, uint64_t offset, uint64_t len);
+/*
+ * A ring index the guest polls: one atomic access, so neither side sees a
+ * torn value; the load acquires, the store releases and marks the page
+ * dirty as guest_mem_write does.  Return 0 or -EFAULT (@gpa 4-aligned).
+ */
+int guest_mem_load_u32(uint64_t gpa, uint32_t *v);
+int guest_mem_store_u32(uint64_t gpa, uint32_t v);
 
 #endif

@@ -23,6 +23,56 @@ OLD_GLOBALS = {'out', 'inc', 'pc', 'current', 'now_ms', 'cancelled',
                'emit_passes', 'record_error', 'stop_guest', 'mig_fd_lookup'}
 
 
+# A program of an embedder's: a bridge to a one-shot fake agent on a
+# socketpair, one call.
+AGENT_USER = r"""
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <ferry/agent.h>
+
+static gpointer fake(gpointer opaque)
+{
+    int fd = GPOINTER_TO_INT(opaque);
+    char buf[512] = { 0 }, reply[600];
+    char *id;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+
+    id = n > 0 ? strstr(buf, "\"id\":\"") : NULL;
+    if (!id) {
+        return NULL;
+    }
+    id += strlen("\"id\":\"");
+    *strchr(id, '"') = 0;
+    snprintf(reply, sizeof(reply), "{\"return\": {}, \"id\": \"%s\"}\n",
+             id);
+    (void)!write(fd, reply, strlen(reply));
+    return NULL;
+}
+
+int main(void)
+{
+    int sv[2];
+    GError *err = NULL;
+    FerryAgent *a;
+    JsonNode *ret;
+
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    g_thread_unref(g_thread_new("fake", fake, GINT_TO_POINTER(sv[1])));
+    a = ferry_agent_new(sv[0], &err);
+    ret = a ? ferry_agent_call(a, "guest-ping", NULL, 10000, &err) : NULL;
+    if (!ret) {
+        fprintf(stderr, "%s\n", err->message);
+        return 1;
+    }
+    printf("pong %s\n", json_to_string(ret, FALSE));
+    ferry_agent_free(a);
+    return 0;
+}
+"""
+
+
 def exported(path, dynamic=False):
     args = ['nm', '-D' if dynamic else '-g', '--defined-only', path]
     out = subprocess.run(args, capture_output=True, text=True, check=True)
@@ -101,6 +151,43 @@ class Installed(unittest.TestCase):
                                  re.M)
             self.assertEqual(len(digests), 2, r.stdout)
             self.assertEqual(digests[0], digests[1])
+
+    def test_agent_library(self):
+        """libferry-agent: installed three ways, ferry_agent_* only, and a
+        program built out of tree with `pkg-config ferry-agent` calls a
+        (fake) agent through it, linked shared and static."""
+        for f in ('libferry-agent.a', 'libferry-agent.so.1.0.0',
+                  'pkgconfig/ferry-agent.pc'):
+            self.assertTrue(os.path.exists(os.path.join(self.lib, f)), f)
+        self.assertTrue(os.path.exists(os.path.join(
+            self.prefix, 'include', 'ferry', 'agent.h')))
+        for path, dyn in (('libferry-agent.a', False),
+                          ('libferry-agent.so', True)):
+            syms = exported(os.path.join(self.lib, path), dyn)
+            self.assertIn('ferry_agent_resume_on_conn', syms, path)
+            self.assertEqual(sorted(s for s in syms
+                                    if not s.startswith('ferry_agent_')),
+                             [], path)
+        src = os.path.join(self.tmp, 'agent-user.c')
+        with open(src, 'w') as f:
+            f.write(AGENT_USER)
+        env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(self.lib,
+                                                            'pkgconfig'))
+        for static in (False, True):
+            flags = ['--static'] if static else []
+            pc = subprocess.run(['pkg-config', '--cflags', '--libs'] + flags +
+                                ['ferry-agent'], env=env, capture_output=True,
+                                text=True, check=True).stdout.split()
+            exe = os.path.join(self.tmp, f'agent-user-{int(static)}')
+            link = ([os.path.join(self.lib, 'libferry-agent.a')]
+                    if static else [])
+            subprocess.run(['cc', '-o', exe, src] + link + pc, check=True)
+            r = subprocess.run([exe], capture_output=True, text=True,
+                               timeout=30,
+                               env=dict(os.environ,
+                                        LD_LIBRARY_PATH=self.lib))
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn('pong {}', r.stdout)
 
     def test_example_vmm_shared(self):
         self.run_example('shared')

@@ -252,7 +252,7 @@ class DeviceOptions(ImageTest):
     def test_unsupported_device(self):
         self.fails(self.blockdev() + ['-device', 'virtio-blk-pci,drive=f0'],
                    "ferry: -device: unsupported device 'virtio-blk-pci' "
-                   "(ferry has: pvblk, isa-serial)")
+                   "(ferry has: pvblk, isa-serial, pvchannel)")
 
     def test_missing_drive(self):
         self.fails(self.blockdev() + ['-device', 'pvblk,id=d0'],

@@ -17,6 +17,7 @@
 #include "guest/pvblk-dev.h"
 #include "hw/pvblk.h"
 #include "system/ioport.h"
+#include "mmio-test.h"
 #include "system/memory.h"
 #include "util/bitmap.h"
 
@@ -120,15 +121,12 @@ static void rm_tmpdir(void)
 
 static uint64_t reg_read(uint64_t reg)
 {
-    uint64_t v;
-
-    g_assert_true(io_dispatch(IO_SPACE_MMIO, DEV + reg, &v, 8, false));
-    return v;
+    return mmio_test_read(DEV + reg);
 }
 
 static void reg_write(uint64_t reg, uint64_t v)
 {
-    g_assert_true(io_dispatch(IO_SPACE_MMIO, DEV + reg, &v, 8, true));
+    mmio_test_write(DEV + reg, v);
 }
 
 static void *guest(uint64_t gpa, uint64_t len)
