@@ -51,7 +51,7 @@ LIB_DIRS := util system accel accel/kvm accel/soft hw hw/x86 hw/char hw/misc \
             chardev \
             monitor io migration migration/outgoing migration/incoming \
             migration/format migration/ram migration/transport block \
-            hw/block guest/workload
+            hw/block guest/workload system/live-update
 include mk/libraries.mak
 
 # Everything else of ferry: its VMM (system, accel, hw, monitor, ...).

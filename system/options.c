@@ -134,6 +134,24 @@ FLAG_OPTION(opt_daemonize, daemonize)
 FLAG_OPTION(opt_help, want_help)
 FLAG_OPTION(opt_version, want_version)
 
+/*
+ * -x-handoff FD: started by a live update (system/live-update/), with the
+ * handoff socket at FD.  Not for people: the predecessor adds it.
+ */
+static bool opt_handoff(MachineConfig *cfg, const char *opt, const char *arg,
+                        GError **errp)
+{
+    guint64 fd;
+
+    if (!g_ascii_string_to_unsigned(arg, 10, 3, G_MAXINT, &fd, NULL)) {
+        error_setg(errp, "-%s: '%s' is not a descriptor number above 2",
+                   opt, arg);
+        return false;
+    }
+    cfg->handoff_fd = (int)fd;
+    return true;
+}
+
 static bool opt_append(MachineConfig *cfg, const char *opt, const char *arg,
                        GError **errp)
 {
@@ -195,6 +213,8 @@ static const OptionDef options[] = {
       "detach from the terminal once start-up succeeded" },
     { "pidfile", "FILE", opt_pidfile, "write the process id to FILE (locked)" },
     { "D", "FILE", opt_logfile, "write the log to FILE instead of stderr" },
+    { "x-handoff", "FD", opt_handoff,
+      "internal: take the guest over from a live update's handoff socket" },
     { "overcommit", "mem-lock=on|off", opt_overcommit,
       "mem-lock=on locks all of ferry's memory (mlockall)" },
     { "msg", "timestamp=on|off", opt_msg, "timestamps on error messages" },
@@ -243,6 +263,7 @@ void machine_config_init(MachineConfig *cfg)
     cfg->smp = 1;
     cfg->sockets = cfg->dies = cfg->cores = cfg->threads = 1;
     cfg->dump_guest_core = true;
+    cfg->handoff_fd = -1;
     cfg->qmp = g_ptr_array_new_with_free_func(g_free);
     cfg->blockdevs = g_ptr_array_new_with_free_func(g_free);
     cfg->devices = g_ptr_array_new_with_free_func(g_free);
