@@ -2,9 +2,11 @@
 #include "qapi/qapi-commands.h"
 #include "system/live-update.h"
 
-void qmp_live_update(const char *binary, GError **errp)
+void qmp_live_update(const char *binary, bool has_x_fault,
+                     LiveUpdateFault x_fault, GError **errp)
 {
-    live_update_start(binary, errp);
+    live_update_start(binary, has_x_fault ? LiveUpdateFault_str(x_fault)
+                                          : NULL, errp);
 }
 
 LiveUpdateInfo *qmp_query_live_update(GError **errp)

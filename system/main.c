@@ -31,7 +31,7 @@ static gboolean on_hangup(gpointer opaque)
 {
     g_autoptr(GError) err = NULL;
 
-    if (!live_update_start(NULL, &err)) {
+    if (!live_update_start(NULL, NULL, &err)) {
         ferry_log("SIGHUP: %s", err->message);
     }
     return G_SOURCE_CONTINUE;
@@ -96,7 +96,8 @@ static bool start(const MachineConfig *cfg, GError **errp)
 static bool start_successor(const MachineConfig *cfg, GError **errp)
 {
     if (!log_open(cfg->logfile, errp) ||
-        !live_update_successor_hello(cfg->handoff_fd, errp)) {
+        !live_update_successor_hello(cfg->handoff_fd, cfg->handoff_fault,
+                                     errp)) {
         return false;
     }
     set_up_process(cfg);

@@ -135,20 +135,31 @@ FLAG_OPTION(opt_help, want_help)
 FLAG_OPTION(opt_version, want_version)
 
 /*
- * -x-handoff FD: started by a live update (system/live-update/), with the
- * handoff socket at FD.  Not for people: the predecessor adds it.
+ * -x-handoff fd=FD[,fault=NAME]: started by a live update
+ * (system/live-update/), with the handoff socket at FD and, in tests, a
+ * fault to inject.  Not for people: the predecessor adds it.
  */
 static bool opt_handoff(MachineConfig *cfg, const char *opt, const char *arg,
                         GError **errp)
 {
-    guint64 fd;
+    static const char *const known[] = { "fd", "fault", NULL };
+    g_autoptr(Keyval) kv = keyval_parse(arg, "fd", errp);
+    const char *fd, *fault;
+    guint64 n;
 
-    if (!g_ascii_string_to_unsigned(arg, 10, 3, G_MAXINT, &fd, NULL)) {
-        error_setg(errp, "-%s: '%s' is not a descriptor number above 2",
-                   opt, arg);
+    if (!kv || !keyval_check_known(kv, known, errp) ||
+        !keyval_get_str(kv, "fd", &fd, errp) ||
+        !keyval_get_str(kv, "fault", &fault, errp)) {
+        g_prefix_error(errp, "-%s: ", opt);
         return false;
     }
-    cfg->handoff_fd = (int)fd;
+    if (!fd || !g_ascii_string_to_unsigned(fd, 10, 3, G_MAXINT, &n, NULL)) {
+        error_setg(errp, "-%s: fd=%s is not a descriptor number above 2",
+                   opt, fd ? fd : "");
+        return false;
+    }
+    cfg->handoff_fd = (int)n;
+    option_set_str(&cfg->handoff_fault, fault);
     return true;
 }
 
@@ -213,7 +224,7 @@ static const OptionDef options[] = {
       "detach from the terminal once start-up succeeded" },
     { "pidfile", "FILE", opt_pidfile, "write the process id to FILE (locked)" },
     { "D", "FILE", opt_logfile, "write the log to FILE instead of stderr" },
-    { "x-handoff", "FD", opt_handoff,
+    { "x-handoff", "fd=FD", opt_handoff,
       "internal: take the guest over from a live update's handoff socket" },
     { "overcommit", "mem-lock=on|off", opt_overcommit,
       "mem-lock=on locks all of ferry's memory (mlockall)" },
@@ -281,7 +292,7 @@ void machine_config_clear(MachineConfig *cfg)
         &cfg->name, &cfg->process_name, &cfg->uuid, &cfg->machine_accel,
         &cfg->memory_backend, &cfg->accel, &cfg->kernel, &cfg->append,
         &cfg->monitor, &cfg->serial, &cfg->incoming, &cfg->pidfile,
-        &cfg->logfile,
+        &cfg->logfile, &cfg->handoff_fault,
     };
     GPtrArray **lists[] = {
         &cfg->qmp, &cfg->blockdevs, &cfg->devices, &cfg->chardevs,

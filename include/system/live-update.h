@@ -20,16 +20,19 @@
 /* At start: the command line and the executable a live update reruns. */
 void live_update_remember(int argc, char **argv);
 
-/* Predecessor: starts a live update with @binary (NULL: ferry's own). */
-bool live_update_start(const char *binary, GError **errp);
+/* Predecessor: starts a live update with @binary (NULL: ferry's own);
+ * @fault, if not NULL, is a LiveUpdateFault the successor injects. */
+bool live_update_start(const char *binary, const char *fault,
+                       GError **errp);
 /* warming .. cutover */
 bool live_update_in_progress(void);
 LiveUpdateInfo *live_update_query(void);
 
 /* Successor: true from -x-handoff on (the machine is taken over). */
 bool live_update_is_successor(void);
-/* Says HELLO on @fd and receives what the predecessor hands over. */
-bool live_update_successor_hello(int fd, GError **errp);
+/* Says HELLO on @fd and receives what the predecessor hands over;
+ * @fault: the test fault to inject (a LiveUpdateFault name) or NULL. */
+bool live_update_successor_hello(int fd, const char *fault, GError **errp);
 /*
  * The descriptor handed over as @name (now the caller's), or -1; with
  * @state, its state too (a reference or NULL).  Always -1 outside a

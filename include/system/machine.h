@@ -68,7 +68,8 @@ typedef struct MachineConfig {
     bool daemonize;         /* -daemonize */
     char *pidfile;          /* -pidfile */
     char *logfile;          /* -D */
-    int handoff_fd;         /* -x-handoff FD: a live update's successor */
+    int handoff_fd;         /* -x-handoff fd=FD: a live update's successor */
+    char *handoff_fault;    /* -x-handoff fault=NAME (tests) */
     bool want_help;         /* -h, -help, --help: print usage, exit 0 */
     bool want_version;      /* -version, --version: print version, exit 0 */
 } MachineConfig;

@@ -31,12 +31,13 @@ const char *handoff_type_name(HandoffType type)
     return type > 0 && type < HANDOFF_TYPE_MAX ? type_names[type] : "?";
 }
 
-bool handoff_send(int sock, HandoffType type, JsonObject *body,
-                  const int *fds, unsigned nfds, GError **errp)
+static bool send_packet(int sock, HandoffType type, uint16_t version,
+                        JsonObject *body, const int *fds, unsigned nfds,
+                        GError **errp)
 {
     g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
     g_autoptr(GString) packet = g_string_new(NULL);
-    HandoffHeader h = { HANDOFF_MAGIC, HANDOFF_VERSION, type, 0 };
+    HandoffHeader h = { HANDOFF_MAGIC, version, type, 0 };
 
     json_node_set_object(node, body ? body : json_object_new());
     if (!body) {
@@ -58,6 +59,18 @@ bool handoff_send(int sock, HandoffType type, JsonObject *body,
         return false;
     }
     return true;
+}
+
+bool handoff_send(int sock, HandoffType type, JsonObject *body,
+                  const int *fds, unsigned nfds, GError **errp)
+{
+    return send_packet(sock, type, HANDOFF_VERSION, body, fds, nfds, errp);
+}
+
+bool handoff_send_version(int sock, HandoffType type, uint16_t version,
+                          JsonObject *body, GError **errp)
+{
+    return send_packet(sock, type, version, body, NULL, 0, errp);
 }
 
 static bool wait_readable(int sock, int timeout_ms, GError **errp)

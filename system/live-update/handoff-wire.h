@@ -42,6 +42,9 @@ const char *handoff_type_name(HandoffType type);
  * kernel; still the caller's). */
 bool handoff_send(int sock, HandoffType type, JsonObject *body,
                   const int *fds, unsigned nfds, GError **errp);
+/* The same with another @version (tests of a mismatched peer). */
+bool handoff_send_version(int sock, HandoffType type, uint16_t version,
+                          JsonObject *body, GError **errp);
 /*
  * Receives one message, waiting up to @timeout_ms (-1: forever).  A
  * closed peer, a timeout, a foreign or malformed packet is an error that

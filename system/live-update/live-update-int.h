@@ -18,8 +18,9 @@ LiveUpdateStatus live_update_status(void);
 void live_update_set_downtime(gint64 us);
 
 /* The command line to start a successor with: @binary, the original
- * arguments, -x-handoff @fd.  NULL-terminated. */
-char **live_update_successor_argv(const char *binary, int fd);
+ * arguments, -x-handoff fd=@fd[,fault=@fault].  NULL-terminated. */
+char **live_update_successor_argv(const char *binary, int fd,
+                                  const char *fault);
 /* The executable resolved at start. */
 const char *live_update_default_binary(void);
 

@@ -44,7 +44,8 @@ const char *live_update_default_binary(void)
  * A successor runs as its own successor would: -x-handoff of an earlier
  * update is dropped, and -daemonize too (it is detached already).
  */
-char **live_update_successor_argv(const char *binary, int fd)
+char **live_update_successor_argv(const char *binary, int fd,
+                                  const char *fault)
 {
     GPtrArray *v = g_ptr_array_new();
 
@@ -62,7 +63,8 @@ char **live_update_successor_argv(const char *binary, int fd)
         g_ptr_array_add(v, g_strdup(a));
     }
     g_ptr_array_add(v, g_strdup("-x-handoff"));
-    g_ptr_array_add(v, g_strdup_printf("%d", fd));
+    g_ptr_array_add(v, fault ? g_strdup_printf("fd=%d,fault=%s", fd, fault)
+                             : g_strdup_printf("fd=%d", fd));
     g_ptr_array_add(v, NULL);
     return (char **)g_ptr_array_free(v, FALSE);
 }

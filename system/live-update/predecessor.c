@@ -37,6 +37,7 @@ typedef struct Predecessor {
     GPid child;
     int sock;
     guint sock_watch, child_watch, timer;
+    bool crash_after_cutover;   /* the fault grid's predecessor fault */
 } Predecessor;
 
 /* One live update at a time, from the main loop. */
@@ -204,9 +205,17 @@ static void cutover(void)
     vm_freeze();
     /* completions land in guest RAM before its device state is taken */
     pvblk_drain_all();
-    if (send_cutover(stop_us, &err) && wait_alive(&err)) {
+    if (!send_cutover(stop_us, &err)) {
+        g_prefix_error(&err, "at the cutover: ");
+    } else if (pred.crash_after_cutover) {
+        ferry_log("live update: injected fault "
+                  "predecessor-crash-after-cutover");
+        kill(getpid(), SIGKILL);
+    }
+    if (!err && wait_alive(&err)) {
         let_go();
     }
+    stop_watching();
     vm_thaw();
     chardev_set_freeze(machine_chardevs(), false);
     monitor_freeze(false);
@@ -230,11 +239,35 @@ static bool on_hello(HandoffMsg *msg, GError **errp)
     return send_resources(errp);
 }
 
+/*
+ * A successor that dies closes its end first: its exit status, which
+ * tells a crash from a binary that is not ferry at all, comes with the
+ * child watch; give it a moment before failing without one.
+ */
+static gboolean on_silent_end(gpointer opaque)
+{
+    pred.timer = 0;
+    fail("the successor closed the handoff socket");
+    return G_SOURCE_REMOVE;
+}
+
+static void await_end(void)
+{
+    g_clear_handle_id(&pred.timer, g_source_remove);
+    pred.timer = g_timeout_add(2000, on_silent_end, NULL);
+}
+
 static gboolean on_message(gint fd, GIOCondition cond, gpointer opaque)
 {
     g_autoptr(GError) err = NULL;
     g_autoptr(HandoffMsg) msg = handoff_recv(fd, 0, &err);
     bool ok = msg != NULL;
+
+    if (!ok && pred.child_watch) {
+        pred.sock_watch = 0;
+        await_end();
+        return G_SOURCE_REMOVE;
+    }
 
     if (ok && msg->type == HANDOFF_HELLO) {
         ok = on_hello(msg, &err);
@@ -307,10 +340,11 @@ static bool can_start(const char *binary, GError **errp)
     return true;
 }
 
-static bool spawn(const char *binary, int child_sock, GError **errp)
+static bool spawn(const char *binary, const char *fault, int child_sock,
+                  GError **errp)
 {
     const int target = 3;
-    g_auto(GStrv) argv = live_update_successor_argv(binary, target);
+    g_auto(GStrv) argv = live_update_successor_argv(binary, target, fault);
 
     return g_spawn_async_with_pipes_and_fds(
         NULL, (const char *const *)argv, NULL,
@@ -319,7 +353,8 @@ static bool spawn(const char *binary, int child_sock, GError **errp)
         NULL, NULL, NULL, errp);
 }
 
-bool live_update_start(const char *binary, GError **errp)
+bool live_update_start(const char *binary, const char *fault,
+                       GError **errp)
 {
     int sv[2];
 
@@ -331,7 +366,12 @@ bool live_update_start(const char *binary, GError **errp)
         error_setg_errno(errp, errno, "live update: socketpair");
         return false;
     }
-    if (!spawn(binary, sv[1], errp)) {
+    pred.crash_after_cutover =
+        !g_strcmp0(fault, "predecessor-crash-after-cutover");
+    if (pred.crash_after_cutover) {
+        fault = NULL;           /* the successor works as usual */
+    }
+    if (!spawn(binary, fault, sv[1], errp)) {
         g_prefix_error(errp, "live update: cannot start '%s': ", binary);
         close(sv[0]);
         close(sv[1]);

@@ -10,6 +10,7 @@
  * ends it with exit status 1 and nothing touched: the predecessor still
  * owns every file, socket path and lock.
  */
+#include <signal.h>
 #include <unistd.h>
 #include "accel/accel.h"
 #include "accel/soft.h"
@@ -30,10 +31,21 @@
 typedef struct Successor {
     int sock;
     HandoffTable *handed;       /* what is not taken yet */
+    int fault;                  /* a LiveUpdateFault (tests); -1 none */
 } Successor;
 
 /* A process is the successor of one live update at most. */
-static Successor succ = { .sock = -1 };
+static Successor succ = { .sock = -1, .fault = -1 };
+
+/* The fault grid's crashes: as abrupt as a real one, without a core. */
+static void crash_if(LiveUpdateFault here)
+{
+    if (succ.fault == (int)here) {
+        ferry_log("live update: injected fault %s",
+                  LiveUpdateFault_str(here));
+        kill(getpid(), SIGKILL);
+    }
+}
 
 bool live_update_is_successor(void)
 {
@@ -82,7 +94,7 @@ static HandoffMsg *expect(HandoffType want, int timeout_ms, GError **errp)
     }
 }
 
-bool live_update_successor_hello(int fd, GError **errp)
+bool live_update_successor_hello(int fd, const char *fault, GError **errp)
 {
     JsonObject *body = json_object_new();
     g_autoptr(HandoffMsg) welcome = NULL;
@@ -90,8 +102,17 @@ bool live_update_successor_hello(int fd, GError **errp)
 
     succ.sock = fd;
     succ.handed = handoff_table_new();
+    succ.fault = fault ? LiveUpdateFault_lookup(fault) : -1;
+    if (fault && succ.fault < 0) {
+        json_object_unref(body);
+        error_setg(errp, "-x-handoff: unknown fault '%s'", fault);
+        return false;
+    }
     json_object_set_int_member(body, "pid", getpid());
-    sent = handoff_send(fd, HANDOFF_HELLO, body, NULL, 0, errp);
+    sent = handoff_send_version(fd, HANDOFF_HELLO,
+                                succ.fault == LIVE_UPDATE_FAULT_BAD_VERSION ?
+                                HANDOFF_VERSION + 1 : HANDOFF_VERSION,
+                                body, errp);
     json_object_unref(body);
     if (!sent) {
         return false;
@@ -176,11 +197,20 @@ bool live_update_successor_cutover(GError **errp)
     RunState state;
     gint64 stop_us;
 
-    if (!bdrv_attach_all(machine_block_graph(), errp) ||
-        !handoff_send(succ.sock, HANDOFF_READY, NULL, NULL, 0, errp) ||
-        !(msg = expect(HANDOFF_CUTOVER, -1, errp)) ||
-        !load_cutover(msg, &state, &stop_us, errp) ||
-        !bdrv_activate_all(machine_block_graph(), errp)) {
+    if (!bdrv_attach_all(machine_block_graph(), errp)) {
+        return false;
+    }
+    crash_if(LIVE_UPDATE_FAULT_CRASH_AFTER_WARMING);
+    if (!handoff_send(succ.sock, HANDOFF_READY, NULL, NULL, 0, errp)) {
+        return false;
+    }
+    crash_if(LIVE_UPDATE_FAULT_CRASH_AFTER_READY);
+    if (!(msg = expect(HANDOFF_CUTOVER, -1, errp)) ||
+        !load_cutover(msg, &state, &stop_us, errp)) {
+        return false;
+    }
+    crash_if(LIVE_UPDATE_FAULT_CRASH_AFTER_CUTOVER);
+    if (!bdrv_activate_all(machine_block_graph(), errp)) {
         return false;
     }
     chardev_set_take_clients(machine_chardevs());
