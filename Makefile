@@ -104,6 +104,12 @@ check: all
 check-asan:
 	$(MAKE) BUILD=build-asan CONFIGURE_FLAGS=--enable-asan check
 
+# Long runs that do not fit `make check`: 50 sequential live updates of
+# one guest under RAM and disk load (make check runs 5).
+soak: all
+	FERRY_LIVE_UPDATE_COUNT=50 python3 scripts/run-tests --build $(BUILD) \
+		--timeout 3600 -k test_live_update.Sequential
+
 demo: all
 	python3 scripts/demo.py --build $(BUILD)
 
@@ -116,7 +122,7 @@ docs/qmp.md: $(QAPI_SCHEMA) $(QAPI_GEN_PY)
 clean:
 	rm -rf $(BUILD) build-asan
 
-.PHONY: all check check-asan demo setup clean
+.PHONY: all check check-asan soak demo setup clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # --- fuzzing ------------------------------------------------------------------
@@ -232,9 +238,11 @@ endif
 # block-results.md; see docs/performance.md.
 BENCH_ARGS ?=
 BENCH_BLOCK_ARGS ?=
+BENCH_LU_ARGS ?=
 bench: all
 	python3 scripts/bench.py --build $(BUILD) $(BENCH_ARGS)
 	python3 scripts/bench_block.py --build $(BUILD) $(BENCH_BLOCK_ARGS)
+	python3 scripts/bench_live_update.py --build $(BUILD) $(BENCH_LU_ARGS)
 
 .PHONY: bench
 # --- end benchmarks ---
