@@ -137,6 +137,13 @@ int main(int argc, char **argv)
     }
     current_config = &cfg;
     live_update_remember(argc, argv);
+    if (cfg.cpr_incoming && cfg.handoff_fd < 0) {
+        cfg.handoff_fd = live_update_cpr_accept(cfg.cpr_incoming, &err);
+        if (cfg.handoff_fd < 0) {
+            report_error(&cfg, err->message);
+            return 1;
+        }
+    }
     if (cfg.handoff_fd >= 0 && !start_successor(&cfg, &err)) {
         /* Everything still belongs to the predecessor: touch nothing */
         report_error(&cfg, err->message);

@@ -20,6 +20,9 @@
 #include <string.h>
 #include "options-internal.h"
 #include "util/error.h"
+#include "util/json.h"
+#include "monitor/migration-channel.h"
+#include "qapi/qapi-visit.h"
 
 typedef struct OptionDef {
     const char *name;       /* without the leading dash */
@@ -116,7 +119,6 @@ LIST_OPTION(opt_mon, mons)
 
 STRING_OPTION(opt_kernel, kernel)
 STRING_OPTION(opt_monitor, monitor)
-STRING_OPTION(opt_incoming, incoming)
 STRING_OPTION(opt_pidfile, pidfile)
 STRING_OPTION(opt_logfile, logfile)
 
@@ -160,6 +162,37 @@ static bool opt_handoff(MachineConfig *cfg, const char *opt, const char *arg,
     }
     cfg->handoff_fd = (int)n;
     option_set_str(&cfg->handoff_fault, fault);
+    return true;
+}
+
+/*
+ * -incoming URI, or QEMU 8.2's JSON channel form: a 'main' channel is
+ * the URI, a 'cpr' channel (QEMU 10's cpr-transfer) makes this process
+ * wait for its predecessor on that unix socket.
+ */
+static bool opt_incoming(MachineConfig *cfg, const char *opt,
+                         const char *arg, GError **errp)
+{
+    g_autoptr(JsonNode) node = NULL;
+    g_autoptr(MigrationChannel) ch = NULL;
+    const char *path;
+
+    if (arg[0] != '{') {
+        return set_nonempty(&cfg->incoming, opt, arg, errp);
+    }
+    if (!(node = qjson_parse(arg, strlen(arg), errp)) ||
+        !qapi_MigrationChannel_from_json(node, &ch, errp)) {
+        return option_error(opt, errp);
+    }
+    if (ch->channel_type == MIGRATION_CHANNEL_TYPE_MAIN) {
+        g_free(cfg->incoming);
+        cfg->incoming = migration_channel_uri(ch->addr, errp);
+        return cfg->incoming || option_error(opt, errp);
+    }
+    if (!(path = migration_channel_cpr_path(ch, errp))) {
+        return option_error(opt, errp);
+    }
+    option_set_str(&cfg->cpr_incoming, path);
     return true;
 }
 
@@ -292,7 +325,7 @@ void machine_config_clear(MachineConfig *cfg)
         &cfg->name, &cfg->process_name, &cfg->uuid, &cfg->machine_accel,
         &cfg->memory_backend, &cfg->accel, &cfg->kernel, &cfg->append,
         &cfg->monitor, &cfg->serial, &cfg->incoming, &cfg->pidfile,
-        &cfg->logfile, &cfg->handoff_fault,
+        &cfg->logfile, &cfg->handoff_fault, &cfg->cpr_incoming,
     };
     GPtrArray **lists[] = {
         &cfg->qmp, &cfg->blockdevs, &cfg->devices, &cfg->chardevs,

@@ -24,12 +24,27 @@ void live_update_remember(int argc, char **argv);
  * @fault, if not NULL, is a LiveUpdateFault the successor injects. */
 bool live_update_start(const char *binary, const char *fault,
                        GError **errp);
+/*
+ * QEMU's cpr-transfer: the same handoff with a successor the operator
+ * started, listening on the unix socket @path (-incoming with a 'cpr'
+ * channel), instead of one ferry starts.
+ */
+bool live_update_start_cpr(const char *path, GError **errp);
 /* warming .. cutover */
 bool live_update_in_progress(void);
 LiveUpdateInfo *live_update_query(void);
 
 /* Successor: true from -x-handoff on (the machine is taken over). */
 bool live_update_is_successor(void);
+/*
+ * -incoming with a 'cpr' channel: listens on the unix socket @path and
+ * waits for the predecessor's connection (QEMU's new process does not
+ * start its monitors before either); the handoff socket, or -1.
+ */
+int live_update_cpr_accept(const char *path, GError **errp);
+/* The guest came through a cpr channel: migrate-incoming has nothing
+ * left to do. */
+bool live_update_took_over_by_cpr(void);
 /* Says HELLO on @fd and receives what the predecessor hands over;
  * @fault: the test fault to inject (a LiveUpdateFault name) or NULL. */
 bool live_update_successor_hello(int fd, const char *fault, GError **errp);

@@ -65,6 +65,7 @@ typedef struct MachineConfig {
     bool mem_lock;          /* -overcommit mem-lock=on */
     bool msg_timestamp;     /* -msg timestamp=on */
     char *incoming;         /* -incoming URI|defer */
+    char *cpr_incoming;     /* -incoming's 'cpr' channel: a unix path */
     bool daemonize;         /* -daemonize */
     char *pidfile;          /* -pidfile */
     char *logfile;          /* -D */

@@ -13,7 +13,9 @@
 #include <errno.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <glib-unix.h>
@@ -333,7 +335,7 @@ static bool can_start(const char *binary, GError **errp)
                                           : "-machine none");
         return false;
     }
-    if (access(binary, X_OK) < 0) {
+    if (binary && access(binary, X_OK) < 0) {
         error_setg_errno(errp, errno, "live update: cannot run '%s'", binary);
         return false;
     }
@@ -351,6 +353,46 @@ static bool spawn(const char *binary, const char *fault, int child_sock,
         G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_CHILD_INHERITS_STDIN,
         NULL, NULL, -1, -1, -1, &child_sock, &target, 1, &pred.child,
         NULL, NULL, NULL, errp);
+}
+
+/* From here the handoff runs from the main loop. */
+static void begin(int sock)
+{
+    pred.sock = sock;
+    live_update_set_status(LIVE_UPDATE_STATUS_WARMING, NULL);
+    pred.sock_watch = g_unix_fd_add(pred.sock, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                                    on_message, NULL);
+    pred.timer = g_timeout_add(LIVE_UPDATE_WARMING_TIMEOUT_MS, on_timeout,
+                               NULL);
+}
+
+bool live_update_start_cpr(const char *path, GError **errp)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    int sock;
+
+    if (!can_start(NULL, errp)) {
+        return false;
+    }
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        error_setg(errp, "cpr channel: path '%s' is too long", path);
+        return false;
+    }
+    strcpy(sun.sun_path, path);
+    sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (sock < 0 ||
+        connect(sock, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+        error_setg_errno(errp, errno, "cpr channel: cannot connect to '%s' "
+                         "(is the new ferry listening there with -incoming "
+                         "'{\"channel-type\": \"cpr\", ...}'?)", path);
+        if (sock >= 0) {
+            close(sock);
+        }
+        return false;
+    }
+    ferry_log("live update: cpr-transfer to the process on %s", path);
+    begin(sock);
+    return true;
 }
 
 bool live_update_start(const char *binary, const char *fault,
@@ -378,13 +420,8 @@ bool live_update_start(const char *binary, const char *fault,
         return false;
     }
     close(sv[1]);
-    pred.sock = sv[0];
     ferry_log("live update: started %s as pid %d", binary, (int)pred.child);
-    live_update_set_status(LIVE_UPDATE_STATUS_WARMING, NULL);
-    pred.sock_watch = g_unix_fd_add(pred.sock, G_IO_IN | G_IO_HUP | G_IO_ERR,
-                                    on_message, NULL);
+    begin(sv[0]);
     pred.child_watch = g_child_watch_add(pred.child, on_child_exit, NULL);
-    pred.timer = g_timeout_add(LIVE_UPDATE_WARMING_TIMEOUT_MS, on_timeout,
-                               NULL);
     return true;
 }

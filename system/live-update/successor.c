@@ -10,7 +10,13 @@
  * ends it with exit status 1 and nothing touched: the predecessor still
  * owns every file, socket path and lock.
  */
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include "accel/accel.h"
 #include "accel/soft.h"
@@ -30,12 +36,14 @@
 
 typedef struct Successor {
     int sock;
+    bool by_cpr;                /* the predecessor came to a cpr channel */
+    int pred_pidfd;             /* readable once the predecessor ended */
     HandoffTable *handed;       /* what is not taken yet */
     int fault;                  /* a LiveUpdateFault (tests); -1 none */
 } Successor;
 
 /* A process is the successor of one live update at most. */
-static Successor succ = { .sock = -1, .fault = -1 };
+static Successor succ = { .sock = -1, .fault = -1, .pred_pidfd = -1 };
 
 /* The fault grid's crashes: as abrupt as a real one, without a core. */
 static void crash_if(LiveUpdateFault here)
@@ -94,6 +102,32 @@ static HandoffMsg *expect(HandoffType want, int timeout_ms, GError **errp)
     }
 }
 
+/* The process at the other end, to tell its end from a revival. */
+static void watch_predecessor(int sock)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+
+    if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+        succ.pred_pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
+    }
+}
+
+/*
+ * A dying process closes its descriptors before it counts as exited, so
+ * give it a moment: one that revived goes on living far longer.
+ */
+static bool predecessor_ended(void)
+{
+    struct pollfd p = { .fd = succ.pred_pidfd, .events = POLLIN };
+    int n;
+
+    do {
+        n = poll(&p, 1, 2000);
+    } while (n < 0 && errno == EINTR);
+    return succ.pred_pidfd >= 0 && n == 1;
+}
+
 bool live_update_successor_hello(int fd, const char *fault, GError **errp)
 {
     JsonObject *body = json_object_new();
@@ -108,6 +142,7 @@ bool live_update_successor_hello(int fd, const char *fault, GError **errp)
         error_setg(errp, "-x-handoff: unknown fault '%s'", fault);
         return false;
     }
+    watch_predecessor(fd);
     json_object_set_int_member(body, "pid", getpid());
     sent = handoff_send_version(fd, HANDOFF_HELLO,
                                 succ.fault == LIVE_UPDATE_FAULT_BAD_VERSION ?
@@ -163,13 +198,24 @@ static bool take_over(GError **errp)
     g_autoptr(GError) err = NULL;
     g_autoptr(HandoffMsg) msg = NULL;
 
-    if (!handoff_send(succ.sock, HANDOFF_ALIVE, NULL, NULL, 0, errp)) {
-        return false;
+    if (!handoff_send(succ.sock, HANDOFF_ALIVE, NULL, NULL, 0, &err)) {
+        msg = NULL;     /* a predecessor gone after the cutover lets go */
+    } else {
+        msg = handoff_recv(succ.sock, -1, &err);
     }
-    msg = handoff_recv(succ.sock, -1, &err);
     if (msg && msg->type != HANDOFF_COMMIT) {
         error_setg(errp, "live update: the predecessor sent %s, not COMMIT",
                    handoff_type_name(msg->type));
+        return false;
+    }
+    /*
+     * No COMMIT: only a predecessor that is gone lets go this way.  One
+     * that closed the socket and lives took the guest back (it gave up
+     * waiting for ALIVE): running here too would run the guest twice.
+     */
+    if (!msg && !predecessor_ended()) {
+        error_setg(errp, "live update: the predecessor closed the handoff "
+                   "and runs on: it kept the guest");
         return false;
     }
     return true;
@@ -187,6 +233,10 @@ static void finish(RunState state, gint64 stop_us, const char *pidfile)
     }
     close(succ.sock);
     succ.sock = -1;
+    if (succ.pred_pidfd >= 0) {
+        close(succ.pred_pidfd);
+        succ.pred_pidfd = -1;
+    }
     g_clear_pointer(&succ.handed, handoff_table_free);
     live_update_set_status(LIVE_UPDATE_STATUS_COMPLETED, NULL);
 }
@@ -233,4 +283,43 @@ void live_update_successor_abort(const char *why)
     json_object_set_string_member(body, "reason", why);
     handoff_send(succ.sock, HANDOFF_ABORT, body, NULL, 0, NULL);
     json_object_unref(body);
+}
+
+bool live_update_took_over_by_cpr(void)
+{
+    return succ.by_cpr && live_update_status() == LIVE_UPDATE_STATUS_COMPLETED;
+}
+
+int live_update_cpr_accept(const char *path, GError **errp)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    int listener, fd = -1;
+
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        error_setg(errp, "cpr channel: path '%s' is too long", path);
+        return -1;
+    }
+    strcpy(sun.sun_path, path);
+    unlink(path);
+    listener = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (listener < 0 ||
+        bind(listener, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+        listen(listener, 1) < 0) {
+        error_setg_errno(errp, errno, "cpr channel: cannot listen on '%s'",
+                         path);
+    } else {
+        ferry_log("live update: waiting for the predecessor on %s", path);
+        do {
+            fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+        } while (fd < 0 && errno == EINTR);
+        if (fd < 0) {
+            error_setg_errno(errp, errno, "cpr channel: accept");
+        }
+        unlink(path);
+    }
+    if (listener >= 0) {
+        close(listener);
+    }
+    succ.by_cpr = fd >= 0;
+    return fd;
 }

@@ -9,6 +9,7 @@ processes" is checked by the guest's own counters (a second runner would
 corrupt its verification) and by the process table.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -252,6 +253,66 @@ class FaultGrid(LiveUpdateBase):
         info = vm.qmp.cmd('query-live-update')
         self.assertNotEqual(info['pid'], old)
         vm.pid = info['pid']
+        self.verified_more(vm)
+
+
+class CprTransfer(LiveUpdateBase):
+    """QEMU 10's cpr-transfer procedure, step by step, with ferry."""
+
+    def channel(self, kind, path):
+        return {'channel-type': kind,
+                'addr': {'transport': 'socket', 'type': 'unix', 'path': path}}
+
+    def test_qemu_procedure(self):
+        vm = self.start_vm()
+        self.ready(vm)
+        cpr = os.path.join(self.tmp, 'cpr.sock')
+        main = os.path.join(self.tmp, 'main.sock')
+        # the operator starts the new process: the same command line plus
+        # the cpr channel; it waits there before opening anything
+        with open(os.path.join(self.tmp, 'new.log'), 'wb') as log:
+            new = subprocess.Popen(
+                vm.args + ['-incoming', json.dumps(self.channel('cpr', cpr)),
+                           '-incoming', 'defer'],
+                cwd=vm.tmpdir, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=log)
+        try:
+            self.assertTrue(wait_for(lambda: os.path.exists(cpr), 30, 0.02))
+            vm.qmp.cmd('migrate-set-parameters', mode='cpr-transfer')
+            vm.qmp.clear_events()
+            vm.qmp.cmd('migrate', channels=[self.channel('main', main),
+                                            self.channel('cpr', cpr)])
+            seen, info = vm.wait_update()
+            self.assertEqual([s['status'] for s in seen], PHASES, seen)
+            self.assertEqual(info['pid'], new.pid)
+            self.assertEqual(vm.old_status, 0)
+            # QEMU's last step on the new process: nothing left to do
+            vm.qmp.cmd('migrate-incoming', uri=f'unix:{main}')
+            self.assertEqual(self.pidfile_pid(), new.pid)
+            self.verified_more(vm)
+        finally:
+            new.kill()
+            new.wait()
+
+    def test_refusals(self):
+        vm = self.start_vm()
+        self.ready(vm)
+        cpr = os.path.join(self.tmp, 'nobody.sock')
+        with self.assertRaises(QMPError) as e:
+            vm.qmp.cmd('migrate', channels=[self.channel('cpr', cpr)])
+        self.assertIn("'main' channel is required", str(e.exception))
+        with self.assertRaises(QMPError) as e:
+            vm.qmp.cmd('migrate', channels=[self.channel('main', cpr),
+                                            self.channel('cpr', cpr)])
+        self.assertIn('needs mode cpr-transfer', str(e.exception))
+        vm.qmp.cmd('migrate-set-parameters', mode='cpr-transfer')
+        with self.assertRaises(QMPError) as e:
+            vm.qmp.cmd('migrate', channels=[self.channel('main', cpr),
+                                            self.channel('cpr', cpr)])
+        self.assertIn('cannot connect', str(e.exception))
+        with self.assertRaises(QMPError) as e:
+            vm.qmp.cmd('migrate-set-parameters', mode='cpr-reboot')
+        self.assertIn('cpr-reboot is not supported', str(e.exception))
         self.verified_more(vm)
 
 
