@@ -129,6 +129,20 @@ MonConn *qmp_client_adopt(int fd, const QmpClientState *st);
 /* qmp-handoff.c: add every client to @t; rebuild the handed ones. */
 void qmp_hand_over(HandoffTable *t);
 void qmp_adopt_clients(void);
+/* A human monitor client, as a live update hands it over. */
+typedef struct HmpClientState {
+    const char *name;
+    const char *chardev;        /* a -mon client: its chardev, else NULL */
+    const char *line;           /* the command line typed so far */
+    bool discarding;            /* ... which is too long */
+    GBytes *output;             /* not yet written */
+} HmpClientState;
+typedef void HmpClientFn(void *opaque, int fd, const HmpClientState *st);
+
+void hmp_server_foreach_client(HmpClientFn *fn, void *opaque);
+void hmp_server_freeze(bool frozen);
+MonConn *hmp_client_adopt(int fd, const HmpClientState *st);
+
 /* mon-chardev.c: @c is the connection of -mon chardev @chardev_id. */
 void monitor_mon_adopt(const char *chardev_id, MonConn *c);
 

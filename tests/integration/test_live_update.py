@@ -12,6 +12,7 @@ corrupt its verification) and by the process table.
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -108,9 +109,31 @@ class LiveUpdateBase(unittest.TestCase):
 
 class LiveUpdate(LiveUpdateBase):
 
+    def hmp_connect(self, path):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(30)
+        sock.connect(path)
+        self.addCleanup(sock.close)
+        self.assertIn(b'(qemu) ', self.read_until(sock, b'(qemu) '))
+        return sock
+
+    @staticmethod
+    def read_until(sock, mark):
+        data = b''
+        while mark not in data:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return data
+
     def test_guest_moves_with_its_connections(self):
-        vm = self.start_vm()
+        hmp_path = os.path.join(self.tmp, 'hmp.sock')
+        vm = self.start_vm(extra=['-monitor',
+                                  f'unix:{hmp_path},server=on,wait=off'])
         watcher = vm.new_client()   # connected before, only listening
+        hmp = self.hmp_connect(hmp_path)
+        hmp.sendall(b'info sta')    # half a command line, before
         self.ready(vm)
         old = vm.pid
         seen, info = vm.live_update()
@@ -123,6 +146,9 @@ class LiveUpdate(LiveUpdateBase):
                             ['status'])
         self.assertEqual(statuses, PHASES)
         self.assertEqual(watcher.cmd('query-status')['status'], 'running')
+        # the human monitor's half line goes on in the successor
+        hmp.sendall(b'tus\n')
+        self.assertIn(b'VM status: running', self.read_until(hmp, b'(qemu) '))
         self.assertEqual(vm.qmp.cmd('query-live-update')['pid'], info['pid'])
         # a new client reaches the successor on the same socket
         self.assertEqual(vm.new_client().cmd('query-live-update')['pid'],
