@@ -51,7 +51,7 @@ LIB_DIRS := util system accel accel/kvm accel/soft hw hw/x86 hw/char hw/misc \
             chardev \
             monitor io migration migration/outgoing migration/incoming \
             migration/format migration/ram migration/transport block \
-            hw/block guest/workload
+            hw/block guest/workload system/live-update
 include mk/libraries.mak
 
 # Everything else of ferry: its VMM (system, accel, hw, monitor, ...).
@@ -126,6 +126,12 @@ check-tsan-agent: $(TSAN_AGENT)
 	TSAN_OPTIONS="halt_on_error=1 suppressions=tests/unit/tsan.supp" \
 	    $(TSAN_AGENT)
 
+# Long runs that do not fit `make check`: 50 sequential live updates of
+# one guest under RAM and disk load (make check runs 5).
+soak: all
+	FERRY_LIVE_UPDATE_COUNT=50 python3 scripts/run-tests --build $(BUILD) \
+		--timeout 3600 -k test_live_update.Sequential
+
 demo: all
 	python3 scripts/demo.py --build $(BUILD)
 
@@ -138,7 +144,7 @@ docs/qmp.md: $(QAPI_SCHEMA) $(QAPI_GEN_PY)
 clean:
 	rm -rf $(BUILD) build-asan
 
-.PHONY: all check check-asan check-tsan-agent demo setup clean
+.PHONY: all check check-asan check-tsan-agent soak demo setup clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # --- fuzzing ------------------------------------------------------------------
@@ -271,9 +277,11 @@ endif
 # block-results.md; see docs/performance.md.
 BENCH_ARGS ?=
 BENCH_BLOCK_ARGS ?=
+BENCH_LU_ARGS ?=
 bench: all
 	python3 scripts/bench.py --build $(BUILD) $(BENCH_ARGS)
 	python3 scripts/bench_block.py --build $(BUILD) $(BENCH_BLOCK_ARGS)
+	python3 scripts/bench_live_update.py --build $(BUILD) $(BENCH_LU_ARGS)
 
 .PHONY: bench
 # --- end benchmarks ---

@@ -19,6 +19,8 @@
 struct BlockGraph {
     GMutex lock;
     GPtrArray *nodes;           /* lock; creation order */
+    BlockImageFdFn *image_fd_source;    /* set before any attach */
+    void *image_fd_opaque;
 };
 
 struct BlockDriverState {
@@ -218,6 +220,26 @@ const char *bdrv_node_name(const BlockDriverState *bs)
 const char *bdrv_driver_name(const BlockDriverState *bs)
 {
     return bs->drv->name;
+}
+
+void bdrv_graph_set_image_fd_source(BlockGraph *g, BlockImageFdFn *fn,
+                                    void *opaque)
+{
+    g->image_fd_source = fn;
+    g->image_fd_opaque = opaque;
+}
+
+int bdrv_take_image_fd(BlockDriverState *bs)
+{
+    BlockGraph *g = bs->graph;
+
+    return g->image_fd_source ?
+           g->image_fd_source(g->image_fd_opaque, bs->node_name) : -1;
+}
+
+int bdrv_image_fd(BlockDriverState *bs)
+{
+    return bs->drv->image_fd ? bs->drv->image_fd(bs) : -1;
 }
 
 const char *bdrv_filename(const BlockDriverState *bs)

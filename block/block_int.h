@@ -60,10 +60,18 @@ typedef struct BlockDriver {
     int (*submit)(BlockDriverState *bs, BlockRequest *req);
     /* The file name query-block shows (optional: the child's). */
     const char *(*filename)(BlockDriverState *bs);
+    /* The open image's descriptor, or -1 (optional). */
+    int (*image_fd)(BlockDriverState *bs);
 } BlockDriver;
 
 /* The driver's instance data (instance_size bytes). */
 void *bdrv_opaque(BlockDriverState *bs);
+/*
+ * For a driver's attach: a descriptor of the image opened already by
+ * somebody else (the graph's image fd source: a live update), now the
+ * driver's; -1 to open the image itself.
+ */
+int bdrv_take_image_fd(BlockDriverState *bs);
 
 extern const BlockDriver bdrv_file;
 extern const BlockDriver bdrv_http;

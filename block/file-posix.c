@@ -110,7 +110,10 @@ static bool file_open(BlockDriverState *bs, GError **errp)
     int flags = (bdrv_is_read_only(bs) ? O_RDONLY : O_RDWR) | O_CLOEXEC |
                 (s->direct ? O_DIRECT : 0);
 
-    s->fd = open(s->filename, flags);
+    s->fd = bdrv_take_image_fd(bs);
+    if (s->fd < 0) {
+        s->fd = open(s->filename, flags);
+    }
     if (s->fd >= 0) {
         return true;
     }
@@ -310,6 +313,14 @@ static const char *file_filename(BlockDriverState *bs)
     return s->filename;
 }
 
+/* -1 while not attached (the descriptor is opened by attach). */
+static int file_image_fd(BlockDriverState *bs)
+{
+    BDRVFileState *s = bdrv_opaque(bs);
+
+    return s->fd;
+}
+
 const BlockDriver bdrv_file = {
     .name = "file",
     .instance_size = sizeof(BDRVFileState),
@@ -322,4 +333,5 @@ const BlockDriver bdrv_file = {
     .cleanup = file_cleanup,
     .submit = file_submit,
     .filename = file_filename,
+    .image_fd = file_image_fd,
 };

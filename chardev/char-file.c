@@ -51,7 +51,10 @@ static bool file_open(Chardev *chr, const Keyval *kv, GError **errp)
         error_setg(errp, "path= is required");
         return false;
     }
-    fd = open_path(chr, path, append, errp);
+    fd = chardev_take_handed_fd(chr, "out");
+    if (fd < 0) {
+        fd = open_path(chr, path, append, errp);
+    }
     if (fd < 0) {
         return false;
     }

@@ -41,9 +41,18 @@ static bool make_raw(const char *path, GError **errp)
     return true;
 }
 
+/* A live update keeps the terminal a user has open (virsh console). */
+static int pty_master(Chardev *chr)
+{
+    int fd = chardev_take_handed_fd(chr, "out");
+
+    return fd >= 0 ? fd
+                   : posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+}
+
 static bool pty_open(Chardev *chr, const Keyval *kv, GError **errp)
 {
-    int fd = posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    int fd = pty_master(chr);
     const char *name;
     PtyBackend *pty;
 

@@ -83,6 +83,16 @@ static gboolean on_client_input(gint fd, GIOCondition cond, gpointer opaque)
     return G_SOURCE_CONTINUE;
 }
 
+static void watch_client(Chardev *chr, int cfd)
+{
+    SocketBackend *s = chr->be;
+
+    s->client_fd = cfd;
+    chardev_set_out_fd(chr, cfd);
+    s->client_watch = g_unix_fd_add(cfd, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                                    on_client_input, chr);
+}
+
 static gboolean on_connection(gint fd, GIOCondition cond, gpointer opaque)
 {
     Chardev *chr = opaque;
@@ -97,10 +107,7 @@ static gboolean on_connection(gint fd, GIOCondition cond, gpointer opaque)
     if (chr->fe && chr->fe->connected) {
         chr->fe->connected(chr->fe_opaque, cfd);
     } else {
-        s->client_fd = cfd;
-        chardev_set_out_fd(chr, cfd);
-        s->client_watch = g_unix_fd_add(cfd, G_IO_IN | G_IO_HUP | G_IO_ERR,
-                                        on_client_input, chr);
+        watch_client(chr, cfd);
     }
     return G_SOURCE_REMOVE;             /* one client at a time */
 }
@@ -177,6 +184,30 @@ static bool server_only(const Keyval *kv, GError **errp)
     return true;
 }
 
+/* The address alone (a successor takes the bound socket over). */
+static int open_listener_address(SocketBackend *s, const Keyval *kv,
+                                 GError **errp)
+{
+    const char *path, *fd, *host, *port;
+
+    if (!keyval_get_str(kv, "path", &path, errp) ||
+        !keyval_get_str(kv, "fd", &fd, errp) ||
+        !keyval_get_str(kv, "host", &host, errp) ||
+        !keyval_get_str(kv, "port", &port, errp)) {
+        return -1;
+    }
+    if (fd) {
+        s->address = g_strdup_printf("fd:%s", fd);
+        return 0;
+    }
+    s->owned = own_address(path, host, port, errp);
+    if (!s->owned) {
+        return -1;
+    }
+    s->address = socket_address_to_string(s->owned);
+    return 0;
+}
+
 static int open_listener(SocketBackend *s, const Keyval *kv, GError **errp)
 {
     const char *path, *fd, *host, *port;
@@ -211,19 +242,100 @@ static void socket_free(SocketBackend *s)
     g_free(s);
 }
 
+/*
+ * A live update's successor keeps the listener (bound already: no
+ * client sees a refused connection) and a device's connected client.
+ */
+static int take_listener(Chardev *chr, SocketBackend *s, const Keyval *kv,
+                         GError **errp)
+{
+    int fd = chardev_take_handed_fd(chr, "listen");
+
+    if (fd < 0) {
+        return open_listener(s, kv, errp);
+    }
+    if (open_listener_address(s, kv, errp) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 static bool socket_open(Chardev *chr, const Keyval *kv, GError **errp)
 {
     SocketBackend *s = g_new0(SocketBackend, 1);
 
     s->client_fd = -1;
     if (!server_only(kv, errp) ||
-        (s->listen_fd = open_listener(s, kv, errp)) < 0) {
+        (s->listen_fd = take_listener(chr, s, kv, errp)) < 0) {
         socket_free(s);
         return false;
     }
     chr->be = s;
     listen_again(chr);
     return true;
+}
+
+static void socket_hand_over(Chardev *chr, HandoffTable *t, bool cutover)
+{
+    SocketBackend *s = chr->be;
+
+    if (cutover) {
+        chardev_hand_over_fd(chr, t, "client", s->client_fd);
+    } else {
+        chardev_hand_over_fd(chr, t, "listen", s->listen_fd);
+    }
+}
+
+/* A device's client, connected to the predecessor. */
+static void socket_take_client(Chardev *chr)
+{
+    SocketBackend *s = chr->be;
+    int client = chardev_take_handed_fd(chr, "client");
+
+    if (client < 0) {
+        return;
+    }
+    if (s->listen_watch) {
+        g_source_remove(s->listen_watch);
+        s->listen_watch = 0;
+    }
+    s->connected = true;
+    watch_client(chr, client);
+}
+
+static void socket_freeze(Chardev *chr, bool frozen)
+{
+    SocketBackend *s = chr->be;
+
+    if (frozen) {
+        if (s->listen_watch) {
+            g_source_remove(s->listen_watch);
+            s->listen_watch = 0;
+        }
+        if (s->client_watch) {
+            g_source_remove(s->client_watch);
+            s->client_watch = 0;
+        }
+    } else if (s->client_fd >= 0) {
+        s->client_watch = g_unix_fd_add(s->client_fd,
+                                        G_IO_IN | G_IO_HUP | G_IO_ERR,
+                                        on_client_input, chr);
+    } else if (!s->connected) {
+        listen_again(chr);
+    }
+}
+
+/* A monitor's connection came from the predecessor: not listening now. */
+static void socket_adopt_connection(Chardev *chr)
+{
+    SocketBackend *s = chr->be;
+
+    s->connected = true;
+    if (s->listen_watch) {
+        g_source_remove(s->listen_watch);
+        s->listen_watch = 0;
+    }
 }
 
 /* A client that stops reading loses output rather than stall a vCPU. */
@@ -273,4 +385,8 @@ const ChardevClass chardev_socket_class = {
     .filename = socket_filename,
     .connection_closed = socket_connection_closed,
     .close = socket_close,
+    .hand_over = socket_hand_over,
+    .freeze = socket_freeze,
+    .take_client = socket_take_client,
+    .adopt_connection = socket_adopt_connection,
 };

@@ -12,6 +12,8 @@
 #include "chardev/chardev.h"
 #include "util/keyval.h"
 
+typedef struct HandoffTable HandoffTable;
+
 typedef struct ChardevClass {
     const char *name;                   /* the -chardev backend */
     const char *const *keys;            /* its keys, besides backend and id */
@@ -24,6 +26,19 @@ typedef struct ChardevClass {
     /* The monitor's connection ended (takes_connections only). */
     void (*connection_closed)(Chardev *chr);
     void (*close)(Chardev *chr);
+    /*
+     * Live update (optional; without it out_fd travels as "out" before
+     * the cutover): adds the backend's descriptors to @t with
+     * chardev_hand_over_fd(), those the successor needs to build the
+     * chardev before the cutover, its connection at the cutover; stops
+     * (or resumes) watching them.
+     */
+    void (*hand_over)(Chardev *chr, HandoffTable *t, bool cutover);
+    void (*freeze)(Chardev *chr, bool frozen);
+    /* The successor at the cutover: takes the connected client over. */
+    void (*take_client)(Chardev *chr);
+    /* A monitor connection of this chardev was taken over: it is busy. */
+    void (*adopt_connection)(Chardev *chr);
 } ChardevClass;
 
 struct Chardev {
@@ -45,6 +60,13 @@ extern const ChardevClass chardev_null_class;
 
 /* The set's fd sets, for "/dev/fdset/N" paths (may be NULL). */
 FdSets *chardev_fdsets(const Chardev *chr);
+/*
+ * Live update: "chardev:ID:@what" handed over by the predecessor (now
+ * the backend's), or -1 to open as usual; and the predecessor's side.
+ */
+int chardev_take_handed_fd(Chardev *chr, const char *what);
+void chardev_hand_over_fd(Chardev *chr, HandoffTable *t, const char *what,
+                          int fd);
 /* Sets where output goes (-1: nowhere), under @lock. */
 void chardev_set_out_fd(Chardev *chr, int fd);
 /* Writes all of @buf to @fd, retrying EINTR; stops at any other error. */

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "chardev-internal.h"
+#include "system/live-update.h"
+#include "system/live-update/handoff-table.h"
 #include "util/error.h"
 
 struct ChardevSet {
@@ -255,4 +257,70 @@ char *chardev_filename(Chardev *chr)
 bool chardev_frontend_open(const Chardev *chr)
 {
     return chr->fe != NULL;
+}
+
+/* --- live update ----------------------------------------------------------- */
+
+static char *handed_name(Chardev *chr, const char *what)
+{
+    return g_strdup_printf("chardev:%s:%s", chr->id, what);
+}
+
+int chardev_take_handed_fd(Chardev *chr, const char *what)
+{
+    g_autofree char *name = handed_name(chr, what);
+
+    return live_update_take_fd(name, NULL);
+}
+
+void chardev_hand_over_fd(Chardev *chr, HandoffTable *t, const char *what,
+                          int fd)
+{
+    g_autofree char *name = handed_name(chr, what);
+
+    if (fd >= 0) {
+        handoff_table_add(t, name, fd, NULL);
+    }
+}
+
+void chardev_set_hand_over(ChardevSet *set, HandoffTable *t, bool cutover)
+{
+    for (guint i = 0; i < set->chardevs->len; i++) {
+        Chardev *chr = g_ptr_array_index(set->chardevs, i);
+
+        if (chr->cls->hand_over) {
+            chr->cls->hand_over(chr, t, cutover);
+        } else if (chr->cls != &chardev_stdio_class && !cutover) {
+            chardev_hand_over_fd(chr, t, "out", chr->out_fd);
+        }
+    }
+}
+
+void chardev_set_take_clients(ChardevSet *set)
+{
+    for (guint i = 0; i < set->chardevs->len; i++) {
+        Chardev *chr = g_ptr_array_index(set->chardevs, i);
+
+        if (chr->cls->take_client) {
+            chr->cls->take_client(chr);
+        }
+    }
+}
+
+void chardev_set_freeze(ChardevSet *set, bool frozen)
+{
+    for (guint i = 0; i < set->chardevs->len; i++) {
+        Chardev *chr = g_ptr_array_index(set->chardevs, i);
+
+        if (chr->cls->freeze) {
+            chr->cls->freeze(chr, frozen);
+        }
+    }
+}
+
+void chardev_adopt_connection(Chardev *chr)
+{
+    if (chr->cls->adopt_connection) {
+        chr->cls->adopt_connection(chr);
+    }
 }

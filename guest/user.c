@@ -40,9 +40,10 @@ static void print_totals(const struct wl_report *t, uint64_t now)
 
     snprintf(line, sizeof(line),
              "workload: cpu %u rounds=%lu pages-written=%lu "
-             "pages-verified=%lu passes=%lu corrupt-pages=%lu",
+             "pages-verified=%lu passes=%lu corrupt-pages=%lu "
+             "max-stall-us=%lu",
              t->cpu, t->rounds, t->pages_written, t->pages_verified,
-             t->passes, t->corrupt_pages);
+             t->passes, t->corrupt_pages, t->max_stall_ns / 1000);
     sys(SYS_LOG, line);
     last_print_ns[t->cpu] = now;
 }
@@ -62,6 +63,9 @@ static void report(void *opaque, struct wl_report *r)
     t->pages_verified += r->pages_verified;
     t->passes += r->passes;
     t->corrupt_pages += r->corrupt_pages;
+    if (r->max_stall_ns > t->max_stall_ns) {
+        t->max_stall_ns = r->max_stall_ns;
+    }
     now = now_ns(opaque);
     if (r->corrupt_pages || now - last_print_ns[r->cpu] > 2000000000ull) {
         print_totals(t, now);

@@ -16,7 +16,7 @@
 #include "io/socket.h"
 #include "util/error.h"
 
-#define MAX_FDS_PER_MSG 16
+#define MAX_FDS_PER_MSG 64
 
 static void unix_sockaddr(const char *path, struct sockaddr_un *sun)
 {

@@ -70,6 +70,7 @@ static void params_set_defaults(MigrationParameters *p)
         DEFAULT(multifd_zstd_level, 1),
         DEFAULT(x_checkpoint_delay, 20000),
         DEFAULT(xbzrle_cache_size, 64 << 20),
+        DEFAULT(mode, MIG_MODE_NORMAL),
     };
 }
 
@@ -287,6 +288,11 @@ static bool check_inert(const MigrationParameters *a, GError **errp)
     INERT(a, x_checkpoint_delay, "x-checkpoint-delay");
     why = "xbzrle is not supported";
     INERT(a, xbzrle_cache_size, "xbzrle-cache-size");
+    if (a->has_mode && a->mode == MIG_MODE_CPR_REBOOT) {
+        error_setg(errp, "Parameter 'mode': cpr-reboot is not supported "
+                   "(cpr-transfer and ferry's live-update are)");
+        return false;
+    }
     return true;
 }
 

@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include "monitor/hmp.h"
+#include "monitor/hmp-live-update.h"
 #include "monitor/hmp-migration.h"
 #include "qapi/qapi-visit.h"
 
@@ -161,6 +162,9 @@ const HmpCommand hmp_commands[] = {
     { "migrate", "detach:-d,resume:-r,uri:s", "[-d] [-r] uri",
       "migrate to URI (-d: do not wait; -r: resume a paused postcopy)",
       hmp_migrate },
+    { "live-update|live_update", "b:-b,binary:s?", "[-b binary]",
+      "hand the guest over to a new ferry process (default: the "
+      "executable ferry was started from)", hmp_live_update },
     { "migrate_incoming", "uri:s", "uri",
       "listen for an incoming migration on URI", hmp_migrate_incoming },
     { "migrate_cancel", NULL, NULL, "cancel the current migration",

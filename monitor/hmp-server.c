@@ -113,12 +113,10 @@ static const MonConnOps hmp_conn_ops = {
     .closed = client_closed,
 };
 
-static MonConn *client_new(int in_fd, int out_fd, bool own, const char *name)
+static HmpClient *client_add(int in_fd, int out_fd, bool own,
+                             const char *name)
 {
     HmpClient *c = g_new0(HmpClient, 1);
-    g_autofree char *banner = g_strdup_printf(
-        "ferry %s monitor - type 'help' for more information\r\n" HMP_PROMPT,
-        FERRY_VERSION);
 
     c->line = g_string_new(NULL);
     c->conn = mon_conn_new(in_fd, out_fd, own, name, &hmp_conn_ops, c, NULL);
@@ -126,8 +124,62 @@ static MonConn *client_new(int in_fd, int out_fd, bool own, const char *name)
         hmp_clients = g_ptr_array_new();
     }
     g_ptr_array_add(hmp_clients, c);
+    return c;
+}
+
+static MonConn *client_new(int in_fd, int out_fd, bool own, const char *name)
+{
+    HmpClient *c = client_add(in_fd, out_fd, own, name);
+    g_autofree char *banner = g_strdup_printf(
+        "ferry %s monitor - type 'help' for more information\r\n" HMP_PROMPT,
+        FERRY_VERSION);
+
     ferry_log("hmp: %s opened", name);
     mon_conn_write(c->conn, banner, strlen(banner));
+    return c->conn;
+}
+
+/* --- live update (monitor/qmp-handoff.c) --------------------------------- */
+
+void hmp_server_freeze(bool frozen)
+{
+    for (guint i = 0; hmp_clients && i < hmp_clients->len; i++) {
+        HmpClient *c = g_ptr_array_index(hmp_clients, i);
+
+        mon_conn_freeze(c->conn, frozen);
+    }
+}
+
+void hmp_server_foreach_client(HmpClientFn *fn, void *opaque)
+{
+    for (guint i = 0; hmp_clients && i < hmp_clients->len; i++) {
+        HmpClient *c = g_ptr_array_index(hmp_clients, i);
+
+        if (!mon_conn_can_hand_over(c->conn)) {
+            continue;       /* stdio stays with the terminal */
+        }
+        mon_conn_flush(c->conn, 100);
+        HmpClientState st = {
+            .name = mon_conn_name(c->conn),
+            .chardev = mon_conn_chardev(c->conn),
+            .line = c->line->str,
+            .discarding = c->discarding,
+            .output = mon_conn_queued_output(c->conn),
+        };
+        fn(opaque, mon_conn_fd(c->conn), &st);
+        g_bytes_unref(st.output);
+    }
+}
+
+MonConn *hmp_client_adopt(int fd, const HmpClientState *st)
+{
+    HmpClient *c = client_add(fd, fd, true, st->name);
+
+    g_string_assign(c->line, st->line);
+    c->discarding = st->discarding;
+    mon_conn_write(c->conn, g_bytes_get_data(st->output, NULL),
+                   g_bytes_get_size(st->output));
+    ferry_log("hmp: %s taken over from the predecessor", st->name);
     return c->conn;
 }
 

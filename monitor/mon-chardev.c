@@ -37,6 +37,21 @@ static void connected(void *opaque, int fd)
                         : hmp_client_new(fd, name);
 
     mon_conn_on_close(c, connection_gone, m);
+    mon_conn_set_chardev(c, chardev_id(m->chr));
+}
+
+void monitor_mon_adopt(const char *id, MonConn *c)
+{
+    for (guint i = 0; chardev_monitors && i < chardev_monitors->len; i++) {
+        ChardevMonitor *m = g_ptr_array_index(chardev_monitors, i);
+
+        if (!strcmp(chardev_id(m->chr), id)) {
+            chardev_adopt_connection(m->chr);
+            mon_conn_on_close(c, connection_gone, m);
+            mon_conn_set_chardev(c, id);
+            return;
+        }
+    }
 }
 
 static const ChardevFrontend monitor_frontend = {

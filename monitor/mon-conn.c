@@ -16,6 +16,8 @@
 #include <glib-unix.h>
 #include <sys/socket.h>
 #include "monitor-internal.h"
+#include "system/live-update.h"
+#include "system/live-update/handoff-table.h"
 #include "util/log.h"
 
 struct MonConn {
@@ -25,6 +27,8 @@ struct MonConn {
     bool closed, released;
     guint in_watch, out_watch;
     bool paused;
+    bool frozen;                /* a live update's cutover: no I/O at all */
+    char *chardev_id;           /* a -mon connection: its chardev */
     GString *out;               /* queued output from out_pos on */
     size_t out_pos;
     char *name;
@@ -39,6 +43,7 @@ static void conn_unref(MonConn *c)
 {
     if (--c->refs == 0) {
         g_string_free(c->out, TRUE);
+        g_free(c->chardev_id);
         g_free(c->name);
         g_free(c);
     }
@@ -83,6 +88,11 @@ static gboolean on_writable(gint fd, GIOCondition cond, gpointer opaque);
 static void update_watches(MonConn *c)
 {
     if (c->closed) {
+        return;
+    }
+    if (c->frozen) {
+        remove_watch(&c->in_watch);
+        remove_watch(&c->out_watch);
         return;
     }
     if (!c->paused && !c->in_watch) {
@@ -290,6 +300,46 @@ void mon_conn_pause_input(MonConn *c, bool pause)
 
 void mon_conn_shutdown(MonConn *c, int timeout_ms)
 {
+    mon_conn_flush(c, timeout_ms);
+    if (!c->closed) {
+        if (c->own_fds) {
+            shutdown(c->out_fd, SHUT_RDWR);
+        }
+        close_fds(c);
+    }
+}
+
+/* --- live update ---------------------------------------------------------- */
+
+bool mon_conn_can_hand_over(MonConn *c)
+{
+    return c->own_fds && !c->closed && c->in_fd == c->out_fd;
+}
+
+int mon_conn_fd(MonConn *c)
+{
+    return c->in_fd;
+}
+
+void mon_conn_set_chardev(MonConn *c, const char *chardev_id)
+{
+    g_free(c->chardev_id);
+    c->chardev_id = g_strdup(chardev_id);
+}
+
+const char *mon_conn_chardev(MonConn *c)
+{
+    return c->chardev_id;
+}
+
+void mon_conn_freeze(MonConn *c, bool frozen)
+{
+    c->frozen = frozen;
+    update_watches(c);
+}
+
+void mon_conn_flush(MonConn *c, int timeout_ms)
+{
     gint64 deadline = g_get_monotonic_time() + timeout_ms * 1000LL;
 
     while (!c->closed && out_len(c)) {
@@ -300,12 +350,11 @@ void mon_conn_shutdown(MonConn *c, int timeout_ms)
             break;
         }
     }
-    if (!c->closed) {
-        if (c->own_fds) {
-            shutdown(c->out_fd, SHUT_RDWR);
-        }
-        close_fds(c);
-    }
+}
+
+GBytes *mon_conn_queued_output(MonConn *c)
+{
+    return g_bytes_new(c->out->str + c->out_pos, out_len(c));
 }
 
 /* --- listeners ------------------------------------------------------------ */
@@ -339,10 +388,20 @@ static gboolean on_connection(gint fd, GIOCondition cond, gpointer opaque)
     return G_SOURCE_CONTINUE;
 }
 
+/* A live update's successor takes the listener over, bound already. */
+static int listen_or_take(const SocketAddress *addr, GError **errp)
+{
+    g_autofree char *where = socket_address_to_string(addr);
+    g_autofree char *name = g_strconcat("listen:", where, NULL);
+    int fd = live_update_take_fd(name, NULL);
+
+    return fd >= 0 ? fd : socket_listen(addr, errp);
+}
+
 bool mon_listen(const SocketAddress *addr, MonAcceptFn *accept, void *opaque,
                 GError **errp)
 {
-    int fd = socket_listen(addr, errp);
+    int fd = listen_or_take(addr, errp);
     MonListener *l;
 
     if (fd < 0) {
@@ -377,4 +436,29 @@ void mon_listeners_close(void)
         g_free(l);
     }
     g_clear_pointer(&listeners, g_ptr_array_unref);
+}
+
+void mon_listeners_freeze(bool frozen)
+{
+    for (guint i = 0; listeners && i < listeners->len; i++) {
+        MonListener *l = g_ptr_array_index(listeners, i);
+
+        if (frozen && l->watch) {
+            g_source_remove(l->watch);
+            l->watch = 0;
+        } else if (!frozen && !l->watch) {
+            l->watch = g_unix_fd_add(l->fd, G_IO_IN, on_connection, l);
+        }
+    }
+}
+
+void mon_listeners_hand_over(HandoffTable *t)
+{
+    for (guint i = 0; listeners && i < listeners->len; i++) {
+        MonListener *l = g_ptr_array_index(listeners, i);
+        g_autofree char *where = socket_address_to_string(l->addr);
+        g_autofree char *name = g_strconcat("listen:", where, NULL);
+
+        handoff_table_add(t, name, l->fd, NULL);
+    }
 }

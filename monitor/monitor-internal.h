@@ -58,6 +58,27 @@ void mon_conn_release(MonConn *c);
  */
 void mon_conn_on_close(MonConn *c, void (*fn)(void *opaque), void *opaque);
 
+/* --- live update (mon-conn.c) -------------------------------------------- */
+
+typedef struct HandoffTable HandoffTable;
+
+/* A socket connection that another process can take over. */
+bool mon_conn_can_hand_over(MonConn *c);
+int mon_conn_fd(MonConn *c);
+/* A -mon connection names its chardev, so a successor re-links them. */
+void mon_conn_set_chardev(MonConn *c, const char *chardev_id);
+const char *mon_conn_chardev(MonConn *c);
+/* Frozen: neither read nor written until thawed (the cutover). */
+void mon_conn_freeze(MonConn *c, bool frozen);
+/* Writes queued output, waiting up to @timeout_ms for the peer. */
+void mon_conn_flush(MonConn *c, int timeout_ms);
+/* What is queued and not yet written. */
+GBytes *mon_conn_queued_output(MonConn *c);
+/* Listeners stop (or resume) accepting. */
+void mon_listeners_freeze(bool frozen);
+/* Adds every listener as "listen:ADDRESS". */
+void mon_listeners_hand_over(HandoffTable *t);
+
 /* --- listeners (mon-conn.c) --------------------------------------------- */
 
 typedef void MonAcceptFn(int fd, const SocketAddress *addr, void *opaque);
@@ -86,6 +107,45 @@ const QmpCommandTable *qmp_commands(void);
  * the log; it may pass fds (getfd) on a unix socket.  The greeting is sent.
  */
 MonConn *qmp_client_new(int fd, const char *name, bool unix_socket);
+/* A QMP client's session, as a live update hands it over. */
+typedef struct QmpClientState {
+    const char *name;
+    bool negotiated;            /* qmp_capabilities done */
+    bool oob_enabled;
+    bool unix_socket;
+    const char *chardev;        /* a -mon client: its chardev, else NULL */
+    GPtrArray *queued;          /* GBytes: requests read, not yet run */
+    GBytes *partial;            /* the start of the next request */
+    GBytes *output;             /* replies and events not yet written */
+} QmpClientState;
+typedef void QmpClientFn(void *opaque, int fd, const QmpClientState *st);
+
+/* Every client that can be handed over (sockets), output flushed first. */
+void qmp_server_foreach_client(QmpClientFn *fn, void *opaque);
+/* Freezes (or thaws) every client's I/O. */
+void qmp_server_freeze(bool frozen);
+/* A client on @fd continuing the session @st, without a greeting. */
+MonConn *qmp_client_adopt(int fd, const QmpClientState *st);
+/* qmp-handoff.c: add every client to @t; rebuild the handed ones. */
+void qmp_hand_over(HandoffTable *t);
+void qmp_adopt_clients(void);
+/* A human monitor client, as a live update hands it over. */
+typedef struct HmpClientState {
+    const char *name;
+    const char *chardev;        /* a -mon client: its chardev, else NULL */
+    const char *line;           /* the command line typed so far */
+    bool discarding;            /* ... which is too long */
+    GBytes *output;             /* not yet written */
+} HmpClientState;
+typedef void HmpClientFn(void *opaque, int fd, const HmpClientState *st);
+
+void hmp_server_foreach_client(HmpClientFn *fn, void *opaque);
+void hmp_server_freeze(bool frozen);
+MonConn *hmp_client_adopt(int fd, const HmpClientState *st);
+
+/* mon-chardev.c: @c is the connection of -mon chardev @chardev_id. */
+void monitor_mon_adopt(const char *chardev_id, MonConn *c);
+
 /* Queues a serialized event line to every negotiated QMP client. */
 void qmp_server_broadcast(const char *line, size_t len);
 void qmp_server_cleanup(void);

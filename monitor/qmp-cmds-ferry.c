@@ -22,7 +22,13 @@ WorkloadInfo *qmp_x_query_workload(GError **errp)
     info->disk_sectors_verified = wc.disk_sectors_verified;
     info->corrupt_sectors = wc.corrupt_sectors;
     info->disk_io_errors = wc.disk_io_errors;
+    info->max_stall_us = wc.max_stall_ns / 1000;
     return info;
+}
+
+void qmp_x_workload_reset_stall(GError **errp)
+{
+    workload_dev_reset_stall();
 }
 
 /*

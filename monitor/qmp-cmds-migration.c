@@ -4,23 +4,62 @@
  * machine's context.
  */
 #include "ferry/migration.h"
+#include "monitor/migration-channel.h"
 #include "qapi/qapi-commands.h"
+#include "system/live-update.h"
 #include "system/machine.h"
 #include "system/migration-vmm.h"
+#include "util/error.h"
 
-void qmp_migrate(const char *uri, bool has_detach, bool detach,
-                 bool has_resume, bool resume, GError **errp)
+/*
+ * mode cpr-transfer (QEMU 10): the new process listens on the cpr
+ * channel; ferry hands the guest over to it as in a live update, device
+ * state included, so the main channel carries nothing.
+ */
+static void cpr_transfer(const char *cpr_path, GError **errp)
 {
-    if (has_resume && resume) {
-        ferry_mig_resume(machine_migration(), uri, errp);
+    if (!cpr_path) {
+        error_setg(errp, "mode cpr-transfer needs a 'cpr' channel");
         return;
     }
-    ferry_mig_start(machine_migration(), uri, errp);
+    live_update_start_cpr(cpr_path, errp);
+}
+
+void qmp_migrate(const char *uri, MigrationChannelList *channels,
+                 bool has_detach, bool detach, bool has_resume, bool resume,
+                 GError **errp)
+{
+    g_autoptr(MigrationParameters) p = ferry_mig_parameters(
+        machine_migration());
+    g_autofree char *main_uri = NULL;
+    const char *cpr_path = NULL;
+
+    if (!!uri == !!channels) {
+        error_setg(errp, "give either 'uri' or 'channels'");
+        return;
+    }
+    if (channels &&
+        !migration_channels_split(channels, &main_uri, &cpr_path, errp)) {
+        return;
+    }
+    uri = uri ? uri : main_uri;
+    if (p->mode == MIG_MODE_CPR_TRANSFER) {
+        cpr_transfer(cpr_path, errp);
+    } else if (cpr_path) {
+        error_setg(errp, "a 'cpr' channel needs mode cpr-transfer");
+    } else if (has_resume && resume) {
+        ferry_mig_resume(machine_migration(), uri, errp);
+    } else {
+        ferry_mig_start(machine_migration(), uri, errp);
+    }
 }
 
 void qmp_migrate_incoming(const char *uri, bool has_exit_on_error,
                           bool exit_on_error, GError **errp)
 {
+    if (live_update_took_over_by_cpr()) {
+        return;     /* QEMU's cpr-transfer step: the guest is here already */
+    }
     ferry_mig_incoming(machine_migration(), uri,
                        has_exit_on_error ? exit_on_error : true,
                        !current_config->start_paused, errp);

@@ -27,6 +27,7 @@ typedef struct QmpClient {
     JsonStream stream;
     GQueue pending;             /* QmpInput *, oldest first */
     QmpSession session;
+    bool unix_socket;           /* may pass fds */
 } QmpClient;
 
 static GPtrArray *clients;
@@ -150,7 +151,7 @@ static void send_greeting(QmpClient *c)
     send_node(c, node);
 }
 
-MonConn *qmp_client_new(int fd, const char *name, bool unix_socket)
+static QmpClient *client_new(int fd, const char *name, bool unix_socket)
 {
     QmpClient *c = g_new0(QmpClient, 1);
 
@@ -160,11 +161,95 @@ MonConn *qmp_client_new(int fd, const char *name, bool unix_socket)
     qmp_session_init(&c->session, qmp_commands());
     json_stream_init(&c->stream, on_value, c);
     g_queue_init(&c->pending);
+    c->unix_socket = unix_socket;
     c->conn = mon_conn_new(fd, fd, true, name, &qmp_conn_ops, c,
                            unix_socket ? c->session.fds : NULL);
     g_ptr_array_add(clients, c);
+    return c;
+}
+
+MonConn *qmp_client_new(int fd, const char *name, bool unix_socket)
+{
+    QmpClient *c = client_new(fd, name, unix_socket);
+
     ferry_log("qmp: %s connected", name);
     send_greeting(c);
+    return c->conn;
+}
+
+/* --- live update (monitor/qmp-handoff.c) --------------------------------- */
+
+static GBytes *client_partial(QmpClient *c)
+{
+    GString *buf = c->stream.buf;
+
+    if (c->stream.state == JSON_STREAM_TOP || c->stream.skipping || !buf) {
+        return g_bytes_new(NULL, 0);
+    }
+    return g_bytes_new(buf->str, buf->len);
+}
+
+void qmp_server_freeze(bool frozen)
+{
+    for (guint i = 0; clients && i < clients->len; i++) {
+        QmpClient *c = g_ptr_array_index(clients, i);
+
+        mon_conn_freeze(c->conn, frozen);
+        if (!frozen) {
+            process(c);     /* input may have been paused meanwhile */
+        }
+    }
+}
+
+void qmp_server_foreach_client(QmpClientFn *fn, void *opaque)
+{
+    for (guint i = 0; clients && i < clients->len; i++) {
+        QmpClient *c = g_ptr_array_index(clients, i);
+        g_autoptr(GPtrArray) queued = g_ptr_array_new_with_free_func(
+            (GDestroyNotify)g_bytes_unref);
+
+        if (!mon_conn_can_hand_over(c->conn)) {
+            continue;
+        }
+        mon_conn_flush(c->conn, 100);
+        for (GList *l = c->pending.head; l; l = l->next) {
+            QmpInput *in = l->data;
+            if (in->text) {
+                g_ptr_array_add(queued, g_bytes_new(in->text, in->len));
+            }
+        }
+        QmpClientState st = {
+            .name = mon_conn_name(c->conn),
+            .negotiated = c->session.negotiated,
+            .oob_enabled = c->session.oob_enabled,
+            .unix_socket = c->unix_socket,
+            .chardev = mon_conn_chardev(c->conn),
+            .queued = queued,
+            .partial = client_partial(c),
+            .output = mon_conn_queued_output(c->conn),
+        };
+        fn(opaque, mon_conn_fd(c->conn), &st);
+        g_bytes_unref(st.partial);
+        g_bytes_unref(st.output);
+    }
+}
+
+MonConn *qmp_client_adopt(int fd, const QmpClientState *st)
+{
+    QmpClient *c = client_new(fd, st->name, st->unix_socket);
+
+    c->session.negotiated = st->negotiated;
+    c->session.oob_enabled = st->oob_enabled;
+    mon_conn_write(c->conn, g_bytes_get_data(st->output, NULL),
+                   g_bytes_get_size(st->output));
+    for (guint i = 0; i < st->queued->len; i++) {
+        GBytes *b = g_ptr_array_index(st->queued, i);
+        on_value(c, g_bytes_get_data(b, NULL), g_bytes_get_size(b), NULL);
+    }
+    json_stream_feed(&c->stream, g_bytes_get_data(st->partial, NULL),
+                     g_bytes_get_size(st->partial));
+    ferry_log("qmp: %s taken over from the predecessor", st->name);
+    process(c);
     return c->conn;
 }
 

@@ -9,6 +9,7 @@
 #include <sys/prctl.h>
 #include "monitor/monitor.h"
 #include "system/machine.h"
+#include "system/live-update.h"
 #include "system/machine-init.h"
 #include "system/memory.h"
 #include "system/migration-vmm.h"
@@ -22,6 +23,17 @@
 static gboolean on_signal(gpointer opaque)
 {
     ferry_request_shutdown(false, "host-signal");
+    return G_SOURCE_CONTINUE;
+}
+
+/* SIGHUP: a live update to the executable ferry was started from. */
+static gboolean on_hangup(gpointer opaque)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!live_update_start(NULL, NULL, &err)) {
+        ferry_log("SIGHUP: %s", err->message);
+    }
     return G_SOURCE_CONTINUE;
 }
 
@@ -54,6 +66,17 @@ static bool enter_initial_state(const MachineConfig *cfg, GError **errp)
     return cfg->start_paused || vm_start(errp);
 }
 
+static void set_up_process(const MachineConfig *cfg)
+{
+    if (cfg->process_name) {
+        prctl(PR_SET_NAME, cfg->process_name);  /* -name process=, as QEMU */
+    }
+    signal(SIGPIPE, SIG_IGN);
+    g_unix_signal_add(SIGINT, on_signal, NULL);
+    g_unix_signal_add(SIGTERM, on_signal, NULL);
+    g_unix_signal_add(SIGHUP, on_hangup, NULL);
+}
+
 static bool start(const MachineConfig *cfg, GError **errp)
 {
     if (!log_open(cfg->logfile, errp) ||
@@ -61,15 +84,25 @@ static bool start(const MachineConfig *cfg, GError **errp)
         (cfg->pidfile && !os_pidfile_create(cfg->pidfile, errp))) {
         return false;
     }
-    if (cfg->process_name) {
-        prctl(PR_SET_NAME, cfg->process_name);  /* -name process=, as QEMU */
-    }
-    signal(SIGPIPE, SIG_IGN);
-    g_unix_signal_add(SIGINT, on_signal, NULL);
-    g_unix_signal_add(SIGTERM, on_signal, NULL);
-    g_unix_signal_add(SIGHUP, on_signal, NULL);
+    set_up_process(cfg);
     return machine_init(cfg, errp) && start_monitors(cfg, errp) &&
            enter_initial_state(cfg, errp);
+}
+
+/*
+ * A live update's successor builds the same machine from what its
+ * predecessor hands over, then takes the guest over (docs/live-update.md).
+ */
+static bool start_successor(const MachineConfig *cfg, GError **errp)
+{
+    if (!log_open(cfg->logfile, errp) ||
+        !live_update_successor_hello(cfg->handoff_fd, cfg->handoff_fault,
+                                     errp)) {
+        return false;
+    }
+    set_up_process(cfg);
+    return machine_init(cfg, errp) && start_monitors(cfg, errp) &&
+           live_update_successor_cutover(errp);
 }
 
 /* "ferry: MESSAGE", with QEMU's UTC timestamp first under -msg timestamp=on */
@@ -103,7 +136,22 @@ int main(int argc, char **argv)
         return 0;
     }
     current_config = &cfg;
-    if (!start(&cfg, &err)) {
+    live_update_remember(argc, argv);
+    if (cfg.cpr_incoming && cfg.handoff_fd < 0) {
+        cfg.handoff_fd = live_update_cpr_accept(cfg.cpr_incoming, &err);
+        if (cfg.handoff_fd < 0) {
+            report_error(&cfg, err->message);
+            return 1;
+        }
+    }
+    if (cfg.handoff_fd >= 0 && !start_successor(&cfg, &err)) {
+        /* Everything still belongs to the predecessor: touch nothing */
+        report_error(&cfg, err->message);
+        ferry_log("live update: the successor gives up: %s", err->message);
+        live_update_successor_abort(err->message);
+        _exit(1);
+    }
+    if (cfg.handoff_fd < 0 && !start(&cfg, &err)) {
         report_error(&cfg, err->message);
         if (log_fileno() >= 0) {
             ferry_log("start-up failed: %s", err->message);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "system/memory.h"
 #include "util/bitmap.h"
@@ -28,30 +29,76 @@ static void ram_block_free(gpointer p)
     g_free(rb);
 }
 
-RAMBlock *ram_block_new(const char *name, uint64_t size, GError **errp)
+/* A new memfd of @size bytes, or -1. */
+static int ram_memfd_new(const char *name, uint64_t size, GError **errp)
 {
     g_autofree char *memfd_name = g_strdup_printf("ferry:%s", name);
-    RAMBlock *rb;
+    int fd = memfd_create(memfd_name, MFD_CLOEXEC);
 
+    if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
+        error_setg_errno(errp, errno, "RAM block '%s': cannot create memfd "
+                         "of %" G_GUINT64_FORMAT " bytes", name, size);
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+    return fd;
+}
+
+/* An adopted memfd must hold exactly the RAM the machine is given. */
+static bool ram_memfd_check(const char *name, uint64_t size, int fd,
+                            GError **errp)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) < 0) {
+        error_setg_errno(errp, errno, "RAM block '%s': fstat", name);
+        return false;
+    }
+    if ((uint64_t)st.st_size != size) {
+        error_setg(errp, "RAM block '%s': the memory handed over has %"
+                   G_GUINT64_FORMAT " bytes, the machine %" G_GUINT64_FORMAT,
+                   name, (uint64_t)st.st_size, size);
+        return false;
+    }
+    return true;
+}
+
+static bool ram_block_check_new(const char *name, uint64_t size,
+                                GError **errp)
+{
     if (size == 0 || size % FERRY_PAGE_SIZE) {
         error_setg(errp, "RAM block '%s': size %" G_GUINT64_FORMAT
                    " is not a positive multiple of 4 KiB", name, size);
-        return NULL;
+        return false;
     }
     if (ram_block_find(name)) {
         error_setg(errp, "RAM block '%s' already exists", name);
+        return false;
+    }
+    return true;
+}
+
+RAMBlock *ram_block_adopt(const char *name, uint64_t size, int fd,
+                          GError **errp)
+{
+    RAMBlock *rb;
+
+    if (!ram_block_check_new(name, size, errp) ||
+        (fd >= 0 && !ram_memfd_check(name, size, fd, errp))) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return NULL;
+    }
+    if (fd < 0 && (fd = ram_memfd_new(name, size, errp)) < 0) {
         return NULL;
     }
     rb = g_new0(RAMBlock, 1);
     rb->idstr = g_strdup(name);
     rb->size = size;
-    rb->fd = memfd_create(memfd_name, MFD_CLOEXEC);
-    if (rb->fd < 0 || ftruncate(rb->fd, (off_t)size) < 0) {
-        error_setg_errno(errp, errno, "RAM block '%s': cannot create memfd "
-                         "of %" G_GUINT64_FORMAT " bytes", name, size);
-        ram_block_free(rb);
-        return NULL;
-    }
+    rb->fd = fd;
     rb->host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, rb->fd, 0);
     if (rb->host == MAP_FAILED) {
         rb->host = NULL;
@@ -70,6 +117,11 @@ RAMBlock *ram_block_new(const char *name, uint64_t size, GError **errp)
     }
     g_ptr_array_add(blocks, rb);
     return rb;
+}
+
+RAMBlock *ram_block_new(const char *name, uint64_t size, GError **errp)
+{
+    return ram_block_adopt(name, size, -1, errp);
 }
 
 RAMBlock *ram_block_find(const char *name)

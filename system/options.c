@@ -20,6 +20,9 @@
 #include <string.h>
 #include "options-internal.h"
 #include "util/error.h"
+#include "util/json.h"
+#include "monitor/migration-channel.h"
+#include "qapi/qapi-visit.h"
 
 typedef struct OptionDef {
     const char *name;       /* without the leading dash */
@@ -116,7 +119,6 @@ LIST_OPTION(opt_mon, mons)
 
 STRING_OPTION(opt_kernel, kernel)
 STRING_OPTION(opt_monitor, monitor)
-STRING_OPTION(opt_incoming, incoming)
 STRING_OPTION(opt_pidfile, pidfile)
 STRING_OPTION(opt_logfile, logfile)
 
@@ -133,6 +135,66 @@ FLAG_OPTION(opt_S, start_paused)
 FLAG_OPTION(opt_daemonize, daemonize)
 FLAG_OPTION(opt_help, want_help)
 FLAG_OPTION(opt_version, want_version)
+
+/*
+ * -x-handoff fd=FD[,fault=NAME]: started by a live update
+ * (system/live-update/), with the handoff socket at FD and, in tests, a
+ * fault to inject.  Not for people: the predecessor adds it.
+ */
+static bool opt_handoff(MachineConfig *cfg, const char *opt, const char *arg,
+                        GError **errp)
+{
+    static const char *const known[] = { "fd", "fault", NULL };
+    g_autoptr(Keyval) kv = keyval_parse(arg, "fd", errp);
+    const char *fd, *fault;
+    guint64 n;
+
+    if (!kv || !keyval_check_known(kv, known, errp) ||
+        !keyval_get_str(kv, "fd", &fd, errp) ||
+        !keyval_get_str(kv, "fault", &fault, errp)) {
+        g_prefix_error(errp, "-%s: ", opt);
+        return false;
+    }
+    if (!fd || !g_ascii_string_to_unsigned(fd, 10, 3, G_MAXINT, &n, NULL)) {
+        error_setg(errp, "-%s: fd=%s is not a descriptor number above 2",
+                   opt, fd ? fd : "");
+        return false;
+    }
+    cfg->handoff_fd = (int)n;
+    option_set_str(&cfg->handoff_fault, fault);
+    return true;
+}
+
+/*
+ * -incoming URI, or QEMU 8.2's JSON channel form: a 'main' channel is
+ * the URI, a 'cpr' channel (QEMU 10's cpr-transfer) makes this process
+ * wait for its predecessor on that unix socket.
+ */
+static bool opt_incoming(MachineConfig *cfg, const char *opt,
+                         const char *arg, GError **errp)
+{
+    g_autoptr(JsonNode) node = NULL;
+    g_autoptr(MigrationChannel) ch = NULL;
+    const char *path;
+
+    if (arg[0] != '{') {
+        return set_nonempty(&cfg->incoming, opt, arg, errp);
+    }
+    if (!(node = qjson_parse(arg, strlen(arg), errp)) ||
+        !qapi_MigrationChannel_from_json(node, &ch, errp)) {
+        return option_error(opt, errp);
+    }
+    if (ch->channel_type == MIGRATION_CHANNEL_TYPE_MAIN) {
+        g_free(cfg->incoming);
+        cfg->incoming = migration_channel_uri(ch->addr, errp);
+        return cfg->incoming || option_error(opt, errp);
+    }
+    if (!(path = migration_channel_cpr_path(ch, errp))) {
+        return option_error(opt, errp);
+    }
+    option_set_str(&cfg->cpr_incoming, path);
+    return true;
+}
 
 static bool opt_append(MachineConfig *cfg, const char *opt, const char *arg,
                        GError **errp)
@@ -195,6 +257,8 @@ static const OptionDef options[] = {
       "detach from the terminal once start-up succeeded" },
     { "pidfile", "FILE", opt_pidfile, "write the process id to FILE (locked)" },
     { "D", "FILE", opt_logfile, "write the log to FILE instead of stderr" },
+    { "x-handoff", "fd=FD", opt_handoff,
+      "internal: take the guest over from a live update's handoff socket" },
     { "overcommit", "mem-lock=on|off", opt_overcommit,
       "mem-lock=on locks all of ferry's memory (mlockall)" },
     { "msg", "timestamp=on|off", opt_msg, "timestamps on error messages" },
@@ -243,6 +307,7 @@ void machine_config_init(MachineConfig *cfg)
     cfg->smp = 1;
     cfg->sockets = cfg->dies = cfg->cores = cfg->threads = 1;
     cfg->dump_guest_core = true;
+    cfg->handoff_fd = -1;
     cfg->qmp = g_ptr_array_new_with_free_func(g_free);
     cfg->blockdevs = g_ptr_array_new_with_free_func(g_free);
     cfg->devices = g_ptr_array_new_with_free_func(g_free);
@@ -260,7 +325,7 @@ void machine_config_clear(MachineConfig *cfg)
         &cfg->name, &cfg->process_name, &cfg->uuid, &cfg->machine_accel,
         &cfg->memory_backend, &cfg->accel, &cfg->kernel, &cfg->append,
         &cfg->monitor, &cfg->serial, &cfg->incoming, &cfg->pidfile,
-        &cfg->logfile,
+        &cfg->logfile, &cfg->handoff_fault, &cfg->cpr_incoming,
     };
     GPtrArray **lists[] = {
         &cfg->qmp, &cfg->blockdevs, &cfg->devices, &cfg->chardevs,

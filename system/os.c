@@ -130,7 +130,9 @@ static int lock_pidfile(int fd, const char *path, GError **errp)
     struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
     struct stat locked, current;
 
-    if (fcntl(fd, F_SETLK, &lk) < 0) {
+    /* An open file description lock: it travels with the descriptor to a
+     * live update's successor, and a fork never holds it twice. */
+    if (fcntl(fd, F_OFD_SETLK, &lk) < 0) {
         if (errno == EAGAIN || errno == EACCES) {
             error_setg(errp, "-pidfile: '%s' is locked by another process "
                        "(is another ferry running?)", path);
@@ -223,4 +225,29 @@ void os_pidfile_remove(void)
     close(pidfile_fd);
     pidfile_fd = -1;
     g_clear_pointer(&pidfile_path, g_free);
+}
+
+int os_pidfile_fd(void)
+{
+    return pidfile_fd;
+}
+
+bool os_pidfile_adopt(int fd, const char *path, GError **errp)
+{
+    g_autofree char *abs = g_canonicalize_filename(path, NULL);
+
+    if (pidfile_fd >= 0) {
+        close(fd);
+        error_setg(errp, "-pidfile: a pidfile is already open");
+        return false;
+    }
+    if (!write_pid(fd, abs, errp)) {
+        close(fd);
+        return false;
+    }
+    pidfile_fd = fd;
+    pidfile_path = g_steal_pointer(&abs);
+    pidfile_owner = getpid();
+    atexit(os_pidfile_remove);
+    return true;
 }

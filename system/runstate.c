@@ -149,3 +149,32 @@ bool vm_reset(GError **errp)
     bql_unlock();
     return true;
 }
+
+/*
+ * A live update stops the vCPUs for the cutover without a run-state
+ * change: to the monitors' clients the VM keeps running (no STOP, no
+ * RESUME), and a failed cutover simply thaws.
+ */
+void vm_freeze(void)
+{
+    bql_lock();
+    cpus_pause_all();
+    bql_unlock();
+}
+
+void vm_thaw(void)
+{
+    if (runstate_is_running()) {
+        bql_lock();
+        cpus_resume_all();
+        bql_unlock();
+    }
+}
+
+/* The successor of a live update: the state its predecessor had. */
+void runstate_adopt(RunState state)
+{
+    ferry_log("runstate: %s (taken over)", RunState_str(state));
+    __atomic_store_n(&current, state, __ATOMIC_RELEASE);
+    vm_thaw();
+}

@@ -334,6 +334,11 @@ void wl_run(const struct wl_state *s, struct wl_cpu *c)
         uint64_t now = s->ops.now_ns(s->ops.opaque);
         bool urgent = false;
 
+        if (c->last_round_ns && now - c->last_round_ns >
+                                c->pending.max_stall_ns) {
+            c->pending.max_stall_ns = now - c->last_round_ns;
+        }
+        c->last_round_ns = now;
         if (s->ops.should_yield && s->ops.should_yield(s->ops.opaque)) {
             return;
         }

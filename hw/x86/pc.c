@@ -17,6 +17,7 @@
 #include "hw/workload.h"
 #include "system/cpus.h"
 #include "system/ioport.h"
+#include "system/live-update.h"
 #include "system/migration-vmm.h"
 #include "system/memory.h"
 #include "util/error.h"
@@ -33,7 +34,10 @@ static bool pc_memory_init(const AccelOps *accel, const MachineConfig *cfg,
 {
     uint64_t ram_size = cfg->ram_size;
     uint64_t low = MIN(ram_size, MACHINE_LOWMEM_MAX);
-    RAMBlock *rb = ram_block_new("pc.ram", ram_size, errp);
+    /* a live update's successor maps the RAM the guest runs in */
+    RAMBlock *rb = ram_block_adopt("pc.ram", ram_size,
+                                   live_update_take_fd("ram:pc.ram", NULL),
+                                   errp);
     GuestRegion *r;
 
     if (!rb) {
@@ -80,7 +84,8 @@ static bool pc_load_kernel(const MachineConfig *cfg, BootEntry *entry,
  * -device disks on them and COM1's chardev.  A machine that will not wait
  * for an incoming migration takes its images' write locks now, so a second ferry on the
  * same image fails at start; with -incoming the migration code attaches
- * and activates them when it is time (the source still holds the locks).
+ * and activates them when it is time (the source still holds the locks),
+ * as the live update does in a successor.
  */
 static bool pc_block_init(const MachineConfig *cfg, GError **errp)
 {
@@ -92,7 +97,8 @@ static bool pc_block_init(const MachineConfig *cfg, GError **errp)
         }
     }
     return pc_devices_init(cfg, errp) &&
-           (cfg->incoming || bdrv_activate_all(machine_block_graph(), errp));
+           (cfg->incoming || live_update_is_successor() ||
+            bdrv_activate_all(machine_block_graph(), errp));
 }
 
 /* Loads the kernel (the soft accelerator runs none) and enters it. */
@@ -136,7 +142,8 @@ bool pc_machine_init(const MachineConfig *cfg, GError **errp)
         !kvm_vmstate_register(machine_migration(), errp)) {
         return false;
     }
-    return pc_boot(cfg, accel, errp);
+    /* a successor's vCPUs and devices get their state at the cutover */
+    return live_update_is_successor() || pc_boot(cfg, accel, errp);
 }
 
 /*

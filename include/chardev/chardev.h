@@ -70,6 +70,19 @@ void chardev_connection_closed(Chardev *chr);
 /* Any thread; never blocks on the reader (see above). */
 void chardev_write(Chardev *chr, const void *buf, size_t len);
 
+/*
+ * Live update: every chardev's descriptors go into @t (the predecessor;
+ * listeners and files while warming, connections at the cutover);
+ * watching them stops or resumes; a -mon connection handed over makes its
+ * chardev busy, as if it had accepted it.
+ */
+typedef struct HandoffTable HandoffTable;
+void chardev_set_hand_over(ChardevSet *set, HandoffTable *t, bool cutover);
+/* The successor at the cutover: devices' connected clients. */
+void chardev_set_take_clients(ChardevSet *set);
+void chardev_set_freeze(ChardevSet *set, bool frozen);
+void chardev_adopt_connection(Chardev *chr);
+
 const char *chardev_id(const Chardev *chr);
 const char *chardev_backend(const Chardev *chr);
 /* query-chardev's filename, in QEMU's syntax ("pty:/dev/pts/3", "file",

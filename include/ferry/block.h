@@ -66,6 +66,21 @@ FERRY_API BlockDriverState *blockdev_add(BlockGraph *g, const char *spec,
 FERRY_API void blockdev_del_all(BlockGraph *g);
 
 FERRY_API BlockDriverState *bdrv_find(BlockGraph *g, const char *node_name);
+
+/*
+ * Handing images over to another process (a live update) without
+ * reopening them: the image locks are open file description locks, so
+ * they travel with the descriptor.  bdrv_image_fd() is the open image's
+ * descriptor (still the node's; -1 for drivers without one, such as
+ * http).  In the process that takes over, @fn gives the descriptor to
+ * attach node @node_name with (the node's from then on), or -1 to open
+ * the image as usual.  Set before the first attach.
+ */
+typedef int BlockImageFdFn(void *opaque, const char *node_name);
+FERRY_API void bdrv_graph_set_image_fd_source(BlockGraph *g,
+                                              BlockImageFdFn *fn,
+                                              void *opaque);
+FERRY_API int bdrv_image_fd(BlockDriverState *bs);
 /* Every node in creation order (children before their parents). */
 FERRY_API GPtrArray *bdrv_nodes(BlockGraph *g);
 

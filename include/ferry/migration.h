@@ -236,6 +236,18 @@ FERRY_API const char *ferry_mig_status_name(MigrationStatus status);
 /* Waits for the migration threads of a finished migration (exit path). */
 FERRY_API void ferry_mig_join(FerryMig *m);
 
+/* --- device state alone (live update) ---------------------------------- */
+
+/*
+ * Writes the registered devices' state, without RAM, to @fd as a QEMU
+ * stream (header, FULL sections, EOF: what QEMU's xen-save-devices-state
+ * writes), for a process that maps the same guest RAM.  The guest must be
+ * stopped and no migration running.  @fd stays the caller's.
+ */
+FERRY_API bool ferry_mig_save_devices(FerryMig *m, int fd, GError **errp);
+/* Loads such a stream from @fd into the registered devices. */
+FERRY_API bool ferry_mig_load_devices(FerryMig *m, int fd, GError **errp);
+
 #ifdef __cplusplus
 }
 #endif

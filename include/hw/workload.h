@@ -23,6 +23,7 @@ typedef struct WorkloadCounters {
     uint64_t disk_sectors_verified;
     uint64_t corrupt_sectors;
     uint64_t disk_io_errors;
+    uint64_t max_stall_ns;          /* the longest over the vCPUs */
 } WorkloadCounters;
 
 #define WL_MAX_CPUS 64
@@ -34,6 +35,7 @@ typedef struct WorkloadCPUState {
     uint64_t pages_verified;
     uint64_t passes;
     uint64_t corrupt_pages;
+    uint64_t max_stall_ns;      /* a measurement: not migrated */
 } WorkloadCPUState;
 
 /* The disk workload runs on one vCPU only: its counters are global. */
@@ -56,6 +58,8 @@ bool workload_dev_init(unsigned ncpus, GError **errp);
 /* Adds a report's deltas (the MMIO path, and the soft accelerator). */
 void workload_dev_report(const struct wl_report *r);
 void workload_dev_query(WorkloadCounters *out);
+/* Starts the guest's stall measurement over (x-workload-reset-stall). */
+void workload_dev_reset_stall(void);
 /*
  * Registers @s as the "ferry-workload" migration section (again:
  * replaces); incoming state must have @s->ncpus, the machine's vCPUs.

@@ -24,4 +24,14 @@ bool hmp_server_add(const char *spec, GError **errp);
 bool monitor_mon_add(const char *spec, ChardevSet *set, GError **errp);
 void monitor_cleanup(void);
 
+/*
+ * Live update (monitor/qmp-handoff.c): the listeners go into @t while
+ * warming, the QMP clients with their sessions at the cutover; freezing
+ * stops all monitor I/O; the successor adopts the clients handed over.
+ */
+typedef struct HandoffTable HandoffTable;
+void monitor_hand_over(HandoffTable *t, bool cutover);
+void monitor_freeze(bool frozen);
+void monitor_adopt_clients(void);
+
 #endif

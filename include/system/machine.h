@@ -65,9 +65,12 @@ typedef struct MachineConfig {
     bool mem_lock;          /* -overcommit mem-lock=on */
     bool msg_timestamp;     /* -msg timestamp=on */
     char *incoming;         /* -incoming URI|defer */
+    char *cpr_incoming;     /* -incoming's 'cpr' channel: a unix path */
     bool daemonize;         /* -daemonize */
     char *pidfile;          /* -pidfile */
     char *logfile;          /* -D */
+    int handoff_fd;         /* -x-handoff fd=FD: a live update's successor */
+    char *handoff_fault;    /* -x-handoff fault=NAME (tests) */
     bool want_help;         /* -h, -help, --help: print usage, exit 0 */
     bool want_version;      /* -version, --version: print version, exit 0 */
 } MachineConfig;

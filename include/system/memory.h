@@ -37,6 +37,13 @@ typedef struct GuestRegion {
 
 /* Creates and registers a memfd-backed block of @size bytes. */
 RAMBlock *ram_block_new(const char *name, uint64_t size, GError **errp);
+/*
+ * The same over an existing memfd @fd of exactly @size bytes (taken, also
+ * on failure): a live update's successor maps the guest RAM its
+ * predecessor runs on.  @fd -1 creates one as ram_block_new does.
+ */
+RAMBlock *ram_block_adopt(const char *name, uint64_t size, int fd,
+                          GError **errp);
 RAMBlock *ram_block_find(const char *name);
 /* All blocks, in creation order (element type RAMBlock *). */
 GPtrArray *ram_blocks(void);

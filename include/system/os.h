@@ -39,4 +39,12 @@ bool os_pidfile_create(const char *path, GError **errp);
 /* Removes the pidfile if it is still ours.  Safe to call twice. */
 void os_pidfile_remove(void);
 
+/*
+ * Live update: the pidfile's descriptor (its lock is an open file
+ * description lock, so it travels with it), -1 if none; the successor
+ * adopts it, writes its own pid and removes the file at exit.
+ */
+int os_pidfile_fd(void);
+bool os_pidfile_adopt(int fd, const char *path, GError **errp);
+
 #endif

@@ -19,6 +19,14 @@ bool vm_stop(RunState state, GError **errp);
 /* Resumes every vCPU and enters running. */
 bool vm_start(GError **errp);
 /*
+ * Live update: vCPUs stop and start again with no run-state change and
+ * no STOP/RESUME event (thaw resumes only a running VM); the successor
+ * adopts its predecessor's run state, running the vCPUs if it ran.
+ */
+void vm_freeze(void);
+void vm_thaw(void);
+void runstate_adopt(RunState state);
+/*
  * Resets the machine (hw/pc.h); a running VM runs on, any other enters
  * prelaunch, as in QEMU, so that 'cont' starts the new boot.
  */

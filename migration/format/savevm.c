@@ -263,6 +263,29 @@ int savevm_complete(SaveVMState *sv, QEMUFile *f, GError **errp)
     return 0;
 }
 
+/*
+ * Device state alone, as QEMU's xen-save-devices-state writes it: header,
+ * every device's FULL section, EOF.  No iterative entry takes part, so RAM
+ * stays where it is (a live update shares it).
+ */
+int savevm_save_devices(SaveVMState *sv, QEMUFile *f, GError **errp)
+{
+    g_autoptr(JsonBuilder) vmdesc = json_builder_new();
+    DeviceWriter w = { f, vmdesc, 0 };
+    int ret;
+
+    savevm_put_header(f);
+    vmstate_vmdesc_begin(vmdesc, MIG_PAGE_SIZE);
+    ret = vmstate_foreach(&sv->devices, write_device, &w);
+    vmstate_vmdesc_end(vmdesc);
+    if (ret < 0) {
+        error_setg(errp, "savevm: saving device state failed: %s",
+                   g_strerror(-ret));
+        return ret;
+    }
+    return put_eof(f, errp);
+}
+
 /* A file over an anonymous memfd: the package is built and read there. */
 static QEMUFile *memfd_file(bool output, int *fd_out, GError **errp)
 {

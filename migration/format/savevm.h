@@ -112,6 +112,8 @@ int savevm_iterate(SaveVMState *sv, QEMUFile *f);
 uint64_t savevm_pending(SaveVMState *sv, bool sync);
 /* Guest stopped: END sections, device sections, EOF and the vmdesc. */
 int savevm_complete(SaveVMState *sv, QEMUFile *f, GError **errp);
+/* Only the devices' FULL sections, between header and EOF. */
+int savevm_save_devices(SaveVMState *sv, QEMUFile *f, GError **errp);
 /*
  * Postcopy: MIG_CMD_PACKAGED with LISTEN, every device section and EOF
  * (no RUN: that waits for the destination's RUN_ACK).

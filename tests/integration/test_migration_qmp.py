@@ -116,7 +116,7 @@ class MigrationSettings(unittest.TestCase):
         self.assertEqual(schema['migrate-set-parameters']['arg-type'],
                          ret['name'])
         names = [m['name'] for m in ret['members']]
-        self.assertEqual(len(names), 28)
+        self.assertEqual(len(names), 29)
         self.assertEqual(list(self.qmp.cmd('query-migrate-parameters')),
                          names)
 

@@ -121,7 +121,8 @@ class RunningVMTests(unittest.TestCase):
                                      'corrupt-pages', 'boots',
                                      'disk-sectors-written',
                                      'disk-sectors-verified',
-                                     'corrupt-sectors', 'disk-io-errors'})
+                                     'corrupt-sectors', 'disk-io-errors',
+                                     'max-stall-us'})
         for v in info.values():
             self.assertIsInstance(v, int)
             self.assertGreaterEqual(v, 0)

@@ -51,6 +51,13 @@ struct wl_report {
     uint64_t corrupt_sectors;
     uint64_t last_corrupt_sector;   /* valid when corrupt_sectors != 0 */
     uint64_t disk_io_errors;        /* requests the disk failed */
+    /*
+     * The longest gap between two rounds of this vCPU's loop since its
+     * previous report, by its TSC (not a delta: a maximum).  The TSC runs
+     * on while the VM is stopped, so a migration's or live update's
+     * blackout shows here, in the first report after it.
+     */
+    uint64_t max_stall_ns;
 };
 
 #endif

@@ -55,6 +55,7 @@ struct wl_cpu {
     uint64_t last_ns;
     uint64_t credit_bytes;
     uint64_t last_report_ns;
+    uint64_t last_round_ns;     /* when the loop last came round */
     struct wl_report pending;   /* deltas since the last report */
 };
 
