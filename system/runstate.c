@@ -160,11 +160,13 @@ void vm_freeze(void)
     bql_lock();
     cpus_pause_all();
     bql_unlock();
+    pvchannel_set_running_all(false);
 }
 
 void vm_thaw(void)
 {
     if (runstate_is_running()) {
+        pvchannel_set_running_all(true);
         bql_lock();
         cpus_resume_all();
         bql_unlock();

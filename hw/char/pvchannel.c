@@ -17,6 +17,8 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include "hw/pvchannel.h"
+#include "system/live-update.h"
+#include "system/live-update/handoff-table.h"
 #include "pvchannel-internal.h"
 #include "system/ioport.h"
 #include "system/memory.h"
@@ -297,6 +299,38 @@ void pvchannel_set_running_all(bool running)
         chans[i]->running = running;
         g_mutex_unlock(&chans[i]->lock);
         pvchan_kick(chans[i]);
+    }
+}
+
+/*
+ * A live update hands each channel's client over as it is: the device
+ * keeps no bytes outside the rings, so the socket is the whole host side.
+ */
+void pvchannel_hand_over_all(HandoffTable *t)
+{
+    for (unsigned i = 0; i < nr_chans; i++) {
+        g_autofree char *name = g_strdup_printf("pvchannel:%u:client", i);
+
+        g_mutex_lock(&chans[i]->lock);
+        if (chans[i]->conn_fd >= 0) {
+            handoff_table_add(t, name, chans[i]->conn_fd, NULL);
+        }
+        g_mutex_unlock(&chans[i]->lock);
+    }
+}
+
+void pvchannel_take_clients(void)
+{
+    for (unsigned i = 0; i < nr_chans; i++) {
+        g_autofree char *name = g_strdup_printf("pvchannel:%u:client", i);
+        int fd = live_update_take_fd(name, NULL);
+
+        if (fd >= 0 && chans[i]->chr) {
+            chardev_adopt_connection(chans[i]->chr);
+            pvchan_attach_conn(chans[i], fd);
+        } else if (fd >= 0) {
+            close(fd);
+        }
     }
 }
 

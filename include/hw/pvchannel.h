@@ -22,6 +22,13 @@ bool pvchannel_create(ChardevSet *chardevs, const char *spec, GError **errp);
  * device state, or bytes would be sent twice or lost (system/runstate.c).
  */
 void pvchannel_set_running_all(bool running);
+/*
+ * Live update: every connected client goes into @t (the predecessor, at
+ * the cutover); the successor takes them over.
+ */
+typedef struct HandoffTable HandoffTable;
+void pvchannel_hand_over_all(HandoffTable *t);
+void pvchannel_take_clients(void);
 /* A machine reset: every channel stops (the new boot sets it up again). */
 void pvchannel_reset_all(void);
 /* Joins the channels' threads and forgets them (machine cleanup, tests). */

@@ -23,6 +23,7 @@
 #include "ferry/block.h"
 #include "ferry/migration.h"
 #include "hw/pvblk.h"
+#include "hw/pvchannel.h"
 #include "monitor/monitor.h"
 #include "system/live-update/handoff-table.h"
 #include "system/live-update/live-update-int.h"
@@ -148,6 +149,7 @@ static bool send_cutover(gint64 stop_us, GError **errp)
     }
     monitor_hand_over(t, true);
     chardev_set_hand_over(machine_chardevs(), t, true);
+    pvchannel_hand_over_all(t);
     json_object_set_string_member(body, "runstate",
                                   RunState_str(runstate_get()));
     json_object_set_int_member(body, "stop-us", stop_us);

@@ -23,6 +23,7 @@
 #include "chardev/chardev.h"
 #include "ferry/block.h"
 #include "ferry/migration.h"
+#include "hw/pvchannel.h"
 #include "monitor/monitor.h"
 #include "system/live-update/handoff-table.h"
 #include "system/live-update/live-update-int.h"
@@ -264,6 +265,7 @@ bool live_update_successor_cutover(GError **errp)
         return false;
     }
     chardev_set_take_clients(machine_chardevs());
+    pvchannel_take_clients();
     monitor_adopt_clients();
     if (!take_over(errp)) {
         return false;

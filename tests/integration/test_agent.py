@@ -7,6 +7,9 @@ guest's new chardev socket once it runs there, set_migrating(false) after.
 Each test ends with every call answered exactly once, the counters equal
 to the calls made, and the guest's memory verifier clean.
 
+A live update moves the channel's connection itself: the bridge is not
+told and must not notice.
+
 Also: outside a migration, a lost transport fails every waiter within
 100 ms."""
 
@@ -22,6 +25,7 @@ sys.path.insert(0, HERE)
 from pylib.agent import (AgentLoad, ChannelRelay, agent_call,  # noqa: E402
                          agent_socket, assert_exactly_once, channel_args,
                          wait_agent)
+from pylib.live_update import UpdatableVM  # noqa: E402
 from pylib.vm import FerryVM, kvm_available  # noqa: E402
 from pylib.waits import (free_port, wait_for, wait_migration_end,  # noqa: E402
                          wait_verified)
@@ -158,6 +162,32 @@ class AgentMigration(AgentBase, unittest.TestCase):
                          'running')
         load.resume(agent_socket(self.src))
         self.finish(load, self.src)
+
+
+class AgentLiveUpdate(AgentBase, unittest.TestCase):
+    def start_vm(self, incoming=False, paused=False):
+        vm = UpdatableVM(mem=self.mem, smp=self.smp, extra_args=channel_args(),
+                         append=f'dirty-rate={self.rate}', paused=paused)
+        self.vms.append(vm)
+        return vm
+
+    def test_live_update(self):
+        """The channel's connection itself moves to the new process: the
+        bridge, never told (no migrating mode), sees no failure, and calls
+        in flight across the cutover are answered once."""
+        load = self.start_load(self.src)
+        old = self.src.pid
+        seen, info = self.src.live_update()
+        self.assertEqual(info['status'], 'completed', info)
+        self.assertNotEqual(info['pid'], old)
+        base = load.stats()['ok']
+        load.wait_ok(base + AFTER_CALLS)
+        st = load.stop()
+        assert_exactly_once(self, st, resumed=False)
+        self.assertEqual(st['bridge']['resumes'], 0, st)
+        self.assertEqual(st['bridge']['state'], 'normal', st)
+        assert_counters(self, self.src, st)
+        assert_guest_clean(self, self.src)
 
 
 class AgentTransportFailure(AgentBase, unittest.TestCase):
