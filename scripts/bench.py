@@ -467,7 +467,19 @@ class QemuVM(VM):
         return 'cont, passes grew on every vCPU, corrupt-pages=0'
 
 
-HYPERVISORS = {'ferry': FerryVM, 'qemu': QemuVM}
+class QemuPreallocVM(QemuVM):
+    """QEMU as a careful user runs it next to ferry: ferry pre-faults a
+    destination's RAM while it waits, QEMU gets -mem-prealloc (on both
+    sides: the same settings)."""
+    kind = 'qemu-prealloc'
+
+    def command(self, mem, rate, incoming, opts):
+        return super().command(mem, rate, incoming, opts) + ['-mem-prealloc']
+
+
+HYPERVISORS = {'ferry': FerryVM, 'qemu': QemuVM,
+               'qemu-prealloc': QemuPreallocVM}
+QEMU_KINDS = ('qemu', 'qemu-prealloc')
 
 
 # --- one migration -----------------------------------------------------------
@@ -941,8 +953,8 @@ def case_table(results, case, transport, kinds, failed=None):
                 vals[k] = None
                 cells.append(fmt(f, median(bad, key), 'FAILED'))
         row = [label] + cells
-        if 'qemu' in kinds:
-            a, b = vals.get('ferry'), vals.get('qemu')
+        for q in (k for k in kinds if k in QEMU_KINDS and 'ferry' in kinds):
+            a, b = vals.get('ferry'), vals.get(q)
             if a is not None and b is not None and a > 0 and b > 0:
                 r = b / a if lower else a / b
                 row.append(f'{r:.2f}x')
@@ -1006,8 +1018,8 @@ def recovery_line(r):
 
 def header_for(kinds, repeat):
     h = ['metric'] + kinds
-    if 'qemu' in kinds:
-        h.append('ferry advantage')
+    if 'ferry' in kinds:
+        h += [f'ferry advantage vs {q}' for q in kinds if q in QEMU_KINDS]
     return h
 
 
@@ -1097,10 +1109,10 @@ def main():
             print(f'bench: {case} runs over '
                   f'{"/".join(case_transports(case))} only: skipped',
                   file=sys.stderr)
-    kinds = ['ferry'] + ([] if opts.no_qemu else ['qemu'])
+    kinds = ['ferry'] + ([] if opts.no_qemu else list(QEMU_KINDS))
     if opts.only:
         kinds = [opts.only]
-    if 'qemu' in kinds and not shutil.which(opts.qemu):
+    if set(kinds) & set(QEMU_KINDS) and not shutil.which(opts.qemu):
         print(f'bench: {opts.qemu} not found; use --no-qemu', file=sys.stderr)
         return 1
     results, failures = {}, []
