@@ -280,7 +280,7 @@ static void test_boxed_command(void)
     g_assert_no_error(err);
     node = parse(all);
     g_assert_cmpuint(json_object_get_size(json_node_get_object(node)), ==,
-                     28);
+                     29);
     g_assert_true(qapi_MigrationParameters_from_json(node, &p, NULL));
     g_assert_true(p->has_downtime_limit && p->has_max_bandwidth &&
                   p->has_xbzrle_cache_size);
