@@ -130,7 +130,7 @@ check-tsan-agent: $(TSAN_AGENT)
 # one guest under RAM and disk load (make check runs 5).
 soak: all
 	FERRY_LIVE_UPDATE_COUNT=50 python3 scripts/run-tests --build $(BUILD) \
-		--timeout 3600 -k test_live_update.Sequential
+		--timeout 3600 -v -k test_live_update.Sequential
 
 demo: all
 	python3 scripts/demo.py --build $(BUILD)
