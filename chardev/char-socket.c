@@ -184,9 +184,12 @@ static bool server_only(const Keyval *kv, GError **errp)
     return true;
 }
 
-/* The address alone (a successor takes the bound socket over). */
-static int open_listener_address(SocketBackend *s, const Keyval *kv,
-                                 GError **errp)
+/*
+ * Where the listener is: path=, host= with port= (ferry binds and, at
+ * close, removes it) or fd= (*@inherited: a socket libvirt bound).
+ */
+static bool listener_address(SocketBackend *s, const Keyval *kv,
+                             const char **inherited, GError **errp)
 {
     const char *path, *fd, *host, *port;
 
@@ -194,43 +197,33 @@ static int open_listener_address(SocketBackend *s, const Keyval *kv,
         !keyval_get_str(kv, "fd", &fd, errp) ||
         !keyval_get_str(kv, "host", &host, errp) ||
         !keyval_get_str(kv, "port", &port, errp)) {
-        return -1;
+        return false;
     }
+    if (!!path + !!fd + !!host > 1) {
+        error_setg(errp, "give only one of path=, fd= and host=");
+        return false;
+    }
+    *inherited = fd;
     if (fd) {
-        s->address = g_strdup_printf("fd:%s", fd);
-        return 0;
+        return true;
     }
     s->owned = own_address(path, host, port, errp);
     if (!s->owned) {
-        return -1;
+        return false;
     }
     s->address = socket_address_to_string(s->owned);
-    return 0;
+    return true;
 }
 
 static int open_listener(SocketBackend *s, const Keyval *kv, GError **errp)
 {
-    const char *path, *fd, *host, *port;
+    const char *fd;
 
-    if (!keyval_get_str(kv, "path", &path, errp) ||
-        !keyval_get_str(kv, "fd", &fd, errp) ||
-        !keyval_get_str(kv, "host", &host, errp) ||
-        !keyval_get_str(kv, "port", &port, errp)) {
+    if (!listener_address(s, kv, &fd, errp)) {
         return -1;
     }
-    if (!!path + !!fd + !!host > 1) {
-        error_setg(errp, "give only one of path=, fd= and host=");
-        return -1;
-    }
-    if (fd) {
-        return inherited_listener(fd, &s->address, errp);
-    }
-    s->owned = own_address(path, host, port, errp);
-    if (!s->owned) {
-        return -1;
-    }
-    s->address = socket_address_to_string(s->owned);
-    return socket_listen(s->owned, errp);
+    return fd ? inherited_listener(fd, &s->address, errp)
+              : socket_listen(s->owned, errp);
 }
 
 static void socket_free(SocketBackend *s)
@@ -250,13 +243,17 @@ static int take_listener(Chardev *chr, SocketBackend *s, const Keyval *kv,
                          GError **errp)
 {
     int fd = chardev_take_handed_fd(chr, "listen");
+    const char *inherited;
 
     if (fd < 0) {
         return open_listener(s, kv, errp);
     }
-    if (open_listener_address(s, kv, errp) < 0) {
+    if (!listener_address(s, kv, &inherited, errp)) {
         close(fd);
         return -1;
+    }
+    if (inherited) {
+        s->address = g_strdup_printf("fd:%s", inherited);
     }
     return fd;
 }

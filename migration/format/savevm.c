@@ -231,21 +231,33 @@ static int put_eof(QEMUFile *f, GError **errp)
     return 0;
 }
 
-int savevm_complete(SaveVMState *sv, QEMUFile *f, GError **errp)
+/* Every device's FULL section, section ids from @first_id on. */
+static int put_devices(SaveVMState *sv, QEMUFile *f, JsonBuilder *vmdesc,
+                       uint32_t first_id, GError **errp)
 {
-    g_autoptr(JsonBuilder) vmdesc = json_builder_new();
-    DeviceWriter w = { f, vmdesc, sv->live->len };
-    int ret = put_end_sections(sv, f, false, errp);
+    DeviceWriter w = { f, vmdesc, first_id };
+    int ret;
 
-    if (ret < 0) {
-        return ret;
-    }
     vmstate_vmdesc_begin(vmdesc, MIG_PAGE_SIZE);
     ret = vmstate_foreach(&sv->devices, write_device, &w);
     vmstate_vmdesc_end(vmdesc);
     if (ret < 0) {
         error_setg(errp, "savevm: saving device state failed: %s",
                    g_strerror(-ret));
+    }
+    return ret;
+}
+
+int savevm_complete(SaveVMState *sv, QEMUFile *f, GError **errp)
+{
+    g_autoptr(JsonBuilder) vmdesc = json_builder_new();
+    int ret = put_end_sections(sv, f, false, errp);
+
+    if (ret < 0) {
+        return ret;
+    }
+    ret = put_devices(sv, f, vmdesc, sv->live->len, errp);
+    if (ret < 0) {
         return ret;
     }
     ret = put_eof(f, errp);
@@ -271,19 +283,11 @@ int savevm_complete(SaveVMState *sv, QEMUFile *f, GError **errp)
 int savevm_save_devices(SaveVMState *sv, QEMUFile *f, GError **errp)
 {
     g_autoptr(JsonBuilder) vmdesc = json_builder_new();
-    DeviceWriter w = { f, vmdesc, 0 };
     int ret;
 
     savevm_put_header(f);
-    vmstate_vmdesc_begin(vmdesc, MIG_PAGE_SIZE);
-    ret = vmstate_foreach(&sv->devices, write_device, &w);
-    vmstate_vmdesc_end(vmdesc);
-    if (ret < 0) {
-        error_setg(errp, "savevm: saving device state failed: %s",
-                   g_strerror(-ret));
-        return ret;
-    }
-    return put_eof(f, errp);
+    ret = put_devices(sv, f, vmdesc, 0, errp);
+    return ret < 0 ? ret : put_eof(f, errp);
 }
 
 /* A file over an anonymous memfd: the package is built and read there. */

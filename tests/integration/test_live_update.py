@@ -344,15 +344,19 @@ class CprTransfer(LiveUpdateBase):
 
 class LiveUpdateAndMigration(LiveUpdateBase):
 
-    def test_refused_during_migration_then_migrates_after(self):
-        src = self.start_vm()
-        self.ready(src)
+    def start_destination(self):
         dst = UpdatableVM(mem=self.mem, smp=2, paused=True,
                           extra_args=['-incoming', 'defer',
                                       '-blockdev', 'driver=file,node-name=f0,'
                                       f'filename={self.image}',
                                       '-device', 'pvblk,drive=f0,id=disk0'])
         self.vms.append(dst)
+        return dst
+
+    def test_refused_during_migration_then_migrates_after(self):
+        src = self.start_vm()
+        self.ready(src)
+        dst = self.start_destination()
         port = free_port()
         src.qmp.cmd('migrate-set-parameters', **{'max-bandwidth': 8 << 20})
         dst.qmp.cmd('migrate-incoming', uri=f'tcp:127.0.0.1:{port}')
@@ -368,12 +372,7 @@ class LiveUpdateAndMigration(LiveUpdateBase):
 
         seen, info = src.live_update()
         self.assertEqual(info['status'], 'completed', info)
-        dst = UpdatableVM(mem=self.mem, smp=2, paused=True,
-                          extra_args=['-incoming', 'defer',
-                                      '-blockdev', 'driver=file,node-name=f0,'
-                                      f'filename={self.image}',
-                                      '-device', 'pvblk,drive=f0,id=disk0'])
-        self.vms.append(dst)
+        dst = self.start_destination()
         port = free_port()
         src.qmp.cmd('migrate-set-parameters', **{'max-bandwidth': 1 << 40})
         dst.qmp.cmd('migrate-incoming', uri=f'tcp:127.0.0.1:{port}')
