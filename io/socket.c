@@ -44,8 +44,13 @@ static int unix_listen(const char *path, GError **errp)
         return -1;
     }
     unix_sockaddr(path, &sun);
+    /*
+     * Owner only: whoever connects controls the VM (a monitor) or talks
+     * to the guest (a channel).  chmod between bind and listen: nobody can
+     * connect to a socket that does not listen yet, so there is no window.
+     */
     if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-        listen(fd, 16) < 0) {
+        chmod(path, 0600) < 0 || listen(fd, 16) < 0) {
         error_setg_errno(errp, errno, "cannot listen on '%s'", path);
         close(fd);
         return -1;
@@ -109,6 +114,41 @@ int socket_listen(const SocketAddress *addr, GError **errp)
         return unix_listen(addr->path, errp);
     }
     return inet_listen(addr, errp);
+}
+
+static bool addrinfo_loopback(const struct addrinfo *ai)
+{
+    if (ai->ai_family == AF_INET) {
+        const struct sockaddr_in *in = (const void *)ai->ai_addr;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ai->ai_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const void *)ai->ai_addr;
+        return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    }
+    return false;
+}
+
+bool socket_address_is_local(const SocketAddress *addr)
+{
+    struct addrinfo *res, *ai;
+    bool local = true;
+
+    if (addr->type == SOCKET_ADDRESS_UNIX) {
+        return true;
+    }
+    if (!addr->host || !*addr->host) {
+        return false;       /* every interface */
+    }
+    res = resolve(addr, true, NULL);
+    if (!res) {
+        return false;
+    }
+    for (ai = res; ai; ai = ai->ai_next) {
+        local &= addrinfo_loopback(ai);
+    }
+    freeaddrinfo(res);
+    return local;
 }
 
 void socket_listen_cleanup(const SocketAddress *addr)

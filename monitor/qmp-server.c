@@ -7,6 +7,7 @@
  * up, so it only ever delays itself; events, which the server cannot hold
  * back, disconnect it once MON_OUT_MAX is queued.
  */
+#include <stdio.h>
 #include "monitor-internal.h"
 #include "util/json.h"
 #include "monitor/json-stream.h"
@@ -279,6 +280,17 @@ bool qmp_server_add(const char *spec, GError **errp)
         return false;
     }
     ferry_log("qmp: listening on %s", spec);
+    if (!socket_address_is_local(addr)) {
+        /* QMP controls the VM and ferry's monitors have no TLS */
+        g_autofree char *where = socket_address_to_string(addr);
+
+        fprintf(stderr, "ferry: warning: -qmp %s is reachable from other "
+                "hosts without TLS (ferry's monitor has none): anyone who "
+                "connects controls the VM; use a unix socket or a loopback "
+                "address\n", where);
+        ferry_log("qmp: warning: %s is not a loopback address and the "
+                  "monitor has no TLS", where);
+    }
     return true;
 }
 

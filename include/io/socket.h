@@ -41,6 +41,8 @@ int socket_connect(const SocketAddress *addr, GError **errp);
  * @cancel_fd (an eventfd or pipe; -1 for none) becomes readable. */
 int socket_connect_cancellable(const SocketAddress *addr, int cancel_fd,
                                GError **errp);
+/* A unix socket, or an inet address that resolves to loopback only. */
+bool socket_address_is_local(const SocketAddress *addr);
 /* Removes the file of a unix listener (no-op for inet). */
 void socket_listen_cleanup(const SocketAddress *addr);
 
