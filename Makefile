@@ -170,6 +170,10 @@ clean:
 #                guest misprogramming them (tests/fuzz/fuzz-pvchannel.c):
 #                ferry must never crash, the channel only stop with
 #                STATUS_ERROR; corpus in build-fuzz/corpus-pvchannel.
+#   handoff      the live update's handoff packets as a successor reads
+#                them, descriptors attached (tests/fuzz/fuzz-handoff.c):
+#                every refusal says why and no descriptor leaks; corpus
+#                in build-fuzz/corpus-handoff.
 # FUZZ_TARGET picks some (e.g. FUZZ_TARGET=blockdev); the default is all.
 # Crashing inputs are saved as build-fuzz/crashes/crash-* (stream-load) and
 # build-fuzz/crashes/blockdev-crash-* (keyval-crash-*); replay one by passing
@@ -182,7 +186,7 @@ clean:
 FUZZ_BUILD := build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS ?=
-FUZZ_TARGET ?= stream-load blockdev keyval pvchannel
+FUZZ_TARGET ?= stream-load blockdev keyval pvchannel handoff
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
             -fno-omit-frame-pointer
 
@@ -205,6 +209,7 @@ FUZZ_BLK_BIN := $(FUZZ_DIR)/fuzz-blockdev
 FUZZ_BLK_GEN := $(FUZZ_DIR)/gen-blockdev-corpus
 FUZZ_KV_BIN := $(FUZZ_DIR)/fuzz-keyval
 FUZZ_CH_BIN := $(FUZZ_DIR)/fuzz-pvchannel
+FUZZ_HO_BIN := $(FUZZ_DIR)/fuzz-handoff
 
 $(FUZZ_BIN): $(FUZZ_DIR)/fuzz-stream-load.o $(FUZZ_COMMON)
 	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
@@ -222,6 +227,10 @@ $(FUZZ_KV_BIN): $(FUZZ_DIR)/fuzz-keyval.o $(FUZZ_DIR)/fuzz-outcome.o \
 
 # The channel reaches the machine's run state, and so its boot code.
 $(FUZZ_CH_BIN): $(FUZZ_DIR)/fuzz-pvchannel.o $(FUZZ_DIR)/fuzz-outcome.o \
+                $(FERRY_LIBS) $(BUILD)/guest/blob.o
+	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+$(FUZZ_HO_BIN): $(FUZZ_DIR)/fuzz-handoff.o $(FUZZ_DIR)/fuzz-outcome.o \
                 $(FERRY_LIBS) $(BUILD)/guest/blob.o
 	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
@@ -263,10 +272,17 @@ fuzz-run-pvchannel: $(FUZZ_CH_BIN) | \
 	$(FUZZ_CH_BIN) -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 	    -print_final_stats=1 -artifact_prefix=$(BUILD)/crashes/pvchannel- \
 	    $(FUZZ_ARGS) $(BUILD)/corpus-pvchannel
+
+fuzz-run-handoff: $(FUZZ_HO_BIN) | \
+                  $(filter fuzz-run-stream-load fuzz-run-blockdev fuzz-run-keyval fuzz-run-pvchannel,$(addprefix fuzz-run-,$(FUZZ_TARGET)))
+	@mkdir -p $(BUILD)/corpus-handoff $(BUILD)/crashes
+	$(FUZZ_HO_BIN) -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	    -print_final_stats=1 -artifact_prefix=$(BUILD)/crashes/handoff- \
+	    $(FUZZ_ARGS) $(BUILD)/corpus-handoff
 endif
 
 .PHONY: fuzz fuzz-clean fuzz-run fuzz-run-stream-load fuzz-run-blockdev \
-        fuzz-run-keyval fuzz-run-pvchannel
+        fuzz-run-keyval fuzz-run-pvchannel fuzz-run-handoff
 # --- end of fuzzing -------------------------------------------------------------
 
 # --- benchmarks ---
