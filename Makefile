@@ -18,7 +18,7 @@ CFLAGS ?= -O2 -g
 LIB_CODE_FLAGS ?= -fPIC -fvisibility=hidden
 HOST_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread \
         $(LIB_CODE_FLAGS) \
-        -I. -Iinclude -I$(BUILD)/include -Iguest/include $(PKG_CFLAGS) \
+        -I. -Iinclude -I$(BUILD) -Iguest/include $(PKG_CFLAGS) \
         -DFERRY_VERSION='"$(VERSION)"' -MMD -MP
 HOST_LDFLAGS := -pthread
 ifeq ($(ASAN),yes)
@@ -42,9 +42,8 @@ QAPI_OBJS := $(patsubst %,$(BUILD)/qapi/%.o,$(QAPI_C))
 QAPI_GEN_PY := scripts/qapi-gen.py $(wildcard scripts/qapi/*.py)
 
 $(QAPI_GEN) &: $(QAPI_SCHEMA) $(QAPI_GEN_PY)
-	@mkdir -p $(BUILD)/qapi $(BUILD)/include
+	@mkdir -p $(BUILD)/qapi
 	python3 scripts/qapi-gen.py -o $(BUILD)/qapi qapi/qapi-schema.json
-	@ln -sfn ../qapi $(BUILD)/include/qapi
 
 # --- host code --------------------------------------------------------------
 LIB_DIRS := util system accel accel/kvm accel/soft hw hw/x86 hw/char hw/misc \
