@@ -29,9 +29,13 @@ static QEMUFile *file_on(int fd, bool output, GError **errp)
     return f;
 }
 
+/* No stream flows: a destination still waiting for its source is idle. */
 static bool idle(FerryMig *m, const char *what, GError **errp)
 {
-    if (migration_is_running(ferry_mig_status(m))) {
+    const char *uri;
+
+    if (migration_is_running(ferry_mig_status(m)) &&
+        ferry_mig_incoming_socket(m, &uri) < 0) {
         error_setg(errp, "cannot %s device state while a migration is %s",
                    what, ferry_mig_status_name(ferry_mig_status(m)));
         return false;

@@ -236,6 +236,18 @@ FERRY_API const char *ferry_mig_status_name(MigrationStatus status);
 /* Waits for the migration threads of a finished migration (exit path). */
 FERRY_API void ferry_mig_join(FerryMig *m);
 
+/* --- live update -------------------------------------------------------- */
+
+/*
+ * The listening socket of an incoming migration that still waits for its
+ * stream (tcp/unix; -1 otherwise) and its URI, to hand to the process
+ * that takes over; that process passes it to
+ * ferry_mig_incoming_adopt_socket() (taken) before ferry_mig_incoming()
+ * with the same URI, which then listens on it instead of binding.
+ */
+FERRY_API int ferry_mig_incoming_socket(FerryMig *m, const char **uri);
+FERRY_API void ferry_mig_incoming_adopt_socket(FerryMig *m, int fd);
+
 /* --- device state alone (live update) ---------------------------------- */
 
 /*

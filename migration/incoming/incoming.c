@@ -759,6 +759,19 @@ bool ferry_mig_incoming(FerryMig *m, const char *uri, bool exit_on_error,
     return true;
 }
 
+int ferry_mig_incoming_socket(FerryMig *m, const char **uri)
+{
+    if (!m->inc->started || migration_status(m) != MIGRATION_STATUS_SETUP) {
+        return -1;
+    }
+    return mig_listener_socket(m->listener, uri);
+}
+
+void ferry_mig_incoming_adopt_socket(FerryMig *m, int fd)
+{
+    mig_listener_adopt_socket(m->listener, fd);
+}
+
 char *mig_incoming_listen_address(FerryMig *m)
 {
     return g_strdup(m->inc->listen_address);

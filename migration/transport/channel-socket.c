@@ -46,16 +46,19 @@ static char *bound_address(int fd, const SocketAddress *addr)
     return socket_address_to_string(&bound);
 }
 
-int mig_socket_listen(const char *uri, char **bound_name, GError **errp)
+int mig_socket_listen(const char *uri, int bound_fd, char **bound_name,
+                      GError **errp)
 {
     g_autoptr(SocketAddress) addr = socket_address_parse(uri, errp);
-    int fd;
+    int fd = bound_fd;
 
     if (!addr) {
+        if (bound_fd >= 0) {
+            close(bound_fd);
+        }
         return -1;
     }
-    fd = socket_listen(addr, errp);
-    if (fd < 0) {
+    if (fd < 0 && (fd = socket_listen(addr, errp)) < 0) {
         return -1;
     }
     *bound_name = bound_address(fd, addr);

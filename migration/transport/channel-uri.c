@@ -95,6 +95,7 @@ struct MigListener {
     int listen_fd;              /* tcp/unix until the accept */
     MigChannel *ready;          /* exec/file/fd until the idle callback */
     char *address;              /* socket actually bound */
+    int adopted_fd;             /* bound by a predecessor; -1 none */
     MigChannelAccepted cb;
     void *opaque;
     bool keep_listening;        /* hand over every connection, not one */
@@ -107,6 +108,7 @@ MigListener *mig_listener_new(GMainContext *context, const MigFdSource *fds)
     l->context = g_main_context_ref(context);
     l->fds = *fds;
     l->listen_fd = -1;
+    l->adopted_fd = -1;
     return l;
 }
 
@@ -132,6 +134,7 @@ void mig_listener_free(MigListener *l)
 {
     if (l) {
         mig_listener_cancel(l);
+        mig_listener_adopt_socket(l, -1);
         g_main_context_unref(l->context);
         g_free(l);
     }
@@ -188,10 +191,24 @@ static void attach_source(MigListener *l, GSource *src, GSourceFunc fn)
     l->source = src;
 }
 
+int mig_listener_socket(MigListener *l, const char **uri)
+{
+    *uri = l->uri;
+    return l->source ? l->listen_fd : -1;
+}
+
+void mig_listener_adopt_socket(MigListener *l, int fd)
+{
+    if (l->adopted_fd >= 0) {
+        close(l->adopted_fd);
+    }
+    l->adopted_fd = fd;
+}
+
 static bool listen_socket(MigListener *l, const char *uri, GError **errp)
 {
     char *bound = NULL;
-    int fd = mig_socket_listen(uri, &bound, errp);
+    int fd = mig_socket_listen(uri, l->adopted_fd, &bound, errp);
 
     if (fd < 0) {
         return false;
@@ -219,8 +236,10 @@ bool mig_listener_listen(MigListener *l, const char *uri,
     g_clear_pointer(&l->address, g_free);
     if (scheme == MIG_SCHEME_SOCKET) {
         if (!listen_socket(l, uri, errp)) {
+            l->adopted_fd = -1;     /* taken, and closed on failure */
             return false;
         }
+        l->adopted_fd = -1;
     } else {
         l->ready = open_uri(uri, scheme, false, -1, &l->fds, errp);
         if (!l->ready) {

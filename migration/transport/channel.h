@@ -68,6 +68,13 @@ void mig_listener_free(MigListener *l);
  * connection; exec/file/fd open at once and are handed over from an idle
  * callback.  Fails when something is already pending.
  */
+/*
+ * A live update: the listening socket of a tcp/unix listener that waits
+ * for its connection (-1 if none); the next mig_listener_listen() listens
+ * on @fd (taken) instead of binding.
+ */
+int mig_listener_socket(MigListener *l, const char **uri);
+void mig_listener_adopt_socket(MigListener *l, int fd);
 bool mig_listener_listen(MigListener *l, const char *uri,
                          MigChannelAccepted cb, void *opaque, GError **errp);
 /*
@@ -141,7 +148,9 @@ void *mig_channel_priv(const MigChannel *chan);
 
 MigChannel *mig_socket_connect(const char *uri, int cancel_fd, GError **errp);
 /* A non-blocking listener; *@bound_name is the address actually bound. */
-int mig_socket_listen(const char *uri, char **bound_name, GError **errp);
+/* @bound_fd >= 0: a socket bound and listening already (taken). */
+int mig_socket_listen(const char *uri, int bound_fd, char **bound_name,
+                      GError **errp);
 MigChannel *mig_socket_accept(int listen_fd, const char *name, GError **errp);
 void mig_socket_listen_cleanup(const char *uri);
 

@@ -69,6 +69,25 @@ static void fail(const char *why)
     live_update_set_status(LIVE_UPDATE_STATUS_FAILED, why);
 }
 
+/*
+ * No migration may be under way: a destination still waiting for its
+ * source (its listener travels) is fine, one receiving a stream is not.
+ */
+static bool migration_allows(GError **errp)
+{
+    MigrationStatus mig = ferry_mig_status(machine_migration());
+    const char *uri;
+
+    if (mig == MIGRATION_STATUS_NONE || mig == MIGRATION_STATUS_COMPLETED ||
+        mig == MIGRATION_STATUS_FAILED || mig == MIGRATION_STATUS_CANCELLED ||
+        ferry_mig_incoming_socket(machine_migration(), &uri) >= 0) {
+        return true;
+    }
+    error_setg(errp, "a live update is not possible while a migration is %s",
+               ferry_mig_status_name(mig));
+    return false;
+}
+
 /* --- what travels --------------------------------------------------------- */
 
 static void hand_over_ram(HandoffTable *t)
@@ -96,6 +115,34 @@ static void hand_over_images(HandoffTable *t)
     g_ptr_array_unref(nodes);
 }
 
+/* A destination waiting for its source keeps its address. */
+static void hand_over_incoming(HandoffTable *t)
+{
+    const char *uri;
+    int fd = ferry_mig_incoming_socket(machine_migration(), &uri);
+
+    if (fd >= 0) {
+        JsonObject *state = json_object_new();
+
+        json_object_set_string_member(state, "uri", uri);
+        handoff_table_add(t, "migration:listen", fd, state);
+    }
+}
+
+/* A destination still waiting for its stream has no disk attached yet:
+ * the successor must not attach one either. */
+static bool send_welcome(GError **errp)
+{
+    JsonObject *body = json_object_new();
+    bool ok;
+
+    json_object_set_boolean_member(body, "incoming",
+                                   runstate_get() == RUN_STATE_INMIGRATE);
+    ok = handoff_send(pred.sock, HANDOFF_WELCOME, body, NULL, 0, errp);
+    json_object_unref(body);
+    return ok;
+}
+
 /* Before the cutover: what the successor builds the machine from. */
 static bool send_resources(GError **errp)
 {
@@ -108,8 +155,7 @@ static bool send_resources(GError **errp)
     if (os_pidfile_fd() >= 0) {
         handoff_table_add(t, "pidfile", os_pidfile_fd(), NULL);
     }
-    return handoff_table_send(t, pred.sock, errp) &&
-           handoff_send(pred.sock, HANDOFF_WELCOME, NULL, NULL, 0, errp);
+    return handoff_table_send(t, pred.sock, errp) && send_welcome(errp);
 }
 
 /* --- the cutover ---------------------------------------------------------- */
@@ -147,6 +193,12 @@ static bool send_cutover(gint64 stop_us, GError **errp)
         json_object_unref(body);
         return false;
     }
+    if (!migration_allows(errp)) {
+        json_object_unref(body);
+        close(devices);
+        return false;
+    }
+    hand_over_incoming(t);
     monitor_hand_over(t, true);
     chardev_set_hand_over(machine_chardevs(), t, true);
     pvchannel_hand_over_all(t);
@@ -319,22 +371,16 @@ static gboolean on_timeout(gpointer opaque)
 
 static bool can_start(const char *binary, GError **errp)
 {
-    MigrationStatus mig = ferry_mig_status(machine_migration());
-
     if (live_update_in_progress()) {
         error_setg(errp, "a live update is already in progress");
         return false;
     }
-    if (mig != MIGRATION_STATUS_NONE && mig != MIGRATION_STATUS_COMPLETED &&
-        mig != MIGRATION_STATUS_FAILED && mig != MIGRATION_STATUS_CANCELLED) {
-        error_setg(errp, "a live update is not possible while a migration "
-                   "is %s", ferry_mig_status_name(mig));
+    if (!migration_allows(errp)) {
         return false;
     }
-    if (runstate_get() == RUN_STATE_INMIGRATE || !ram_blocks()) {
-        error_setg(errp, "a live update needs a running machine (this one "
-                   "is %s)", ram_blocks() ? "waiting for a migration"
-                                          : "-machine none");
+    if (!ram_blocks()) {
+        error_setg(errp, "a live update needs a machine (this one is "
+                   "-machine none)");
         return false;
     }
     if (binary && access(binary, X_OK) < 0) {

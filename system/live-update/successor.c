@@ -31,6 +31,7 @@
 #include "system/machine-init.h"
 #include "system/migration-vmm.h"
 #include "system/os.h"
+#include "system/ram-prefault.h"
 #include "system/runstate.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -39,6 +40,7 @@ typedef struct Successor {
     int sock;
     bool by_cpr;                /* the predecessor came to a cpr channel */
     int pred_pidfd;             /* readable once the predecessor ended */
+    bool incoming;              /* the predecessor waits for a migration */
     HandoffTable *handed;       /* what is not taken yet */
     int fault;                  /* a LiveUpdateFault (tests); -1 none */
 } Successor;
@@ -155,6 +157,8 @@ bool live_update_successor_hello(int fd, const char *fault, GError **errp)
     }
     welcome = expect(HANDOFF_WELCOME, LIVE_UPDATE_HELLO_TIMEOUT_MS, errp);
     if (welcome) {
+        succ.incoming = json_object_get_boolean_member_with_default(
+            welcome->body, "incoming", false);
         ferry_log("live update: %u descriptors handed over",
                   handoff_table_size(succ.handed));
     }
@@ -222,12 +226,36 @@ static bool take_over(GError **errp)
     return true;
 }
 
+/* A destination that was waiting for its source waits here now. */
+static void resume_incoming(void)
+{
+    g_autoptr(JsonObject) state = NULL;
+    g_autoptr(GError) err = NULL;
+    int fd = live_update_take_fd("migration:listen", &state);
+    const char *uri = state ? json_object_get_string_member_with_default(
+                                  state, "uri", NULL) : NULL;
+
+    ram_prefault_start();
+    if (fd < 0 || !uri) {
+        return;     /* -incoming defer: migrate-incoming comes later */
+    }
+    ferry_mig_incoming_adopt_socket(machine_migration(), fd);
+    if (!ferry_mig_incoming(machine_migration(), uri, true,
+                            !current_config->start_paused, &err)) {
+        ferry_log("live update: listening again on %s: %s", uri,
+                  err->message);
+    }
+}
+
 static void finish(RunState state, gint64 stop_us, const char *pidfile)
 {
     g_autoptr(GError) err = NULL;
     int pidfd = live_update_take_fd("pidfile", NULL);
 
     runstate_adopt(state);
+    if (state == RUN_STATE_INMIGRATE) {
+        resume_incoming();
+    }
     live_update_set_downtime(g_get_monotonic_time() - stop_us);
     if (pidfd >= 0 && pidfile && !os_pidfile_adopt(pidfd, pidfile, &err)) {
         ferry_log("live update: %s", err->message);
@@ -248,7 +276,8 @@ bool live_update_successor_cutover(GError **errp)
     RunState state;
     gint64 stop_us;
 
-    if (!bdrv_attach_all(machine_block_graph(), errp)) {
+    /* a destination's disks attach when its stream arrives, not now */
+    if (!succ.incoming && !bdrv_attach_all(machine_block_graph(), errp)) {
         return false;
     }
     crash_if(LIVE_UPDATE_FAULT_CRASH_AFTER_WARMING);
@@ -261,7 +290,7 @@ bool live_update_successor_cutover(GError **errp)
         return false;
     }
     crash_if(LIVE_UPDATE_FAULT_CRASH_AFTER_CUTOVER);
-    if (!bdrv_activate_all(machine_block_graph(), errp)) {
+    if (!succ.incoming && !bdrv_activate_all(machine_block_graph(), errp)) {
         return false;
     }
     chardev_set_take_clients(machine_chardevs());

@@ -353,6 +353,27 @@ class LiveUpdateAndMigration(LiveUpdateBase):
         self.vms.append(dst)
         return dst
 
+    def test_waiting_destination_keeps_its_address(self):
+        """A destination listening for its source is updated: the
+        successor listens on the same socket, and the migration that comes
+        afterwards lands there."""
+        dst = self.start_destination()
+        port = free_port()
+        dst.qmp.cmd('migrate-incoming', uri=f'tcp:127.0.0.1:{port}')
+        old = dst.pid
+        seen, info = dst.live_update()
+        self.assertEqual(info['status'], 'completed', info)
+        self.assertNotEqual(info['pid'], old)
+        self.assertEqual(dst.qmp.cmd('query-status')['status'], 'inmigrate')
+        src = self.start_vm()
+        self.ready(src)
+        src.qmp.cmd('migrate', uri=f'tcp:127.0.0.1:{port}')
+        self.assertEqual(wait_migration_end(src, 180)['status'], 'completed')
+        self.assertTrue(wait_for(lambda: dst.qmp.cmd('query-migrate')
+                                 .get('status') == 'completed', 30))
+        dst.qmp.cmd('cont')
+        self.verified_more(dst)
+
     def test_refused_during_migration_then_migrates_after(self):
         src = self.start_vm()
         self.ready(src)
