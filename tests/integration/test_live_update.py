@@ -353,6 +353,15 @@ class LiveUpdateAndMigration(LiveUpdateBase):
         self.vms.append(dst)
         return dst
 
+    def migrate_to(self, src, dst, port):
+        """A precopy to @dst listening on @port, then its guest verifies."""
+        src.qmp.cmd('migrate', uri=f'tcp:127.0.0.1:{port}')
+        self.assertEqual(wait_migration_end(src, 180)['status'], 'completed')
+        self.assertTrue(wait_for(lambda: dst.qmp.cmd('query-migrate')
+                                 .get('status') == 'completed', 30))
+        dst.qmp.cmd('cont')
+        self.verified_more(dst)
+
     def test_waiting_destination_keeps_its_address(self):
         """A destination listening for its source is updated: the
         successor listens on the same socket, and the migration that comes
@@ -367,12 +376,7 @@ class LiveUpdateAndMigration(LiveUpdateBase):
         self.assertEqual(dst.qmp.cmd('query-status')['status'], 'inmigrate')
         src = self.start_vm()
         self.ready(src)
-        src.qmp.cmd('migrate', uri=f'tcp:127.0.0.1:{port}')
-        self.assertEqual(wait_migration_end(src, 180)['status'], 'completed')
-        self.assertTrue(wait_for(lambda: dst.qmp.cmd('query-migrate')
-                                 .get('status') == 'completed', 30))
-        dst.qmp.cmd('cont')
-        self.verified_more(dst)
+        self.migrate_to(src, dst, port)
 
     def test_refused_during_migration_then_migrates_after(self):
         src = self.start_vm()
@@ -397,12 +401,7 @@ class LiveUpdateAndMigration(LiveUpdateBase):
         port = free_port()
         src.qmp.cmd('migrate-set-parameters', **{'max-bandwidth': 1 << 40})
         dst.qmp.cmd('migrate-incoming', uri=f'tcp:127.0.0.1:{port}')
-        src.qmp.cmd('migrate', uri=f'tcp:127.0.0.1:{port}')
-        self.assertEqual(wait_migration_end(src, 180)['status'], 'completed')
-        self.assertTrue(wait_for(lambda: dst.qmp.cmd('query-migrate')
-                                 .get('status') == 'completed', 30))
-        dst.qmp.cmd('cont')
-        self.verified_more(dst)
+        self.migrate_to(src, dst, port)
 
 
 class Sequential(LiveUpdateBase):
