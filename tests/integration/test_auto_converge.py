@@ -58,12 +58,14 @@ class AutoConverge(unittest.TestCase):
         self.dst.qmp.cmd('migrate-incoming', uri=f'unix:{path}')
         self.src.qmp.cmd('migrate', uri=f'unix:{path}')
 
-    def pages_written_rate(self, seconds=1.0):
-        """The source guest's pages written per second."""
-        a = self.src.qmp.cmd('x-query-workload')['pages-written']
+    def pages_written_rate(self, seconds=1.0, vm=None):
+        """The guest's pages written per second (the source's by
+        default)."""
+        vm = vm or self.src
+        a = vm.qmp.cmd('x-query-workload')['pages-written']
         t = time.monotonic()
         time.sleep(seconds)
-        b = self.src.qmp.cmd('x-query-workload')['pages-written']
+        b = vm.qmp.cmd('x-query-workload')['pages-written']
         return (b - a) / (time.monotonic() - t)
 
     def test_throttles_until_it_converges(self):
@@ -100,10 +102,16 @@ class AutoConverge(unittest.TestCase):
         self.assertLessEqual(info['downtime'], 300)
         # throttling ends with the migration
         self.assertEqual(info.get('cpu-throttle-percentage'), 0)
-        # the guest wrote far less while throttled
-        if rate_seen is not None:
-            self.assertLess(rate_seen[1], unthrottled / 2, rate_seen)
         self.assert_destination_intact()
+        # The guest wrote far less while throttled.  What it writes
+        # unthrottled depends on what else the machine runs at that
+        # moment: its capacity is the best of a rate before the migration
+        # and one right after, on the destination.
+        if rate_seen is not None:
+            unthrottled = max(unthrottled,
+                              self.pages_written_rate(vm=self.dst))
+            self.assertLess(rate_seen[1], unthrottled / 2,
+                            (rate_seen, unthrottled))
 
     def test_without_it_never_converges(self):
         self.set_auto_converge(False)
