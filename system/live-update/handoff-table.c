@@ -47,8 +47,8 @@ void handoff_table_free(HandoffTable *t)
     g_free(t);
 }
 
-static void add_entry(HandoffTable *t, const char *name, int fd,
-                      JsonObject *state)
+void handoff_table_add(HandoffTable *t, const char *name, int fd,
+                       JsonObject *state)
 {
     HandoffEntry *e = g_new0(HandoffEntry, 1);
 
@@ -56,12 +56,6 @@ static void add_entry(HandoffTable *t, const char *name, int fd,
     e->fd = fd;
     e->state = state;
     g_ptr_array_add(t->entries, e);
-}
-
-void handoff_table_add(HandoffTable *t, const char *name, int fd,
-                       JsonObject *state)
-{
-    add_entry(t, name, fd, state);
 }
 
 guint handoff_table_size(HandoffTable *t)
@@ -141,7 +135,7 @@ static bool receive_entry(HandoffTable *t, HandoffMsg *msg, JsonNode *node,
                    " of %u", name, index, msg->fds->len);
         return false;
     }
-    add_entry(t, name, fd, state ? json_object_ref(state) : NULL);
+    handoff_table_add(t, name, fd, state ? json_object_ref(state) : NULL);
     return true;
 }
 

@@ -271,7 +271,6 @@ static void cutover(void)
     if (!err && wait_alive(&err)) {
         let_go();
     }
-    stop_watching();
     vm_thaw();
     chardev_set_freeze(machine_chardevs(), false);
     monitor_freeze(false);
