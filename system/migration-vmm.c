@@ -14,6 +14,7 @@
 #include "ferry/migration.h"
 #include "monitor/fds.h"
 #include "qapi/qapi-events.h"
+#include "system/tls-objects.h"
 #include "system/cpu-throttle.h"
 #include "system/cpus.h"
 #include "system/dirty-log.h"
@@ -210,6 +211,18 @@ static int ferry_fd_lookup(void *opaque, const char *name, GError **errp)
     return (int)fd;
 }
 
+static bool ferry_tls_creds(void *opaque, const char *id,
+                            FerryMigTlsCreds *creds, GError **errp)
+{
+    return tls_object_creds(id, creds, errp);
+}
+
+static bool ferry_tls_authz(void *opaque, const char *id, const char *dn,
+                            GError **errp)
+{
+    return tls_object_authz(id, dn, errp);
+}
+
 static const FerryMigVMM ferry_vmm = {
     .size = sizeof(FerryMigVMM),
     .ram_block_count = ferry_ram_block_count,
@@ -235,6 +248,8 @@ static const FerryMigVMM ferry_vmm = {
     .vcpu_count = ferry_vcpu_count,
     .event = ferry_migration_event,
     .fd_lookup = ferry_fd_lookup,
+    .tls_creds = ferry_tls_creds,
+    .tls_authz = ferry_tls_authz,
 };
 
 bool machine_migration_init(GError **errp)

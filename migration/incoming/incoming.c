@@ -27,6 +27,7 @@
 #include "migration/format/return-path.h"
 #include "migration/format/savevm.h"
 #include "util/error.h"
+#include "migration/tls.h"
 #include "migration/log.h"
 #include "util/thread.h"
 
@@ -422,11 +423,28 @@ static QEMUFile *on_broken(QEMUFile *broken, const GError *why, void *opaque)
     return inc->f;
 }
 
+/*
+ * Every incoming channel of a TLS migration gets its session here; the
+ * handshake runs in the thread that reads it first.  NULL (logged) when
+ * that cannot be set up.
+ */
+static MigChannel *incoming_tls(FerryMig *m, MigChannel *chan)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (chan && !mig_tls_wrap(m, chan, &err)) {
+        g_warning("incoming migration: %s", err->message);
+        g_clear_pointer(&chan, mig_channel_unref);
+    }
+    return chan;
+}
+
 static void accepted_recovery(MigChannel *chan, void *opaque)
 {
     FerryMig *m = opaque;
     MigIncoming *inc = m->inc;
 
+    chan = incoming_tls(m, chan);
     if (!chan) {
         return;     /* logged; migrate-recover can be issued again */
     }
@@ -458,6 +476,9 @@ bool ferry_mig_recover(FerryMig *m, const char *uri, GError **errp)
     if (!waiting || migration_status(m) != MIGRATION_STATUS_POSTCOPY_PAUSED) {
         error_setg(errp, "migrate-recover: no postcopy migration is paused "
                    "here (status %s)", MigrationStatus_str(migration_status(m)));
+        return false;
+    }
+    if (!mig_tls_prepare(m, uri, false, errp)) {
         return false;
     }
     mig_listener_cancel(m->listener);
@@ -705,6 +726,7 @@ static void accepted(MigChannel *chan, void *opaque)
     FerryMig *m = opaque;
     MigIncoming *inc = m->inc;
 
+    chan = incoming_tls(m, chan);
     if (chan && inc->main_accepted) {
         accept_preempt(m, chan);
         return;
@@ -740,6 +762,9 @@ bool ferry_mig_incoming(FerryMig *m, const char *uri, bool exit_on_error,
     }
     if (inc->started) {
         error_setg(errp, "The incoming migration has already been started");
+        return false;
+    }
+    if (!mig_tls_prepare(m, uri, false, errp)) {
         return false;
     }
     if (!migrate_set_state(m, migration_status(m), MIGRATION_STATUS_SETUP)) {

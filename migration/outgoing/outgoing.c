@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <sys/eventfd.h>
+#include "migration/tls.h"
 #include "migration/transport/channel.h"
 #include "migration/state.h"
 #include "migration/outgoing/outgoing.h"
@@ -151,12 +152,22 @@ void mig_out_apply_rate_limit(FerryMig *m)
     g_mutex_unlock(&out->lock);
 }
 
+MigChannel *mig_out_connect(FerryMig *m, GError **errp)
+{
+    MigOutgoing *out = m->out;
+    MigChannel *ch = mig_channel_connect_cancellable(out->uri, out->cancel_fd,
+                                                     &m->fds, errp);
+
+    if (ch && !mig_tls_wrap(m, ch, errp)) {
+        g_clear_pointer(&ch, mig_channel_unref);
+    }
+    return ch;
+}
+
 static bool open_stream(FerryMig *m, GError **errp)
 {
     MigOutgoing *out = m->out;
-
-    MigChannel *ch = mig_channel_connect_cancellable(out->uri, out->cancel_fd,
-                                                     &m->fds, errp);
+    MigChannel *ch = mig_out_connect(m, errp);
 
     if (!ch) {
         return false;
@@ -529,6 +540,9 @@ bool ferry_mig_resume(FerryMig *m, const char *uri, GError **errp)
                    MigrationStatus_str(migration_status(m)));
         return false;
     }
+    if (!mig_tls_prepare(m, uri, true, errp)) {
+        return false;
+    }
     mig_outgoing_join(m);
     g_free(out->uri);
     out->uri = g_strdup(uri);
@@ -559,6 +573,9 @@ bool ferry_mig_start(FerryMig *m, const char *uri, GError **errp)
     }
     if (m->vmm.incoming_allowed(m->opaque, NULL)) {
         error_setg(errp, "Guest is waiting for an incoming migration");
+        return false;
+    }
+    if (!mig_tls_prepare(m, uri, true, errp)) {
         return false;
     }
     mig_outgoing_join(m);

@@ -44,8 +44,7 @@ static bool rp_check(FerryMig *m, GError **errp)
 static bool open_preempt(FerryMig *m, GError **errp)
 {
     MigOutgoing *out = m->out;
-    MigChannel *ch = mig_channel_connect_cancellable(out->uri, out->cancel_fd,
-                                                     &m->fds, errp);
+    MigChannel *ch = mig_out_connect(m, errp);
     if (!ch) {
         g_prefix_error(errp, "postcopy-preempt channel: ");
         return false;
@@ -313,8 +312,7 @@ static void on_resume_page_request(const char *block, uint64_t offset,
 static bool open_resume_stream(FerryMig *m, GError **errp)
 {
     MigOutgoing *out = m->out;
-    MigChannel *ch = mig_channel_connect_cancellable(out->uri, out->cancel_fd,
-                                                     &m->fds, errp);
+    MigChannel *ch = mig_out_connect(m, errp);
     if (!ch) {
         g_prefix_error(errp, "resume: ");
         return false;
