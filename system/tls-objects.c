@@ -191,7 +191,9 @@ bool tls_object_add(const char *opt, const char *type, const char *id,
     }
     ok = !g_hash_table_contains(objects, id);
     if (ok) {
-        g_hash_table_insert(objects, o->id, g_steal_pointer(&o));
+        TlsObject *added = g_steal_pointer(&o);
+
+        g_hash_table_insert(objects, added->id, added);
     }
     g_mutex_unlock(&lock);
     if (!ok) {

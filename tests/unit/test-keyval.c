@@ -79,7 +79,9 @@ static const ParseCase parse_cases[] = {
     { "a..b=x", NULL, NULL, "Invalid parameter name 'a..b'" },
     { ".a=x", NULL, NULL, "Invalid parameter name '.a'" },
     { "a.=x", NULL, NULL, "Invalid parameter name 'a.'" },
-    { "a.0=x", NULL, NULL, "Invalid parameter name 'a.0'" },
+    /* digits after the first fragment: a list index (authz-list rules) */
+    { "a.0=x", NULL, "a.0='x'" },
+    { "0.a=x", NULL, NULL, "Invalid parameter name '0.a'" },
     { "/tmp/a=b", "path", NULL, "Invalid parameter name '/tmp/a'" },
     { " {\"a\": 1}", NULL, NULL,
       "Parameter ' {\"a\": 1}' has no value (expected KEY=VALUE)" },
