@@ -411,6 +411,39 @@ static int handshake_loop(MigChannel *chan, MigTlsSession *t)
     }
 }
 
+/*
+ * After the alert: closing a socket with unread input sends a reset, which
+ * can destroy the alert before the peer reads it.  So send FIN and read
+ * until the peer closes too (it does once it sees the alert), for at most
+ * LINGER_MS and LINGER_BYTES: a peer that does not speak TLS (a plain
+ * source streaming its RAM) must not be drained.
+ */
+#define LINGER_MS 2000
+#define LINGER_BYTES (64 << 10)
+
+static void linger(int fd)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    int64_t deadline = g_get_monotonic_time() + LINGER_MS * 1000;
+    char scratch[4096];
+    size_t drained = 0;
+
+    shutdown(fd, SHUT_WR);
+    while (drained < LINGER_BYTES) {
+        int left = (int)((deadline - g_get_monotonic_time()) / 1000);
+        ssize_t n;
+
+        if (left <= 0 || poll(&pfd, 1, left) <= 0) {
+            return;
+        }
+        n = recv(fd, scratch, sizeof(scratch), 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+            return;
+        }
+        drained += n > 0 ? n : 0;
+    }
+}
+
 static void handshake_failed(MigChannel *chan, MigTlsSession *t, int rc)
 {
     if (mig_channel_is_shut(chan)) {
@@ -423,6 +456,7 @@ static void handshake_failed(MigChannel *chan, MigTlsSession *t, int rc)
     } else if (rc != GNUTLS_E_FATAL_ALERT_RECEIVED) {
         gnutls_alert_send_appropriate(t->s, rc);
     }
+    linger(mig_channel_fd(chan));
     t->error = handshake_error(t, rc);
     g_warning("migration: TLS handshake with %s failed: %s", t->peer,
               t->error);
