@@ -92,6 +92,11 @@ def need_certtool(tc):
     TlsFiles.make()
 
 
+def tls_sessions(vm):
+    """How many TLS sessions @vm's migration core logged as established."""
+    return vm.stderr_text().count('TLS session with')
+
+
 def set_tls(vm, **params):
     vm.qmp.cmd('migrate-set-parameters',
                **{k.replace('_', '-'): v for k, v in params.items()})
@@ -129,6 +134,7 @@ class PrecopyTls(MigrationBase, unittest.TestCase):
         set_tls(self.dst, tls_creds='psk0')
         info = self.migrate(f'tcp:127.0.0.1:{free_port()}')
         self.assert_moved_intact(info)
+        self.assertEqual(tls_sessions(self.src), 1)
 
     def test_unix_socket_with_tls_hostname(self):
         """A unix: URI has no host: tls-hostname names the one to check."""
@@ -242,12 +248,20 @@ class TlsPostcopyMixin:
                        extra_args=extra)
 
 
+    def assert_tls_channels(self, n):
+        """Both sides shook hands on at least @n channels."""
+        for vm in (self.src, self.dst):
+            self.assertGreaterEqual(tls_sessions(vm), n,
+                                    vm.stderr_text()[-2000:])
+
+
 class PostcopyTls(TlsPostcopyMixin, PostcopyBase, unittest.TestCase):
     def test_postcopy(self):
         self.start()
         self.start_postcopy()
         self.cont_destination_when_active()
         self.assert_completed_and_verified()
+        self.assert_tls_channels(1)
 
 
 class PostcopyPreemptTls(TlsPostcopyMixin, PostcopyBase, unittest.TestCase):
@@ -258,6 +272,7 @@ class PostcopyPreemptTls(TlsPostcopyMixin, PostcopyBase, unittest.TestCase):
         self.start_postcopy()
         self.cont_destination_when_active()
         self.assert_completed_and_verified()
+        self.assert_tls_channels(2)     # the main and the preempt channel
 
 
 class RecoveryTls(TlsPostcopyMixin, RecoveryBase, unittest.TestCase):
@@ -267,6 +282,7 @@ class RecoveryTls(TlsPostcopyMixin, RecoveryBase, unittest.TestCase):
         self.unthrottle()
         self.wait_recovered(self.recover())
         self.finish()
+        self.assert_tls_channels(2)     # the first stream and the resumed
 
 
 class RecoveryPreemptTls(TlsPostcopyMixin, RecoveryBase, unittest.TestCase):
@@ -278,6 +294,7 @@ class RecoveryPreemptTls(TlsPostcopyMixin, RecoveryBase, unittest.TestCase):
         self.unthrottle()
         self.wait_recovered(self.recover())
         self.finish()
+        self.assert_tls_channels(4)     # main and preempt, twice
 
 
 if __name__ == '__main__':
