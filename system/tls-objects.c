@@ -122,15 +122,21 @@ static bool parse_rule(TlsObject *o, const Keyval *kv, unsigned i,
     g_autofree char *mk = g_strdup_printf("rules.%u.match", i);
     g_autofree char *pk = g_strdup_printf("rules.%u.policy", i);
     g_autofree char *fk = g_strdup_printf("rules.%u.format", i);
-    const char *match;
+    const char *match, *policy_str;
     int policy, format;
 
     if (!keyval_get_str(kv, mk, &match, errp) ||
+        !keyval_get_str(kv, pk, &policy_str, errp) ||
         !keyval_get_enum(kv, pk, policies, 0, &policy, errp) ||
         !keyval_get_enum(kv, fk, formats, 0, &format, errp)) {
         return false;
     }
     *more = match != NULL;
+    if (match && !policy_str) {
+        /* as in QEMU, a rule's policy is not optional */
+        error_setg(errp, "authz-list '%s': rules.%u needs policy=", o->id, i);
+        return false;
+    }
     if (match) {
         AuthzRule r = { g_strdup(match), policy == 1, format == 1 };
         g_array_append_val(o->rules, r);
