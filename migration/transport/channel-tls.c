@@ -503,10 +503,36 @@ static ssize_t record_error(MigChannel *chan, ssize_t rc)
     return -EPROTO;
 }
 
+/*
+ * What a record call's result @n means: >= 0 and errors are final; for
+ * GnuTLS's "again" it waits until the socket is ready for @events and
+ * sets *@again (the call must be repeated with the same arguments).
+ */
+static ssize_t settle(MigChannel *chan, ssize_t n, short events, bool *again)
+{
+    int ret;
+
+    *again = false;
+    if (n >= 0) {
+        return n;
+    }
+    if (n != GNUTLS_E_AGAIN && n != GNUTLS_E_INTERRUPTED) {
+        return record_error(chan, n);
+    }
+    ret = mig_channel_wait(chan, events);
+    if (ret < 0) {
+        return ret;
+    }
+    *again = true;
+    return 0;
+}
+
 ssize_t mig_tls_readv(MigChannel *chan, MigTlsSession *t,
                       const struct iovec *iov, int iovcnt)
 {
     int i = 0;
+    ssize_t n;
+    bool again;
 
     if (!mig_channel_handshake(chan, NULL)) {
         return mig_channel_is_shut(chan) ? -ESHUTDOWN : -EPROTO;
@@ -517,45 +543,26 @@ ssize_t mig_tls_readv(MigChannel *chan, MigTlsSession *t,
     if (i == iovcnt) {
         return 0;
     }
-    for (;;) {
-        ssize_t n;
-        int ret;
-
+    do {
         if (mig_channel_is_shut(chan)) {
             return -ESHUTDOWN;
         }
-        n = gnutls_record_recv(t->s, iov[i].iov_base, iov[i].iov_len);
-        if (n >= 0) {
-            return n;
-        }
-        if (n != GNUTLS_E_AGAIN && n != GNUTLS_E_INTERRUPTED) {
-            return record_error(chan, n);
-        }
-        ret = mig_channel_wait(chan, POLLIN);
-        if (ret < 0) {
-            return ret;
-        }
-    }
+        n = settle(chan, gnutls_record_recv(t->s, iov[i].iov_base,
+                                            iov[i].iov_len), POLLIN, &again);
+    } while (again);
+    return n;
 }
 
 /* Waits until GnuTLS has sent all it buffered (the corked records). */
 static ssize_t uncork(MigChannel *chan, MigTlsSession *t)
 {
-    for (;;) {
-        ssize_t n = gnutls_record_uncork(t->s, 0);
-        int ret;
+    ssize_t n;
+    bool again;
 
-        if (n >= 0) {
-            return n;
-        }
-        if (n != GNUTLS_E_AGAIN && n != GNUTLS_E_INTERRUPTED) {
-            return record_error(chan, n);
-        }
-        ret = mig_channel_wait(chan, POLLOUT);
-        if (ret < 0) {
-            return ret;
-        }
-    }
+    do {
+        n = settle(chan, gnutls_record_uncork(t->s, 0), POLLOUT, &again);
+    } while (again);
+    return n;
 }
 
 /*

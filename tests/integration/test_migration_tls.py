@@ -275,26 +275,25 @@ class PostcopyPreemptTls(TlsPostcopyMixin, PostcopyBase, unittest.TestCase):
         self.assert_tls_channels(2)     # the main and the preempt channel
 
 
-class RecoveryTls(TlsPostcopyMixin, RecoveryBase, unittest.TestCase):
+class TlsRecoveryMixin(TlsPostcopyMixin):
+    channels = 2                # the first stream and the resumed one
+
     def test_cut_and_recovered(self):
         self.start_postcopy_migration()
         self.cut()
         self.unthrottle()
         self.wait_recovered(self.recover())
         self.finish()
-        self.assert_tls_channels(2)     # the first stream and the resumed
+        self.assert_tls_channels(self.channels)
 
 
-class RecoveryPreemptTls(TlsPostcopyMixin, RecoveryBase, unittest.TestCase):
+class RecoveryTls(TlsRecoveryMixin, RecoveryBase, unittest.TestCase):
+    pass
+
+
+class RecoveryPreemptTls(TlsRecoveryMixin, RecoveryBase, unittest.TestCase):
     preempt = True
-
-    def test_cut_and_recovered(self):
-        self.start_postcopy_migration()
-        self.cut()
-        self.unthrottle()
-        self.wait_recovered(self.recover())
-        self.finish()
-        self.assert_tls_channels(4)     # main and preempt, twice
+    channels = 4                # main and preempt, twice
 
 
 if __name__ == '__main__':
