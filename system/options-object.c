@@ -15,6 +15,9 @@
 
 void object_config_free(ObjectConfig *obj)
 {
+    if (obj->tls) {
+        tls_object_del(obj->id, NULL);
+    }
     g_free(obj->qom_type);
     g_free(obj->id);
     g_clear_pointer(&obj->secret, g_bytes_unref);
@@ -169,7 +172,7 @@ bool opt_object(MachineConfig *cfg, const char *opt, const char *arg,
     obj->qom_type = g_strdup(type);
     obj->id = g_strdup(id);
     if (tls_object_type(type)) {
-        ok = tls_object_add(opt, type, id, kv, errp);
+        ok = obj->tls = tls_object_add(opt, type, id, kv, errp);
     } else if (!strcmp(type, "secret")) {
         ok = secret(obj, opt, kv, errp);
     } else {
