@@ -655,9 +655,14 @@ static gpointer load_thread(gpointer opaque)
     FerryMig *m = opaque;
     MigIncoming *inc = m->inc;
     GError *err = NULL;
-    int ret = savevm_load_recoverable(&m->saved, inc->f, on_command,
-                                      on_broken, m, &err);
+    int ret = -EPROTO;
 
+    /* With TLS: shake hands first, so a refusal fails the migration with
+     * its reason rather than as a stream that cannot be read. */
+    if (mig_channel_handshake(qemu_file_get_channel(inc->f), &err)) {
+        ret = savevm_load_recoverable(&m->saved, inc->f, on_command,
+                                      on_broken, m, &err);
+    }
     ret = finish_postcopy(m, ret, &err);
     if (ret == 0 && !inc->postcopy &&
         !block_dst_activate(m, inc->autostart, &err)) {

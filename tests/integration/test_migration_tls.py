@@ -226,6 +226,9 @@ class PrecopyTls(MigrationBase, unittest.TestCase):
         self.assertTrue(wait_for(
             lambda: self.dst.qmp.cmd('query-migrate').get('status') ==
             'failed', 30), self.dst.qmp.cmd('query-migrate'))
+        if words:
+            self.assertIn('TLS handshake', self.dst.qmp.cmd(
+                'query-migrate').get('error-desc', ''))
         self.assertTrue(wait_for(
             lambda: 'TLS handshake' in self.dst.stderr_text(), 10),
             self.dst.stderr_text()[-2000:])
