@@ -58,6 +58,8 @@ struct MigTlsSession {
 
 /* --- credentials ---------------------------------------------------------- */
 
+static int verify_peer(gnutls_session_t s);
+
 static char *creds_file(const FerryMigTlsCreds *d, const char *name)
 {
     return g_build_filename(d->dir, name, NULL);
@@ -106,6 +108,7 @@ static bool load_x509(MigTlsCreds *c, const FerryMigTlsCreds *d,
         return false;
     }
     gnutls_certificate_allocate_credentials(&c->x509);
+    gnutls_certificate_set_verify_function(c->x509, verify_peer);
     if (ca && !gnutls_ok(gnutls_certificate_set_x509_trust_file(
                              c->x509, ca, GNUTLS_X509_FMT_PEM),
                          "CA certificate", ca, errp)) {
@@ -305,7 +308,6 @@ static bool session_setup(MigTlsSession *t, int fd, GError **errp)
                        GNUTLS_NONBLOCK);
     rc = gnutls_priority_set_direct(t->s, x509 ? PRIO_X509 : PRIO_PSK, NULL);
     if (rc >= 0 && x509) {
-        gnutls_certificate_set_verify_function(c->x509, verify_peer);
         rc = gnutls_credentials_set(t->s, GNUTLS_CRD_CERTIFICATE, c->x509);
         if (c->server && (c->verify_peer || t->authz_id[0])) {
             gnutls_certificate_server_set_request(t->s, GNUTLS_CERT_REQUIRE);
