@@ -144,6 +144,62 @@ class PrecopyTls(MigrationBase, unittest.TestCase):
         info = self.migrate(f'unix:{path}')
         self.assert_moved_intact(info)
 
+    def test_objects_added_at_run_time(self):
+        """As libvirt does for "virsh migrate --tls": object-add on both
+        sides (the JSON form, with an allow list's rules as a list),
+        migrate, then object-del."""
+        allow = f'O=ferry tests,CN={SOURCE_CN}'
+        self.src.qmp.cmd('object-add', **{
+            'qom-type': 'tls-creds-x509', 'id': 'objlibvirt_migrate_tls0',
+            'dir': TlsFiles.client, 'endpoint': 'client',
+            'verify-peer': True})
+        self.dst.qmp.cmd('object-add', **{
+            'qom-type': 'tls-creds-x509', 'id': 'objlibvirt_migrate_tls0',
+            'dir': TlsFiles.server, 'endpoint': 'server',
+            'verify-peer': True})
+        self.dst.qmp.cmd('object-add', **{
+            'qom-type': 'authz-list', 'id': 'auth-added', 'policy': 'deny',
+            'rules': [{'match': 'CN=nobody', 'policy': 'allow'},
+                      {'match': allow, 'policy': 'allow',
+                       'format': 'exact'}]})
+        set_tls(self.src, tls_creds='objlibvirt_migrate_tls0')
+        set_tls(self.dst, tls_creds='objlibvirt_migrate_tls0',
+                tls_authz='auth-added')
+        info = self.migrate(f'tcp:127.0.0.1:{free_port()}')
+        self.assert_moved_intact(info)
+        self.assertEqual(tls_sessions(self.src), 1)
+        for vm in (self.src, self.dst):
+            vm.qmp.cmd('object-del', id='objlibvirt_migrate_tls0')
+            with self.assertRaises(QMPError) as cm:
+                vm.qmp.cmd('object-del', id='objlibvirt_migrate_tls0')
+            self.assertIn("object 'objlibvirt_migrate_tls0' not found",
+                          str(cm.exception))
+
+    BAD_OBJECT_ADD = [
+        # arguments, what the error says
+        ({'qom-type': 'tls-creds-x509', 'id': 'x', 'dir': '/nonexistent'},
+         'needs dir= naming a directory'),
+        ({'qom-type': 'tls-creds-x509', 'id': 'tls0', 'dir': '/'},
+         "duplicate object id 'tls0'"),
+        ({'qom-type': 'memory-backend-ram', 'id': 'm', 'size': 4096},
+         "'qom-type'"),
+        ({'qom-type': 'authz-list', 'id': 'a', 'rules': [{'match': 'CN=x'}]},
+         "Parameter 'rules[0].policy' is missing"),
+        ({'qom-type': 'tls-creds-psk', 'id': 'p', 'dir': '/',
+          'priority': 'NORMAL'}, "'priority'"),
+        ({'qom-type': 'tls-creds-x509', 'id': 'e', 'dir': '/',
+          'endpoint': 'middle'}, "'endpoint'"),
+    ]
+
+    def test_bad_object_add(self):
+        for args, words in self.BAD_OBJECT_ADD:
+            with self.subTest(args=args):
+                with self.assertRaises(QMPError) as cm:
+                    self.src.qmp.cmd('object-add', **args)
+                self.assertIn(words, str(cm.exception))
+        self.assertEqual(self.src.qmp.cmd('query-status')['status'],
+                         'running')
+
     # --- refused before anything is sent ---------------------------------
 
     def test_missing_objects_refused_at_migrate(self):
