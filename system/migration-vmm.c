@@ -80,7 +80,16 @@ static bool ferry_vm_stop(void *opaque, GError **errp)
 
 static bool ferry_vm_start(void *opaque, GError **errp)
 {
-    return vm_start(errp);
+    if (vm_start(errp)) {
+        return true;
+    }
+    /* The disks are still another process's (a destination that loaded
+     * everything holds their lock): paused, so `cont` can retry once
+     * that process is gone; finish-migrate would refuse it. */
+    if (runstate_get() == RUN_STATE_FINISH_MIGRATE) {
+        runstate_set(RUN_STATE_PAUSED, NULL);
+    }
+    return false;
 }
 
 static void ferry_vm_throttle(void *opaque, int percent)

@@ -125,7 +125,11 @@ int savevm_setup(SaveVMState *sv, QEMUFile *f, GError **errp)
         put_footer(f, e->section_id);
     }
     qemu_fflush(f);
-    return qemu_file_get_error(f);
+    int ret = qemu_file_get_error(f);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "writing the setup sections");
+    }
+    return ret;
 }
 
 int savevm_iterate(SaveVMState *sv, QEMUFile *f)

@@ -650,6 +650,24 @@ static int finish_postcopy(FerryMig *m, int ret, GError **errp)
     return postcopy_dst_finish(m, errp) ? 0 : -EINVAL;
 }
 
+/*
+ * The return path holds the channel too: without closing it the socket
+ * stays open after a failed load.  Once RUN_ACK went out, a paused
+ * postcopy's fault thread may still hold it (it is freed with the
+ * context); otherwise nothing else writes to it any more.
+ */
+static void close_return_path(FerryMig *m, int ret)
+{
+    MigIncoming *inc = m->inc;
+    QEMUFile *rp = g_steal_pointer(&inc->rp);
+
+    if (rp && (ret == 0 || !inc->postcopy ||
+               !__atomic_load_n(&inc->run_ack_sent, __ATOMIC_ACQUIRE))) {
+        postcopy_dst_detach_rp(m);
+        qemu_fclose(rp, NULL);
+    }
+}
+
 static gpointer load_thread(gpointer opaque)
 {
     FerryMig *m = opaque;
@@ -683,8 +701,13 @@ static gpointer load_thread(gpointer opaque)
     QEMUFile *f = g_steal_pointer(&inc->f);
     g_mutex_unlock(&inc->lock);
     block_dst_rp_closed(m);
+    if (ret < 0) {
+        /* The source learns of the end now, even when it could not be
+         * told with SHUT (a broken TLS session sends nothing more). */
+        qemu_file_shutdown(f);
+    }
     qemu_fclose(f, NULL);
-    inc->rp = NULL;
+    close_return_path(m, ret);
     block_dst_finish(m);
     mig_run_on_main(m, load_finished, m);
     return NULL;

@@ -502,6 +502,10 @@ static ssize_t record_error(MigChannel *chan, ssize_t rc)
     if (rc == GNUTLS_E_PREMATURE_TERMINATION) {
         return 0;       /* the peer closed the socket: end of stream */
     }
+    /* -EPROTO is all a stream error can carry: say here what it was
+     * (a record that fails its check was altered on the way) */
+    mig_log("migration: TLS record error on %s: %s", mig_channel_name(chan),
+            gnutls_strerror((int)rc));
     return -EPROTO;
 }
 
