@@ -37,6 +37,10 @@ struct MigIncoming {
     bool autostart;
     QEMUFile *f;
     QEMUFile *rp;               /* opened on MIG_CMD_OPEN_RETURN_PATH */
+    /* return paths of connections that broke in postcopy: the fault
+     * thread may still be writing to one, so they are closed only when
+     * it has stopped (the load's end, or the context's) */
+    GPtrArray *retired_rps;
     GThread *thread;
     GError *error;              /* the load's outcome */
     /* postcopy */
@@ -67,15 +71,26 @@ MigIncoming *mig_incoming_new(void)
     MigIncoming *inc = g_new0(MigIncoming, 1);
 
     inc->autostart = true;
+    inc->retired_rps = g_ptr_array_new();
     g_mutex_init(&inc->lock);
     g_cond_init(&inc->cond);
     return inc;
+}
+
+static void close_retired_rps(MigIncoming *inc)
+{
+    for (guint i = 0; i < inc->retired_rps->len; i++) {
+        qemu_fclose(g_ptr_array_index(inc->retired_rps, i), NULL);
+    }
+    g_ptr_array_set_size(inc->retired_rps, 0);
 }
 
 void mig_incoming_free(MigIncoming *inc)
 {
     g_assert(!inc->thread && !inc->package_thread && !inc->preempt_thread);
     g_clear_error(&inc->error);
+    close_retired_rps(inc);
+    g_ptr_array_free(inc->retired_rps, TRUE);
     g_free(inc->listen_address);
     g_cond_clear(&inc->cond);
     g_mutex_clear(&inc->lock);
@@ -395,7 +410,9 @@ static QEMUFile *on_broken(QEMUFile *broken, const GError *why, void *opaque)
     stop_preempt(m, true);
     g_mutex_lock(&inc->lock);
     QEMUFile *old = g_steal_pointer(&inc->f);
-    inc->rp = NULL;
+    if (inc->rp) {
+        g_ptr_array_add(inc->retired_rps, g_steal_pointer(&inc->rp));
+    }
     inc->awaiting_recovery = true;
     g_mutex_unlock(&inc->lock);
     qemu_file_shutdown(old);
@@ -661,10 +678,13 @@ static void close_return_path(FerryMig *m, int ret)
     MigIncoming *inc = m->inc;
     QEMUFile *rp = g_steal_pointer(&inc->rp);
 
-    if (rp && (ret == 0 || !inc->postcopy ||
-               !__atomic_load_n(&inc->run_ack_sent, __ATOMIC_ACQUIRE))) {
+    if (ret == 0 || !inc->postcopy ||
+        !__atomic_load_n(&inc->run_ack_sent, __ATOMIC_ACQUIRE)) {
         postcopy_dst_detach_rp(m);
-        qemu_fclose(rp, NULL);
+        if (rp) {
+            qemu_fclose(rp, NULL);
+        }
+        close_retired_rps(inc);
     }
 }
 

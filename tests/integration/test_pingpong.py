@@ -48,6 +48,19 @@ def status(vm):
     return vm.qmp.cmd('query-migrate').get('status')
 
 
+def describe(src, dst):
+    out = []
+    for side, vm in (('source', src), ('destination', dst)):
+        if vm.proc.poll() is not None:
+            out.append(f'{side}: exited {vm.proc.returncode}')
+            continue
+        info = vm.qmp.cmd('query-migrate')
+        out.append(f"{side}: {info.get('status')} "
+                   f"({info.get('error-desc')!r}); log: "
+                   f"{vm.stderr_text()[-1500:]}")
+    return '\n'.join(out)
+
+
 class PingPong(unittest.TestCase):
     def setUp(self):
         require_disk_workload_and_postcopy(self)
@@ -126,6 +139,7 @@ class PingPong(unittest.TestCase):
                 self.assertTrue(dst_watch.wait_status('postcopy-active', 60))
                 dst.qmp.cmd('cont')
             if fault:
+                print(f'ping-pong: {fault}')
                 # a seeded moment: after this many more bytes
                 self.assertTrue(relay.wait_bytes_up(
                     relay.bytes_up + rng.randrange(1, 16) * MiB, 60))
@@ -161,8 +175,7 @@ class PingPong(unittest.TestCase):
 
     def recover(self, src, dst):
         both = lambda: status(src) == status(dst) == 'postcopy-paused'  # noqa
-        self.assertTrue(wait_for(both, 60, 0.05),
-                        f'{status(src)} / {status(dst)}')
+        self.assertTrue(wait_for(both, 60, 0.05), describe(src, dst))
         relay = self.link_recover(dst)
         src.qmp.cmd('migrate-set-parameters',
                     **{'max-postcopy-bandwidth': 0})
@@ -177,9 +190,9 @@ class PingPong(unittest.TestCase):
 
     def completed(self, src, dst, src_watch, postcopy):
         self.assertTrue(wait_for(lambda: status(src) == 'completed', 120,
-                                 0.05), status(src))
+                                 0.05), describe(src, dst))
         self.assertTrue(wait_for(lambda: status(dst) == 'completed', 60,
-                                 0.05), status(dst))
+                                 0.05), describe(src, dst))
         self.assertFalse(src_watch.resumed_after_stop(),
                          'the source ran again after handing over')
         if not postcopy:
