@@ -35,6 +35,10 @@ from test_block_migration import file_disk, make_image  # noqa: E402
 from test_postcopy import Watch  # noqa: E402
 
 MiB = 1 << 20
+# short enough that a silent link is noticed within a test, long enough
+# that a loaded 2-core machine does not go quiet for that long between
+# two keepalives (1000 ms did, once in a few dozen recoveries)
+KEEPALIVE_MS = 2000
 MEM = '128M'
 PSK_KEY = '5e11' * 8
 ENDED = ('completed', 'failed', 'cancelled')
@@ -85,9 +89,9 @@ class Cell:
             fault in ('silent link', 'destination frozen')
         self.src.qmp.cmd('migrate-set-parameters', **{
             'postcopy-setup-timeout': 1000 if quiet else 60000,
-            'postcopy-keepalive-timeout': 1000})
+            'postcopy-keepalive-timeout': KEEPALIVE_MS})
         self.dst.qmp.cmd('migrate-set-parameters', **{
-            'postcopy-keepalive-timeout': 1000})
+            'postcopy-keepalive-timeout': KEEPALIVE_MS})
 
     def vm_args(self, endpoint):
         return file_disk(self.image) + [
