@@ -321,6 +321,32 @@ static void test_bad_sections(void)
     expect_failure(d, len, "pc.ram");
 }
 
+/*
+ * A stream that starts the same entry again under a new section id is
+ * refused at once: otherwise every such section would grow the
+ * destination's section table, a stream of them without end.
+ */
+static void test_section_twice(void)
+{
+    g_autoptr(GBytes) good = good_bytes();
+    gsize len;
+    const uint8_t *orig = g_bytes_get_data(good, &len);
+    /* type, be32 id, counted name, be32 instance, be32 version, the
+     * fields (u32 + 4 x u64), footer (marker, be32 id) */
+    gsize start = find(orig, len, "\010test-dev") - 4 - 1;
+    gsize size = 1 + 4 + 9 + 4 + 4 + 4 + 8 * 4 + 1 + 4;
+    g_autoptr(GByteArray) d = g_byte_array_new();
+
+    g_assert_cmphex(orig[start], ==, QEMU_VM_SECTION_FULL);
+    g_byte_array_append(d, orig, start + size);
+    g_byte_array_append(d, orig + start, size);
+    /* the copy's ids, in the header and the footer: another section id */
+    d->data[start + size + 4] ^= 0x40;
+    d->data[start + 2 * size - 1] ^= 0x40;
+    g_byte_array_append(d, orig + start + size, len - start - size);
+    expect_failure(d->data, d->len, "started twice");
+}
+
 static void test_random_flips(void)
 {
     g_autoptr(GBytes) good = good_bytes();
@@ -360,6 +386,7 @@ int main(int argc, char **argv)
                     test_cut_in_description_loads);
     g_test_add_func("/savevm/bad-headers", test_bad_headers);
     g_test_add_func("/savevm/bad-sections", test_bad_sections);
+    g_test_add_func("/savevm/section-twice", test_section_twice);
     g_test_add_func("/savevm/random-flips", test_random_flips);
     int ret = g_test_run();
     g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
