@@ -25,11 +25,13 @@ static bool parse_num(const char **p, int64_t *v)
     int64_t n = 0;
     int digits = 0;
 
-    while (g_ascii_isdigit(*s) && digits < 19) {
-        n = n * 10 + (*s++ - '0');
-        digits++;
+    for (; g_ascii_isdigit(*s); s++, digits++) {
+        if (digits == 18) {
+            return false;       /* before n * 10 could overflow */
+        }
+        n = n * 10 + (*s - '0');
     }
-    if (!digits || digits > 18) {
+    if (!digits) {
         return false;
     }
     *v = n;
