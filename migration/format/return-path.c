@@ -106,14 +106,18 @@ static bool handle_recv_bitmap(ReturnPath *rp, const uint8_t *buf,
 {
     char name[256];
 
-    if (!rp->on_bitmap || len < 2 || len != 1 + buf[0] ||
+    g_mutex_lock(&rp->lock);
+    RPBitmapFn on_bitmap = rp->on_bitmap;
+    RPBitmapSizeFn bitmap_size = rp->bitmap_size;
+    g_mutex_unlock(&rp->lock);
+    if (!on_bitmap || len < 2 || len != 1 + buf[0] ||
         !name_ok(buf + 1, buf[0])) {
         return false;
     }
     memcpy(name, buf + 1, buf[0]);
     name[buf[0]] = '\0';
     uint64_t bytes = qemu_get_be64(rp->f);
-    uint64_t want = rp->bitmap_size(name, rp->opaque);
+    uint64_t want = bitmap_size(name, rp->opaque);
     if (qemu_file_get_error(rp->f) || !want || bytes != want) {
         mig_log("return path: RECV_BITMAP of %" G_GUINT64_FORMAT " bytes for "
                 "'%s', which has %" G_GUINT64_FORMAT, bytes, name, want);
@@ -126,7 +130,7 @@ static bool handle_recv_bitmap(ReturnPath *rp, const uint8_t *buf,
     qemu_get_buffer(rp->f, bits, bytes);
     if (qemu_get_be64(rp->f) != RAMBLOCK_RECV_BITMAP_ENDING ||
         qemu_file_get_error(rp->f) ||
-        !rp->on_bitmap(name, bits, bytes, rp->opaque)) {
+        !on_bitmap(name, bits, bytes, rp->opaque)) {
         return false;
     }
     g_mutex_lock(&rp->lock);
@@ -143,6 +147,15 @@ static void note_resume_ack(ReturnPath *rp, uint32_t value)
     rp->resume_ack = value;
     rp->events++;
     g_cond_broadcast(&rp->cond);
+    g_mutex_unlock(&rp->lock);
+}
+
+void return_path_take_bitmaps(ReturnPath *rp, RPBitmapFn on_bitmap,
+                              RPBitmapSizeFn bitmap_size)
+{
+    g_mutex_lock(&rp->lock);
+    rp->on_bitmap = on_bitmap;
+    rp->bitmap_size = bitmap_size;
     g_mutex_unlock(&rp->lock);
 }
 

@@ -45,8 +45,8 @@ typedef struct ReturnPath {
     void *opaque;
     char last_block[256];       /* REQ_PAGES without an id means this one */
     QEMUFile *shut_on_failure;  /* lock: unblocked when the path fails */
-    RPBitmapFn on_bitmap;       /* recovery: NULL until resuming */
-    RPBitmapSizeFn bitmap_size; /* recovery: with on_bitmap */
+    RPBitmapFn on_bitmap;       /* lock: recovery; NULL until resuming */
+    RPBitmapSizeFn bitmap_size; /* lock: with on_bitmap */
     unsigned bitmaps;           /* lock: RECV_BITMAPs taken */
     uint32_t resume_ack;        /* lock: 0 until RESUME_ACK */
 } ReturnPath;
@@ -95,6 +95,9 @@ void return_path_init(ReturnPath *rp, QEMUFile *f,
 void return_path_read(ReturnPath *rp);
 void return_path_clear(ReturnPath *rp);
 
+/* Recovery: from now on RECV_BITMAPs are taken (the reader may run). */
+void return_path_take_bitmaps(ReturnPath *rp, RPBitmapFn on_bitmap,
+                              RPBitmapSizeFn bitmap_size);
 /* Recovery: RECV_BITMAPs received and RESUME_ACK's value (0: none yet). */
 void return_path_recovery_state(ReturnPath *rp, unsigned *bitmaps,
                                 uint32_t *resume_ack);

@@ -333,8 +333,7 @@ static bool open_resume_stream(FerryMig *m, GError **errp)
         return false;
     }
     return_path_start(&out->rp, rp, on_resume_page_request, m);
-    out->rp.on_bitmap = on_recv_bitmap;
-    out->rp.bitmap_size = on_bitmap_size;
+    return_path_take_bitmaps(&out->rp, on_recv_bitmap, on_bitmap_size);
     out->have_rp = true;
     return true;
 }

@@ -130,8 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mig_channel_unref(ch);
 
     return_path_init(&rp, f, mode & 1 ? on_request : NULL, &src);
-    rp.on_bitmap = mode & 2 ? on_bitmap : NULL;
-    rp.bitmap_size = bitmap_size;
+    return_path_take_bitmaps(&rp, mode & 2 ? on_bitmap : NULL, bitmap_size);
     return_path_read(&rp);
     check(&rp, &src);
     if (getenv("FUZZ_VERBOSE")) {

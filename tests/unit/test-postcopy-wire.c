@@ -1408,8 +1408,7 @@ static void send_bitmap(RPFixture *t, const char *name, uint64_t claimed,
 static void rpf_start_recovery(RPFixture *t)
 {
     rpf_start(t, true);
-    t->rp.bitmap_size = bitmap_size;
-    t->rp.on_bitmap = on_bitmap;
+    return_path_take_bitmaps(&t->rp, on_bitmap, bitmap_size);
 }
 
 /*
