@@ -110,7 +110,7 @@ static bool handle_recv_bitmap(ReturnPath *rp, const uint8_t *buf,
     RPBitmapFn on_bitmap = rp->on_bitmap;
     RPBitmapSizeFn bitmap_size = rp->bitmap_size;
     g_mutex_unlock(&rp->lock);
-    if (!on_bitmap || len < 2 || len != 1 + buf[0] ||
+    if (!on_bitmap || !bitmap_size || len < 2 || len != 1 + buf[0] ||
         !name_ok(buf + 1, buf[0])) {
         return false;
     }
