@@ -285,6 +285,11 @@ static int handle_packaged(FerryMig *m, const uint8_t *data, uint16_t len,
                    inc->rp ? "" : " without a return path");
         return -EINVAL;
     }
+    /* The first one's thread may still be loading from inc->package. */
+    if (inc->package_thread) {
+        error_setg(errp, "migration stream: a second PACKAGED");
+        return -EINVAL;
+    }
     uint32_t size = (uint32_t)data[0] << 24 | data[1] << 16 | data[2] << 8 |
                     data[3];
     inc->package = savevm_read_package(inc->f, size, errp);

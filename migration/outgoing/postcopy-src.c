@@ -303,6 +303,11 @@ static bool on_recv_bitmap(const char *block, const uint8_t *le_words,
     return ram_postcopy_reload_bitmap(opaque, block, le_words, bytes);
 }
 
+static uint64_t on_bitmap_size(const char *block, void *opaque)
+{
+    return ram_postcopy_bitmap_bytes(opaque, block);
+}
+
 static void on_resume_page_request(const char *block, uint64_t offset,
                                    uint64_t len, void *opaque)
 {
@@ -328,7 +333,7 @@ static bool open_resume_stream(FerryMig *m, GError **errp)
         return false;
     }
     return_path_start(&out->rp, rp, on_resume_page_request, m);
-    out->rp.on_bitmap = on_recv_bitmap;
+    return_path_take_bitmaps(&out->rp, on_recv_bitmap, on_bitmap_size);
     out->have_rp = true;
     return true;
 }

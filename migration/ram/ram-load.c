@@ -278,6 +278,12 @@ static void stream_error(QEMUFile *f, const char *where, GError **errp)
 static bool load_page(QEMUFile *f, uint64_t flags, RAMLoadCursor *c,
                       uint64_t offset, GError **errp)
 {
+    /* The received bitmaps come with the block list: a page before it
+     * would be marked in none (fuzz-stream-load found the NULL). */
+    if (!ram_recv_ready(c->m)) {
+        error_setg(errp, "ram: a page before the RAM block list");
+        return false;
+    }
     if (!get_block(f, c, flags, errp) || !check_offset(&c->blk, offset, errp)) {
         return false;
     }
