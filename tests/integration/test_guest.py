@@ -103,7 +103,8 @@ class GuestTests:
             self.assertEqual(cm.exception.error_class, 'GenericError')
 
     def test_ram_digest(self):
-        with self.vm() as vm:
+        # small: the test hashes the whole RAM six times
+        with self.vm(mem='128M') as vm:
             self.wait_verified(vm)
             with self.assertRaises(QMPError) as cm:
                 vm.qmp.cmd('x-ram-digest')
@@ -111,7 +112,7 @@ class GuestTests:
             vm.qmp.cmd('stop')
             d1 = ram_digest(vm)
             self.assertEqual([(d['id'], d['size']) for d in d1],
-                             [('pc.ram', 512 << 20)])
+                             [('pc.ram', 128 << 20)])
             self.assertRegex(d1[0]['sha256'], '^[0-9a-f]{64}$')
             # nothing moves while stopped, and an outside hash agrees
             time.sleep(0.5)
@@ -168,15 +169,16 @@ class KVMGuestTests(GuestTests, unittest.TestCase):
             self.assertIn('workload: memory filled, verifying', text)
 
     def test_memory_above_4g(self):
-        # 6 GiB: pc.ram is split at 3 GiB and continues at 4 GiB.  The
-        # first fill touches 6 GiB of fresh memory, which is slow on our
+        # 3.5 GiB: pc.ram is split at 3 GiB and its last 512 MiB continue
+        # at 4 GiB.  The first fill touches all of it, which is slow on our
         # KVM hosts (docs/kvm-host.md) and slower still on shared cores:
         # wait_verified waits as long as the guest makes progress.
-        with self.vm(mem='6G', append='dirty-rate=0') as vm:
+        size = 3584 << 20
+        with self.vm(mem='3584M', append='dirty-rate=0') as vm:
             w = self.wait_verified(vm)
-            self.assertGreater(w['pages-verified'], (6 << 30) // 4096 * 0.98)
+            self.assertGreater(w['pages-verified'], size // 4096 * 0.98)
             self.assertEqual(w['corrupt-pages'], 0)
-            high = (5 << 30)        # guest-physical, in the part above 4 GiB
+            high = (4 << 30) + (256 << 20)  # guest-physical, above 4 GiB
             vm.qmp.cmd('x-poke', addr=high, value=((high >> 12) & 0xff) ^ 0xff)
             self.assertTrue(wait_for(lambda: self.workload(vm)['corrupt-pages'] == 1, 30))
 

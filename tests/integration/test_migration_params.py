@@ -33,18 +33,21 @@ def rate_over(vm, seconds):
 
 
 class LiveParameters(unittest.TestCase):
-    def setUp(self):
+    src = dst = None
+
+    def start(self, mem='128M', src_rate='1M'):
         # The soft accelerator: the guest's pages change without KVM, so the
         # test measures the stream, not the machine's page-fault speed.
-        self.src = FerryVM(accel='soft', mem='512M', smp=1,
-                           append='dirty-rate=1M')
-        self.dst = FerryVM(accel='soft', mem='512M', smp=1,
+        self.src = FerryVM(accel='soft', mem=mem, smp=1,
+                           append=f'dirty-rate={src_rate}')
+        self.dst = FerryVM(accel='soft', mem=mem, smp=1,
                            append='dirty-rate=1M', paused=True,
                            extra_args=['-incoming', 'defer'])
 
     def tearDown(self):
-        self.src.close()
-        self.dst.close()
+        for vm in (self.src, self.dst):
+            if vm is not None:
+                vm.close()
 
     def migrate(self, uri):
         self.dst.qmp.cmd('migrate-incoming', uri=uri)
@@ -57,6 +60,7 @@ class LiveParameters(unittest.TestCase):
         assert_moved_intact(self, self.src, self.dst)
 
     def test_first_command_migrate_sees_the_defaults(self):
+        self.start()
         uri = f'unix:{self.dst.tmpdir}/mig.sock'
         self.migrate(uri)       # nothing was set before
         info = self.src.qmp.cmd('query-migrate')
@@ -69,6 +73,7 @@ class LiveParameters(unittest.TestCase):
 
     def test_max_bandwidth_changes_a_running_migration(self):
         slow, fast = 8 * MiB, 512 * MiB
+        self.start()
         self.src.qmp.cmd('migrate-set-parameters', **{'max-bandwidth': slow})
         self.migrate(f'unix:{self.dst.tmpdir}/mig.sock')
         self.assertTrue(wait_for(lambda: transferred(self.src) > MiB, 30))
@@ -87,13 +92,8 @@ class LiveParameters(unittest.TestCase):
     def test_downtime_limit_is_read_while_running(self):
         # A guest that dirties more than the link carries at a 1 ms limit
         # never converges; raising the limit lets the switchover happen.
-        self.src.close()
-        self.dst.close()
-        self.src = FerryVM(accel='soft', mem='256M', smp=1,
-                           append='dirty-rate=64M')
-        self.dst = FerryVM(accel='soft', mem='256M', smp=1,
-                           append='dirty-rate=1M', paused=True,
-                           extra_args=['-incoming', 'defer'])
+        # 64 MiB dirtied at 64 MB/s: every pass resends most of RAM
+        self.start(mem='64M', src_rate='64M')
         self.src.qmp.cmd('migrate-set-parameters', **{
             'max-bandwidth': 48 * MiB, 'downtime-limit': 1})
         self.migrate(f'unix:{self.dst.tmpdir}/mig.sock')
