@@ -53,11 +53,20 @@ static bool start_monitors(const MachineConfig *cfg, GError **errp)
     return !cfg->monitor || hmp_server_add(cfg->monitor, errp);
 }
 
-/* -S leaves the VM in prelaunch, -incoming in inmigrate; else it runs. */
+/*
+ * -S leaves the VM in prelaunch, -incoming in inmigrate; else it runs.
+ * Guest RAM is populated in the background from the start (-machine
+ * x-prefault=off leaves it to the guest's first touch): here a guest's
+ * first touch of a shmem page costs several times what MADV_POPULATE_WRITE
+ * does (docs/kvm-host.md), and a destination must not pay it while pages
+ * arrive.
+ */
 static bool enter_initial_state(const MachineConfig *cfg, GError **errp)
 {
-    if (cfg->incoming) {
+    if (cfg->prefault) {
         ram_prefault_start();
+    }
+    if (cfg->incoming) {
         return runstate_set(RUN_STATE_INMIGRATE, errp) &&
                (!strcmp(cfg->incoming, "defer") ||
                 ferry_mig_incoming(machine_migration(), cfg->incoming, true,

@@ -135,7 +135,8 @@ bool opt_machine(MachineConfig *cfg, const char *opt, const char *arg,
                  GError **errp)
 {
     static const char *const known[] = {
-        "type", "accel", "usb", "dump-guest-core", "memory-backend", NULL
+        "type", "accel", "usb", "dump-guest-core", "memory-backend",
+        "x-prefault", NULL
     };
     g_autoptr(Keyval) kv = option_parse(opt, arg, "type", known, errp);
     const char *accel, *backend;
@@ -148,6 +149,8 @@ bool opt_machine(MachineConfig *cfg, const char *opt, const char *arg,
         !keyval_get_bool(kv, "usb", false, &usb, errp) ||
         !keyval_get_bool(kv, "dump-guest-core", cfg->dump_guest_core,
                          &cfg->dump_guest_core, errp) ||
+        !keyval_get_bool(kv, "x-prefault", cfg->prefault, &cfg->prefault,
+                         errp) ||
         !keyval_get_id(kv, "memory-backend", &backend, errp)) {
         return option_error(opt, errp);
     }

@@ -210,7 +210,8 @@ static const OptionDef options[] = {
     { "uuid", "UUID", opt_uuid, "the guest's UUID (kept for management)" },
     { "machine", "[type=]TYPE,...", opt_machine,
       "pc-i440fx-7.2 (alias pc, the default) or none (no guest); "
-      "accel=A[:A...], memory-backend=ID, dump-guest-core=off, usb=off" },
+      "accel=A[:A...], memory-backend=ID, dump-guest-core=off, usb=off, "
+      "x-prefault=off (guest RAM faulted in on first touch only)" },
     { "m", "[size=]SIZE", opt_m,
       "guest RAM, e.g. 512M or 4G; a plain number is MiB (default 128M)" },
     { "object", "TYPE,id=ID,...", opt_object,
@@ -307,6 +308,7 @@ void machine_config_init(MachineConfig *cfg)
     cfg->smp = 1;
     cfg->sockets = cfg->dies = cfg->cores = cfg->threads = 1;
     cfg->dump_guest_core = true;
+    cfg->prefault = true;
     cfg->handoff_fd = -1;
     cfg->qmp = g_ptr_array_new_with_free_func(g_free);
     cfg->blockdevs = g_ptr_array_new_with_free_func(g_free);

@@ -42,6 +42,7 @@ typedef struct MachineConfig {
     char *machine_accel;    /* -machine accel=, ferry names, ':'-separated */
     char *memory_backend;   /* -machine memory-backend= */
     bool dump_guest_core;   /* -machine dump-guest-core (default on) */
+    bool prefault;          /* -machine x-prefault (default on) */
     uint64_t ram_size;      /* -m, bytes */
     bool ram_size_set;      /* -m was given */
     unsigned smp;           /* -smp cpus */

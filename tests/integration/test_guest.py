@@ -35,6 +35,15 @@ def memfd_sha256(pid, name='ferry:pc.ram'):
     raise AssertionError(f'no memfd {name} in {fd_dir}')
 
 
+def shmem_rss(pid):
+    """Bytes of shared memory (the guest RAM memfd) resident in @pid."""
+    with open(f'/proc/{pid}/status') as f:
+        for line in f:
+            if line.startswith('RssShmem:'):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f'no RssShmem in /proc/{pid}/status')
+
+
 class GuestTests:
     accel = None
 
@@ -101,6 +110,21 @@ class GuestTests:
             with self.assertRaises(QMPError) as cm:
                 vm.qmp.cmd('x-poke', addr=0xfe000000, value=1)
             self.assertEqual(cm.exception.error_class, 'GenericError')
+
+    def test_ram_is_populated_from_the_start(self):
+        """Guest RAM is faulted in by background threads while the guest is
+        still in prelaunch (-S), unless -machine x-prefault=off."""
+        size = 256 << 20
+        with self.vm(mem='256M', paused=True) as vm:
+            self.assertTrue(wait_for(lambda: shmem_rss(vm.proc.pid) >= size,
+                                     60, 0.1),
+                            f'{shmem_rss(vm.proc.pid)} bytes resident')
+            self.assertEqual(vm.qmp.cmd('query-status')['status'],
+                             'prelaunch')
+        with self.vm(mem='256M', paused=True,
+                     extra_args=['-machine', 'x-prefault=off']) as vm:
+            time.sleep(1)
+            self.assertLess(shmem_rss(vm.proc.pid), size // 8)
 
     def test_ram_digest(self):
         # small: the test hashes the whole RAM six times
