@@ -30,7 +30,7 @@ KEYVAL_SRCS := util/keyval.c util/keyval-get.c util/keyval-json.c \
                util/json-parser.c util/json-writer.c
 
 MIG_LIB_DIRS := migration migration/outgoing migration/incoming \
-                migration/format migration/ram migration/transport
+                migration/format migration/ram migration/transport migration/multifd
 MIG_LIB_SRCS := $(foreach d,$(MIG_LIB_DIRS),$(wildcard $(d)/*.c)) \
                 util/bitmap.c util/error.c util/size.c util/thread.c \
                 util/qapi-enum.c io/socket.c io/socket-address.c \
