@@ -22,6 +22,7 @@ from pylib.vm import FerryVM, require_disk_workload_and_postcopy  # noqa: E402
 from pylib.waits import (free_port, wait_for, wait_migration_end,  # noqa: E402
                          wait_verified)
 from test_block_migration import file_disk, make_image  # noqa: E402
+from test_postcopy_recovery import RecoveryBase  # noqa: E402
 
 MEM = '128M'
 MULTIFD_MAGIC = 0x11223344
@@ -131,6 +132,194 @@ def _add_matrix_tests():
 
 
 _add_matrix_tests()
+
+
+def fd_count(pid):
+    return len(os.listdir(f'/proc/{pid}/fd'))
+
+
+class Failures(MultifdBase, unittest.TestCase):
+    """Each ends as a single-channel failure does: the source in failed
+    or cancelled and running, the destination failed, within bounds."""
+
+    def start_slow(self, uri_out, uri_in, channels=2):
+        self.enable(channels)
+        self.src.qmp.cmd('migrate-set-parameters',
+                         **{'max-bandwidth': 32 << 20})
+        self.dst.qmp.cmd('migrate-incoming', uri=uri_in,
+                         **{'exit-on-error': False})
+        self.src.qmp.cmd('migrate', uri=uri_out)
+
+    def via_relay(self):
+        port = free_port()
+        self.relay = Relay('127.0.0.1', port).start()
+        return self.relay.uri, f'tcp:127.0.0.1:{port}'
+
+    def assert_both_failed(self, src_error, dst_error=None, timeout=30):
+        start = time.monotonic()
+        info = self.wait_end(self.src, timeout)
+        self.assertEqual(info['status'], 'failed', info)
+        self.assertIn(src_error, info.get('error-desc', ''))
+        if dst_error is not None:
+            self.assertTrue(wait_for(lambda: self.dst.qmp.cmd('query-migrate')
+                                     .get('status') == 'failed', timeout))
+            desc = self.dst.qmp.cmd('query-migrate').get('error-desc', '')
+            self.assertIn(dst_error, desc)
+        self.assertLess(time.monotonic() - start, timeout)
+        self.assert_source_runs_intact()
+
+    def test_cancel(self):
+        before = fd_count(self.src.proc.pid)
+        uri = self.uri('tcp')
+        self.start_slow(uri, uri, channels=4)
+        self.assertTrue(wait_for(lambda: self.src.qmp.cmd('query-migrate')
+                                 .get('ram', {}).get('multifd-bytes', 0)
+                                 > 8 << 20, 30))
+        self.src.qmp.cmd('migrate_cancel')
+        self.assertEqual(self.wait_end(self.src, 30)['status'], 'cancelled')
+        self.assert_source_runs_intact()
+        # every channel closed, every thread joined
+        self.assertTrue(wait_for(lambda: fd_count(self.src.proc.pid)
+                                 <= before, 10),
+                        f'{before} fds before, {fd_count(self.src.proc.pid)} '
+                        f'after')
+
+    def test_one_channel_cut(self):
+        out, inc = self.via_relay()
+        self.start_slow(out, inc, channels=2)
+        self.assertTrue(self.relay.wait_connections(3, 10))
+        self.assertTrue(self.relay.wait_bytes_up(16 << 20, 30))
+        self.assertTrue(self.relay.cut_connection(2))   # multifd channel
+        # the destination's channel may be waiting at its SYNC and see the
+        # main stream end first
+        self.assert_both_failed('multifd channel', '')
+
+    def test_channel_never_served(self):
+        """The second multifd channel connects but nobody ever reads it."""
+        out, inc = self.via_relay()
+        self.relay.stall(after=2)
+        self.start_slow(out, inc, channels=2)
+        self.assert_both_failed('', 'only 1 of 2 channels connected', 40)
+
+    def test_destination_without_multifd(self):
+        uri = self.uri('tcp')
+        self.enable(2, vms=[self.src])
+        self.dst.qmp.cmd('migrate-incoming', uri=uri,
+                         **{'exit-on-error': False})
+        self.src.qmp.cmd('migrate', uri=uri)
+        self.assert_both_failed('', timeout=30)
+
+
+class BadInput(MultifdBase, unittest.TestCase):
+    """What reaches the destination's listener is untrusted: each bad
+    opening fails the incoming migration with an error that says why."""
+
+    CASES = [
+        ('wrong magic', [b'GET / HTTP/1.1\r\n\r\n'], 'neither a migration'),
+        ('wrong version', [multifd_init(0, version=7)], 'version 7'),
+        ('id out of range', [multifd_init(5)], 'id 5 is out of range'),
+        ('duplicate id', [multifd_init(1), multifd_init(1)],
+         'a second channel with id 1'),
+    ]
+
+    def test_bad_openings(self):
+        for name, conns, error in self.CASES:
+            with self.subTest(name):
+                if getattr(self, 'dst', None):
+                    self.dst.close()
+                self.dst = self.start_vm(incoming=True)
+                self.enable(2, vms=[self.dst])
+                port = free_port()
+                self.dst.qmp.cmd('migrate-incoming',
+                                 uri=f'tcp:127.0.0.1:{port}',
+                                 **{'exit-on-error': False})
+                socks = []
+                for data in conns:
+                    s = socket.create_connection(('127.0.0.1', port))
+                    s.sendall(data)
+                    socks.append(s)
+                ok = wait_for(lambda: self.dst.qmp.cmd('query-migrate')
+                              .get('status') == 'failed', 15)
+                info = self.dst.qmp.cmd('query-migrate')
+                for s in socks:
+                    s.close()
+                self.assertTrue(ok, info)
+                self.assertIn(error, info.get('error-desc', ''))
+
+
+class BadParameters(MultifdBase, unittest.TestCase):
+    """Each refused with an error that names what is wrong."""
+
+    def setUp(self):    # no migration: one VM is enough
+        self.relay = None
+        self.tmp = tempfile.mkdtemp(prefix='ferry-multifd-')
+        self.src = FerryVM(mem='64M', append='dirty-rate=0')
+        self.dst = None
+
+    def test_table(self):
+        q = self.src.qmp
+        cases = [
+            ('channels 0', lambda: q.cmd('migrate-set-parameters',
+                                         **{'multifd-channels': 0}),
+             'multifd-channels'),
+            ('channels 256', lambda: q.cmd('migrate-set-parameters',
+                                           **{'multifd-channels': 256}),
+             'multifd-channels'),
+            ('exec: with multifd', lambda: self.migrate_multifd('exec:cat'),
+             'tcp: or unix:'),
+            ('file: with multifd',
+             lambda: self.migrate_multifd(f'file:{self.tmp}/x'),
+             'tcp: or unix:'),
+        ]
+        for name, call, error in cases:
+            with self.subTest(name):
+                with self.assertRaises(QMPError) as cm:
+                    call()
+                self.assertIn(error, str(cm.exception))
+                q.cmd('migrate-set-capabilities', capabilities=[
+                    {'capability': 'multifd', 'state': False}])
+
+    def migrate_multifd(self, uri):
+        self.src.qmp.cmd('migrate-set-capabilities', capabilities=[
+            {'capability': 'multifd', 'state': True}])
+        self.src.qmp.cmd('migrate', uri=uri)
+
+
+class PostcopyMultifd(RecoveryBase, unittest.TestCase):
+    """Precopy over multifd, then postcopy on the main channel; recovery
+    after the switchover does not involve multifd."""
+    mem = '256M'
+    bandwidth = 32 << 20
+
+    def setUp(self):
+        super().setUp()
+        for vm in (self.src, self.dst):
+            vm.qmp.cmd('migrate-set-capabilities', capabilities=[
+                {'capability': 'multifd', 'state': True}])
+            vm.qmp.cmd('migrate-set-parameters',
+                       **{'multifd-channels': 2})
+
+    def test_postcopy_after_multifd(self):
+        self.start_postcopy_migration(after=1.0, direct=True)
+        self.unthrottle()
+        info = self.finish()
+        self.assertGreater(info['ram']['multifd-bytes'], 16 << 20, info)
+
+    def test_recovery(self):
+        self.start_postcopy_migration(after=1.0)
+        time.sleep(0.3)
+        self.assertGreaterEqual(self.link.connections, 3)
+        self.cut()
+        self.unthrottle()
+        self.wait_recovered(self.recover())
+        self.finish()
+
+
+class PostcopyPreemptMultifd(PostcopyMultifd):
+    """The preempt channel is the connection after all multifd ones."""
+    preempt = True
+
+    test_recovery = None
 
 
 if __name__ == '__main__':
