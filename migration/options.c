@@ -217,6 +217,16 @@ static bool check_params(const MigrationParameters *a, GError **errp)
                        a->postcopy_keepalive_timeout, errp)) {
         return false;
     }
+    if (a->has_multifd_zlib_level && a->multifd_zlib_level > 9) {
+        error_setg(errp, "Parameter 'multifd-zlib-level' expects a value "
+                   "between 0 and 9");
+        return false;
+    }
+    if (a->has_multifd_zstd_level && a->multifd_zstd_level > 20) {
+        error_setg(errp, "Parameter 'multifd-zstd-level' expects a value "
+                   "between 0 and 20");
+        return false;
+    }
     /* the schema's uint8 already refuses more than 255 */
     if (a->has_multifd_channels && a->multifd_channels < 1) {
         error_setg(errp, "Parameter 'multifd-channels' expects a value "
@@ -272,10 +282,6 @@ static bool check_inert(const MigrationParameters *a, GError **errp)
     INERT(a, compress_threads, "compress-threads");
     INERT(a, compress_wait_thread, "compress-wait-thread");
     INERT(a, decompress_threads, "decompress-threads");
-    why = "multifd compression is not supported yet";
-    INERT(a, multifd_compression, "multifd-compression");
-    INERT(a, multifd_zlib_level, "multifd-zlib-level");
-    INERT(a, multifd_zstd_level, "multifd-zstd-level");
     why = "block migration is not supported";
     INERT(a, block_incremental, "block-incremental");
     why = "COLO is not supported";

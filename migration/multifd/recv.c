@@ -21,6 +21,7 @@
 #include "migration/context.h"
 #include "migration/state.h"
 #include "migration/incoming/incoming.h"
+#include "migration/multifd/codec.h"
 #include "migration/multifd/multifd.h"
 #include "migration/multifd/wire.h"
 #include "migration/format/savevm.h"
@@ -36,6 +37,8 @@ typedef struct RecvChannel {
     bool closed;                /* lock: ended at a packet boundary */
     bool main_stream;           /* lock: handed to the incoming side */
     /* the thread's own */
+    MultiFDCodec *codec;        /* NULL: pages come as they are */
+    uint8_t *pages[MULTIFD_PAGES_PER_PACKET];
     MultiFDPacket pkt;
     uint8_t hdr[MULTIFD_HDR_SIZE];
     struct iovec iov[MULTIFD_PAGES_PER_PACKET];
@@ -100,7 +103,7 @@ bool multifd_recv_start(FerryMig *m, const char *uri, GError **errp)
     }
     mig_params_get(m, &p);
     r->channels = p.multifd_channels;
-    r->compress_flag = MULTIFD_FLAG_NOCOMP;
+    r->compress_flag = multifd_codec_flag(p.multifd_compression);
     r->connected = 0;
     r->ram_ready = r->quit = r->failed = false;
     r->synced = 0;
@@ -172,10 +175,27 @@ static bool load_pages(RecvChannel *c, MultiFDRecv *r, GError **errp)
     }
     uint8_t *base = r->blocks[c->blk_index].host;
     for (unsigned i = 0; i < p->normal_pages; i++) {
+        c->pages[i] = base + p->offset[i];
         c->iov[i].iov_base = base + p->offset[i];
         c->iov[i].iov_len = MULTIFD_PAGE_SIZE;
     }
-    if (p->normal_pages) {
+    if (p->normal_pages && c->codec) {
+        /* the size is bounded by the decoder: at most max_payload */
+        int got = read_exact(c->chan, multifd_codec_buffer(c->codec),
+                             p->next_packet_size);
+        if (got != 1) {
+            error_setg(errp, "packet %" G_GUINT64_FORMAT ": %s inside its "
+                       "compressed pages", p->packet_num,
+                       got < 0 ? g_strerror(-got) : "stream ended");
+            return false;
+        }
+        if (!multifd_codec_decompress(c->codec, p->next_packet_size,
+                                      c->pages, p->normal_pages, errp)) {
+            g_prefix_error(errp, "packet %" G_GUINT64_FORMAT ": ",
+                           p->packet_num);
+            return false;
+        }
+    } else if (p->normal_pages) {
         ssize_t got = mig_channel_readv_all(c->chan, c->iov, p->normal_pages);
         if (got != (ssize_t)p->next_packet_size) {
             error_setg(errp, "packet %" G_GUINT64_FORMAT ": %s inside its "
@@ -238,8 +258,9 @@ static void receive_packets(RecvChannel *c, MultiFDRecv *r)
             error_setg(&err, "receiving failed: %s", g_strerror(-ret));
             break;
         }
-        if (!multifd_packet_decode(c->hdr, r->compress_flag, 0, &c->pkt,
-                                   &err) ||
+        if (!multifd_packet_decode(c->hdr, r->compress_flag,
+                                   multifd_codec_max_payload(r->compress_flag),
+                                   &c->pkt, &err) ||
             !load_pages(c, r, &err)) {
             break;
         }
@@ -271,6 +292,10 @@ static bool register_channel(RecvChannel *c, MultiFDRecv *r,
         return false;
     }
     if (!multifd_init_decode(buf, no_uuid, r->channels, &init, errp)) {
+        return false;
+    }
+    c->codec = multifd_codec_new(r->compress_flag, 0, false, errp);
+    if (r->compress_flag != MULTIFD_FLAG_NOCOMP && !c->codec) {
         return false;
     }
     g_mutex_lock(&r->lock);
@@ -479,6 +504,7 @@ void multifd_recv_cleanup(FerryMig *m)
         RecvChannel *c = g_ptr_array_index(conns, i);
         g_thread_join(c->thread);
         mig_channel_unref(c->chan);
+        multifd_codec_free(c->codec);
         g_free(c);
     }
     g_ptr_array_free(conns, TRUE);

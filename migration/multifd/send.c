@@ -16,6 +16,7 @@
 #include "migration/context.h"
 #include "migration/state.h"
 #include "migration/outgoing/outgoing-int.h"
+#include "migration/multifd/codec.h"
 #include "migration/multifd/multifd.h"
 #include "migration/multifd/wire.h"
 #include "migration/ram/ram.h"
@@ -39,6 +40,8 @@ typedef struct SendChannel {
     uint64_t packet_num;
     uint64_t offset[MULTIFD_PAGES_PER_PACKET];
     /* the thread's own */
+    MultiFDCodec *codec;        /* NULL: pages go as they are */
+    uint8_t *pages[MULTIFD_PAGES_PER_PACKET];
     MultiFDPacket pkt;
     uint8_t hdr[MULTIFD_HDR_SIZE];
     struct iovec iov[1 + MULTIFD_PAGES_PER_PACKET];
@@ -57,6 +60,7 @@ struct MultiFDSend {
     uint64_t packet_num;
     uint64_t bytes;             /* atomic */
     uint64_t *normal_pages, *zero_pages;    /* atomic */
+    uint32_t compress_flag;
     /* the batch being filled: the migration thread's */
     FerryMigRAMBlock batch_blk;
     unsigned batch_num;
@@ -128,6 +132,7 @@ static int send_job(SendChannel *c)
             zero_off[zero++] = c->offset[i];
         } else {
             p->offset[normal] = c->offset[i];
+            c->pages[normal] = host;
             c->iov[1 + normal].iov_base = host;
             c->iov[1 + normal].iov_len = MULTIFD_PAGE_SIZE;
             normal++;
@@ -138,12 +143,26 @@ static int send_job(SendChannel *c)
     p->normal_pages = normal;
     p->zero_pages = zero;
     p->next_packet_size = normal * MULTIFD_PAGE_SIZE;
+    unsigned iovcnt = 1 + normal;
+    if (c->codec && normal) {
+        ssize_t len = multifd_codec_compress(c->codec, c->pages, normal);
+        if (len < 0) {
+            return (int)len;
+        }
+        c->iov[1].iov_base = multifd_codec_buffer(c->codec);
+        c->iov[1].iov_len = (size_t)len;
+        p->next_packet_size = (uint32_t)len;
+        iovcnt = 2;
+    }
+    if (c->codec) {
+        p->flags |= c->s->compress_flag;
+    }
     p->packet_num = c->packet_num;
     g_strlcpy(p->block, c->num ? c->blk.name : "", sizeof(p->block));
     multifd_packet_encode(p, c->hdr);
     c->iov[0].iov_base = c->hdr;
     c->iov[0].iov_len = MULTIFD_HDR_SIZE;
-    ssize_t ret = mig_channel_writev_all(c->chan, c->iov, 1 + normal);
+    ssize_t ret = mig_channel_writev_all(c->chan, c->iov, iovcnt);
     if (ret < 0) {
         return (int)ret;
     }
@@ -213,13 +232,25 @@ bool multifd_send_setup(FerryMig *m, MigChannel *main, uint64_t *normal_pages,
     s->ch = g_new0(SendChannel, p.multifd_channels);
     g_mutex_unlock(&s->lock);
     s->active = true;
+    s->compress_flag = multifd_codec_flag(p.multifd_compression);
+    int level = p.multifd_compression == MULTI_FD_COMPRESSION_ZLIB ?
+                p.multifd_zlib_level : p.multifd_zstd_level;
     for (unsigned i = 0; i < p.multifd_channels; i++) {
+        GError *codec_err = NULL;
+        MultiFDCodec *codec = multifd_codec_new(s->compress_flag, level, true,
+                                                &codec_err);
+        if (codec_err) {
+            g_propagate_error(errp, codec_err);
+            return false;
+        }
         MigChannel *chan = mig_out_connect(m, errp);
         if (!chan) {
+            multifd_codec_free(codec);
             g_prefix_error(errp, "multifd channel %u: ", i);
             return false;
         }
         SendChannel *c = &s->ch[i];
+        c->codec = codec;
         c->s = s;
         c->id = i;
         c->chan = chan;
@@ -391,6 +422,7 @@ void multifd_send_cleanup(FerryMig *m)
         }
         g_cond_clear(&c->work);
         mig_channel_unref(c->chan);
+        multifd_codec_free(c->codec);
     }
     g_mutex_lock(&s->lock);
     g_clear_pointer(&s->ch, g_free);
