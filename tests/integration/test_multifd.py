@@ -22,6 +22,9 @@ from pylib.vm import FerryVM, require_disk_workload_and_postcopy  # noqa: E402
 from pylib.waits import (free_port, wait_for, wait_migration_end,  # noqa: E402
                          wait_verified)
 from test_block_migration import file_disk, make_image  # noqa: E402
+from test_migration import MigrationBase  # noqa: E402
+from test_migration_tls import (TlsFiles, need_certtool, set_tls,  # noqa: E402
+                                tls_sessions)
 from test_postcopy_recovery import RecoveryBase  # noqa: E402
 
 MEM = '128M'
@@ -310,6 +313,40 @@ class BadParameters(MultifdBase, unittest.TestCase):
         self.src.qmp.cmd('migrate-set-capabilities', capabilities=[
             {'capability': 'multifd', 'state': True}])
         self.src.qmp.cmd('migrate', uri=uri)
+
+
+class MultifdTls(MigrationBase, unittest.TestCase):
+    """Every multifd channel shakes hands as the main stream does."""
+    accel = 'kvm'
+    mem = MEM
+
+    def setUp(self):
+        need_certtool(self)
+        try:
+            super().setUp()
+        except BaseException:
+            self.tearDown()
+            raise
+
+    def start_vm(self, incoming=False, mem=None):
+        extra = ['-incoming', 'defer'] if incoming else []
+        extra += (TlsFiles.destination_objects() if incoming
+                  else TlsFiles.source_objects())
+        return FerryVM(accel=self.accel, mem=mem or self.mem, smp=2,
+                       append=f'dirty-rate={self.rate}', paused=incoming,
+                       extra_args=extra)
+
+    def test_x509_three_channels(self):
+        for vm in (self.src, self.dst):
+            vm.qmp.cmd('migrate-set-capabilities', capabilities=[
+                {'capability': 'multifd', 'state': True}])
+            vm.qmp.cmd('migrate-set-parameters', **{'multifd-channels': 3})
+        set_tls(self.src, tls_creds='tls0')
+        set_tls(self.dst, tls_creds='tls0', tls_authz='auth-ok')
+        info = self.migrate(f'tcp:127.0.0.1:{free_port()}')
+        self.assertGreater(info['ram']['multifd-bytes'], 64 << 20, info)
+        self.assert_moved_intact(info)
+        self.assertEqual(tls_sessions(self.src), 4)
 
 
 class PostcopyMultifd(RecoveryBase, unittest.TestCase):
