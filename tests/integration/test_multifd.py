@@ -23,8 +23,8 @@ from pylib.waits import (free_port, wait_for, wait_migration_end,  # noqa: E402
                          wait_verified)
 from test_block_migration import file_disk, make_image  # noqa: E402
 from test_migration import MigrationBase  # noqa: E402
-from test_migration_tls import (TlsFiles, need_certtool, set_tls,  # noqa: E402
-                                tls_sessions)
+import test_migration_tls as tls  # noqa: E402
+from test_migration_tls import need_certtool, set_tls, tls_sessions  # noqa: E402
 from test_postcopy_recovery import RecoveryBase  # noqa: E402
 
 MEM = '128M'
@@ -328,13 +328,7 @@ class MultifdTls(MigrationBase, unittest.TestCase):
             self.tearDown()
             raise
 
-    def start_vm(self, incoming=False, mem=None):
-        extra = ['-incoming', 'defer'] if incoming else []
-        extra += (TlsFiles.destination_objects() if incoming
-                  else TlsFiles.source_objects())
-        return FerryVM(accel=self.accel, mem=mem or self.mem, smp=2,
-                       append=f'dirty-rate={self.rate}', paused=incoming,
-                       extra_args=extra)
+    start_vm = tls.PrecopyTls.start_vm
 
     def test_x509_three_channels(self):
         for vm in (self.src, self.dst):
