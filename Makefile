@@ -49,7 +49,7 @@ $(QAPI_GEN) &: $(QAPI_SCHEMA) $(QAPI_GEN_PY)
 LIB_DIRS := util system accel accel/kvm accel/soft hw hw/x86 hw/char hw/misc \
             chardev \
             monitor io migration migration/outgoing migration/incoming \
-            migration/format migration/ram migration/transport block \
+            migration/format migration/ram migration/transport migration/multifd block \
             hw/block guest/workload system/live-update
 include mk/libraries.mak
 

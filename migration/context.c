@@ -7,6 +7,7 @@
 #include "migration/context.h"
 #include "migration/tls.h"
 #include "migration/incoming/incoming.h"
+#include "migration/multifd/multifd.h"
 #include "migration/ram/ram.h"
 #include "migration/state.h"
 #include "util/error.h"
@@ -86,6 +87,8 @@ FerryMig *ferry_mig_new(const FerryMigVMM *vmm, void *opaque,
     m->postcopy_dst = postcopy_dst_new();
     m->block_dst = block_dst_new();
     m->tls = mig_tls_new();
+    m->multifd_send = multifd_send_new();
+    m->multifd_recv = multifd_recv_new();
     /* RAM is the one iterative entry, and the core's own. */
     if (!savevm_register_live(&m->saved, "ram", 0, RAM_SECTION_VERSION,
                               &ram_handlers, m, errp)) {
@@ -110,6 +113,8 @@ void ferry_mig_free(FerryMig *m)
     g_mutex_clear(&m->sources_lock);
     block_dst_free(m->block_dst);
     mig_tls_free(m->tls);
+    multifd_send_free(m->multifd_send);
+    multifd_recv_free(m->multifd_recv);
     postcopy_dst_free(m->postcopy_dst);
     ram_load_state_free(m->ram_load);
     ram_save_state_free(m->ram);

@@ -12,6 +12,7 @@
  *                            migration/transport/channel-uri.c
  *   ram, ram_load            migration/ram/ram.c, migration/ram/ram-load.c
  *   postcopy_dst, block_dst  migration/incoming/postcopy-dst.c, block-dst.c
+ *   multifd_send, _recv      migration/multifd/send.c, recv.c
  *
  * Locking: the status is an atomic (state.c); parameters are guarded by
  * params_lock because a running migration reads them while the monitor
@@ -36,6 +37,8 @@ typedef struct RAMLoadState RAMLoadState;
 typedef struct PostcopyDst PostcopyDst;
 typedef struct BlockDst BlockDst;
 typedef struct MigTls MigTls;
+typedef struct MultiFDSend MultiFDSend;
+typedef struct MultiFDRecv MultiFDRecv;
 
 struct FerryMig {
     FerryMigVMM vmm;            /* the embedder's table, missing hooks NULL */
@@ -61,6 +64,8 @@ struct FerryMig {
     PostcopyDst *postcopy_dst;
     BlockDst *block_dst;
     MigTls *tls;                /* migration/tls.c */
+    MultiFDSend *multifd_send;  /* migration/multifd/send.c */
+    MultiFDRecv *multifd_recv;  /* migration/multifd/recv.c */
 };
 
 /*

@@ -6,6 +6,7 @@
 #include "migration/context.h"
 #include "migration/incoming/incoming.h"
 #include "migration/incoming/postcopy-dst.h"
+#include "migration/multifd/multifd.h"
 #include "migration/outgoing/outgoing.h"
 #include "migration/ram/ram.h"
 #include "migration/state.h"
@@ -67,6 +68,7 @@ static MigrationStats *ram_info(FerryMig *m, const MigrationTimes *t,
         st->dirty_sync_count = (int64_t)rs.dirty_sync_count;
         st->pages_per_second = t->bandwidth_bps / MIG_PAGE_SIZE;
         st->postcopy_requests = (int64_t)rs.postcopy_requests;
+        st->multifd_bytes = multifd_send_bytes(m);
     }
     if (t->downtime_bytes && t->transferred > t->precopy_bytes +
                                               t->downtime_bytes) {

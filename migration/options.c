@@ -7,6 +7,7 @@
 #include <string.h>
 #include "migration/context.h"
 #include "migration/outgoing/outgoing-int.h"
+#include "migration/multifd/wire.h"
 #include "migration/ram/userfaultfd.h"
 #include "migration/state.h"
 #include "util/error.h"
@@ -26,6 +27,7 @@ static const MigrationCapability supported_caps[] = {
     MIGRATION_CAPABILITY_POSTCOPY_RAM,
     MIGRATION_CAPABILITY_POSTCOPY_PREEMPT,
     MIGRATION_CAPABILITY_POSTCOPY_BLOCKTIME,
+    MIGRATION_CAPABILITY_MULTIFD,
 };
 
 #define POSTCOPY_SETUP_TIMEOUT_MS     10000
@@ -215,6 +217,22 @@ static bool check_params(const MigrationParameters *a, GError **errp)
                        a->postcopy_keepalive_timeout, errp)) {
         return false;
     }
+    if (a->has_multifd_zlib_level && a->multifd_zlib_level > 9) {
+        error_setg(errp, "Parameter 'multifd-zlib-level' expects a value "
+                   "between 0 and 9");
+        return false;
+    }
+    if (a->has_multifd_zstd_level && a->multifd_zstd_level > 20) {
+        error_setg(errp, "Parameter 'multifd-zstd-level' expects a value "
+                   "between 0 and 20");
+        return false;
+    }
+    /* the schema's uint8 already refuses more than 255 */
+    if (a->has_multifd_channels && a->multifd_channels < 1) {
+        error_setg(errp, "Parameter 'multifd-channels' expects a value "
+                   "between 1 and %d", MULTIFD_MAX_CHANNELS);
+        return false;
+    }
     if (a->has_max_bandwidth && a->max_bandwidth > INT64_MAX) {
         error_setg(errp, "Parameter 'max-bandwidth' expects a size up to "
                    "%lld bytes/second", (long long)INT64_MAX);
@@ -259,18 +277,13 @@ static bool check_inert(const MigrationParameters *a, GError **errp)
     INERT(a, announce_max, "announce-max");
     INERT(a, announce_rounds, "announce-rounds");
     INERT(a, announce_step, "announce-step");
-    why = "compression is not supported";
+    why = "the compress capability is not supported; multifd-compression is";
     INERT(a, compress_level, "compress-level");
     INERT(a, compress_threads, "compress-threads");
     INERT(a, compress_wait_thread, "compress-wait-thread");
     INERT(a, decompress_threads, "decompress-threads");
-    INERT(a, multifd_compression, "multifd-compression");
-    INERT(a, multifd_zlib_level, "multifd-zlib-level");
-    INERT(a, multifd_zstd_level, "multifd-zstd-level");
     why = "block migration is not supported";
     INERT(a, block_incremental, "block-incremental");
-    why = "multifd is not supported yet";
-    INERT(a, multifd_channels, "multifd-channels");
     why = "COLO is not supported";
     INERT(a, x_checkpoint_delay, "x-checkpoint-delay");
     why = "xbzrle is not supported";

@@ -752,6 +752,13 @@ def migrate_once(kind, case, transport, opts):
                 except QMPError as e:
                     raise BenchError(f'{vm.kind} {vm.role}: '
                                      f'migrate-set-capabilities {caps}: {e}')
+        if opts.multifd:
+            for vm in (src, dst):
+                vm.qmp.cmd('migrate-set-capabilities', capabilities=[
+                    {'capability': 'multifd', 'state': True}])
+                vm.qmp.cmd('migrate-set-parameters', **{
+                    'multifd-channels': opts.multifd,
+                    'multifd-compression': opts.multifd_compression})
         if recovery:
             src.qmp.cmd('migrate-set-parameters', **{
                 'max-postcopy-bandwidth': RECOVERY_POSTCOPY_BANDWIDTH})
@@ -1122,6 +1129,10 @@ def main():
                     'which other processes used more CPU seconds than this')
     ap.add_argument('--retries', type=int, default=2)
     ap.add_argument('--tmp', default=None, help='directory for temp dirs')
+    ap.add_argument('--multifd', type=int, default=0, metavar='N',
+                    help='capability multifd with N channels, both sides')
+    ap.add_argument('--multifd-compression', default='none',
+                    choices=('none', 'zlib', 'zstd'))
     opts = ap.parse_args()
     opts.build = os.path.abspath(opts.build)
     opts.keep_dirs = []

@@ -324,6 +324,12 @@ bool qemu_file_rate_limit_exceeded(QEMUFile *f)
     return f->rate_used >= max;
 }
 
+void qemu_file_rate_account(QEMUFile *f, uint64_t bytes)
+{
+    rate_window_update(f);
+    f->rate_used += bytes;
+}
+
 int64_t qemu_file_rate_limit_ms_left(QEMUFile *f)
 {
     int64_t left = f->window_start + QEMU_FILE_RATE_WINDOW_MS - f->now_ms();

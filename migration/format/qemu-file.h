@@ -92,6 +92,8 @@ void qemu_fflush(QEMUFile *f);
 void qemu_file_set_rate_limit(QEMUFile *f, uint64_t bytes_per_second);
 uint64_t qemu_file_get_rate_limit(QEMUFile *f);
 bool qemu_file_rate_limit_exceeded(QEMUFile *f);
+/* Counts @bytes sent on the stream's behalf elsewhere (multifd channels). */
+void qemu_file_rate_account(QEMUFile *f, uint64_t bytes);
 /* Milliseconds until the current window ends (for the sender to sleep). */
 int64_t qemu_file_rate_limit_ms_left(QEMUFile *f);
 /* For tests: the clock the windows are measured with (NULL: monotonic). */

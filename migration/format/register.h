@@ -24,6 +24,9 @@ typedef struct SaveVMHandlers {
     int (*save_live_complete_precopy)(QEMUFile *f, void *opaque);
     /* Postcopy: sends the pages the destination asked for (optional). */
     int (*save_postcopy_urgent)(QEMUFile *f, void *opaque);
+    /* Before the postcopy switchover: whatever went over side channels
+     * (multifd) has arrived before what follows in @f (optional). */
+    int (*save_live_sync)(QEMUFile *f, void *opaque);
     /* Postcopy's end: sends what is left (optional). */
     int (*save_live_complete_postcopy)(QEMUFile *f, void *opaque);
     /* Bytes still to send; with @sync, after refreshing dirty tracking. */

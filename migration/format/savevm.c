@@ -367,15 +367,18 @@ int savevm_send_package(SaveVMState *sv, QEMUFile *f, GError **errp)
     return 0;
 }
 
-int savevm_postcopy_urgent(SaveVMState *sv, QEMUFile *f)
+/* A PART section from each entry that has the hook @urgent or not picks. */
+static int put_part_sections(SaveVMState *sv, QEMUFile *f, bool urgent)
 {
     for (guint i = 0; i < sv->live->len; i++) {
         LiveEntry *e = g_ptr_array_index(sv->live, i);
-        if (!e->ops->save_postcopy_urgent) {
+        int (*hook)(QEMUFile *, void *) = urgent ? e->ops->save_postcopy_urgent
+                                                 : e->ops->save_live_sync;
+        if (!hook) {
             continue;
         }
         put_section_header(f, QEMU_VM_SECTION_PART, e->section_id, NULL, 0, 0);
-        int ret = e->ops->save_postcopy_urgent(f, e->opaque);
+        int ret = hook(f, e->opaque);
         put_footer(f, e->section_id);
         if (ret < 0) {
             return ret;
@@ -383,6 +386,16 @@ int savevm_postcopy_urgent(SaveVMState *sv, QEMUFile *f)
     }
     qemu_fflush(f);
     return qemu_file_get_error(f);
+}
+
+int savevm_postcopy_urgent(SaveVMState *sv, QEMUFile *f)
+{
+    return put_part_sections(sv, f, true);
+}
+
+int savevm_sync_side_channels(SaveVMState *sv, QEMUFile *f)
+{
+    return put_part_sections(sv, f, false);
 }
 
 int savevm_complete_postcopy(SaveVMState *sv, QEMUFile *f, GError **errp)

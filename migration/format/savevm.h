@@ -121,6 +121,8 @@ int savevm_save_devices(SaveVMState *sv, QEMUFile *f, GError **errp);
 int savevm_send_package(SaveVMState *sv, QEMUFile *f, GError **errp);
 /* Postcopy: what the destination asked for, in PART sections. */
 int savevm_postcopy_urgent(SaveVMState *sv, QEMUFile *f);
+/* Before the postcopy switchover: side channels (multifd) drained. */
+int savevm_sync_side_channels(SaveVMState *sv, QEMUFile *f);
 /* Postcopy's end: the iterative entries' END sections and EOF. */
 int savevm_complete_postcopy(SaveVMState *sv, QEMUFile *f, GError **errp);
 void savevm_cleanup(SaveVMState *sv);

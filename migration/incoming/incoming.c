@@ -23,6 +23,7 @@
 #include "migration/context.h"
 #include "migration/state.h"
 #include "migration/incoming/postcopy-dst.h"
+#include "migration/multifd/multifd.h"
 #include "migration/ram/ram.h"
 #include "migration/format/return-path.h"
 #include "migration/format/savevm.h"
@@ -290,6 +291,9 @@ static int handle_packaged(FerryMig *m, const uint8_t *data, uint16_t len,
         error_setg(errp, "migration stream: a second PACKAGED");
         return -EINVAL;
     }
+    /* The precopy phase is over (its last flush came before the
+     * discards): multifd is not used in postcopy. */
+    multifd_recv_cleanup(m);
     uint32_t size = (uint32_t)data[0] << 24 | data[1] << 16 | data[2] << 8 |
                     data[3];
     inc->package = savevm_read_package(inc->f, size, errp);
@@ -635,6 +639,7 @@ static gboolean load_finished(gpointer opaque)
         inc->thread = NULL;
     }
     mig_listener_cancel(m->listener);
+    multifd_recv_cleanup(m);
     if (!inc->error && !postcopy &&
         !m->vmm.incoming_loaded(m->opaque, &inc->error)) {
         g_prefix_error(&inc->error, "incoming migration: ");
@@ -706,6 +711,9 @@ static gpointer load_thread(gpointer opaque)
         ret = savevm_load_recoverable(&m->saved, inc->f, on_command,
                                       on_broken, m, &err);
     }
+    /* Every page came before the last flush; a channel's failure is
+     * already the migration's first error. */
+    multifd_recv_cleanup(m);
     ret = finish_postcopy(m, ret, &err);
     if (ret == 0 && !inc->postcopy &&
         !block_dst_activate(m, inc->autostart, &err)) {
@@ -774,22 +782,20 @@ static void early_attach_failed(FerryMig *m, GError *err)
     g_mutex_unlock(&inc->lock);
 }
 
-static void accepted(MigChannel *chan, void *opaque)
+/* The main stream arrived: load it (main thread). */
+static void start_main(FerryMig *m, MigChannel *chan)
 {
-    FerryMig *m = opaque;
     MigIncoming *inc = m->inc;
 
-    chan = incoming_tls(m, chan);
-    if (chan && inc->main_accepted) {
-        accept_preempt(m, chan);
-        return;
-    }
-    if (!chan) {
-        inc->error = g_error_new(FERRY_ERROR, FERRY_ERROR_GENERIC,
-                                "incoming migration: accepting the "
-                                "connection failed");
-        migrate_set_state(m, MIGRATION_STATUS_SETUP, MIGRATION_STATUS_ACTIVE);
-        mig_run_on_main(m, load_finished, m);
+    if (inc->main_accepted || migration_status(m) != MIGRATION_STATUS_SETUP) {
+        g_autoptr(GError) err = g_error_new(
+            FERRY_ERROR, FERRY_ERROR_GENERIC, "incoming migration: a second "
+            "migration stream from %s", mig_channel_name(chan));
+        mig_log("%s", err->message);
+        mig_channel_unref(chan);
+        if (inc->main_accepted) {
+            mig_incoming_abort(m, g_steal_pointer(&err));
+        }
         return;
     }
     mig_log("incoming migration: connection from %s", mig_channel_name(chan));
@@ -805,6 +811,88 @@ static void accepted(MigChannel *chan, void *opaque)
     inc->thread = g_thread_new("mig/dest", load_thread, m);
 }
 
+typedef struct MainHandover {
+    FerryMig *m;
+    MigChannel *chan;
+} MainHandover;
+
+static gboolean main_handover(gpointer opaque)
+{
+    MainHandover *h = opaque;
+
+    start_main(h->m, h->chan);
+    g_free(h);
+    return G_SOURCE_REMOVE;
+}
+
+void mig_incoming_main_channel(FerryMig *m, MigChannel *chan)
+{
+    MainHandover *h = g_new(MainHandover, 1);
+
+    h->m = m;
+    h->chan = chan;
+    mig_run_on_main(m, main_handover, h);
+}
+
+/* No main stream arrived before the failure: end in failed (main thread). */
+static gboolean fail_before_main(gpointer opaque)
+{
+    FerryMig *m = opaque;
+
+    if (!m->inc->main_accepted &&
+        migrate_set_state(m, MIGRATION_STATUS_SETUP, MIGRATION_STATUS_ACTIVE)) {
+        load_finished(m);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+void mig_incoming_abort(FerryMig *m, GError *err)
+{
+    MigIncoming *inc = m->inc;
+
+    if (__atomic_load_n(&inc->run_ack_sent, __ATOMIC_ACQUIRE)) {
+        mig_log("incoming migration: %s (ignored in postcopy)", err->message);
+        g_error_free(err);
+        return;
+    }
+    mig_log("incoming migration: %s", err->message);
+    keep_first_error(m, err);
+    g_mutex_lock(&inc->lock);
+    if (inc->f) {
+        qemu_file_shutdown(inc->f);
+    }
+    g_mutex_unlock(&inc->lock);
+    mig_run_on_main(m, fail_before_main, m);
+}
+
+static void accepted(MigChannel *chan, void *opaque)
+{
+    FerryMig *m = opaque;
+    MigIncoming *inc = m->inc;
+
+    chan = incoming_tls(m, chan);
+    /* postcopy-preempt's channel starts with no magic of its own: it is
+     * the one that comes after the main stream and every multifd one */
+    if (chan && inc->main_accepted &&
+        (!multifd_recv_active(m) || multifd_recv_all_connected(m))) {
+        accept_preempt(m, chan);
+        return;
+    }
+    if (chan && multifd_recv_active(m)) {
+        multifd_recv_accept(m, chan);
+        return;
+    }
+    if (!chan) {
+        inc->error = g_error_new(FERRY_ERROR, FERRY_ERROR_GENERIC,
+                                "incoming migration: accepting the "
+                                "connection failed");
+        migrate_set_state(m, MIGRATION_STATUS_SETUP, MIGRATION_STATUS_ACTIVE);
+        mig_run_on_main(m, load_finished, m);
+        return;
+    }
+    start_main(m, chan);
+}
+
 bool ferry_mig_incoming(FerryMig *m, const char *uri, bool exit_on_error,
                         bool autostart, GError **errp)
 {
@@ -817,7 +905,8 @@ bool ferry_mig_incoming(FerryMig *m, const char *uri, bool exit_on_error,
         error_setg(errp, "The incoming migration has already been started");
         return false;
     }
-    if (!mig_tls_prepare(m, uri, false, errp)) {
+    if (!mig_tls_prepare(m, uri, false, errp) ||
+        !multifd_recv_start(m, uri, errp)) {
         return false;
     }
     if (!migrate_set_state(m, migration_status(m), MIGRATION_STATUS_SETUP)) {
@@ -830,8 +919,9 @@ bool ferry_mig_incoming(FerryMig *m, const char *uri, bool exit_on_error,
         migrate_set_state(m, MIGRATION_STATUS_SETUP, MIGRATION_STATUS_FAILED);
         return false;
     }
-    mig_listener_keep(m->listener, migrate_capability(
-                          m, MIGRATION_CAPABILITY_POSTCOPY_PREEMPT));
+    mig_listener_keep(m->listener,
+                      migrate_capability(m, MIGRATION_CAPABILITY_POSTCOPY_PREEMPT) ||
+                      multifd_recv_active(m));
     note_listen_address(m);
     inc->started = true;
     return true;
@@ -889,5 +979,6 @@ void mig_incoming_shutdown(FerryMig *m)
         g_thread_join(inc->thread);     /* joins the others on its way */
         inc->thread = NULL;
     }
+    multifd_recv_cleanup(m);
     postcopy_dst_shutdown(m);
 }

@@ -9,6 +9,7 @@
 #include <glib.h>
 #include <stdbool.h>
 #include "ferry/migration.h"
+#include "migration/transport/channel.h"
 
 /* The tcp:/unix: address last listened on (g_free), or NULL. */
 char *mig_incoming_listen_address(FerryMig *m);
@@ -16,6 +17,13 @@ char *mig_incoming_listen_address(FerryMig *m);
 bool mig_incoming_pause(FerryMig *m, GError **errp);
 /* Joins the load thread of an incoming migration that is over. */
 void mig_incoming_join(FerryMig *m);
+/*
+ * multifd (any thread): @chan (taken) turned out to be the main stream;
+ * or a side channel failed: the migration fails with @err (taken), unless
+ * postcopy is past RUN_ACK.
+ */
+void mig_incoming_main_channel(FerryMig *m, MigChannel *chan);
+void mig_incoming_abort(FerryMig *m, GError *err);
 /* Ends whatever the incoming side is doing (the context is freed). */
 void mig_incoming_shutdown(FerryMig *m);
 

@@ -43,6 +43,8 @@ struct MigOutgoing {
     uint32_t ping_seq;          /* postcopy keepalive PINGs */
 };
 
+/* Bytes out on the main stream and the multifd channels. */
+uint64_t mig_out_transferred(FerryMig *m);
 /* migrate_cancel was asked. */
 bool mig_out_cancelled(FerryMig *m);
 /* MIGRATION_PASS for every dirty sync not announced yet. */

@@ -31,6 +31,7 @@
 #include "migration/state.h"
 #include "migration/outgoing/outgoing.h"
 #include "migration/outgoing/outgoing-int.h"
+#include "migration/multifd/multifd.h"
 #include "migration/ram/ram.h"
 #include "migration/format/return-path.h"
 #include "migration/format/savevm.h"
@@ -103,6 +104,11 @@ static void wait_rate_window(FerryMig *m)
            g_cond_wait_until(&out->cond, &out->lock, until)) {
     }
     g_mutex_unlock(&out->lock);
+}
+
+uint64_t mig_out_transferred(FerryMig *m)
+{
+    return qemu_file_transferred(m->out->f) + multifd_send_bytes(m);
 }
 
 void mig_out_emit_passes(FerryMig *m)
@@ -206,7 +212,7 @@ static uint64_t update_bandwidth(FerryMig *m, int64_t *win_start,
 {
     MigOutgoing *out = m->out;
     int64_t t = mig_now_ms();
-    uint64_t sent = qemu_file_transferred(out->f);
+    uint64_t sent = mig_out_transferred(m);
 
     /* A window with little traffic (a pass just ended) says nothing. */
     if (t - *win_start >= BANDWIDTH_WINDOW_MS && sent - *win_bytes >= (1 << 20)) {
@@ -261,7 +267,7 @@ static void throttle_check(FerryMig *m, bool first)
         .max = p.max_cpu_throttle,
         .threshold = p.throttle_trigger_threshold,
     };
-    uint64_t sent = qemu_file_transferred(out->f);
+    uint64_t sent = mig_out_transferred(m);
     RAMStats st;
 
     if (!migrate_capability(m, MIGRATION_CAPABILITY_AUTO_CONVERGE) ||
@@ -320,7 +326,7 @@ static bool precopy(FerryMig *m, GError **errp)
 {
     MigOutgoing *out = m->out;
     int64_t win_start = mig_now_ms();
-    uint64_t win_bytes = qemu_file_transferred(out->f);
+    uint64_t win_bytes = mig_out_transferred(m);
 
     throttle_check(m, true);
 
@@ -339,7 +345,9 @@ static bool precopy(FerryMig *m, GError **errp)
         uint64_t bps = update_bandwidth(m, &win_start, &win_bytes);
         int ret = savevm_iterate(&m->saved, out->f);
         if (ret < 0) {
-            error_setg(errp, "sending RAM failed: %s", g_strerror(-ret));
+            if (!multifd_send_error(m, errp)) {
+                error_setg(errp, "sending RAM failed: %s", g_strerror(-ret));
+            }
             return false;
         }
         if (ret == 1) {
@@ -423,12 +431,17 @@ static bool switchover(FerryMig *m, GError **errp)
 {
     MigOutgoing *out = m->out;
     int64_t stop_at;
-    uint64_t before = qemu_file_transferred(out->f);
+    uint64_t before = mig_out_transferred(m);
 
     if (!mig_out_stop_guest(m, MIGRATION_STATUS_DEVICE, &stop_at, errp)) {
         return false;
     }
     if (savevm_complete(&m->saved, out->f, errp) < 0) {
+        g_autoptr(GError) channel_err = NULL;
+        if (multifd_send_error(m, &channel_err)) {
+            g_clear_error(errp);
+            g_propagate_error(errp, g_steal_pointer(&channel_err));
+        }
         return false;
     }
     mig_out_emit_passes(m);
@@ -440,7 +453,7 @@ static bool switchover(FerryMig *m, GError **errp)
     }
     g_mutex_lock(&out->lock);
     out->times.downtime_ms = mig_now_ms() - stop_at;
-    out->times.downtime_bytes = qemu_file_transferred(out->f) - before;
+    out->times.downtime_bytes = mig_out_transferred(m) - before;
     out->times.precopy_bytes = before;
     g_mutex_unlock(&out->lock);
     return true;
@@ -466,6 +479,9 @@ static void finish(FerryMig *m, bool ok, GError *err)
         }
         g_mutex_unlock(&out->lock);
     }
+    if (!ok) {
+        multifd_send_shutdown(m);   /* a channel may be blocked sending */
+    }
     postcopy_close_preempt(m, false);
     if (out->have_rp) {
         return_path_stop(&out->rp);
@@ -474,7 +490,7 @@ static void finish(FerryMig *m, bool ok, GError *err)
     savevm_cleanup(&m->saved);
     g_mutex_lock(&out->lock);
     if (out->f) {
-        out->times.transferred = out->stream_base + qemu_file_transferred(out->f);
+        out->times.transferred = out->stream_base + mig_out_transferred(m);
         qemu_fclose(out->f, NULL);
         out->f = NULL;
     }
@@ -607,6 +623,10 @@ bool ferry_mig_start(FerryMig *m, const char *uri, GError **errp)
                    "opens a second connection), not '%s'", uri);
         return false;
     }
+    if (migrate_capability(m, MIGRATION_CAPABILITY_MULTIFD) &&
+        !multifd_uri_ok(uri, errp)) {
+        return false;
+    }
     out->cancel = out->continue_ok = out->stopped_vm = out->blocks_inactive = false;
     out->start_postcopy = out->postcopy = out->run_sent = false;
     out->pause_asked = false;
@@ -662,6 +682,7 @@ bool ferry_mig_cancel(FerryMig *m, GError **errp)
         qemu_file_shutdown(out->preempt);
     }
     g_mutex_unlock(&out->lock);
+    multifd_send_shutdown(m);
     return true;
 }
 
@@ -736,7 +757,7 @@ void mig_outgoing_times(FerryMig *m, MigrationTimes *t)
     g_mutex_lock(&out->lock);
     *t = out->times;
     if (out->f) {
-        t->transferred = out->stream_base + qemu_file_transferred(out->f);
+        t->transferred = out->stream_base + mig_out_transferred(m);
     }
     g_mutex_unlock(&out->lock);
 }

@@ -14,6 +14,7 @@
 #include "migration/transport/channel.h"
 #include "migration/state.h"
 #include "migration/outgoing/outgoing-int.h"
+#include "migration/multifd/multifd.h"
 #include "migration/ram/ram.h"
 #include "migration/format/savevm.h"
 #include "util/error.h"
@@ -245,7 +246,7 @@ bool postcopy_source_run(FerryMig *m, GError **errp)
 {
     MigOutgoing *out = m->out;
     int64_t stop_at;
-    uint64_t before = qemu_file_transferred(out->f);
+    uint64_t before = mig_out_transferred(m);
 
     if (!mig_out_stop_guest(m, MIGRATION_STATUS_POSTCOPY_SETUP, &stop_at,
                             errp)) {
@@ -253,6 +254,13 @@ bool postcopy_source_run(FerryMig *m, GError **errp)
     }
     if (migrate_capability(m, MIGRATION_CAPABILITY_POSTCOPY_PREEMPT) &&
         !open_preempt(m, errp)) {
+        return false;
+    }
+    /* multifd's last pages land before the discards that may drop them */
+    if (savevm_sync_side_channels(&m->saved, out->f) < 0) {
+        if (!multifd_send_error(m, errp)) {
+            error_setg(errp, "ending multifd before postcopy failed");
+        }
         return false;
     }
     if (ram_postcopy_send_discards(m, out->f) < 0) {
@@ -272,7 +280,7 @@ bool postcopy_source_run(FerryMig *m, GError **errp)
     mig_out_emit_passes(m);     /* the final sync counts, as in QEMU */
     g_mutex_lock(&out->lock);
     out->times.downtime_ms = mig_now_ms() - stop_at;
-    out->times.downtime_bytes = qemu_file_transferred(out->f) - before;
+    out->times.downtime_bytes = mig_out_transferred(m) - before;
     out->times.precopy_bytes = before;
     g_mutex_unlock(&out->lock);
     mig_out_apply_rate_limit(m);

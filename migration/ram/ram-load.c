@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <string.h>
 #include "migration/incoming/postcopy-dst.h"
+#include "migration/multifd/multifd.h"
 #include "migration/ram/ram.h"
 #include "migration/context.h"
 #include "util/bitmap.h"
@@ -214,6 +215,7 @@ static bool load_mem_size(FerryMig *m, QEMUFile *f, uint64_t total,
         return false;
     }
     recv_bitmaps_reset(m);
+    multifd_recv_ram_ready(m);
     return true;
 }
 
@@ -332,6 +334,15 @@ static int load_records(QEMUFile *f, RAMLoadCursor *c, bool allow_mem_size,
         case RAM_SAVE_FLAG_PAGE:
             if (!load_page(f, flags, c, addr, errp)) {
                 return -EINVAL;
+            }
+            break;
+        case RAM_SAVE_FLAG_MULTIFD_FLUSH:
+            if (!allow_mem_size) {
+                error_setg(errp, "ram: a multifd flush on the preempt channel");
+                return -EINVAL;
+            }
+            if (!multifd_recv_sync(c->m, errp)) {
+                return -EIO;
             }
             break;
         case RAM_SAVE_FLAG_EOS:

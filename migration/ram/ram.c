@@ -22,6 +22,7 @@
 #include "migration/ram/ram.h"
 #include "migration/format/savevm.h"
 #include "migration/context.h"
+#include "migration/multifd/multifd.h"
 #include "util/bitmap.h"
 #include "util/error.h"
 #include "migration/log.h"
@@ -37,6 +38,7 @@ typedef struct RAMBlockMig {
 } RAMBlockMig;
 
 typedef struct RAMState {
+    FerryMig *m;
     RAMBlockMig *blocks;
     unsigned nr_blocks;
     unsigned cur_block;                 /* where the scan resumes */
@@ -44,6 +46,7 @@ typedef struct RAMState {
     const RAMBlockMig *last_sent;       /* for RAM_SAVE_FLAG_CONTINUE */
     const RAMBlockMig *last_urgent;     /* the same, on the preempt channel */
     bool postcopy;                      /* the guest stopped for postcopy */
+    bool multifd;                       /* precopy pages go to multifd */
     QEMUFile *urgent_file;              /* postcopy-preempt's, or NULL */
     uint64_t dirty_pages;               /* bits set over all bitmaps */
     int64_t last_sync_ns;
@@ -103,6 +106,7 @@ static RAMState *ram_state_new(FerryMig *m)
 {
     RAMState *rs = g_new0(RAMState, 1);
 
+    rs->m = m;
     rs->nr_blocks = m->vmm.ram_block_count(m->opaque);
     rs->blocks = g_new0(RAMBlockMig, rs->nr_blocks);
     for (unsigned i = 0; i < rs->nr_blocks; i++) {
@@ -187,6 +191,12 @@ static int ram_save_setup(QEMUFile *f, void *opaque, GError **errp)
         error_setg(errp, "ram: dirty log sync failed: %s", g_strerror(-ret));
         return ret;
     }
+    if (!multifd_send_setup(m, qemu_file_get_channel(f),
+                            &rs->stats.normal_pages, &rs->stats.zero_pages,
+                            errp)) {
+        return -EIO;
+    }
+    rs->multifd = multifd_send_active(m);
     put_mem_size(f, rs);
     qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
     return qemu_file_get_error(f);
@@ -229,7 +239,40 @@ static void send_page_on(QEMUFile *f, const RAMBlockMig **last, RAMState *rs,
 static void send_page(QEMUFile *f, RAMState *rs, const RAMBlockMig *b,
                       uint64_t page)
 {
+    if (rs->multifd) {
+        /* the sending threads tell zero pages apart and count both */
+        int ret = multifd_queue_page(rs->m, &b->blk, page << MIG_PAGE_SHIFT);
+        if (ret < 0) {
+            qemu_file_set_error(f, ret);
+        }
+        qemu_file_rate_account(f, MIG_PAGE_SIZE);
+        return;
+    }
     send_page_on(f, &rs->last_sent, rs, b, page);
+}
+
+/*
+ * A dirty-bitmap round ends: every page handed to multifd goes out, then
+ * a SYNC on every channel and MULTIFD_FLUSH here, so the destination
+ * holds the round's pages before it reads on.  Else only hands out the
+ * pages still batched.
+ */
+static void multifd_round_end(QEMUFile *f, RAMState *rs, bool sync)
+{
+    int ret;
+
+    if (!rs->multifd || qemu_file_get_error(f)) {
+        return;
+    }
+    ret = sync ? multifd_send_sync(rs->m) : multifd_send_flush(rs->m);
+    if (ret < 0) {
+        qemu_file_set_error(f, ret);
+    } else if (sync) {
+        /* out now: the destination's channels wait for it before they
+         * read the next round, which the channels send at once */
+        qemu_put_be64(f, RAM_SAVE_FLAG_MULTIFD_FLUSH);
+        qemu_fflush(f);
+    }
 }
 
 /*
@@ -297,6 +340,7 @@ static int ram_save_iterate(QEMUFile *f, void *opaque)
             break;
         }
     }
+    multifd_round_end(f, rs, done);
     qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
     return qemu_file_get_error(f) ? qemu_file_get_error(f) : done;
 }
@@ -312,6 +356,20 @@ static int ram_save_complete(QEMUFile *f, void *opaque)
     }
     while (send_dirty_pages(f, rs, SEND_BATCH) && !qemu_file_get_error(f)) {
     }
+    multifd_round_end(f, rs, true);
+    qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
+    return qemu_file_get_error(f);
+}
+
+/* Before the postcopy switchover: multifd's last round, then no more. */
+static int ram_save_sync(QEMUFile *f, void *opaque)
+{
+    FerryMig *m = opaque;
+    RAMState *rs = m->ram->active;
+
+    multifd_round_end(f, rs, true);
+    rs->multifd = false;
+    multifd_send_cleanup(m);
     qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
     return qemu_file_get_error(f);
 }
@@ -347,6 +405,7 @@ static void ram_save_cleanup(void *opaque)
     RAMSaveState *rss = m->ram;
     RAMState *rs = rss->active;
 
+    multifd_send_cleanup(m);    /* its threads count into rs->stats */
     if (!rs) {
         return;
     }
@@ -625,6 +684,7 @@ const SaveVMHandlers ram_handlers = {
     .save_live_complete_precopy = ram_save_complete,
     .save_live_complete_postcopy = ram_save_complete_postcopy,
     .save_postcopy_urgent = ram_save_urgent,
+    .save_live_sync = ram_save_sync,
     .save_pending = ram_save_pending,
     .save_cleanup = ram_save_cleanup,
     .load_state = ram_load,

@@ -33,6 +33,9 @@ struct MigChannel {
     MigChannelRelease release;
     void *priv;
     MigTlsSession *tls;         /* NULL: plain bytes */
+    /* bytes a reader gave back (mig_channel_unread); its thread only */
+    uint8_t *pushback;
+    size_t pushback_len, pushback_off;
 };
 
 static bool fd_is_socket(int fd)
@@ -157,10 +160,41 @@ void mig_channel_set_read_timeout(MigChannel *chan, int ms)
     g_atomic_int_set(&chan->read_timeout_ms, ms);
 }
 
+/* Serves a read from the bytes given back, if any; 0 when there are none. */
+static size_t read_pushback(MigChannel *c, const struct iovec *iov, int iovcnt)
+{
+    size_t done = 0;
+
+    for (int i = 0; i < iovcnt && c->pushback_off < c->pushback_len; i++) {
+        size_t n = MIN(iov[i].iov_len, c->pushback_len - c->pushback_off);
+        memcpy(iov[i].iov_base, c->pushback + c->pushback_off, n);
+        c->pushback_off += n;
+        done += n;
+    }
+    if (c->pushback && c->pushback_off == c->pushback_len) {
+        g_clear_pointer(&c->pushback, g_free);
+        c->pushback_len = c->pushback_off = 0;
+    }
+    return done;
+}
+
+void mig_channel_unread(MigChannel *chan, const void *buf, size_t len)
+{
+    g_assert(!chan->pushback);
+    chan->pushback = g_memdup2(buf, len);
+    chan->pushback_len = len;
+    chan->pushback_off = 0;
+}
+
 ssize_t mig_channel_readv(MigChannel *chan, const struct iovec *iov, int iovcnt)
 {
+    size_t given_back;
+
     if (chan->rfd < 0) {
         return -EBADF;
+    }
+    if (chan->pushback && (given_back = read_pushback(chan, iov, iovcnt))) {
+        return (ssize_t)given_back;
     }
     if (chan->tls) {
         return mig_tls_readv(chan, chan->tls, iov, iovcnt);
@@ -250,6 +284,40 @@ static int iov_advance(struct iovec **iov, int *iovcnt, size_t n)
     return *iovcnt;
 }
 
+ssize_t mig_channel_readv_all(MigChannel *chan, const struct iovec *iov,
+                              int iovcnt)
+{
+    g_autofree struct iovec *copy = g_memdup2(iov, sizeof(*iov) * iovcnt);
+    struct iovec *cur = copy;
+    ssize_t total = 0;
+
+    iov_advance(&cur, &iovcnt, 0);
+    while (iovcnt) {
+        ssize_t n = mig_channel_readv(chan, cur, MIN(iovcnt, IOV_MAX));
+
+        if (n < 0) {
+            return n;
+        }
+        if (n == 0) {
+            break;
+        }
+        total += n;
+        iov_advance(&cur, &iovcnt, n);
+    }
+    return total;
+}
+
+bool mig_channel_peer_gone(MigChannel *chan)
+{
+    struct pollfd pfd = { .fd = mig_channel_fd(chan), .events = POLLRDHUP };
+
+    if (!chan->is_socket || is_shut(chan)) {
+        return is_shut(chan);
+    }
+    return poll(&pfd, 1, 0) == 1 &&
+           (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 ssize_t mig_channel_writev_all(MigChannel *chan, const struct iovec *iov,
                                int iovcnt)
 {
@@ -324,6 +392,7 @@ static bool channel_free(MigChannel *c, GError **errp)
     bool ok = true;
 
     g_clear_pointer(&c->tls, mig_tls_session_free);
+    g_free(c->pushback);
     if (c->rfd >= 0) {
         close(c->rfd);
     }

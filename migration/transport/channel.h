@@ -114,6 +114,20 @@ ssize_t mig_channel_readv(MigChannel *chan, const struct iovec *iov, int iovcnt)
 ssize_t mig_channel_read(MigChannel *chan, void *buf, size_t len);
 ssize_t mig_channel_writev_all(MigChannel *chan, const struct iovec *iov,
                                int iovcnt);
+/* Reads until @iov is full: its size, less at end of stream, or -errno. */
+ssize_t mig_channel_readv_all(MigChannel *chan, const struct iovec *iov,
+                              int iovcnt);
+/*
+ * Gives @len bytes back to the reader: the next reads return them first
+ * (telling a channel apart by its first bytes).  The reading thread only,
+ * at most once before they were read again.
+ */
+void mig_channel_unread(MigChannel *chan, const void *buf, size_t len);
+/*
+ * True when the peer of a socket closed or reset its end, or the channel
+ * was shut down (a sender that has nothing to write notices it so).
+ */
+bool mig_channel_peer_gone(MigChannel *chan);
 ssize_t mig_channel_write_all(MigChannel *chan, const void *buf, size_t len);
 
 /*

@@ -43,14 +43,14 @@ class MigrationSettings(unittest.TestCase):
 
     def test_capabilities_listed(self):
         """Only what ferry can enable is listed: libvirt then refuses
-        --compressed (xbzrle), --parallel (multifd) and --zerocopy
-        before it starts a migration."""
+        --compressed (xbzrle) before it starts a migration, and accepts
+        --parallel (multifd)."""
         caps = self.caps()
         for name in ('events', 'return-path', 'pause-before-switchover',
-                     'auto-converge', 'postcopy-ram', 'late-block-activate'):
+                     'auto-converge', 'postcopy-ram', 'late-block-activate',
+                     'multifd'):
             self.assertIn(name, caps)
-        for name in ('xbzrle', 'compress', 'multifd', 'zero-copy-send',
-                     'rdma-pin-all', 'dirty-bitmaps'):
+        for name in ('xbzrle', 'compress', 'rdma-pin-all', 'dirty-bitmaps'):
             self.assertNotIn(name, caps)
         self.assertFalse(any(caps.values()))
         for name in caps:       # every listed one can be enabled

@@ -57,6 +57,14 @@ ones accepted later are relayed normally, unless refuse() is on):
                       raises disarms the trigger (the exception is kept in
                       .error, the relay goes on).
 
+  cut_connection(num) abort only the connection accepted as number num
+                      (1 for the first), as cut() does; True if it was open
+  stall(after=0)      from now on new connections, from the one after
+                      the @after-th, are accepted and then held: no
+                      upstream connection, nothing read, nothing closed
+                      until close() (a peer that never serves them);
+                      counted in .connections; stall(None) ends that
+
   corrupt_up()        flips one byte (XOR 0x5a, in the middle of the chunk)
                       of the next chunk read from a source, then forwards
                       it; counted in .corrupted
@@ -152,6 +160,8 @@ class Relay:
         self.error = None
         self._conns = []
         self._refusing = False
+        self._stall_after = None        # stall(): hold connections > N
+        self._stalled = []              # held client sockets (stall())
         self._corrupt = False
         self.corrupted = 0
         self._trigger = None            # (predicate, Event)
@@ -251,6 +261,22 @@ class Relay:
             self._refusing = bool(on)
         self._call(fn)
 
+    def cut_connection(self, num):
+        """Aborts the connection accepted as number @num (1-based)."""
+        def fn():
+            for c in list(self._conns):
+                if c.num == num:
+                    self._abort(c)
+                    self.cuts += 1
+                    return True
+            return False
+        return self._call(fn)
+
+    def stall(self, after=0):
+        def fn():
+            self._stall_after = after
+        self._call(fn)
+
     def corrupt_up(self):
         def fn():
             self._corrupt = True
@@ -343,6 +369,9 @@ class Relay:
     def _shutdown_all(self):
         for c in list(self._conns):
             self._abort(c)
+        for sock in self._stalled:
+            _abort_socket(sock)
+        self._stalled = []
         for sock in (self._listener, self._wake_r):
             try:
                 self._sel.unregister(sock)
@@ -415,6 +444,10 @@ class Relay:
             self._notify()
             if self._refusing:
                 _abort_socket(client)
+                continue
+            if (self._stall_after is not None and
+                    self.connections > self._stall_after):
+                self._stalled.append(client)
                 continue
             client.setblocking(False)
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -1,0 +1,263 @@
+/*
+ * zlib and zstd for multifd packets (codec.h).  Input from the network is
+ * untrusted: the compressed size was bounded by the packet's page count
+ * before it was read, inflating never writes past the packet's pages, and
+ * a stream that ends early, runs long or is corrupt is an error.
+ */
+#include <errno.h>
+#include <string.h>
+#include <zlib.h>
+#include <zstd.h>
+#include "migration/multifd/codec.h"
+#include "migration/multifd/wire.h"
+#include "util/error.h"
+
+#define PACKET_BYTES    (MULTIFD_PAGES_PER_PACKET * MULTIFD_PAGE_SIZE)
+/* a frame of at most PACKET_BYTES needs no larger window */
+#define ZSTD_WINDOW_LOG_MAX 20
+
+struct MultiFDCodec {
+    uint32_t flag;
+    bool compress;
+    z_stream zs;
+    ZSTD_CCtx *zc;
+    ZSTD_DCtx *zd;
+    uint8_t *buf;
+};
+
+uint32_t multifd_codec_flag(MultiFDCompression method)
+{
+    switch (method) {
+    case MULTI_FD_COMPRESSION_ZLIB:
+        return MULTIFD_FLAG_ZLIB;
+    case MULTI_FD_COMPRESSION_ZSTD:
+        return MULTIFD_FLAG_ZSTD;
+    default:
+        return MULTIFD_FLAG_NOCOMP;
+    }
+}
+
+uint32_t multifd_codec_max_payload(uint32_t flag)
+{
+    switch (flag) {
+    case MULTIFD_FLAG_ZLIB:
+        return (uint32_t)compressBound(PACKET_BYTES);
+    case MULTIFD_FLAG_ZSTD:
+        return (uint32_t)ZSTD_compressBound(PACKET_BYTES);
+    }
+    return 0;
+}
+
+static bool zlib_init(MultiFDCodec *c, int level, GError **errp)
+{
+    int ret = c->compress ? deflateInit(&c->zs, level) : inflateInit(&c->zs);
+
+    if (ret != Z_OK) {
+        error_setg(errp, "multifd: zlib %s setup failed (%d)",
+                   c->compress ? "deflate" : "inflate", ret);
+        return false;
+    }
+    return true;
+}
+
+static bool zstd_init(MultiFDCodec *c, int level, GError **errp)
+{
+    size_t ret;
+
+    if (c->compress) {
+        c->zc = ZSTD_createCCtx();
+        ret = c->zc ? ZSTD_CCtx_setParameter(c->zc, ZSTD_c_compressionLevel,
+                                             level) : 1;
+    } else {
+        c->zd = ZSTD_createDCtx();
+        ret = c->zd ? ZSTD_DCtx_setParameter(c->zd, ZSTD_d_windowLogMax,
+                                             ZSTD_WINDOW_LOG_MAX) : 1;
+    }
+    if (!(c->zc || c->zd) || ZSTD_isError(ret)) {
+        error_setg(errp, "multifd: zstd setup failed");
+        return false;
+    }
+    return true;
+}
+
+MultiFDCodec *multifd_codec_new(uint32_t flag, int level, bool compress,
+                                GError **errp)
+{
+    MultiFDCodec *c;
+    bool ok;
+
+    if (flag == MULTIFD_FLAG_NOCOMP) {
+        return NULL;
+    }
+    c = g_new0(MultiFDCodec, 1);
+    c->flag = flag;
+    c->compress = compress;
+    c->buf = g_malloc(multifd_codec_max_payload(flag));
+    ok = flag == MULTIFD_FLAG_ZLIB ? zlib_init(c, level, errp)
+                                   : zstd_init(c, level, errp);
+    if (!ok) {
+        multifd_codec_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void multifd_codec_free(MultiFDCodec *c)
+{
+    if (!c) {
+        return;
+    }
+    if (c->flag == MULTIFD_FLAG_ZLIB) {
+        if (c->compress) {
+            deflateEnd(&c->zs);
+        } else {
+            inflateEnd(&c->zs);
+        }
+    }
+    ZSTD_freeCCtx(c->zc);
+    ZSTD_freeDCtx(c->zd);
+    g_free(c->buf);
+    g_free(c);
+}
+
+uint8_t *multifd_codec_buffer(MultiFDCodec *c)
+{
+    return c->buf;
+}
+
+static ssize_t zlib_compress(MultiFDCodec *c, uint8_t *const *pages,
+                             unsigned n)
+{
+    z_stream *zs = &c->zs;
+
+    if (deflateReset(zs) != Z_OK) {
+        return -EIO;
+    }
+    zs->next_out = c->buf;
+    zs->avail_out = multifd_codec_max_payload(c->flag);
+    for (unsigned i = 0; i < n; i++) {
+        int flush = i + 1 == n ? Z_FINISH : Z_NO_FLUSH;
+        int ret;
+
+        zs->next_in = pages[i];
+        zs->avail_in = MULTIFD_PAGE_SIZE;
+        do {
+            ret = deflate(zs, flush);
+        } while (ret == Z_OK && (zs->avail_in || flush == Z_FINISH) &&
+                 zs->avail_out);
+        if (flush == Z_FINISH ? ret != Z_STREAM_END : ret != Z_OK) {
+            return -EIO;
+        }
+    }
+    return (ssize_t)zs->total_out;
+}
+
+static ssize_t zstd_compress(MultiFDCodec *c, uint8_t *const *pages,
+                             unsigned n)
+{
+    ZSTD_outBuffer out = { c->buf, multifd_codec_max_payload(c->flag), 0 };
+
+    ZSTD_CCtx_reset(c->zc, ZSTD_reset_session_only);
+    ZSTD_CCtx_setPledgedSrcSize(c->zc, (unsigned long long)n *
+                                       MULTIFD_PAGE_SIZE);
+    for (unsigned i = 0; i < n; i++) {
+        ZSTD_EndDirective end = i + 1 == n ? ZSTD_e_end : ZSTD_e_continue;
+        ZSTD_inBuffer in = { pages[i], MULTIFD_PAGE_SIZE, 0 };
+        size_t left;
+
+        do {
+            left = ZSTD_compressStream2(c->zc, &out, &in, end);
+            if (ZSTD_isError(left)) {
+                return -EIO;
+            }
+        } while ((in.pos < in.size || (end == ZSTD_e_end && left)) &&
+                 out.pos < out.size);
+        if (in.pos < in.size || (end == ZSTD_e_end && left)) {
+            return -ENOSPC;
+        }
+    }
+    return (ssize_t)out.pos;
+}
+
+ssize_t multifd_codec_compress(MultiFDCodec *c, uint8_t *const *pages,
+                               unsigned n)
+{
+    return c->flag == MULTIFD_FLAG_ZLIB ? zlib_compress(c, pages, n)
+                                        : zstd_compress(c, pages, n);
+}
+
+static bool zlib_decompress(MultiFDCodec *c, uint32_t len,
+                            uint8_t *const *pages, unsigned n, GError **errp)
+{
+    z_stream *zs = &c->zs;
+    int ret = inflateReset(zs);
+
+    zs->next_in = c->buf;
+    zs->avail_in = len;
+    for (unsigned i = 0; i < n && ret == Z_OK; i++) {
+        zs->next_out = pages[i];
+        zs->avail_out = MULTIFD_PAGE_SIZE;
+        do {
+            ret = inflate(zs, Z_NO_FLUSH);
+        } while (ret == Z_OK && zs->avail_out && zs->avail_in);
+        if (zs->avail_out) {
+            break;      /* ended or failed before the page was full */
+        }
+        if (i + 1 == n && ret == Z_OK && zs->avail_in) {
+            ret = inflate(zs, Z_FINISH);    /* the end marker */
+        }
+    }
+    if (ret != Z_STREAM_END || zs->avail_in || zs->avail_out ||
+        zs->total_out != (uLong)n * MULTIFD_PAGE_SIZE) {
+        error_setg(errp, "zlib: the packet's %u bytes do not inflate to "
+                   "its %u pages (%s)", len, n,
+                   zs->msg ? zs->msg : ret == Z_STREAM_END ? "size mismatch"
+                                                           : "truncated");
+        return false;
+    }
+    return true;
+}
+
+static bool zstd_decompress(MultiFDCodec *c, uint32_t len,
+                            uint8_t *const *pages, unsigned n, GError **errp)
+{
+    ZSTD_inBuffer in = { c->buf, len, 0 };
+    size_t ret = 1;
+    unsigned filled = 0;
+
+    ZSTD_DCtx_reset(c->zd, ZSTD_reset_session_only);
+    for (unsigned i = 0; i < n; i++) {
+        ZSTD_outBuffer out = { pages[i], MULTIFD_PAGE_SIZE, 0 };
+
+        do {
+            ret = ZSTD_decompressStream(c->zd, &out, &in);
+        } while (!ZSTD_isError(ret) && ret && out.pos < out.size &&
+                 in.pos < in.size);
+        if (ZSTD_isError(ret) || out.pos < out.size) {
+            break;
+        }
+        filled++;
+    }
+    if (filled == n && ret && !ZSTD_isError(ret) && in.pos < in.size) {
+        ZSTD_outBuffer none = { NULL, 0, 0 };     /* the frame's epilogue */
+        ret = ZSTD_decompressStream(c->zd, &none, &in);
+    }
+    if (ZSTD_isError(ret) || ret != 0 || filled != n || in.pos != in.size) {
+        error_setg(errp, "zstd: the packet's %u bytes do not decompress to "
+                   "its %u pages (%s)", len, n,
+                   ZSTD_isError(ret) ? ZSTD_getErrorName(ret)
+                                     : "size mismatch");
+        return false;
+    }
+    return true;
+}
+
+bool multifd_codec_decompress(MultiFDCodec *c, uint32_t len,
+                              uint8_t *const *pages, unsigned n,
+                              GError **errp)
+{
+    return c->flag == MULTIFD_FLAG_ZLIB ? zlib_decompress(c, len, pages, n,
+                                                          errp)
+                                        : zstd_decompress(c, len, pages, n,
+                                                          errp);
+}

@@ -1,0 +1,142 @@
+/*
+ * multifd-compression (migration/multifd/codec.c): zlib and zstd packets
+ * inflate straight into scattered pages, and what a hostile peer may send
+ * (a corrupt, truncated, short or long stream) is a clear error that
+ * never writes past the packet's pages.
+ */
+#include <string.h>
+#include "migration/multifd/codec.h"
+#include "migration/multifd/wire.h"
+
+#define NPAGES 8
+#define PAGE MULTIFD_PAGE_SIZE
+
+/* Pages with something to compress: a counter pattern and a random tail. */
+static void fill(uint8_t *pages, unsigned n)
+{
+    GRand *r = g_rand_new_with_seed(7);
+
+    for (unsigned i = 0; i < n * PAGE; i++) {
+        pages[i] = i % PAGE < PAGE / 2 ? (uint8_t)(i / 64)
+                                       : (uint8_t)g_rand_int(r);
+    }
+    g_rand_free(r);
+}
+
+typedef struct Setup {
+    uint32_t flag;
+    MultiFDCodec *tx, *rx;
+    uint8_t *src, *dst;             /* NPAGES + 1 guard page */
+    uint8_t *sp[NPAGES], *dp[NPAGES];
+} Setup;
+
+static void setup(Setup *s, uint32_t flag)
+{
+    GError *err = NULL;
+
+    s->flag = flag;
+    s->tx = multifd_codec_new(flag, 1, true, &err);
+    g_assert_no_error(err);
+    s->rx = multifd_codec_new(flag, 0, false, &err);
+    g_assert_no_error(err);
+    s->src = g_malloc((NPAGES + 1) * PAGE);
+    s->dst = g_malloc0((NPAGES + 1) * PAGE);
+    fill(s->src, NPAGES);
+    memset(s->dst + NPAGES * PAGE, 0xaa, PAGE);
+    for (unsigned i = 0; i < NPAGES; i++) {
+        /* scattered: the destination's pages in reverse order */
+        s->sp[i] = s->src + i * PAGE;
+        s->dp[i] = s->dst + (NPAGES - 1 - i) * PAGE;
+    }
+}
+
+static void teardown(Setup *s)
+{
+    multifd_codec_free(s->tx);
+    multifd_codec_free(s->rx);
+    g_free(s->src);
+    g_free(s->dst);
+}
+
+/* Compresses the pages and copies the result into the receiver's buffer. */
+static uint32_t transfer(Setup *s, unsigned n)
+{
+    ssize_t len = multifd_codec_compress(s->tx, s->sp, n);
+
+    g_assert_cmpint(len, >, 0);
+    g_assert_cmpint(len, <=, multifd_codec_max_payload(s->flag));
+    memcpy(multifd_codec_buffer(s->rx), multifd_codec_buffer(s->tx), len);
+    return (uint32_t)len;
+}
+
+static void guard_intact(Setup *s)
+{
+    for (unsigned i = 0; i < PAGE; i++) {
+        g_assert_cmpint(s->dst[NPAGES * PAGE + i], ==, 0xaa);
+    }
+}
+
+static void test_round_trip(gconstpointer data)
+{
+    Setup s;
+    GError *err = NULL;
+
+    setup(&s, GPOINTER_TO_UINT(data));
+    for (int round = 0; round < 3; round++) {   /* the codec is reused */
+        uint32_t len = transfer(&s, NPAGES);
+        g_assert_true(multifd_codec_decompress(s.rx, len, s.dp, NPAGES,
+                                               &err));
+        g_assert_no_error(err);
+        for (unsigned i = 0; i < NPAGES; i++) {
+            g_assert_cmpmem(s.dp[i], PAGE, s.sp[i], PAGE);
+        }
+        s.src[round] ^= 0xff;
+    }
+    guard_intact(&s);
+    teardown(&s);
+}
+
+static void expect_error(Setup *s, uint32_t len, unsigned n)
+{
+    GError *err = NULL;
+
+    g_assert_false(multifd_codec_decompress(s->rx, len, s->dp, n, &err));
+    g_assert_nonnull(err);
+    g_assert_nonnull(strstr(err->message, "pages"));
+    g_clear_error(&err);
+    guard_intact(s);
+}
+
+static void test_refusals(gconstpointer data)
+{
+    Setup s;
+
+    setup(&s, GPOINTER_TO_UINT(data));
+    uint32_t len = transfer(&s, NPAGES);
+    expect_error(&s, len - 1, NPAGES);          /* truncated */
+    expect_error(&s, len, NPAGES - 1);          /* inflates to more */
+    len = transfer(&s, NPAGES - 1);
+    expect_error(&s, len, NPAGES);              /* inflates to fewer */
+    len = transfer(&s, NPAGES);
+    multifd_codec_buffer(s.rx)[len / 2] ^= 0x55;    /* corrupt */
+    memset(multifd_codec_buffer(s.rx), 0x5a, 16);
+    expect_error(&s, len, NPAGES);
+    len = transfer(&s, NPAGES);                 /* trailing garbage */
+    memset(multifd_codec_buffer(s.rx) + len, 0, 8);
+    expect_error(&s, len + 8, NPAGES);
+    teardown(&s);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_data_func("/multifd-codec/zlib/round-trip",
+                         GUINT_TO_POINTER(MULTIFD_FLAG_ZLIB), test_round_trip);
+    g_test_add_data_func("/multifd-codec/zstd/round-trip",
+                         GUINT_TO_POINTER(MULTIFD_FLAG_ZSTD), test_round_trip);
+    g_test_add_data_func("/multifd-codec/zlib/refusals",
+                         GUINT_TO_POINTER(MULTIFD_FLAG_ZLIB), test_refusals);
+    g_test_add_data_func("/multifd-codec/zstd/refusals",
+                         GUINT_TO_POINTER(MULTIFD_FLAG_ZSTD), test_refusals);
+    return g_test_run();
+}
