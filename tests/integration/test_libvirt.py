@@ -146,6 +146,27 @@ class LibvirtManagesFerry(unittest.TestCase):
             self.assertIn('"qom-type":"tls-creds-x509"', log)
             self.assertIn('"execute":"object-del"', log)
 
+    def test_03c_parallel_round_trip(self):
+        """virsh migrate --parallel: libvirt turns multifd on on both sides
+        and sets multifd-channels; --compressed (xbzrle in libvirt 9.0) and
+        --zerocopy are refused before anything starts, since ferry does not
+        list those capabilities."""
+        for src, dst in ((self.b, self.a), (self.a, self.b)):
+            self.migrate(src, dst, '--parallel', '--parallel-connections',
+                         '3')
+            self.assert_intact(dst)
+        for d in (self.a, self.b):
+            log = d.log()
+            self.assertIn('"capability":"multifd","state":true', log)
+            self.assertIn('"multifd-channels":3', log)
+        for flags in (['--compressed'], ['--parallel', '--zerocopy']):
+            r = self.b.virsh('migrate', '--live', '--unsafe', *flags, DOM,
+                             self.a.uri, check=False)
+            self.assertNotEqual(r.returncode, 0, flags)
+            self.assertIn('not supported', r.stderr.lower(), (flags, r.stderr))
+            self.assertEqual(self.b.state(DOM), 'running (migrated)')
+        self.assert_intact(self.b)
+
     def postcopies(self, d):
         """How many times libvirt switched this daemon's migrations to
         postcopy (its log has every QMP message)."""
