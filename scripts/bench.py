@@ -47,6 +47,12 @@ Postcopy cases add, per hypervisor:
               postcopy-requests; "n/a" where the hypervisor has no such
               field (QEMU 7.2)
   page requests  source query-migrate ram.postcopy-requests
+  guest-observed blackout  ferry: the guest's own x-query-workload
+              max-stall-us (the longest gap between two rounds of its
+              workload loop, by its TSC), reset on the source right before
+              migrate-start-postcopy and read on the destination at
+              completion: the stop -> RUN window plus any postcopy fault
+              stall, as the guest saw it
 postcopy-recovery-4G adds (times from the MIGRATION events' timestamps,
 wall clock, against time.time() taken right before the action):
   cut -> source/destination paused   relay.cut() -> MIGRATION postcopy-paused
@@ -748,6 +754,8 @@ def migrate_once(kind, case, transport, opts):
         switch_s = switch_pass = None
         if postcopy:
             switch_pass = wait_switch_pass(src, t0, opts)
+            if kind == 'ferry':
+                src.qmp.cmd('x-workload-reset-stall')
             try:
                 src.qmp.cmd('migrate-start-postcopy')
             except Exception as e:
@@ -840,6 +848,8 @@ def migrate_once(kind, case, transport, opts):
         if postcopy:
             res.update(postcopy_results(src_info, dst_info, switch_s,
                                         switch_pass, src_done, seen))
+            if kind == 'ferry':
+                res['stall_ms'] = mark['max-stall-us'] / 1000
         if recovery:
             res.update(rec)
             res['resume_bytes'] = (ram.get('transferred', 0) -
@@ -888,6 +898,7 @@ METRICS = [
 POSTCOPY_METRICS = [
     ('src_done_s', 'src done after (s)', '{:.2f}', True),
     ('switch_s', 'migrate-start-postcopy after (s)', '{:.2f}', True),
+    ('stall_ms', 'guest-observed blackout: max stall (ms)', '{:.1f}', True),
     ('blocktime_ms', 'postcopy-blocktime (ms)', '{:.0f}', True),
     ('package_ms', 'stop -> package sent (ms, QEMU\'s downtime)',
      '{:.0f}', True),
@@ -986,7 +997,9 @@ def postcopy_line(r):
         return ''
     na = lambda v, f='{:.0f}': 'n/a' if v is None else f.format(v)
     return (f'; postcopy after pass {r["switch_pass"]} at '
-            f'{r["switch_s"]:.2f} s, blocktime {na(r["blocktime_ms"])} ms, '
+            f'{r["switch_s"]:.2f} s, guest max stall '
+            f'{na(r.get("stall_ms"), "{:.1f}")} ms, '
+            f'blocktime {na(r["blocktime_ms"])} ms, '
             f'fault latency p50/p99/max {na(r["lat_p50_us"])}/'
             f'{na(r["lat_p99_us"])}/{na(r["lat_max_us"])} us, mean '
             f'{na(r["lat_mean_us"])} us, latency dist '
