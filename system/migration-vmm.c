@@ -51,6 +51,11 @@ static void ferry_ram_block_get(void *opaque, unsigned index,
     *out = (FerryMigRAMBlock){ rb->idstr, rb->host, rb->size, rb->fd };
 }
 
+static uint8_t *ferry_ram_block_staging(void *opaque, unsigned index)
+{
+    return block_at(index)->staging;
+}
+
 static bool ferry_dirty_log_start(void *opaque, GError **errp)
 {
     return dirty_log_start(errp);
@@ -235,6 +240,7 @@ static const FerryMigVMM ferry_vmm = {
     .vcpu_count = ferry_vcpu_count,
     .event = ferry_migration_event,
     .fd_lookup = ferry_fd_lookup,
+    .ram_block_staging = ferry_ram_block_staging,
 };
 
 bool machine_migration_init(GError **errp)

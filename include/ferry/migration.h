@@ -34,7 +34,7 @@ extern "C" {
 
 /* The API this header describes; bumped on incompatible changes. */
 #define FERRY_MIG_API_MAJOR 1
-#define FERRY_MIG_API_MINOR 0
+#define FERRY_MIG_API_MINOR 1
 #define FERRY_MIG_API_VERSION \
     ((FERRY_MIG_API_MAJOR << 16) | FERRY_MIG_API_MINOR)
 
@@ -142,6 +142,19 @@ typedef struct FerryMigVMM {
      * (the core closes it), or -1 with @errp set.  Main context.
      */
     int (*fd_lookup)(void *opaque, const char *name, GError **errp);
+
+    /*
+     * Postcopy minor faults, destination (optional; API 1.1): a second
+     * shared mapping of block @index's fd that neither the guest, the
+     * hypervisor nor any device uses.  With it, capability
+     * x-postcopy-minor-faults, a kernel with minor faults on shared
+     * memory and every block in an fd, the core writes incoming pages
+     * there and maps them into the guest's mapping (which must map the
+     * fd MAP_SHARED) only once they are final, so POSTCOPY_RAM_DISCARD
+     * frees nothing.  A VMM that pre-faults RAM populates this mapping
+     * while ferry_mig_incoming_staged() says so.  Any thread.
+     */
+    uint8_t *(*ram_block_staging)(void *opaque, unsigned index);
 } FerryMigVMM;
 
 /*
@@ -222,6 +235,14 @@ FERRY_API bool ferry_mig_recover(FerryMig *m, const char *uri,
                                  GError **errp);
 /* `cont` before the incoming guest may run: run as soon as allowed. */
 FERRY_API bool ferry_mig_incoming_autostart(FerryMig *m, GError **errp);
+/*
+ * True while an incoming migration would write guest RAM through the
+ * VMM's staging mappings (hook ram_block_staging): postcopy-ram and
+ * x-postcopy-minor-faults on, the kernel able, every block staged.  It
+ * follows the capabilities until the stream's RAM block list arrives,
+ * then holds what that migration chose.  Any thread (API 1.1).
+ */
+FERRY_API bool ferry_mig_incoming_staged(FerryMig *m);
 
 /* --- either side ------------------------------------------------------- */
 

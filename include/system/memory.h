@@ -22,6 +22,9 @@
 typedef struct RAMBlock {
     char *idstr;                /* "pc.ram": the name the stream uses */
     uint8_t *host;              /* shared mapping of the memfd */
+    uint8_t *staging;           /* a second one, never the guest's: a
+                                 * postcopy destination writes pages here
+                                 * (ferry/migration.h, ram_block_staging) */
     uint64_t size;              /* bytes, a multiple of FERRY_PAGE_SIZE */
     int fd;                     /* memfd */
     unsigned long *vmm_dirty;   /* pages the VMM itself wrote, 1 bit/page */

@@ -29,7 +29,28 @@ bool postcopy_dst_discard(FerryMig *m, const uint8_t *data, uint16_t len,
 bool postcopy_dst_listen(FerryMig *m, QEMUFile *rp, GError **errp);
 /* True from LISTEN on: pages must be placed, not written. */
 bool postcopy_dst_placing(FerryMig *m);
-/* Places one page (@page NULL: a zero page) at @offset of @block. */
+/*
+ * The RAM block list arrived (incoming thread): chooses minor-fault or
+ * missing-fault mode for this migration.
+ */
+void postcopy_dst_ram_ready(FerryMig *m);
+/* Minor mode: where incoming pages of @block are written; else NULL. */
+uint8_t *postcopy_dst_staging(FerryMig *m, unsigned block);
+/* True in minor-fault mode (after the block list). */
+bool postcopy_dst_minor(FerryMig *m);
+/*
+ * Minor mode, from LISTEN on: the staging address to write the page at
+ * @offset of @block into, or NULL when it is here already or another
+ * thread writes it (read it and drop it).  Then publish it, or unclaim it
+ * if the read failed.
+ */
+uint8_t *postcopy_dst_claim(FerryMig *m, unsigned block, uint64_t offset);
+void postcopy_dst_unclaim(FerryMig *m, unsigned block, uint64_t offset);
+/* Marks the claimed page received and maps it into the guest. */
+bool postcopy_dst_publish(FerryMig *m, unsigned block, uint64_t offset,
+                          GError **errp);
+/* Missing mode: places one page (@page NULL: a zero page) at @offset of
+ * @block. */
 bool postcopy_dst_place(FerryMig *m, unsigned block, uint64_t offset,
                         const uint8_t *page, GError **errp);
 /* For x-postcopy-run-wait: RUN_ACK went out, RUN came in. */

@@ -3,7 +3,10 @@ userfaultfd: the destination runs while it pulls pages, the source passes
 through postcopy-setup and sends RUN only after the destination's
 RUN_ACK.  Fault injection in every window checks that the guest never
 runs on both sides after the switchover, and every test ends with the
-guest's own verifier (corrupt-pages == 0, boots == 1)."""
+guest's own verifier (corrupt-pages == 0, boots == 1).  The destination
+uses minor faults (capability x-postcopy-minor-faults, on by default);
+the *Fallback classes turn it off, for the missing-fault path a kernel
+without minor faults takes."""
 
 import os
 import signal
@@ -68,6 +71,7 @@ class PostcopyBase:
     smp = 2
     dst_smp = 2
     preempt = False
+    minor = True    # the destination's x-postcopy-minor-faults
 
     def setUp(self):
         if self.accel == 'kvm' and not kvm_available():
@@ -84,6 +88,9 @@ class PostcopyBase:
             caps.append({'capability': 'postcopy-preempt', 'state': True})
         for vm in (self.src, self.dst):
             vm.qmp.cmd('migrate-set-capabilities', capabilities=caps)
+        if not self.minor:
+            self.dst.qmp.cmd('migrate-set-capabilities', capabilities=[
+                {'capability': 'x-postcopy-minor-faults', 'state': False}])
         self.src_watch = Watch(self.src)
         self.dst_watch = Watch(self.dst)
         self.assertTrue(wait_verified(self.src, 1, 120))
@@ -160,7 +167,14 @@ class PostcopyBase:
         self.assertEqual(after['boots'], 1)
         self.assertGreater(after['pages-written'], before['pages-written'])
         self.assert_one_side_ran()
+        self.assert_fault_mode()
         return info
+
+    def assert_fault_mode(self):
+        """The destination used the mode the test asked for."""
+        dst = self.dst.qmp.cmd('query-migrate')
+        self.assertIs(dst.get('x-postcopy-minor-faults'), self.minor, dst)
+        self.assertEqual('x-postcopy-local-faults' in dst, self.minor, dst)
 
     def assert_source_runs_intact(self):
         self.assertEqual(self.src.qmp.cmd('query-status')['status'], 'running')
@@ -200,6 +214,7 @@ class Postcopy(PostcopyBase, unittest.TestCase):
         info = wait_migration_end(self.src, 300)
         self.assertEqual(info['status'], 'completed', info.get('error-desc'))
         assert_moved_intact(self, self.src, self.dst)
+        self.assert_fault_mode()
 
     def test_cancel_refused_in_postcopy_active(self):
         self.start(start_postcopy_after=0)
@@ -214,6 +229,17 @@ class Postcopy(PostcopyBase, unittest.TestCase):
         self.assert_completed_and_verified()
 
 
+class PostcopyFallback(PostcopyBase, unittest.TestCase):
+    """Missing faults and punched holes, as on a kernel without minor
+    faults: the same digests and the same verifier."""
+    minor = False
+
+    test_destination_runs_while_pulling = \
+        Postcopy.test_destination_runs_while_pulling
+    test_paused_destination_holds_the_same_bytes = \
+        Postcopy.test_paused_destination_holds_the_same_bytes
+
+
 class PostcopyPreempt(PostcopyBase, unittest.TestCase):
     preempt = True
     mem = '1G'
@@ -223,6 +249,10 @@ class PostcopyPreempt(PostcopyBase, unittest.TestCase):
         self.start_postcopy()
         self.cont_destination_when_active()
         self.assert_completed_and_verified()
+
+
+class PostcopyPreemptFallback(PostcopyPreempt):
+    minor = False
 
 
 class PostcopyTwoGig(PostcopyBase, unittest.TestCase):
