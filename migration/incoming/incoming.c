@@ -204,6 +204,16 @@ static void set_listening(FerryMig *m, bool failed)
     g_mutex_unlock(&inc->lock);
 }
 
+/* Without preempt, requested pages must not queue behind megabytes of
+ * background pages in our receive buffer (the source limits its own). */
+static void limit_main_queue(FerryMig *m)
+{
+    if (!migrate_capability(m, MIGRATION_CAPABILITY_POSTCOPY_PREEMPT)) {
+        mig_channel_limit_queue(qemu_file_get_channel(m->inc->f), false,
+                                MIG_POSTCOPY_QUEUE_BYTES);
+    }
+}
+
 static int package_command(uint16_t cmd, const uint8_t *data, uint16_t len,
                            void *opaque, GError **errp)
 {
@@ -220,6 +230,7 @@ static int package_command(uint16_t cmd, const uint8_t *data, uint16_t len,
         return -EINVAL;
     }
     inc->postcopy = true;
+    limit_main_queue(m);
     migrate_set_state(m, MIGRATION_STATUS_ACTIVE,
                       MIGRATION_STATUS_POSTCOPY_ACTIVE);
     set_listening(m, false);
@@ -353,6 +364,7 @@ static int handle_resume(FerryMig *m, GError **errp)
     /* ferry: say whether RUN ever arrived, so the source sends it again */
     rp_send_be32(inc->rp, MIG_RP_MSG_RESUME_ACK,
                  ran ? MIGRATION_RESUME_ACK_VALUE : RESUME_ACK_RUN_MISSING);
+    limit_main_queue(m);
     postcopy_dst_resume(m, inc->rp);
     mig_log("incoming migration: postcopy resumed");
     return 0;
@@ -646,6 +658,9 @@ static gpointer load_thread(gpointer opaque)
                                                 __ATOMIC_ACQUIRE))) {
         /* SHUT tells the source whether it may consider itself done. */
         rp_send_be32(inc->rp, MIG_RP_MSG_SHUT, ret == 0 ? 0 : 1);
+    }
+    if (ret == 0 && inc->postcopy) {
+        postcopy_dst_release_staging(m);   /* after SHUT: not on its path */
     }
     if (inc->package_thread) {
         g_thread_join(inc->package_thread);  /* it may shut inc->f down */

@@ -126,6 +126,17 @@ static int wait_fd(MigChannel *c, int fd, short events)
     return is_shut(c) ? -ESHUTDOWN : 0;
 }
 
+void mig_channel_limit_queue(MigChannel *chan, bool send, int bytes)
+{
+    int fd = send ? chan->wfd : chan->rfd;
+
+    /* Best effort: the kernel doubles the value and keeps a floor. */
+    if (chan->is_socket && fd >= 0) {
+        (void)setsockopt(fd, SOL_SOCKET, send ? SO_SNDBUF : SO_RCVBUF,
+                         &bytes, sizeof(bytes));
+    }
+}
+
 void mig_channel_set_read_timeout(MigChannel *chan, int ms)
 {
     g_atomic_int_set(&chan->read_timeout_ms, ms);
