@@ -47,12 +47,13 @@ Postcopy cases add, per hypervisor:
               postcopy-requests; "n/a" where the hypervisor has no such
               field (QEMU 7.2)
   page requests  source query-migrate ram.postcopy-requests
-  guest-observed blackout  ferry: the guest's own x-query-workload
+  guest-observed stall  ferry: the guest's own x-query-workload
               max-stall-us (the longest gap between two rounds of its
               workload loop, by its TSC), reset on the source right before
-              migrate-start-postcopy and read on the destination at
-              completion: the stop -> RUN window plus any postcopy fault
-              stall, as the guest saw it
+              migrate-start-postcopy; "switchover": read on the destination
+              0.25 s after it reports running (the stop -> RUN window and
+              the first rounds after it, as the guest saw them); "whole
+              postcopy": read at completion (also every later fault stall)
 postcopy-recovery-4G adds (times from the MIGRATION events' timestamps,
 wall clock, against time.time() taken right before the action):
   cut -> source/destination paused   relay.cut() -> MIGRATION postcopy-paused
@@ -126,6 +127,7 @@ POSTCOPY = {
 }
 CASE_GROUPS = {'postcopy': ['postcopy-4G', 'postcopy-preempt-4G']}
 POSTCOPY_SWITCH_PASS = 2    # migrate-start-postcopy at MIGRATION_PASS 2
+SWITCH_STALL_WINDOW = 0.25  # s after the destination runs: switchover stall
 # postcopy-recovery-4G
 RECOVERY_POSTCOPY_BANDWIDTH = 256 << 20   # max-postcopy-bandwidth, bytes/s
 RECOVERY_CUT_AFTER = 1.0    # s after the source's postcopy-active event
@@ -767,6 +769,10 @@ def migrate_once(kind, case, transport, opts):
         if recovery:
             recover_postcopy(src, dst, relay, rec)
         src_info = dst_done = src_done = None
+        # ferry postcopy: the guest's stall around the switchover, read
+        # SWITCH_STALL_WINDOW s after the destination reports running
+        ran_at = switch_stall = None
+        watch_run = postcopy and kind == 'ferry'
         seen = []       # source states, in the order polled
         while src_info is None or dst_done is None:
             now = time.monotonic()
@@ -793,6 +799,13 @@ def migrate_once(kind, case, transport, opts):
                     dst_done = time.monotonic() - t0
                 elif st in ('failed', 'postcopy-paused'):
                     raise BenchError(f'destination {st}: {dst.stderr()}')
+            if watch_run and switch_stall is None:
+                if ran_at is None:
+                    if dst.qmp.cmd('query-status')['status'] == 'running':
+                        ran_at = time.monotonic()
+                elif time.monotonic() - ran_at >= SWITCH_STALL_WINDOW:
+                    switch_stall = dst.qmp.cmd('x-query-workload')[
+                        'max-stall-us'] / 1000
             time.sleep(0.01)
         cpu1 = (src.cpu(), dst.cpu(), system_cpu(), self_cpu())
         mark = dst.completion_mark() if postcopy else None
@@ -850,6 +863,7 @@ def migrate_once(kind, case, transport, opts):
                                         switch_pass, src_done, seen))
             if kind == 'ferry':
                 res['stall_ms'] = mark['max-stall-us'] / 1000
+                res['switch_stall_ms'] = switch_stall
         if recovery:
             res.update(rec)
             res['resume_bytes'] = (ram.get('transferred', 0) -
@@ -898,7 +912,10 @@ METRICS = [
 POSTCOPY_METRICS = [
     ('src_done_s', 'src done after (s)', '{:.2f}', True),
     ('switch_s', 'migrate-start-postcopy after (s)', '{:.2f}', True),
-    ('stall_ms', 'guest-observed blackout: max stall (ms)', '{:.1f}', True),
+    ('switch_stall_ms', 'guest-observed switchover: max stall (ms)',
+     '{:.1f}', True),
+    ('stall_ms', 'guest-observed, whole postcopy: max stall (ms)', '{:.1f}',
+     True),
     ('blocktime_ms', 'postcopy-blocktime (ms)', '{:.0f}', True),
     ('package_ms', 'stop -> package sent (ms, QEMU\'s downtime)',
      '{:.0f}', True),
@@ -997,7 +1014,8 @@ def postcopy_line(r):
         return ''
     na = lambda v, f='{:.0f}': 'n/a' if v is None else f.format(v)
     return (f'; postcopy after pass {r["switch_pass"]} at '
-            f'{r["switch_s"]:.2f} s, guest max stall '
+            f'{r["switch_s"]:.2f} s, guest max stall at the switchover '
+            f'{na(r.get("switch_stall_ms"), "{:.1f}")} ms, over postcopy '
             f'{na(r.get("stall_ms"), "{:.1f}")} ms, '
             f'blocktime {na(r["blocktime_ms"])} ms, '
             f'fault latency p50/p99/max {na(r["lat_p50_us"])}/'

@@ -479,13 +479,15 @@ bool postcopy_dst_listen(FerryMig *m, QEMUFile *rp, GError **errp)
         !m->vmm.incoming_postcopy_listen(m->opaque, errp)) {
         return false;
     }
+    int64_t t0 = now_ns();
     pc->uffd = pc->minor ? uffd_open_minor(errp) : uffd_open(errp);
     if (pc->uffd < 0 || !register_ram(m, errp)) {
         g_prefix_error(errp, "postcopy: ");
         return false;
     }
     __atomic_store_n(&pc->listen_mode, pc->minor ? 1 : -1, __ATOMIC_RELEASE);
-    mig_log("postcopy: listening, %s", pc->minor ?
+    mig_log("postcopy: listening after %" G_GINT64_FORMAT " us, %s",
+            (now_ns() - t0) / 1000, pc->minor ?
             "minor faults (nothing freed)" : "missing faults, holes punched");
     pc->quit_fd = eventfd(0, EFD_CLOEXEC);
     pc->run_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -669,6 +671,15 @@ static void stop_faults(PostcopyDst *pc)
     }
     pc->uffd = pc->quit_fd = pc->run_fd = -1;
     __atomic_store_n(&pc->rp, NULL, __ATOMIC_RELEASE);
+}
+
+void postcopy_dst_release_staging(FerryMig *m)
+{
+    PostcopyDst *pc = m->postcopy_dst;
+
+    if (pc->minor) {
+        postcopy_minor_release(pc->minor);
+    }
 }
 
 void postcopy_dst_shutdown(FerryMig *m)

@@ -69,6 +69,12 @@ bool postcopy_dst_send_recv_bitmap(FerryMig *m, QEMUFile *rp,
  * thread and unregisters.  False (@errp) if pages are missing.
  */
 bool postcopy_dst_finish(FerryMig *m, GError **errp);
+/*
+ * Minor mode, the migration completed: drops the staging mappings' page
+ * table entries (the pages stay, mapped by the guest), so the process's
+ * RSS counts guest RAM once again.
+ */
+void postcopy_dst_release_staging(FerryMig *m);
 /* The context is freed: stop the fault thread, unregister guest RAM. */
 void postcopy_dst_shutdown(FerryMig *m);
 /* Fills the destination's postcopy members of query-migrate. */

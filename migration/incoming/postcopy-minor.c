@@ -119,6 +119,14 @@ void postcopy_minor_free(PostcopyMinor *pm)
     g_free(pm);
 }
 
+void postcopy_minor_release(PostcopyMinor *pm)
+{
+    for (unsigned i = 0; i < pm->nr_blocks; i++) {
+        StagedBlock *b = &pm->b[i];
+        (void)madvise(b->staging, b->pages << MIG_PAGE_SHIFT, MADV_DONTNEED);
+    }
+}
+
 uint8_t *postcopy_minor_staging(PostcopyMinor *pm, unsigned block)
 {
     return pm->b[block].staging;

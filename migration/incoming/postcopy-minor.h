@@ -55,6 +55,10 @@ void postcopy_minor_unclaim(PostcopyMinor *pm, unsigned block, uint64_t page);
  */
 int postcopy_minor_map(int uffd, uint8_t *host);
 
+/* The migration completed: the staging mappings lose their page-table
+ * entries (the memory stays, the guest maps it). */
+void postcopy_minor_release(PostcopyMinor *pm);
+
 /*
  * The background pass (fault thread, after RUN): maps the next run of
  * pages that were here at LISTEN, at most a few hundred, so a fault never
