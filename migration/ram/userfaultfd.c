@@ -1,6 +1,6 @@
 /*
  * userfaultfd for postcopy: opening the descriptor, registering guest RAM
- * in MISSING mode, placing pages and reading faults.  See
+ * in MISSING (and MINOR) mode, placing pages and reading faults.  See
  * include/migration/userfaultfd.h for the model.
  *
  * Threads: no state lives here; every function works on the descriptor

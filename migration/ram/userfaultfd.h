@@ -5,7 +5,10 @@
  * page that has not arrived yet sleeps in the kernel and the fault is
  * queued on the descriptor.  The fault thread reads the faults and asks the
  * source for the pages; whoever receives a page places it atomically with
- * uffd_copy() (or uffd_zeropage()), which also wakes the sleepers.
+ * uffd_copy() (or uffd_zeropage()), which also wakes the sleepers.  In
+ * MINOR mode (uffd_open_minor(), uffd_register_minor()) a page that is in
+ * the memfd but not mapped in the registered range faults too; it is
+ * written through another mapping and shown with uffd_continue().
  *
  * Threads: the descriptor is non-blocking.  One thread reads faults (after
  * poll() says POLLIN); any number of threads may place pages and wake
