@@ -126,10 +126,14 @@ check-tsan-agent: $(TSAN_AGENT)
 	    $(TSAN_AGENT)
 
 # Long runs that do not fit `make check`: 50 sequential live updates of
-# one guest under RAM and disk load (make check runs 5).
+# one guest under RAM and disk load (make check runs 5), and 50 ping-pong
+# migrations with 10 faults (make check runs 6 with 1; docs/reliability.md).
 soak: all
 	FERRY_LIVE_UPDATE_COUNT=50 python3 scripts/run-tests --build $(BUILD) \
 		--timeout 3600 -v -k test_live_update.Sequential
+	FERRY_PINGPONG_COUNT=50 FERRY_PINGPONG_FAULTS=10 python3 \
+		scripts/run-tests --build $(BUILD) --timeout 3600 -v \
+		-k test_pingpong
 
 demo: all
 	python3 scripts/demo.py --build $(BUILD)
@@ -152,7 +156,7 @@ clean:
 # build/ is not touched), writes each one's seed corpus and fuzzes each in
 # turn for FUZZ_SECONDS:
 #   stream-load  the incoming migration stream (savevm_load); seeds are
-#                valid streams, in build-fuzz/corpus.
+#                valid streams, in build-fuzz/corpus-stream-load.
 #   blockdev     the block options a user types: each input is up to ten
 #                lines, each a -blockdev spec (blockdev_add) or a -device
 #                pvblk spec (pvblk_create), applied in order; nothing is
@@ -173,19 +177,36 @@ clean:
 #                them, descriptors attached (tests/fuzz/fuzz-handoff.c):
 #                every refusal says why and no descriptor leaks; corpus
 #                in build-fuzz/corpus-handoff.
+#   qmp          QMP in-process (tests/fuzz/fuzz-qmp.c): splitter, parser,
+#                dispatcher and the generated marshallers against a
+#                scratch machine; commands that would start a migration,
+#                exec or exit only have their arguments checked.  One
+#                reply per value, well-formed, no descriptor leaked.
+#   return-path  the messages a source reads from its destination
+#                (tests/fuzz/fuzz-return-path.c).
+#   pvblk        pvblk's registers and request ring as a guest programs
+#                them (tests/fuzz/fuzz-pvblk.c): every request taken is
+#                answered once, the ring held is always valid.
+#   http         the http driver's response handling
+#                (block/http-response.c, tests/fuzz/fuzz-http.c): only an
+#                exact 206 of the range asked for is accepted.
+# The last four start from seeds tests/fuzz/gen-seeds.c writes into
+# build-fuzz/corpus-NAME, plus the regression inputs in
+# tests/fuzz/regress/NAME; qmp also from build-fuzz/qmp.dict.
+# docs/untrusted-input.md says what each target checks.
 # FUZZ_TARGET picks some (e.g. FUZZ_TARGET=blockdev); the default is all.
-# Crashing inputs are saved as build-fuzz/crashes/crash-* (stream-load) and
-# build-fuzz/crashes/blockdev-crash-* (keyval-crash-*); replay one by passing
-# it to its binary,
-#     build-fuzz/tests/fuzz/fuzz-stream-load build-fuzz/crashes/crash-...
+# Crashing inputs are saved as build-fuzz/crashes/NAME-crash-* (and
+# NAME-oom-*, NAME-leak-*, NAME-timeout-*); replay one by passing it to its
+# binary,
 #     build-fuzz/tests/fuzz/fuzz-blockdev build-fuzz/crashes/blockdev-crash-...
-# (FUZZ_VERBOSE=1 makes either print what it did with the input).
+# (FUZZ_VERBOSE=1 makes most print what they did with the input).
 # FUZZ_ARGS passes more libFuzzer options (e.g. FUZZ_ARGS=-jobs=4).
 # build-fuzz/.gitignore keeps the tree (objects, corpus) out of git.
 FUZZ_BUILD := build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS ?=
-FUZZ_TARGET ?= stream-load blockdev keyval pvchannel handoff
+FUZZ_TARGET ?= stream-load blockdev keyval pvchannel handoff qmp return-path \
+               pvblk http
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
             -fno-omit-frame-pointer
 
@@ -201,87 +222,103 @@ fuzz-clean:
 
 ifeq ($(BUILD),$(FUZZ_BUILD))
 FUZZ_DIR := $(BUILD)/tests/fuzz
-FUZZ_BIN := $(FUZZ_DIR)/fuzz-stream-load
 FUZZ_GEN := $(FUZZ_DIR)/gen-corpus
-FUZZ_COMMON := $(FUZZ_DIR)/fuzz-common.o $(FERRY_LIBS)
-FUZZ_BLK_BIN := $(FUZZ_DIR)/fuzz-blockdev
+# The machine's run state reaches its boot code, and so the guest blob.
+FUZZ_LIBS := $(FERRY_LIBS) $(BUILD)/guest/blob.o
 FUZZ_BLK_GEN := $(FUZZ_DIR)/gen-blockdev-corpus
-FUZZ_KV_BIN := $(FUZZ_DIR)/fuzz-keyval
-FUZZ_CH_BIN := $(FUZZ_DIR)/fuzz-pvchannel
-FUZZ_HO_BIN := $(FUZZ_DIR)/fuzz-handoff
+FUZZ_SEEDS := $(FUZZ_DIR)/gen-seeds
+FUZZ_LINK = $(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
-$(FUZZ_BIN): $(FUZZ_DIR)/fuzz-stream-load.o $(FUZZ_COMMON)
-	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+$(FUZZ_DIR)/fuzz-stream-load: $(FUZZ_DIR)/fuzz-stream-load.o \
+                              $(FUZZ_DIR)/fuzz-common.o $(FUZZ_LIBS)
+	$(FUZZ_LINK)
 
-$(FUZZ_GEN): $(FUZZ_DIR)/gen-corpus.o $(FUZZ_COMMON)
+$(FUZZ_GEN): $(FUZZ_DIR)/gen-corpus.o $(FUZZ_DIR)/fuzz-common.o $(FUZZ_LIBS)
 	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -o $@ $^ $(LIBS)
 
-$(FUZZ_BLK_BIN): $(FUZZ_DIR)/fuzz-blockdev.o $(FUZZ_DIR)/fuzz-outcome.o \
-                 $(FERRY_LIBS)
-	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
-
-$(FUZZ_KV_BIN): $(FUZZ_DIR)/fuzz-keyval.o $(FUZZ_DIR)/fuzz-outcome.o \
-                $(FERRY_LIBS)
-	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
-
-# The channel reaches the machine's run state, and so its boot code.
-$(FUZZ_CH_BIN): $(FUZZ_DIR)/fuzz-pvchannel.o $(FUZZ_DIR)/fuzz-outcome.o \
-                $(FERRY_LIBS) $(BUILD)/guest/blob.o
-	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
-
-$(FUZZ_HO_BIN): $(FUZZ_DIR)/fuzz-handoff.o $(FUZZ_DIR)/fuzz-outcome.o \
-                $(FERRY_LIBS) $(BUILD)/guest/blob.o
-	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+# Every other target: its own object and the rule fuzz-outcome.c checks.
+$(FUZZ_DIR)/fuzz-%: $(FUZZ_DIR)/fuzz-%.o $(FUZZ_DIR)/fuzz-outcome.o \
+                    $(FUZZ_LIBS)
+	$(FUZZ_LINK)
 
 # The seed writer runs every seed through the harness itself.
 $(FUZZ_BLK_GEN): $(FUZZ_DIR)/gen-blockdev-corpus.o $(FUZZ_DIR)/fuzz-blockdev.o \
-                 $(FUZZ_DIR)/fuzz-outcome.o $(FERRY_LIBS)
+                 $(FUZZ_DIR)/fuzz-outcome.o $(FUZZ_LIBS)
+	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -o $@ $^ $(LIBS)
+
+$(FUZZ_SEEDS): $(FUZZ_DIR)/gen-seeds.o $(FUZZ_LIBS)
 	$(CC) $(HOST_LDFLAGS) $(FUZZ_SAN) -o $@ $^ $(LIBS)
 
 fuzz-run: $(addprefix fuzz-run-,$(FUZZ_TARGET))
 
-fuzz-run-stream-load: $(FUZZ_BIN) $(FUZZ_GEN)
-	@mkdir -p $(BUILD)/corpus $(BUILD)/crashes
-	$(FUZZ_GEN) $(BUILD)/corpus
-	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
-	    -print_final_stats=1 -artifact_prefix=$(BUILD)/crashes/ \
-	    $(FUZZ_ARGS) $(BUILD)/corpus
+# The targets of FUZZ_TARGET before $(1): one runs after the other, even
+# under -j.
+fuzz_before = $(addprefix fuzz-run-,$(call fuzz_upto,$(1),$(FUZZ_TARGET)))
+fuzz_upto = $(if $(2),$(if $(filter $(1),$(firstword $(2))),,\
+            $(firstword $(2)) $(call fuzz_upto,$(1),$(wordlist 2,999,$(2)))))
 
-# One target after the other, even under -j.
-fuzz-run-blockdev: $(FUZZ_BLK_BIN) $(FUZZ_BLK_GEN) | \
-                   $(filter fuzz-run-stream-load,$(addprefix fuzz-run-,$(FUZZ_TARGET)))
-	@mkdir -p $(BUILD)/corpus-blockdev $(BUILD)/crashes
+# $(1): the target; $(2): more libFuzzer options.  Crashes go to
+# build-fuzz/crashes/$(1)-*; the regression inputs run first.
+define fuzz_run
+	@mkdir -p $(BUILD)/corpus-$(1) $(BUILD)/crashes
+	$(FUZZ_DIR)/fuzz-$(1) -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	    -print_final_stats=1 -artifact_prefix=$(BUILD)/crashes/$(1)- \
+	    $(2) $(FUZZ_ARGS) $(BUILD)/corpus-$(1) \
+	    $(wildcard tests/fuzz/regress/$(1))
+endef
+
+# docs/untrusted-input.md: beyond its guest's RAM a stream makes the
+# destination allocate at most 17 MiB; one allocation larger is a finding.
+FUZZ_STREAM_MB := 17
+
+fuzz-run-stream-load: $(FUZZ_DIR)/fuzz-stream-load $(FUZZ_GEN) | \
+                      $(call fuzz_before,stream-load)
+	@mkdir -p $(BUILD)/corpus-stream-load
+	$(FUZZ_GEN) $(BUILD)/corpus-stream-load
+	$(call fuzz_run,stream-load,-malloc_limit_mb=$(FUZZ_STREAM_MB))
+
+fuzz-run-blockdev: $(FUZZ_DIR)/fuzz-blockdev $(FUZZ_BLK_GEN) | \
+                   $(call fuzz_before,blockdev)
+	@mkdir -p $(BUILD)/corpus-blockdev
 	$(FUZZ_BLK_GEN) $(BUILD)/corpus-blockdev $(BUILD)/blockdev.dict
-	$(FUZZ_BLK_BIN) -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
-	    -dict=$(BUILD)/blockdev.dict -print_final_stats=1 \
-	    -artifact_prefix=$(BUILD)/crashes/blockdev- \
-	    $(FUZZ_ARGS) $(BUILD)/corpus-blockdev
+	$(call fuzz_run,blockdev,-dict=$(BUILD)/blockdev.dict)
 
-fuzz-run-keyval: $(FUZZ_KV_BIN) | \
-                 $(filter fuzz-run-stream-load fuzz-run-blockdev,$(addprefix fuzz-run-,$(FUZZ_TARGET)))
-	@mkdir -p $(BUILD)/corpus-keyval $(BUILD)/crashes
-	$(FUZZ_KV_BIN) -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
-	    -dict=tests/fuzz/keyval.dict -print_final_stats=1 \
-	    -artifact_prefix=$(BUILD)/crashes/keyval- \
-	    $(FUZZ_ARGS) $(BUILD)/corpus-keyval
+fuzz-run-keyval: $(FUZZ_DIR)/fuzz-keyval | $(call fuzz_before,keyval)
+	$(call fuzz_run,keyval,-dict=tests/fuzz/keyval.dict)
 
-fuzz-run-pvchannel: $(FUZZ_CH_BIN) | \
-                    $(filter fuzz-run-stream-load fuzz-run-blockdev fuzz-run-keyval,$(addprefix fuzz-run-,$(FUZZ_TARGET)))
-	@mkdir -p $(BUILD)/corpus-pvchannel $(BUILD)/crashes
-	$(FUZZ_CH_BIN) -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
-	    -print_final_stats=1 -artifact_prefix=$(BUILD)/crashes/pvchannel- \
-	    $(FUZZ_ARGS) $(BUILD)/corpus-pvchannel
+fuzz-run-pvchannel: $(FUZZ_DIR)/fuzz-pvchannel | $(call fuzz_before,pvchannel)
+	$(call fuzz_run,pvchannel)
 
-fuzz-run-handoff: $(FUZZ_HO_BIN) | \
-                  $(filter fuzz-run-stream-load fuzz-run-blockdev fuzz-run-keyval fuzz-run-pvchannel,$(addprefix fuzz-run-,$(FUZZ_TARGET)))
-	@mkdir -p $(BUILD)/corpus-handoff $(BUILD)/crashes
-	$(FUZZ_HO_BIN) -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
-	    -print_final_stats=1 -artifact_prefix=$(BUILD)/crashes/handoff- \
-	    $(FUZZ_ARGS) $(BUILD)/corpus-handoff
+fuzz-run-handoff: $(FUZZ_DIR)/fuzz-handoff | $(call fuzz_before,handoff)
+	$(call fuzz_run,handoff)
+
+fuzz-run-qmp: $(FUZZ_DIR)/fuzz-qmp $(FUZZ_SEEDS) | $(call fuzz_before,qmp)
+	$(call fuzz_seed,qmp)
+	$(FUZZ_SEEDS) qmp $(BUILD)/corpus-qmp $(BUILD)/qmp.dict
+	$(call fuzz_run,qmp,-dict=$(BUILD)/qmp.dict)
+
+# $(1): a target whose seeds gen-seeds writes.
+define fuzz_seed
+	@mkdir -p $(BUILD)/corpus-$(1)
+	$(FUZZ_SEEDS) $(1) $(BUILD)/corpus-$(1)
+endef
+
+fuzz-run-return-path: $(FUZZ_DIR)/fuzz-return-path $(FUZZ_SEEDS) | \
+                      $(call fuzz_before,return-path)
+	$(call fuzz_seed,return-path)
+	$(call fuzz_run,return-path)
+
+fuzz-run-pvblk: $(FUZZ_DIR)/fuzz-pvblk $(FUZZ_SEEDS) | $(call fuzz_before,pvblk)
+	$(call fuzz_seed,pvblk)
+	$(call fuzz_run,pvblk)
+
+fuzz-run-http: $(FUZZ_DIR)/fuzz-http $(FUZZ_SEEDS) | $(call fuzz_before,http)
+	$(call fuzz_seed,http)
+	$(call fuzz_run,http)
 endif
 
-.PHONY: fuzz fuzz-clean fuzz-run fuzz-run-stream-load fuzz-run-blockdev \
-        fuzz-run-keyval fuzz-run-pvchannel fuzz-run-handoff
+.PHONY: fuzz fuzz-clean fuzz-run $(addprefix fuzz-run-,stream-load blockdev \
+        keyval pvchannel handoff qmp return-path pvblk http)
 # --- end of fuzzing -------------------------------------------------------------
 
 # --- benchmarks ---

@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 #include <stdatomic.h>
 #include "block/block_int.h"
+#include "block/http-response.h"
 #include "ferry/block-http.h"
 
 /* Transfers running at once per node; later ones wait for a handle. */
@@ -50,7 +51,7 @@ typedef struct HttpWait {
     bool done;
     int ret;
     long status;
-    int64_t total;              /* from Content-Range, -1: none */
+    HttpResponse rsp;           /* what the server said */
     char *why;                  /* reason of a failure */
 } HttpWait;
 
@@ -60,13 +61,11 @@ struct HttpFetch {
     CURL *easy;
     uint64_t start;
     uint64_t len;
-    uint64_t got;
+    HttpResponse rsp;           /* what came back (got: bytes stored) */
     struct iovec *iov;
     int iovcnt;
     int cur_iov;                /* write cursor */
     size_t cur_off;
-    bool overflow;              /* the server sent more than asked */
-    int64_t cr_start, cr_end, cr_total;     /* Content-Range, -1: none */
     /* Exactly one of these is the destination's owner. */
     HttpChunk **chunks;         /* a run of consecutive chunks */
     int nchunks;

@@ -125,40 +125,12 @@ static const char *http_filename(BlockDriverState *bs)
 
 /* --- curl callbacks ------------------------------------------------------- */
 
-static void http_parse_content_range(HttpFetch *f, const char *p)
-{
-    unsigned long long a, b, t;
-
-    p += strspn(p, " \t");
-    if (g_ascii_strncasecmp(p, "bytes", 5) != 0) {
-        return;
-    }
-    p += 5;
-    if (sscanf(p, " %llu-%llu/%llu", &a, &b, &t) == 3) {
-        f->cr_start = a;
-        f->cr_end = b;
-        f->cr_total = t;
-    } else if (sscanf(p, " %llu-%llu", &a, &b) == 2) {
-        f->cr_start = a;        /* total "*": unknown */
-        f->cr_end = b;
-    } else if (sscanf(p, " */%llu", &t) == 1) {
-        f->cr_total = t;        /* a 416 names the length this way */
-    }
-}
-
 static size_t http_header_cb(char *buf, size_t size, size_t n, void *opaque)
 {
     HttpFetch *f = opaque;
-    size_t len = size * n;
-    g_autofree char *line = g_strndup(buf, len);
 
-    /* Each response of a redirect chain starts afresh. */
-    if (g_str_has_prefix(line, "HTTP/")) {
-        f->cr_start = f->cr_end = f->cr_total = -1;
-    } else if (g_ascii_strncasecmp(line, "content-range:", 14) == 0) {
-        http_parse_content_range(f, line + 14);
-    }
-    return len;
+    http_response_header(&f->rsp, buf, size * n);
+    return size * n;
 }
 
 static void http_fetch_store(HttpFetch *f, const char *data, size_t len)
@@ -184,18 +156,12 @@ static size_t http_write_cb(char *data, size_t size, size_t n, void *opaque)
     size_t len = size * n;
     long status = 0;
 
-    /* Returning short aborts the transfer: not worth receiving a whole
-     * image (a 200) or an error page; the status tells why at the end. */
+    /* Returning short aborts the transfer. */
     curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (status != 206) {
-        return 0;
-    }
-    if (len > f->len - f->got) {
-        f->overflow = true;
+    if (!http_response_body(&f->rsp, status, len)) {
         return 0;
     }
     http_fetch_store(f, data, len);
-    f->got += len;
     return len;
 }
 
@@ -288,7 +254,7 @@ void http_fetch_start(HttpState *s, HttpFetch *f)
     CURL *e;
 
     f->s = s;
-    f->cr_start = f->cr_end = f->cr_total = -1;
+    http_response_init(&f->rsp, f->start, f->len);
     if (!g_queue_is_empty(&s->backlog) || !(e = http_handle_get(s))) {
         g_queue_push_tail(&s->backlog, f);
         return;
@@ -309,37 +275,17 @@ static void http_backlog_run(HttpState *s)
 static char *http_fetch_check(HttpFetch *f, CURLcode rc, long status)
 {
     const char *err = f->errbuf[0] ? f->errbuf : curl_easy_strerror(rc);
+    HttpTransferResult result = HTTP_TRANSFER_FAILED;
 
-    if (f->overflow) {
-        return g_strdup_printf("the server sent more than the %" PRIu64
-                               " bytes asked for", f->len);
+    if (rc == CURLE_OK) {
+        result = HTTP_TRANSFER_OK;
+    } else if (rc == CURLE_COULDNT_CONNECT ||
+               rc == CURLE_COULDNT_RESOLVE_HOST) {
+        result = HTTP_TRANSFER_CONNECT_FAILED;
+    } else if (rc == CURLE_OPERATION_TIMEDOUT) {
+        result = HTTP_TRANSFER_TIMED_OUT;
     }
-    if (status == 200) {
-        return g_strdup("server does not support range requests "
-                        "(HTTP 200 to a Range request)");
-    }
-    if (status && status != 206) {
-        return g_strdup_printf("HTTP %ld", status);
-    }
-    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
-        return g_strdup_printf("could not connect: %s", err);
-    }
-    if (rc == CURLE_OPERATION_TIMEDOUT) {
-        return g_strdup_printf("timed out: %s", err);
-    }
-    if (rc != CURLE_OK) {
-        return g_strdup(err);
-    }
-    if (f->got != f->len) {
-        return g_strdup_printf("short body: %" PRIu64 " of %" PRIu64
-                               " bytes", f->got, f->len);
-    }
-    if (f->cr_start != (int64_t)f->start ||
-        f->cr_end != (int64_t)(f->start + f->len - 1)) {
-        return g_strdup_printf("wrong Content-Range for bytes %" PRIu64
-                               "-%" PRIu64, f->start, f->start + f->len - 1);
-    }
-    return NULL;
+    return http_response_check(&f->rsp, status, result, err);
 }
 
 static void http_transfer_finished(HttpState *s, CURL *e, CURLcode rc)
@@ -356,9 +302,9 @@ static void http_transfer_finished(HttpState *s, CURL *e, CURLcode rc)
     why = http_fetch_check(f, rc, status);
     if (f->wait) {
         f->wait->status = status;
-        f->wait->total = f->cr_total;
+        f->wait->rsp = f->rsp;
     }
-    atomic_fetch_add(&s->st_bytes, f->got);
+    atomic_fetch_add(&s->st_bytes, f->rsp.got);
     atomic_fetch_add(&s->st_connects, connects);
     g_queue_remove(&s->inflight, f);
     http_handle_put(s, e);
@@ -492,12 +438,7 @@ static bool http_probe(HttpState *s, GError **errp)
     http_fetch_start(s, f);
     http_wait(s, &w);
     why = w.why;
-    if (w.ret == 0 && w.total >= 1) {
-        s->length = w.total;
-        return true;
-    }
-    if (w.status == 416 && w.total == 0) {
-        s->length = 0;          /* an empty image: no byte 0 to give */
+    if (http_response_length(&w.rsp, w.status, w.ret == 0, &s->length)) {
         return true;
     }
     error_setg(errp, "%s: %s", s->url,

@@ -5,6 +5,7 @@
  */
 #include <string.h>
 #include "migration/context.h"
+#include "migration/tls.h"
 #include "migration/incoming/incoming.h"
 #include "migration/ram/ram.h"
 #include "migration/state.h"
@@ -84,6 +85,7 @@ FerryMig *ferry_mig_new(const FerryMigVMM *vmm, void *opaque,
     m->ram_load = ram_load_state_new();
     m->postcopy_dst = postcopy_dst_new();
     m->block_dst = block_dst_new();
+    m->tls = mig_tls_new();
     /* RAM is the one iterative entry, and the core's own. */
     if (!savevm_register_live(&m->saved, "ram", 0, RAM_SECTION_VERSION,
                               &ram_handlers, m, errp)) {
@@ -107,6 +109,7 @@ void ferry_mig_free(FerryMig *m)
     g_ptr_array_free(m->sources, TRUE);
     g_mutex_clear(&m->sources_lock);
     block_dst_free(m->block_dst);
+    mig_tls_free(m->tls);
     postcopy_dst_free(m->postcopy_dst);
     ram_load_state_free(m->ram_load);
     ram_save_state_free(m->ram);

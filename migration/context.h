@@ -35,6 +35,7 @@ typedef struct RAMSaveState RAMSaveState;
 typedef struct RAMLoadState RAMLoadState;
 typedef struct PostcopyDst PostcopyDst;
 typedef struct BlockDst BlockDst;
+typedef struct MigTls MigTls;
 
 struct FerryMig {
     FerryMigVMM vmm;            /* the embedder's table, missing hooks NULL */
@@ -59,6 +60,7 @@ struct FerryMig {
     RAMLoadState *ram_load;
     PostcopyDst *postcopy_dst;
     BlockDst *block_dst;
+    MigTls *tls;                /* migration/tls.c */
 };
 
 /*

@@ -190,16 +190,6 @@ static bool check_percent(const char *name, bool has, unsigned v,
     return true;
 }
 
-static bool check_tls(const char *name, const char *v, GError **errp)
-{
-    if (v && *v) {
-        error_setg(errp, "Parameter '%s': ferry has no TLS support; only "
-                   "\"\" is accepted", name);
-        return false;
-    }
-    return true;
-}
-
 static bool check_timeout(const char *name, bool has, uint64_t v,
                           GError **errp)
 {
@@ -242,10 +232,7 @@ static bool check_params(const MigrationParameters *a, GError **errp)
                          a->max_cpu_throttle, 99, errp) &&
            check_percent("throttle-trigger-threshold",
                          a->has_throttle_trigger_threshold,
-                         a->throttle_trigger_threshold, 100, errp) &&
-           check_tls("tls-creds", a->tls_creds, errp) &&
-           check_tls("tls-hostname", a->tls_hostname, errp) &&
-           check_tls("tls-authz", a->tls_authz, errp);
+                         a->throttle_trigger_threshold, 100, errp);
 }
 
 /*

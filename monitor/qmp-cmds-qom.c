@@ -49,6 +49,22 @@ static const PropDef secret_props[] = {
     { NULL },
 };
 
+static const PropDef tls_creds_props[] = {
+    { "verify-peer", "bool" },  /* -object / object-add tls-creds-* */
+    { "dir", "string" },
+    { "endpoint", "QCryptoTLSCredsEndpoint" },
+    { NULL },
+};
+static const PropDef tls_creds_psk_props[] = {
+    { "username", "string" },
+    { NULL },
+};
+static const PropDef authz_list_props[] = {
+    { "policy", "QAuthZListPolicy" },
+    { "rules", "QAuthZListRuleList" },
+    { NULL },
+};
+
 static const TypeDef types[] = {
     { "object", NULL, true, NULL },
     { "machine", "object", true, machine_props },
@@ -71,6 +87,11 @@ static const TypeDef types[] = {
     { "memory-backend", "object", true, memory_backend_props },
     { "memory-backend-ram", "memory-backend", false, NULL },
     { "secret", "object", false, secret_props },
+    { "tls-creds", "object", true, tls_creds_props },
+    { "tls-creds-x509", "tls-creds", false, NULL },
+    { "tls-creds-psk", "tls-creds", false, tls_creds_psk_props },
+    { "authz", "object", true, NULL },
+    { "authz-list", "authz", false, authz_list_props },
 };
 
 static const TypeDef *type_find(const char *name)

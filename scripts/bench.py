@@ -5,7 +5,10 @@ Same guest binary (build/guest/ferry-guest.elf, a Multiboot v1 ELF32 that
 both ferry and `qemu-system-x86_64 -kernel` boot), same machine, same run.
 
 Cases (each over tcp:127.0.0.1 and over a unix socket, loopback, unless
-said otherwise):
+said otherwise; `--transport tls` adds tcp:127.0.0.1 with TLS, x509
+certificates made by certtool at the start of the run, tls-creds on both
+sides, so `--case idle-4G --transport tcp --transport tls` shows TLS's
+cost):
   idle-1G     -m 1G, dirty-rate=0: the guest fills all its RAM once, then
               only reads it (so every page is non-zero)
   idle-4G     the same with -m 4G
@@ -118,6 +121,10 @@ CASES = {
     'postcopy-recovery-4G': ('4G', 'max'),
 }
 TRANSPORTS = ('tcp', 'unix')
+# tcp:127.0.0.1 with TLS (tls-creds-x509, certificates made by certtool at
+# the start of the run): only when asked (--transport tls), e.g.
+#   scripts/bench.py --case idle-4G --transport tcp --transport tls
+TLS_TRANSPORT = 'tls'
 # postcopy cases: their capabilities; over tcp only
 # recovery: through a relay that is cut in postcopy, then recovered
 POSTCOPY = {
@@ -142,7 +149,31 @@ def is_recovery(case):
 
 
 def case_transports(case):
-    return ('tcp',) if case in POSTCOPY else TRANSPORTS
+    base = ('tcp',) if case in POSTCOPY else TRANSPORTS
+    return base + (TLS_TRANSPORT,)
+
+
+def tls_objects(opts, incoming):
+    """-object for the TLS transport (QEMU and ferry take the same)."""
+    if not getattr(opts, 'tls_dirs', None):
+        return []
+    endpoint = 'server' if incoming else 'client'
+    return ['-object', f'tls-creds-x509,id=tls0,dir={opts.tls_dirs[endpoint]},'
+                       f'endpoint={endpoint}']
+
+
+def make_tls_dirs(opts):
+    """Certificates for 127.0.0.1, made once per run."""
+    from pylib.tlscerts import CA, certtool_available
+    if not certtool_available():
+        raise SystemExit('bench: --transport tls needs certtool '
+                         '(Debian gnutls-bin)')
+    top = tempfile.mkdtemp(prefix='bench-tls-', dir=opts.tmp)
+    ca = CA(top, 'bench-ca')
+    opts.tls_dirs = {'server': ca.issue(os.path.join(top, 'server'),
+                                        'server', 'bench-destination'),
+                     'client': ca.issue(os.path.join(top, 'client'),
+                                        'client', 'bench-source')}
 
 
 def postcopy_caps(case, role):
@@ -347,6 +378,7 @@ class FerryVM(VM):
                 '-append', f'dirty-rate={rate}',
                 '-qmp', f'unix:{self.qmp_path},server=on,wait=off',
                 '-serial', f'file:{self.serial_path}']
+        args += tls_objects(opts, incoming)
         if incoming:
             args += ['-S', '-incoming', 'defer']
         return args
@@ -419,6 +451,7 @@ class QemuVM(VM):
             args += ['-object', f'memory-backend-memfd,id=ram0,size={mem}']
             machine += ',memory-backend=ram0'
         args += ['-machine', machine]
+        args += tls_objects(opts, incoming)
         if incoming:
             args += ['-S', '-incoming', 'defer']
         return args
@@ -735,7 +768,10 @@ def migrate_once(kind, case, transport, opts):
         fill_s = time.monotonic() - t
         time.sleep(opts.settle)
         waited = wait_quiet((src, dst), opts)
-        if transport == 'tcp':
+        if transport == TLS_TRANSPORT:
+            for vm in (src, dst):
+                vm.qmp.cmd('migrate-set-parameters', **{'tls-creds': 'tls0'})
+        if transport in ('tcp', TLS_TRANSPORT):
             uri = f'tcp:127.0.0.1:{free_port()}'
         else:
             uri = f'unix:{os.path.join(workdir, "mig.sock")}'
@@ -1100,7 +1136,8 @@ def main():
                     choices=list(CASES) + list(CASE_GROUPS),
                     help='run only this case (repeatable); "postcopy": '
                     'both postcopy cases')
-    ap.add_argument('--transport', action='append', choices=TRANSPORTS,
+    ap.add_argument('--transport', action='append',
+                    choices=TRANSPORTS + (TLS_TRANSPORT,),
                     help='run only this transport (repeatable)')
     ap.add_argument('--qemu-ram', choices=('default', 'memfd'),
                     default='default', help='QEMU guest RAM backend')
@@ -1142,6 +1179,8 @@ def main():
     cases = list(dict.fromkeys(c for name in cases
                                for c in CASE_GROUPS.get(name, [name])))
     transports = opts.transport or list(TRANSPORTS)
+    if TLS_TRANSPORT in transports:
+        make_tls_dirs(opts)
     for case in cases:
         if not set(transports) & set(case_transports(case)):
             print(f'bench: {case} runs over '

@@ -14,6 +14,7 @@
 #include "ferry/migration.h"
 #include "monitor/fds.h"
 #include "qapi/qapi-events.h"
+#include "system/tls-objects.h"
 #include "system/cpu-throttle.h"
 #include "system/cpus.h"
 #include "system/dirty-log.h"
@@ -84,7 +85,16 @@ static bool ferry_vm_stop(void *opaque, GError **errp)
 
 static bool ferry_vm_start(void *opaque, GError **errp)
 {
-    return vm_start(errp);
+    if (vm_start(errp)) {
+        return true;
+    }
+    /* The disks are still another process's (a destination that loaded
+     * everything holds their lock): paused, so `cont` can retry once
+     * that process is gone; finish-migrate would refuse it. */
+    if (runstate_get() == RUN_STATE_FINISH_MIGRATE) {
+        runstate_set(RUN_STATE_PAUSED, NULL);
+    }
+    return false;
 }
 
 static void ferry_vm_throttle(void *opaque, int percent)
@@ -215,6 +225,18 @@ static int ferry_fd_lookup(void *opaque, const char *name, GError **errp)
     return (int)fd;
 }
 
+static bool ferry_tls_creds(void *opaque, const char *id,
+                            FerryMigTlsCreds *creds, GError **errp)
+{
+    return tls_object_creds(id, creds, errp);
+}
+
+static bool ferry_tls_authz(void *opaque, const char *id, const char *dn,
+                            GError **errp)
+{
+    return tls_object_authz(id, dn, errp);
+}
+
 static const FerryMigVMM ferry_vmm = {
     .size = sizeof(FerryMigVMM),
     .ram_block_count = ferry_ram_block_count,
@@ -240,6 +262,8 @@ static const FerryMigVMM ferry_vmm = {
     .vcpu_count = ferry_vcpu_count,
     .event = ferry_migration_event,
     .fd_lookup = ferry_fd_lookup,
+    .tls_creds = ferry_tls_creds,
+    .tls_authz = ferry_tls_authz,
     .ram_block_staging = ferry_ram_block_staging,
 };
 

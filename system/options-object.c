@@ -2,16 +2,22 @@
  * -object: the objects libvirt creates on QEMU's command line that mean
  * something to ferry.  memory-backend-ram is the guest's RAM (sized
  * against -m in options-machine.c); a secret is read and kept, as QEMU
- * reads it when the object is created.  Other types are refused.
+ * reads it when the object is created.  tls-creds-x509, tls-creds-psk and
+ * authz-list are the migration's TLS objects (system/tls-objects.c).
+ * Other types are refused.
  */
 #include <string.h>
 #include "options-internal.h"
+#include "system/tls-objects.h"
 #include "util/error.h"
 
 #define SECRET_MAX (64u << 10)      /* far above any key or password */
 
 void object_config_free(ObjectConfig *obj)
 {
+    if (obj->tls) {
+        tls_object_del(obj->id, NULL);
+    }
     g_free(obj->qom_type);
     g_free(obj->id);
     g_clear_pointer(&obj->secret, g_bytes_unref);
@@ -149,9 +155,11 @@ bool opt_object(MachineConfig *cfg, const char *opt, const char *arg,
     if (!option_str(opt, kv, "qom-type", &type, errp)) {
         return false;
     }
-    if (strcmp(type, "memory-backend-ram") && strcmp(type, "secret")) {
+    if (strcmp(type, "memory-backend-ram") && strcmp(type, "secret") &&
+        !tls_object_type(type)) {
         error_setg(errp, "%s: unsupported object type '%s' (ferry has: "
-                   "memory-backend-ram, secret)", opt, type);
+                   "memory-backend-ram, secret, tls-creds-x509, "
+                   "tls-creds-psk, authz-list)", opt, type);
         return false;
     }
     if (!id) {
@@ -163,8 +171,13 @@ bool opt_object(MachineConfig *cfg, const char *opt, const char *arg,
     }
     obj->qom_type = g_strdup(type);
     obj->id = g_strdup(id);
-    ok = !strcmp(type, "secret") ? secret(obj, opt, kv, errp)
-                                 : memory_backend(obj, opt, kv, errp);
+    if (tls_object_type(type)) {
+        ok = obj->tls = tls_object_add(opt, type, id, kv, errp);
+    } else if (!strcmp(type, "secret")) {
+        ok = secret(obj, opt, kv, errp);
+    } else {
+        ok = memory_backend(obj, opt, kv, errp);
+    }
     if (ok) {
         g_ptr_array_add(cfg->objects, g_steal_pointer(&obj));
     }
@@ -184,7 +197,7 @@ bool options_check_objects(MachineConfig *cfg, GError **errp)
 
     if (cfg->memory_backend) {
         ram = find_object(cfg, cfg->memory_backend);
-        if (!ram || ram->secret) {
+        if (!ram || strcmp(ram->qom_type, "memory-backend-ram")) {
             error_setg(errp, "-machine: memory-backend '%s' is not a "
                        "memory-backend-ram -object", cfg->memory_backend);
             return false;
@@ -193,7 +206,7 @@ bool options_check_objects(MachineConfig *cfg, GError **errp)
     for (guint i = 0; i < cfg->objects->len; i++) {
         ObjectConfig *obj = g_ptr_array_index(cfg->objects, i);
 
-        if (!obj->secret && obj != ram) {
+        if (!obj->secret && obj != ram && !tls_object_type(obj->qom_type)) {
             error_setg(errp, "-object: memory backend '%s' is not used "
                        "(ferry has no NUMA): name it with -machine "
                        "memory-backend=%s", obj->id, obj->id);

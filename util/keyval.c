@@ -181,7 +181,12 @@ static bool check_key(const char *key, const char *text, GError **errp)
     }
     parts = g_strsplit(key, ".", -1);
     for (guint i = 0; parts[i]; i++) {
-        if (!keyval_name_ok(parts[i], strlen(parts[i]))) {
+        /* After the first, a fragment of digits is a list index, as in
+         * QEMU (authz-list's rules.0.match=...). */
+        bool index = i > 0 && parts[i][0] &&
+                     strspn(parts[i], "0123456789") == strlen(parts[i]);
+
+        if (!index && !keyval_name_ok(parts[i], strlen(parts[i]))) {
             error_setg(errp, "Invalid parameter name '%s'", key);
             return false;
         }

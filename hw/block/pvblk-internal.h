@@ -39,6 +39,8 @@ typedef struct PvblkState {
 /* The node's size in sectors; updates s->capacity when the node knows it
  * (attached).  Caller holds s->lock. */
 uint64_t pvblk_capacity_locked(PvblkState *s);
+/* Device @index (its MMIO slot), or NULL: for tests and the fuzzer. */
+PvblkState *pvblk_get(unsigned index);
 /* Whether [@gpa, +ring bytes of @size) is a usable ring. */
 bool pvblk_ring_valid(uint64_t gpa, uint64_t size);
 

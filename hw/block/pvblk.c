@@ -412,6 +412,11 @@ static bool parse_spec(const char *spec, char **drive, char **id,
     return true;
 }
 
+PvblkState *pvblk_get(unsigned index)
+{
+    return index < nr_devs ? devs[index] : NULL;
+}
+
 static PvblkState *find_id(const char *id)
 {
     for (unsigned i = 0; i < nr_devs; i++) {

@@ -71,6 +71,25 @@ typedef struct FerryMigEvent {
  * hooks run on migration threads, the others where they say; all must be
  * safe for that.
  */
+/*
+ * A TLS credentials object as QEMU defines it (tls-creds-x509,
+ * tls-creds-psk): @dir holds ca-cert.pem, server-cert.pem, server-key.pem,
+ * client-cert.pem, client-key.pem (x509) or keys.psk, lines
+ * "username:hexkey" (psk).
+ */
+typedef enum FerryMigTlsKind {
+    FERRY_MIG_TLS_X509,
+    FERRY_MIG_TLS_PSK,
+} FerryMigTlsKind;
+
+typedef struct FerryMigTlsCreds {
+    FerryMigTlsKind kind;
+    const char *dir;
+    bool server;                /* endpoint=server */
+    bool verify_peer;           /* x509: check the peer's certificate */
+    const char *username;       /* psk, client: the key to use */
+} FerryMigTlsCreds;
+
 typedef struct FerryMigVMM {
     /* sizeof(FerryMigVMM) as the embedder compiled it: a library with a
      * longer table treats the hooks beyond it as NULL. */
@@ -142,6 +161,19 @@ typedef struct FerryMigVMM {
      * (the core closes it), or -1 with @errp set.  Main context.
      */
     int (*fd_lookup)(void *opaque, const char *name, GError **errp);
+    /*
+     * TLS (optional; without them tls-creds must stay "").  tls_creds
+     * describes the credentials object named by the tls-creds parameter;
+     * the strings it stores need to live only until it returns (the core
+     * loads the files at once).  tls_authz checks a peer's x509
+     * distinguished name @dn against the object named by tls-authz; with
+     * @dn NULL it only says whether that object exists.  Both may run on
+     * a migration thread.
+     */
+    bool (*tls_creds)(void *opaque, const char *id, FerryMigTlsCreds *creds,
+                      GError **errp);
+    bool (*tls_authz)(void *opaque, const char *id, const char *dn,
+                      GError **errp);
 
     /*
      * Postcopy minor faults, destination (optional; API 1.1): a second

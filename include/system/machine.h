@@ -23,6 +23,7 @@ typedef struct ObjectConfig {
     char *id;
     uint64_t size;          /* memory backends */
     GBytes *secret;         /* secrets: the decoded data */
+    bool tls;               /* in system/tls-objects.c's table until freed */
 } ObjectConfig;
 
 /* -add-fd fd=N,set=M[,opaque=STR] */

@@ -28,6 +28,7 @@
 #define FERRY_UTIL_KEYVAL_H
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -37,6 +38,8 @@ typedef struct Keyval Keyval;
 Keyval *keyval_parse(const char *text, const char *implied_key,
                      GError **errp);
 void keyval_free(Keyval *kv);
+/* A JSON object as the same tree (lists become groups keyed by index). */
+Keyval *keyval_from_json(JsonObject *obj, GError **errp);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Keyval, keyval_free)
 
 /*

@@ -61,6 +61,13 @@ static uint64_t be64_at(const uint8_t *p)
     return (uint64_t)be32_at(p) << 32 | be32_at(p + 4);
 }
 
+/* A block name of @len bytes: not empty, no NUL in it (it would name
+ * another block, or none, once it is a C string). */
+static bool name_ok(const uint8_t *name, size_t len)
+{
+    return len && !memchr(name, '\0', len);
+}
+
 /*
  * REQ_PAGES: be64 offset, be32 length; REQ_PAGES_ID adds u8 length and
  * the block's name.  False if malformed.
@@ -76,7 +83,7 @@ static bool handle_page_request(ReturnPath *rp, uint16_t type,
             return false;
         }
         uint8_t idlen = buf[12];
-        if (len != 13 + idlen || idlen == 0) {
+        if (len != 13 + idlen || !name_ok(buf + 13, idlen)) {
             return false;
         }
         memcpy(rp->last_block, buf + 13, idlen);
@@ -99,23 +106,31 @@ static bool handle_recv_bitmap(ReturnPath *rp, const uint8_t *buf,
 {
     char name[256];
 
-    if (!rp->on_bitmap || len < 2 || len != 1 + buf[0]) {
+    g_mutex_lock(&rp->lock);
+    RPBitmapFn on_bitmap = rp->on_bitmap;
+    RPBitmapSizeFn bitmap_size = rp->bitmap_size;
+    g_mutex_unlock(&rp->lock);
+    if (!on_bitmap || !bitmap_size || len < 2 || len != 1 + buf[0] ||
+        !name_ok(buf + 1, buf[0])) {
         return false;
     }
     memcpy(name, buf + 1, buf[0]);
     name[buf[0]] = '\0';
     uint64_t bytes = qemu_get_be64(rp->f);
-    if (qemu_file_get_error(rp->f) || bytes > (1ULL << 34) || bytes % 8) {
+    uint64_t want = bitmap_size(name, rp->opaque);
+    if (qemu_file_get_error(rp->f) || !want || bytes != want) {
+        mig_log("return path: RECV_BITMAP of %" G_GUINT64_FORMAT " bytes for "
+                "'%s', which has %" G_GUINT64_FORMAT, bytes, name, want);
         return false;
     }
-    g_autofree uint8_t *bits = g_try_malloc(bytes ? bytes : 1);
+    g_autofree uint8_t *bits = g_try_malloc(bytes);
     if (!bits) {
         return false;
     }
     qemu_get_buffer(rp->f, bits, bytes);
     if (qemu_get_be64(rp->f) != RAMBLOCK_RECV_BITMAP_ENDING ||
         qemu_file_get_error(rp->f) ||
-        !rp->on_bitmap(name, bits, bytes, rp->opaque)) {
+        !on_bitmap(name, bits, bytes, rp->opaque)) {
         return false;
     }
     g_mutex_lock(&rp->lock);
@@ -132,6 +147,15 @@ static void note_resume_ack(ReturnPath *rp, uint32_t value)
     rp->resume_ack = value;
     rp->events++;
     g_cond_broadcast(&rp->cond);
+    g_mutex_unlock(&rp->lock);
+}
+
+void return_path_take_bitmaps(ReturnPath *rp, RPBitmapFn on_bitmap,
+                              RPBitmapSizeFn bitmap_size)
+{
+    g_mutex_lock(&rp->lock);
+    rp->on_bitmap = on_bitmap;
+    rp->bitmap_size = bitmap_size;
     g_mutex_unlock(&rp->lock);
 }
 
@@ -162,15 +186,9 @@ bool return_path_switchover_acked(ReturnPath *rp)
     return acked;
 }
 
-/* Reads messages until SHUT, an error or EOF; reports through @rp. */
-static gpointer rp_thread(gpointer opaque)
+void return_path_read(ReturnPath *rp)
 {
-    ReturnPath *rp = opaque;
     uint8_t buf[512];
-
-    if (rp->on_page_request) {
-        thread_prefer_latency();    /* postcopy: vCPUs wait on requests */
-    }
 
     for (;;) {
         uint16_t type = (uint16_t)qemu_get_be16(rp->f);
@@ -183,18 +201,18 @@ static gpointer rp_thread(gpointer opaque)
                              "return path: nothing heard from the destination "
                              "within postcopy-keepalive-timeout" :
                              "return path: connection lost");
-            return NULL;
+            return;
         }
         qemu_get_buffer(rp->f, buf, len);
         if (qemu_file_get_error(rp->f)) {
             return_path_done(rp, false, "return path: connection lost");
-            return NULL;
+            return;
         }
         if (type == MIG_RP_MSG_SHUT && len == 4) {
             bool ok = be32_at(buf) == 0;
             return_path_done(rp, ok, ok ? NULL :
                              "the destination failed to load the migration");
-            return NULL;
+            return;
         }
         if (type == MIG_RP_MSG_PONG && len == 4) {
             if (be32_at(buf)) {     /* 0: the destination's keepalive */
@@ -224,12 +242,23 @@ static gpointer rp_thread(gpointer opaque)
         }
         mig_log("return path: unexpected message %u of %u bytes", type, len);
         return_path_done(rp, false, "return path: unexpected message");
-        return NULL;
+        return;
     }
 }
 
-void return_path_start(ReturnPath *rp, QEMUFile *f,
-                       RPPageRequestFn on_page_request, void *opaque)
+static gpointer rp_thread(gpointer opaque)
+{
+    ReturnPath *rp = opaque;
+
+    if (rp->on_page_request) {
+        thread_prefer_latency();    /* postcopy: vCPUs wait on requests */
+    }
+    return_path_read(rp);
+    return NULL;
+}
+
+void return_path_init(ReturnPath *rp, QEMUFile *f,
+                      RPPageRequestFn on_page_request, void *opaque)
 {
     g_mutex_init(&rp->lock);
     g_cond_init(&rp->cond);
@@ -240,6 +269,7 @@ void return_path_start(ReturnPath *rp, QEMUFile *f,
     rp->switchover_ack = false;
     rp->shut_on_failure = NULL;
     rp->on_bitmap = NULL;
+    rp->bitmap_size = NULL;
     rp->bitmaps = 0;
     rp->resume_ack = 0;
     rp->events = 0;
@@ -247,6 +277,13 @@ void return_path_start(ReturnPath *rp, QEMUFile *f,
     rp->on_page_request = on_page_request;
     rp->opaque = opaque;
     rp->last_block[0] = '\0';
+    rp->thread = NULL;
+}
+
+void return_path_start(ReturnPath *rp, QEMUFile *f,
+                       RPPageRequestFn on_page_request, void *opaque)
+{
+    return_path_init(rp, f, on_page_request, opaque);
     rp->thread = g_thread_new("mig/return-path", rp_thread, rp);
 }
 
@@ -357,6 +394,13 @@ bool return_path_failed(ReturnPath *rp, char **error)
     return failed;
 }
 
+void return_path_clear(ReturnPath *rp)
+{
+    g_clear_pointer(&rp->error, g_free);
+    g_mutex_clear(&rp->lock);
+    g_cond_clear(&rp->cond);
+}
+
 void return_path_stop(ReturnPath *rp)
 {
     if (!rp->thread) {
@@ -365,7 +409,5 @@ void return_path_stop(ReturnPath *rp)
     qemu_file_shutdown(rp->f);
     g_thread_join(rp->thread);
     rp->thread = NULL;
-    g_clear_pointer(&rp->error, g_free);
-    g_mutex_clear(&rp->lock);
-    g_cond_clear(&rp->cond);
+    return_path_clear(rp);
 }

@@ -14,6 +14,13 @@ typedef void (*RPPageRequestFn)(const char *block, uint64_t offset,
 /* Postcopy recovery: the destination's received bitmap of @block. */
 typedef bool (*RPBitmapFn)(const char *block, const uint8_t *le_words,
                            uint64_t bytes, void *opaque);
+/*
+ * The size in bytes of @block's received bitmap, 0 for no such block: a
+ * RECV_BITMAP of another size is refused before anything is allocated
+ * for it, so a destination cannot make the source allocate what it
+ * claims.
+ */
+typedef uint64_t (*RPBitmapSizeFn)(const char *block, void *opaque);
 
 /* MIG_RP_MSG_RECV_BITMAP's trailer, after the bitmap (QEMU's value). */
 #define RAMBLOCK_RECV_BITMAP_ENDING 0x0123456789abcdefULL
@@ -38,7 +45,8 @@ typedef struct ReturnPath {
     void *opaque;
     char last_block[256];       /* REQ_PAGES without an id means this one */
     QEMUFile *shut_on_failure;  /* lock: unblocked when the path fails */
-    RPBitmapFn on_bitmap;       /* recovery: NULL until resuming */
+    RPBitmapFn on_bitmap;       /* lock: recovery; NULL until resuming */
+    RPBitmapSizeFn bitmap_size; /* lock: with on_bitmap */
     unsigned bitmaps;           /* lock: RECV_BITMAPs taken */
     uint32_t resume_ack;        /* lock: 0 until RESUME_ACK */
 } ReturnPath;
@@ -76,6 +84,20 @@ bool return_path_failed(ReturnPath *rp, char **error);
 /* Unblocks and joins the reader; frees what it held (not the file). */
 void return_path_stop(ReturnPath *rp);
 
+/*
+ * The reader without its thread (tests/fuzz/fuzz-return-path.c):
+ * return_path_init() sets @rp up as return_path_start() does,
+ * return_path_read() reads messages on the calling thread until SHUT, a
+ * failure or EOF, and return_path_clear() frees what it held.
+ */
+void return_path_init(ReturnPath *rp, QEMUFile *f,
+                      RPPageRequestFn on_page_request, void *opaque);
+void return_path_read(ReturnPath *rp);
+void return_path_clear(ReturnPath *rp);
+
+/* Recovery: from now on RECV_BITMAPs are taken (the reader may run). */
+void return_path_take_bitmaps(ReturnPath *rp, RPBitmapFn on_bitmap,
+                              RPBitmapSizeFn bitmap_size);
 /* Recovery: RECV_BITMAPs received and RESUME_ACK's value (0: none yet). */
 void return_path_recovery_state(ReturnPath *rp, unsigned *bitmaps,
                                 uint32_t *resume_ack);

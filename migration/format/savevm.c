@@ -125,7 +125,11 @@ int savevm_setup(SaveVMState *sv, QEMUFile *f, GError **errp)
         put_footer(f, e->section_id);
     }
     qemu_fflush(f);
-    return qemu_file_get_error(f);
+    int ret = qemu_file_get_error(f);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "writing the setup sections");
+    }
+    return ret;
 }
 
 int savevm_iterate(SaveVMState *sv, QEMUFile *f)
@@ -482,6 +486,19 @@ static LoadSection *find_loaded(LoadState *ls, uint32_t id)
     return NULL;
 }
 
+static const LoadSection *find_entry_loaded(LoadState *ls,
+                                            const LiveEntry *live,
+                                            const VMStateEntry *device)
+{
+    for (guint i = 0; i < ls->sections->len; i++) {
+        const LoadSection *s = &g_array_index(ls->sections, LoadSection, i);
+        if (s->live == live && s->device == device) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
 static const LiveEntry *find_live(SaveVMState *sv, const char *idstr,
                                   uint32_t instance_id)
 {
@@ -526,6 +543,15 @@ static LoadSection *read_new_section(LoadState *ls, GError **errp)
     if (find_loaded(ls, s.section_id)) {
         error_setg(errp, "migration stream: section id %u of '%s' is "
                    "already in use", s.section_id, idstr);
+        return NULL;
+    }
+    /* Each entry once: the section table stays as small as the machine's
+     * list of entries, however many sections a stream starts. */
+    const LoadSection *twice = find_entry_loaded(ls, s.live, s.device);
+    if (twice) {
+        error_setg(errp, "migration stream: section '%s' instance %u is "
+                   "started twice (ids %u and %u)", idstr, instance_id,
+                   twice->section_id, s.section_id);
         return NULL;
     }
     s.idstr = g_strdup(idstr);
@@ -711,6 +737,28 @@ int savevm_load_package(SaveVMState *sv, QEMUFile *f,
     return ret;
 }
 
+/* @len bytes of @f into @fd, a piece at a time: the package is held once,
+ * in the memfd, not in a buffer as well. */
+static bool copy_package(QEMUFile *f, int fd, uint32_t len, GError **errp)
+{
+    g_autofree uint8_t *buf = g_malloc(QEMU_FILE_BUF_SIZE);
+
+    for (uint32_t done = 0; done < len;) {
+        uint32_t n = MIN(len - done, QEMU_FILE_BUF_SIZE);
+
+        qemu_get_buffer(f, buf, n);
+        if (stream_error(f, "postcopy package", errp)) {
+            return false;
+        }
+        if (pwrite(fd, buf, n, done) != (ssize_t)n) {
+            error_setg_errno(errp, errno, "postcopy package: buffering failed");
+            return false;
+        }
+        done += n;
+    }
+    return true;
+}
+
 QEMUFile *savevm_read_package(QEMUFile *f, uint32_t len, GError **errp)
 {
     if (len == 0 || len > MAX_VM_CMD_PACKAGED_SIZE) {
@@ -718,18 +766,12 @@ QEMUFile *savevm_read_package(QEMUFile *f, uint32_t len, GError **errp)
                    "(at most %u)", len, MAX_VM_CMD_PACKAGED_SIZE);
         return NULL;
     }
-    g_autofree uint8_t *buf = g_malloc(len);
-    qemu_get_buffer(f, buf, len);
-    if (stream_error(f, "postcopy package", errp)) {
-        return NULL;
-    }
     int fd;
     QEMUFile *pkg = memfd_file(false, &fd, errp);
     if (!pkg) {
         return NULL;
     }
-    if (pwrite(fd, buf, len, 0) != (ssize_t)len) {
-        error_setg_errno(errp, errno, "postcopy package: buffering failed");
+    if (!copy_package(f, fd, len, errp)) {
         qemu_fclose(pkg, NULL);
         pkg = NULL;
     }

@@ -27,6 +27,7 @@
 #include "migration/format/return-path.h"
 #include "migration/format/savevm.h"
 #include "util/error.h"
+#include "migration/tls.h"
 #include "migration/log.h"
 #include "util/thread.h"
 
@@ -36,6 +37,10 @@ struct MigIncoming {
     bool autostart;
     QEMUFile *f;
     QEMUFile *rp;               /* opened on MIG_CMD_OPEN_RETURN_PATH */
+    /* return paths of connections that broke in postcopy: the fault
+     * thread may still be writing to one, so they are closed only when
+     * it has stopped (the load's end, or the context's) */
+    GPtrArray *retired_rps;
     GThread *thread;
     GError *error;              /* the load's outcome */
     /* postcopy */
@@ -66,15 +71,26 @@ MigIncoming *mig_incoming_new(void)
     MigIncoming *inc = g_new0(MigIncoming, 1);
 
     inc->autostart = true;
+    inc->retired_rps = g_ptr_array_new();
     g_mutex_init(&inc->lock);
     g_cond_init(&inc->cond);
     return inc;
+}
+
+static void close_retired_rps(MigIncoming *inc)
+{
+    for (guint i = 0; i < inc->retired_rps->len; i++) {
+        qemu_fclose(g_ptr_array_index(inc->retired_rps, i), NULL);
+    }
+    g_ptr_array_set_size(inc->retired_rps, 0);
 }
 
 void mig_incoming_free(MigIncoming *inc)
 {
     g_assert(!inc->thread && !inc->package_thread && !inc->preempt_thread);
     g_clear_error(&inc->error);
+    close_retired_rps(inc);
+    g_ptr_array_free(inc->retired_rps, TRUE);
     g_free(inc->listen_address);
     g_cond_clear(&inc->cond);
     g_mutex_clear(&inc->lock);
@@ -280,6 +296,11 @@ static int handle_packaged(FerryMig *m, const uint8_t *data, uint16_t len,
                    inc->rp ? "" : " without a return path");
         return -EINVAL;
     }
+    /* The first one's thread may still be loading from inc->package. */
+    if (inc->package_thread) {
+        error_setg(errp, "migration stream: a second PACKAGED");
+        return -EINVAL;
+    }
     uint32_t size = (uint32_t)data[0] << 24 | data[1] << 16 | data[2] << 8 |
                     data[3];
     inc->package = savevm_read_package(inc->f, size, errp);
@@ -406,7 +427,9 @@ static QEMUFile *on_broken(QEMUFile *broken, const GError *why, void *opaque)
     stop_preempt(m, true);
     g_mutex_lock(&inc->lock);
     QEMUFile *old = g_steal_pointer(&inc->f);
-    inc->rp = NULL;
+    if (inc->rp) {
+        g_ptr_array_add(inc->retired_rps, g_steal_pointer(&inc->rp));
+    }
     inc->awaiting_recovery = true;
     g_mutex_unlock(&inc->lock);
     qemu_file_shutdown(old);
@@ -434,11 +457,28 @@ static QEMUFile *on_broken(QEMUFile *broken, const GError *why, void *opaque)
     return inc->f;
 }
 
+/*
+ * Every incoming channel of a TLS migration gets its session here; the
+ * handshake runs in the thread that reads it first.  NULL (logged) when
+ * that cannot be set up.
+ */
+static MigChannel *incoming_tls(FerryMig *m, MigChannel *chan)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (chan && !mig_tls_wrap(m, chan, &err)) {
+        g_warning("incoming migration: %s", err->message);
+        g_clear_pointer(&chan, mig_channel_unref);
+    }
+    return chan;
+}
+
 static void accepted_recovery(MigChannel *chan, void *opaque)
 {
     FerryMig *m = opaque;
     MigIncoming *inc = m->inc;
 
+    chan = incoming_tls(m, chan);
     if (!chan) {
         return;     /* logged; migrate-recover can be issued again */
     }
@@ -470,6 +510,9 @@ bool ferry_mig_recover(FerryMig *m, const char *uri, GError **errp)
     if (!waiting || migration_status(m) != MIGRATION_STATUS_POSTCOPY_PAUSED) {
         error_setg(errp, "migrate-recover: no postcopy migration is paused "
                    "here (status %s)", MigrationStatus_str(migration_status(m)));
+        return false;
+    }
+    if (!mig_tls_prepare(m, uri, false, errp)) {
         return false;
     }
     mig_listener_cancel(m->listener);
@@ -641,14 +684,40 @@ static int finish_postcopy(FerryMig *m, int ret, GError **errp)
     return postcopy_dst_finish(m, errp) ? 0 : -EINVAL;
 }
 
+/*
+ * The return path holds the channel too: without closing it the socket
+ * stays open after a failed load.  Once RUN_ACK went out, a paused
+ * postcopy's fault thread may still hold it (it is freed with the
+ * context); otherwise nothing else writes to it any more.
+ */
+static void close_return_path(FerryMig *m, int ret)
+{
+    MigIncoming *inc = m->inc;
+    QEMUFile *rp = g_steal_pointer(&inc->rp);
+
+    if (ret == 0 || !inc->postcopy ||
+        !__atomic_load_n(&inc->run_ack_sent, __ATOMIC_ACQUIRE)) {
+        postcopy_dst_detach_rp(m);
+        if (rp) {
+            qemu_fclose(rp, NULL);
+        }
+        close_retired_rps(inc);
+    }
+}
+
 static gpointer load_thread(gpointer opaque)
 {
     FerryMig *m = opaque;
     MigIncoming *inc = m->inc;
     GError *err = NULL;
-    int ret = savevm_load_recoverable(&m->saved, inc->f, on_command,
-                                      on_broken, m, &err);
+    int ret = -EPROTO;
 
+    /* With TLS: shake hands first, so a refusal fails the migration with
+     * its reason rather than as a stream that cannot be read. */
+    if (mig_channel_handshake(qemu_file_get_channel(inc->f), &err)) {
+        ret = savevm_load_recoverable(&m->saved, inc->f, on_command,
+                                      on_broken, m, &err);
+    }
     ret = finish_postcopy(m, ret, &err);
     if (ret == 0 && !inc->postcopy &&
         !block_dst_activate(m, inc->autostart, &err)) {
@@ -672,8 +741,13 @@ static gpointer load_thread(gpointer opaque)
     QEMUFile *f = g_steal_pointer(&inc->f);
     g_mutex_unlock(&inc->lock);
     block_dst_rp_closed(m);
+    if (ret < 0) {
+        /* The source learns of the end now, even when it could not be
+         * told with SHUT (a broken TLS session sends nothing more). */
+        qemu_file_shutdown(f);
+    }
     qemu_fclose(f, NULL);
-    inc->rp = NULL;
+    close_return_path(m, ret);
     block_dst_finish(m);
     mig_run_on_main(m, load_finished, m);
     return NULL;
@@ -720,6 +794,7 @@ static void accepted(MigChannel *chan, void *opaque)
     FerryMig *m = opaque;
     MigIncoming *inc = m->inc;
 
+    chan = incoming_tls(m, chan);
     if (chan && inc->main_accepted) {
         accept_preempt(m, chan);
         return;
@@ -755,6 +830,9 @@ bool ferry_mig_incoming(FerryMig *m, const char *uri, bool exit_on_error,
     }
     if (inc->started) {
         error_setg(errp, "The incoming migration has already been started");
+        return false;
+    }
+    if (!mig_tls_prepare(m, uri, false, errp)) {
         return false;
     }
     if (!migrate_set_state(m, migration_status(m), MIGRATION_STATUS_SETUP)) {

@@ -58,6 +58,8 @@ bool mig_out_stop_guest(FerryMig *m, MigrationStatus next, int64_t *stop_at,
                         GError **errp);
 /* Applies max-bandwidth or max-postcopy-bandwidth, whichever is current. */
 void mig_out_apply_rate_limit(FerryMig *m);
+/* Connects to out->uri, with TLS when the migration uses it. */
+MigChannel *mig_out_connect(FerryMig *m, GError **errp);
 
 /* migration/outgoing/postcopy-src.c: from migrate-start-postcopy on. */
 bool postcopy_source_run(FerryMig *m, GError **errp);

@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <sys/eventfd.h>
+#include "migration/tls.h"
 #include "migration/transport/channel.h"
 #include "migration/state.h"
 #include "migration/outgoing/outgoing.h"
@@ -151,12 +152,22 @@ void mig_out_apply_rate_limit(FerryMig *m)
     g_mutex_unlock(&out->lock);
 }
 
+MigChannel *mig_out_connect(FerryMig *m, GError **errp)
+{
+    MigOutgoing *out = m->out;
+    MigChannel *ch = mig_channel_connect_cancellable(out->uri, out->cancel_fd,
+                                                     &m->fds, errp);
+
+    if (ch && !mig_tls_wrap(m, ch, errp)) {
+        g_clear_pointer(&ch, mig_channel_unref);
+    }
+    return ch;
+}
+
 static bool open_stream(FerryMig *m, GError **errp)
 {
     MigOutgoing *out = m->out;
-
-    MigChannel *ch = mig_channel_connect_cancellable(out->uri, out->cancel_fd,
-                                                     &m->fds, errp);
+    MigChannel *ch = mig_out_connect(m, errp);
 
     if (!ch) {
         return false;
@@ -291,6 +302,20 @@ static bool switchover_acked(FerryMig *m, bool converged)
 }
 
 /* Iterates until what is left fits the downtime limit; false on error. */
+/* True, with @errp set, once the return path broke (the destination
+ * went away while nothing is being sent). */
+static bool return_path_lost(FerryMig *m, GError **errp)
+{
+    char *why = NULL;
+
+    if (!m->out->have_rp || !return_path_failed(&m->out->rp, &why)) {
+        return false;
+    }
+    error_setg(errp, "%s", why);
+    g_free(why);
+    return true;
+}
+
 static bool precopy(FerryMig *m, GError **errp)
 {
     MigOutgoing *out = m->out;
@@ -300,7 +325,6 @@ static bool precopy(FerryMig *m, GError **errp)
     throttle_check(m, true);
 
     for (;;) {
-        char *rp_error = NULL;
         if (mig_out_cancelled(m)) {
             error_setg(errp, "cancelled");
             return false;
@@ -309,9 +333,7 @@ static bool precopy(FerryMig *m, GError **errp)
             out->postcopy = true;
             return true;
         }
-        if (out->have_rp && return_path_failed(&out->rp, &rp_error)) {
-            error_setg(errp, "%s", rp_error);
-            g_free(rp_error);
+        if (return_path_lost(m, errp)) {
             return false;
         }
         uint64_t bps = update_bandwidth(m, &win_start, &win_bytes);
@@ -345,12 +367,21 @@ static bool wait_for_continue(FerryMig *m, MigrationStatus next,
         error_setg(errp, "cancelled");
         return false;
     }
+    GError *lost = NULL;
+
     g_mutex_lock(&out->lock);
-    while (!out->continue_ok && !out->cancel) {
-        g_cond_wait(&out->cond, &out->lock);
+    while (!out->continue_ok && !out->cancel && !return_path_lost(m, &lost)) {
+        /* the return path has a lock of its own: look at it every 100 ms
+         * rather than tie the two together */
+        g_cond_wait_until(&out->cond, &out->lock,
+                          g_get_monotonic_time() + 100 * G_TIME_SPAN_MILLISECOND);
     }
     bool go = !out->cancel;
     g_mutex_unlock(&out->lock);
+    if (lost) {
+        g_propagate_error(errp, lost);
+        return false;   /* the destination is gone: the source resumes */
+    }
     if (!go || !migrate_set_state(m, MIGRATION_STATUS_PRE_SWITCHOVER, next)) {
         error_setg(errp, "cancelled");
         return false;
@@ -529,6 +560,9 @@ bool ferry_mig_resume(FerryMig *m, const char *uri, GError **errp)
                    MigrationStatus_str(migration_status(m)));
         return false;
     }
+    if (!mig_tls_prepare(m, uri, true, errp)) {
+        return false;
+    }
     mig_outgoing_join(m);
     g_free(out->uri);
     out->uri = g_strdup(uri);
@@ -559,6 +593,9 @@ bool ferry_mig_start(FerryMig *m, const char *uri, GError **errp)
     }
     if (m->vmm.incoming_allowed(m->opaque, NULL)) {
         error_setg(errp, "Guest is waiting for an incoming migration");
+        return false;
+    }
+    if (!mig_tls_prepare(m, uri, true, errp)) {
         return false;
     }
     mig_outgoing_join(m);

@@ -44,8 +44,7 @@ static bool rp_check(FerryMig *m, GError **errp)
 static bool open_preempt(FerryMig *m, GError **errp)
 {
     MigOutgoing *out = m->out;
-    MigChannel *ch = mig_channel_connect_cancellable(out->uri, out->cancel_fd,
-                                                     &m->fds, errp);
+    MigChannel *ch = mig_out_connect(m, errp);
     if (!ch) {
         g_prefix_error(errp, "postcopy-preempt channel: ");
         return false;
@@ -322,6 +321,11 @@ static bool on_recv_bitmap(const char *block, const uint8_t *le_words,
     return ram_postcopy_reload_bitmap(opaque, block, le_words, bytes);
 }
 
+static uint64_t on_bitmap_size(const char *block, void *opaque)
+{
+    return ram_postcopy_bitmap_bytes(opaque, block);
+}
+
 static void on_resume_page_request(const char *block, uint64_t offset,
                                    uint64_t len, void *opaque)
 {
@@ -331,8 +335,7 @@ static void on_resume_page_request(const char *block, uint64_t offset,
 static bool open_resume_stream(FerryMig *m, GError **errp)
 {
     MigOutgoing *out = m->out;
-    MigChannel *ch = mig_channel_connect_cancellable(out->uri, out->cancel_fd,
-                                                     &m->fds, errp);
+    MigChannel *ch = mig_out_connect(m, errp);
     if (!ch) {
         g_prefix_error(errp, "resume: ");
         return false;
@@ -348,7 +351,7 @@ static bool open_resume_stream(FerryMig *m, GError **errp)
         return false;
     }
     return_path_start(&out->rp, rp, on_resume_page_request, m);
-    out->rp.on_bitmap = on_recv_bitmap;
+    return_path_take_bitmaps(&out->rp, on_recv_bitmap, on_bitmap_size);
     out->have_rp = true;
     return true;
 }

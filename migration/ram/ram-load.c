@@ -293,9 +293,27 @@ static bool place_staged(QEMUFile *f, uint64_t flags, const RAMLoadCursor *c,
     return postcopy_dst_publish(c->m, c->index, offset, errp);
 }
 
+/* "ended" at the end of the stream, else why reading failed (TLS). */
+static void stream_error(QEMUFile *f, const char *where, GError **errp)
+{
+    int err = qemu_file_get_error(f);
+
+    if (err && err != -EIO) {
+        error_setg_errno(errp, -err, "ram: stream failed %s", where);
+    } else {
+        error_setg(errp, "ram: stream ended %s", where);
+    }
+}
+
 static bool load_page(QEMUFile *f, uint64_t flags, RAMLoadCursor *c,
                       uint64_t offset, GError **errp)
 {
+    /* The received bitmaps come with the block list: a page before it
+     * would be marked in none (fuzz-stream-load found the NULL). */
+    if (!ram_recv_ready(c->m)) {
+        error_setg(errp, "ram: a page before the RAM block list");
+        return false;
+    }
     if (!get_block(f, c, flags, errp) || !check_offset(&c->blk, offset, errp)) {
         return false;
     }
@@ -305,14 +323,14 @@ static bool load_page(QEMUFile *f, uint64_t flags, RAMLoadCursor *c,
                   place_page(f, flags, c, offset, errp);
         if (!ok) {
             if (!*errp) {
-                error_setg(errp, "ram: stream ended inside a page");
+                stream_error(f, "inside a page", errp);
             }
             return false;
         }
         return true;
     }
     if (!write_page(f, flags, c->base + offset)) {
-        error_setg(errp, "ram: stream ended inside a page");
+        stream_error(f, "inside a page", errp);
         return false;
     }
     ram_recv_mark(c->m, c->index, offset >> MIG_PAGE_SHIFT);
@@ -329,7 +347,7 @@ static int load_records(QEMUFile *f, RAMLoadCursor *c, bool allow_mem_size,
         uint64_t addr = word & ~(MIG_PAGE_SIZE - 1);
 
         if (qemu_file_get_error(f)) {
-            error_setg(errp, "ram: stream ended before the end of section");
+            stream_error(f, "before the end of section", errp);
             return -EIO;
         }
         switch (flags & ~RAM_SAVE_FLAG_CONTINUE) {

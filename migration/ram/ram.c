@@ -543,6 +543,18 @@ const char *ram_postcopy_block_name(FerryMig *m, unsigned i)
     return m->ram->active->blocks[i].blk.name;
 }
 
+uint64_t ram_postcopy_bitmap_bytes(FerryMig *m, const char *block)
+{
+    RAMState *rs = m->ram->active;
+
+    for (unsigned i = 0; rs && i < rs->nr_blocks; i++) {
+        if (!strcmp(rs->blocks[i].blk.name, block)) {
+            return (block_pages(&rs->blocks[i]) + 63) / 64 * 8;
+        }
+    }
+    return 0;
+}
+
 bool ram_postcopy_reload_bitmap(FerryMig *m, const char *block,
                                 const uint8_t *le_words, uint64_t bytes)
 {

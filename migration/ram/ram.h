@@ -75,6 +75,8 @@ const unsigned long *ram_recv_bitmap(FerryMig *m, unsigned block);
  */
 bool ram_postcopy_reload_bitmap(FerryMig *m, const char *block,
                                 const uint8_t *le_words, uint64_t bytes);
+/* The bytes of @block's RECV_BITMAP (64-bit words), 0: no such block. */
+uint64_t ram_postcopy_bitmap_bytes(FerryMig *m, const char *block);
 /* A new stream after recovery: the next page names its block. */
 void ram_postcopy_new_stream(FerryMig *m, QEMUFile *urgent);
 /* Blocks the source must ask RECV_BITMAP for. */

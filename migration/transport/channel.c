@@ -32,6 +32,7 @@ struct MigChannel {
     int read_timeout_ms;        /* atomic; 0: reads wait forever */
     MigChannelRelease release;
     void *priv;
+    MigTlsSession *tls;         /* NULL: plain bytes */
 };
 
 static bool fd_is_socket(int fd)
@@ -126,6 +127,31 @@ static int wait_fd(MigChannel *c, int fd, short events)
     return is_shut(c) ? -ESHUTDOWN : 0;
 }
 
+int mig_channel_wait(MigChannel *chan, short events)
+{
+    return wait_fd(chan, events == POLLIN ? chan->rfd : chan->wfd, events);
+}
+
+int mig_channel_fd(const MigChannel *chan)
+{
+    return chan->rfd >= 0 ? chan->rfd : chan->wfd;
+}
+
+bool mig_channel_is_shut(MigChannel *chan)
+{
+    return is_shut(chan);
+}
+
+void mig_channel_set_tls(MigChannel *chan, MigTlsSession *tls)
+{
+    chan->tls = tls;
+}
+
+MigTlsSession *mig_channel_tls(const MigChannel *chan)
+{
+    return chan->tls;
+}
+
 void mig_channel_limit_queue(MigChannel *chan, bool send, int bytes)
 {
     int fd = send ? chan->wfd : chan->rfd;
@@ -146,6 +172,9 @@ ssize_t mig_channel_readv(MigChannel *chan, const struct iovec *iov, int iovcnt)
 {
     if (chan->rfd < 0) {
         return -EBADF;
+    }
+    if (chan->tls) {
+        return mig_tls_readv(chan, chan->tls, iov, iovcnt);
     }
     for (;;) {
         ssize_t n;
@@ -242,6 +271,9 @@ ssize_t mig_channel_writev_all(MigChannel *chan, const struct iovec *iov,
     if (chan->wfd < 0) {
         return -EBADF;
     }
+    if (chan->tls) {
+        return mig_tls_writev_all(chan, chan->tls, iov, iovcnt);
+    }
     iov_advance(&cur, &iovcnt, 0);     /* skips leading empty entries */
     while (iovcnt) {
         ssize_t n;
@@ -302,6 +334,7 @@ static bool channel_free(MigChannel *c, GError **errp)
 {
     bool ok = true;
 
+    g_clear_pointer(&c->tls, mig_tls_session_free);
     if (c->rfd >= 0) {
         close(c->rfd);
     }

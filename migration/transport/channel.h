@@ -168,6 +168,50 @@ int mig_socket_listen(const char *uri, int bound_fd, char **bound_name,
 MigChannel *mig_socket_accept(int listen_fd, const char *name, GError **errp);
 void mig_socket_listen_cleanup(const char *uri);
 
+/* The transports' view of the data path (channel-tls.c wraps it). */
+int mig_channel_wait(MigChannel *chan, short events);   /* POLLIN/POLLOUT */
+int mig_channel_fd(const MigChannel *chan);
+bool mig_channel_is_shut(MigChannel *chan);
+
+/* --- TLS (channel-tls.c) ------------------------------------------------ */
+
+/* Loaded credentials, shared by a migration's channels; refcounted. */
+typedef struct MigTlsCreds MigTlsCreds;
+typedef struct MigTlsSession MigTlsSession;
+typedef struct FerryMigTlsCreds FerryMigTlsCreds;
+/*
+ * Checks the peer's x509 distinguished name against the allow list
+ * @authz_id; false with @errp saying why it is refused.
+ */
+typedef bool (*MigTlsAuthzFn)(void *opaque, const char *authz_id,
+                              const char *dn, GError **errp);
+
+MigTlsCreds *mig_tls_creds_load(const FerryMigTlsCreds *desc, GError **errp);
+MigTlsCreds *mig_tls_creds_ref(MigTlsCreds *creds);
+void mig_tls_creds_unref(MigTlsCreds *creds);
+bool mig_tls_creds_is_server(const MigTlsCreds *creds);
+bool mig_tls_creds_is_x509(const MigTlsCreds *creds);
+
+/*
+ * Puts a TLS session over @chan, which must have both directions.  The
+ * handshake runs on the first read or write, or in
+ * mig_channel_handshake(); @hostname (client) is checked against the
+ * server's certificate, @authz_id (server, "" for none) through @authz.
+ */
+bool mig_channel_start_tls(MigChannel *chan, MigTlsCreds *creds,
+                           const char *hostname, const char *authz_id,
+                           MigTlsAuthzFn authz, void *opaque, GError **errp);
+/* Runs the handshake now if it has not run: true when it succeeded. */
+bool mig_channel_handshake(MigChannel *chan, GError **errp);
+
+void mig_channel_set_tls(MigChannel *chan, MigTlsSession *tls);
+MigTlsSession *mig_channel_tls(const MigChannel *chan);
+ssize_t mig_tls_readv(MigChannel *chan, MigTlsSession *tls,
+                      const struct iovec *iov, int iovcnt);
+ssize_t mig_tls_writev_all(MigChannel *chan, MigTlsSession *tls,
+                           const struct iovec *iov, int iovcnt);
+void mig_tls_session_free(MigTlsSession *tls);
+
 MigChannel *mig_fd_open(const char *uri, bool outgoing,
                         const MigFdSource *fds, GError **errp);
 MigChannel *mig_exec_open(const char *uri, bool outgoing, GError **errp);

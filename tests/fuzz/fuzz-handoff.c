@@ -29,16 +29,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define broken(...) fuzz_broken("fuzz-handoff", "(binary)", __VA_ARGS__)
 
-static int open_fds(void)
-{
-    int n = 0;
-
-    for (int fd = 0; fd < 1024; fd++) {
-        n += fcntl(fd, F_GETFD) >= 0;
-    }
-    return n;
-}
-
 static void send_packet(int sock, const uint8_t *p, size_t len, int nfds)
 {
     int fds[3];
@@ -92,7 +82,7 @@ static void receive_one(int sock, HandoffTable *t)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     g_autoptr(HandoffTable) t = handoff_table_new();
-    int before = open_fds(), sv[2];
+    int before = fuzz_open_fds(1024), sv[2];
     size_t pos = 0;
 
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -111,8 +101,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     take_all(t);
     close(sv[0]);
     close(sv[1]);
-    if (open_fds() != before) {
-        broken("%d descriptors leaked", open_fds() - before);
+    if (fuzz_open_fds(1024) != before) {
+        broken("%d descriptors leaked", fuzz_open_fds(1024) - before);
     }
     return 0;
 }

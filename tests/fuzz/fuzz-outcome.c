@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include "fuzz-outcome.h"
 
 void fuzz_broken(const char *fuzzer, const char *input, const char *fmt, ...)
@@ -31,4 +32,14 @@ void fuzz_check_outcome(const char *fuzzer, const char *input, bool ok,
         fprintf(stderr, "%s: '%s': %s\n", fuzzer, input,
                 ok ? "ok" : err->message);
     }
+}
+
+int fuzz_open_fds(int below)
+{
+    int n = 0;
+
+    for (int fd = 0; fd < below; fd++) {
+        n += fcntl(fd, F_GETFD) >= 0;
+    }
+    return n;
 }

@@ -20,4 +20,10 @@ void fuzz_broken(const char *fuzzer, const char *input, const char *fmt, ...)
 void fuzz_check_outcome(const char *fuzzer, const char *input, bool ok,
                         const GError *err, bool verbose);
 
+/*
+ * The descriptors open below @below: descriptors are handed out lowest
+ * first, so a leak shows there.  For the leak checks across an input.
+ */
+int fuzz_open_fds(int below);
+
 #endif

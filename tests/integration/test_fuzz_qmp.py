@@ -15,8 +15,9 @@ from pylib.vm import FerryVM, default_accel  # noqa: E402
 
 SEED = int(os.environ.get('FERRY_FUZZ_SEED', '20261122'))
 ROUNDS = int(os.environ.get('FERRY_FUZZ_ROUNDS', '300'))
-# Commands whose success would end the test rather than exercise a parser.
-SPARE = {'quit', 'system_powerdown'}
+# Commands whose success would end the test rather than exercise a parser
+# (live-update hands the VM to a successor and this process exits).
+SPARE = {'quit', 'system_powerdown', 'live-update'}
 
 VALID = [
     b'{"execute": "query-status"}',

@@ -15,6 +15,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from pylib import libvirt_lab as lab  # noqa: E402
+from pylib.tlscerts import CA, certtool_available  # noqa: E402
 
 DOM = 'ferry1'
 
@@ -27,12 +28,13 @@ class LibvirtManagesFerry(unittest.TestCase):
             raise unittest.SkipTest(why)
         cls.tmp = tempfile.mkdtemp(prefix='ferry-libvirt-')
         lab_dir = os.path.join(cls.tmp, 'lab')
+        tls = cls.make_tls_dir() if certtool_available() else None
         base = random.randrange(20000, 40000, 100)
         cls.a = lab.Daemon(lab_dir, 'A', base, '5a1e0000-0000-4000-8000-00000000000a',
-                           (base + 10, base + 29), '127.0.0.2')
+                           (base + 10, base + 29), '127.0.0.2', tls)
         cls.b = lab.Daemon(lab_dir, 'B', base + 1,
                            '5a1e0000-0000-4000-8000-00000000000b',
-                           (base + 30, base + 49), '127.0.0.3')
+                           (base + 30, base + 49), '127.0.0.3', tls)
         cls.run_dir = os.path.join(cls.tmp, 'run')
         try:
             cls.a.start()
@@ -40,6 +42,19 @@ class LibvirtManagesFerry(unittest.TestCase):
         except Exception:
             cls.tearDownClass()
             raise
+
+    @classmethod
+    def make_tls_dir(cls):
+        """One directory both daemons use for migrate --tls: each is a
+        server (destination) and a client (source); libvirt names the
+        destination by its migration address, so the server certificate
+        carries both."""
+        ca = CA(cls.tmp, 'lab-ca')
+        tls = os.path.join(cls.tmp, 'tls')
+        ca.issue(tls, 'server', 'lab-destination',
+                 hosts=('127.0.0.2', '127.0.0.3'))
+        ca.issue(tls, 'client', 'lab-source', hosts=('127.0.0.1',))
+        return tls
 
     @classmethod
     def tearDownClass(cls):
@@ -116,6 +131,20 @@ class LibvirtManagesFerry(unittest.TestCase):
     def test_03_precopy_a_to_b(self):
         self.migrate(self.a, self.b)
         self.assert_intact(self.b)
+
+    def test_03b_precopy_tls_round_trip(self):
+        """virsh migrate --tls: libvirt adds tls-creds-x509 objects on both
+        sides with object-add, sets tls-creds and tls-hostname, and
+        deletes the objects after."""
+        if not self.a.tls_dir:
+            self.skipTest('certtool (Debian gnutls-bin) is not installed')
+        for src, dst in ((self.b, self.a), (self.a, self.b)):
+            self.migrate(src, dst, '--tls')
+            self.assert_intact(dst)
+        for d in (self.a, self.b):
+            log = d.log()
+            self.assertIn('"qom-type":"tls-creds-x509"', log)
+            self.assertIn('"execute":"object-del"', log)
 
     def postcopies(self, d):
         """How many times libvirt switched this daemon's migrations to

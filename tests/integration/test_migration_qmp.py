@@ -126,7 +126,6 @@ class MigrationSettings(unittest.TestCase):
                            ({'cpu-throttle-initial': 0}, 'cpu-throttle-initial'),
                            ({'cpu-throttle-increment': 100}, 'cpu-throttle-increment'),
                            ({'max-bandwidth': 1 << 63}, 'max-bandwidth'),
-                           ({'tls-creds': 'tls0'}, 'tls-creds'),
                            ({'max-bandwidth': 5, 'max-cpu-throttle': 0},
                             'max-cpu-throttle')):
             with self.assertRaises(QMPError, msg=str(args)) as cm:

@@ -16,6 +16,8 @@
 #   log/libvirtd.log   the daemon's log, every QMP message included
 #   log/qemu/DOM.log   each domain's command line and its emulator's stderr
 #   uri                the URI above, for lvstop.sh and scripts
+# With LVLAB_TLS_DIR set (a directory with ca-cert.pem and both the server
+# and the client certificate and key), "virsh migrate --tls" uses it.
 # Needs root.  lvstop.sh NAME stops it; README.md explains each setting.
 set -eu
 . "$(dirname "$0")/lvlib.sh"
@@ -84,6 +86,14 @@ migration_host = "$ADDR"
 migration_port_min = $PMIN
 migration_port_max = $PMAX
 CONF
+if [ -n "${LVLAB_TLS_DIR:-}" ]; then
+  [ -f "$LVLAB_TLS_DIR/ca-cert.pem" ] ||
+    die "LVLAB_TLS_DIR $LVLAB_TLS_DIR has no ca-cert.pem"
+  cat >>"$DIR/etc/qemu.conf" <<CONF
+migrate_tls_x509_cert_dir = "$LVLAB_TLS_DIR"
+migrate_tls_x509_verify = 1
+CONF
+fi
 echo "$URI" >"$DIR/uri"
 
 # libvirt's directories are compiled in.  Each daemon gets its own, bound

@@ -30,15 +30,19 @@ def missing():
 class Daemon:
     """One lab daemon: lvinst.sh NAME PORT UUID MIG_MIN MIG_MAX ADDRESS."""
 
-    def __init__(self, lab_dir, name, port, uuid, mig_ports, address):
-        self.lab_dir, self.name = lab_dir, name
+    def __init__(self, lab_dir, name, port, uuid, mig_ports, address,
+                 tls_dir=None):
+        self.lab_dir, self.name, self.tls_dir = lab_dir, name, tls_dir
         self.args = [name, str(port), uuid, str(mig_ports[0]),
                      str(mig_ports[1]), address]
         self.uri = f'qemu+tcp://127.0.0.1:{port}/system'
 
     def env(self):
-        return dict(os.environ, LVLAB_DIR=self.lab_dir,
-                    FERRY_BUILD=build_dir())
+        env = dict(os.environ, LVLAB_DIR=self.lab_dir,
+                   FERRY_BUILD=build_dir())
+        if self.tls_dir:
+            env['LVLAB_TLS_DIR'] = self.tls_dir
+        return env
 
     def start(self):
         subprocess.run([os.path.join(LAB, 'lvinst.sh'), *self.args],

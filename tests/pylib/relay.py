@@ -57,6 +57,10 @@ ones accepted later are relayed normally, unless refuse() is on):
                       raises disarms the trigger (the exception is kept in
                       .error, the relay goes on).
 
+  corrupt_up()        flips one byte (XOR 0x5a, in the middle of the chunk)
+                      of the next chunk read from a source, then forwards
+                      it; counted in .corrupted
+
 A reset by either peer (ECONNRESET, EPIPE) aborts that pair with a RST to
 the other peer; an EOF from one peer is passed on as a shutdown(SHUT_WR)
 once everything before it was delivered; the pair is closed when both
@@ -69,6 +73,7 @@ Counters, updated by the thread (read them whenever you like):
   connections            connections accepted so far (refused ones too)
   open_connections       pairs currently open
   cuts                   connections aborted by cut()/cut_when()
+  corrupted              bytes flipped by corrupt_up()
 """
 
 import errno
@@ -147,6 +152,8 @@ class Relay:
         self.error = None
         self._conns = []
         self._refusing = False
+        self._corrupt = False
+        self.corrupted = 0
         self._trigger = None            # (predicate, Event)
         self._sel = None
         self._masks = {}                # socket -> registered event mask
@@ -242,6 +249,11 @@ class Relay:
     def refuse(self, on=True):
         def fn():
             self._refusing = bool(on)
+        self._call(fn)
+
+    def corrupt_up(self):
+        def fn():
+            self._corrupt = True
         self._call(fn)
 
     def cut_when(self, predicate):
@@ -441,6 +453,11 @@ class Relay:
                 self._cut_all()
                 fired.set()
                 return
+        if pipe.up and self._corrupt:
+            data = bytearray(data)
+            data[len(data) // 2] ^= 0x5a
+            self._corrupt = False
+            self.corrupted += 1
         if pipe.mode == _DROP:
             self.bytes_dropped += len(data)
             return

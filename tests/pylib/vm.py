@@ -59,6 +59,17 @@ def require_kvm(testcase=None):
     raise unittest.SkipTest(reason)
 
 
+def require_disk_workload_and_postcopy(testcase):
+    """Skips @testcase unless the test guest's disk workload (it runs
+    under KVM only) and postcopy (userfaultfd for kernel faults: root
+    here) are both available."""
+    if not kvm_available():
+        testcase.skipTest('/dev/kvm is not usable: the disk workload runs '
+                          'in the test guest')
+    if os.geteuid() != 0:
+        testcase.skipTest('userfaultfd for kernel faults needs root here')
+
+
 def pid_alive(pid):
     """True unless @pid is gone or a zombie (PID 1 in a container may never
     reap a daemon)."""

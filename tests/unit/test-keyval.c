@@ -79,7 +79,9 @@ static const ParseCase parse_cases[] = {
     { "a..b=x", NULL, NULL, "Invalid parameter name 'a..b'" },
     { ".a=x", NULL, NULL, "Invalid parameter name '.a'" },
     { "a.=x", NULL, NULL, "Invalid parameter name 'a.'" },
-    { "a.0=x", NULL, NULL, "Invalid parameter name 'a.0'" },
+    /* digits after the first fragment: a list index (authz-list rules) */
+    { "a.0=x", NULL, "a.0='x'" },
+    { "0.a=x", NULL, NULL, "Invalid parameter name '0.a'" },
     { "/tmp/a=b", "path", NULL, "Invalid parameter name '/tmp/a'" },
     { " {\"a\": 1}", NULL, NULL,
       "Parameter ' {\"a\": 1}' has no value (expected KEY=VALUE)" },
@@ -103,8 +105,11 @@ static const ParseCase parse_cases[] = {
       "JSON parse error, unexpected data after the value" },
     { "{\"a\": 1, \"a\": 2}", NULL, NULL,
       "JSON parse error, duplicate key 'a'" },
-    { "{\"a\": [1]}", NULL, NULL,
-      "Parameter 'a' is an array; ferry's options take none" },
+    /* a list is a group keyed by index, as rules.0.match= */
+    { "{\"a\": [1, {\"b\": 2}]}", NULL, "a.0='1' a.1.b='2'" },
+    { "{\"a\": [[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]}", NULL, NULL,
+      "Parameter 'a.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0' is nested too deeply "
+      "(at most 16 levels)" },
     { "{\"a\": {\"b\": null}}", NULL, NULL, "Parameter 'a.b' is null" },
     { "{\"c\": {\"x.y\": 1}}", NULL, NULL,
       "Invalid parameter name 'c.x.y'" },

@@ -183,10 +183,16 @@ static const OptionCase backend_cases[] = {
       "-object: memory-backend-ram needs id=" },
     { { "-object", "memory-backend-file,id=m,size=1G,mem-path=/dev/shm" },
       "-object: unsupported object type 'memory-backend-file' (ferry has: "
-      "memory-backend-ram, secret)" },
+      "memory-backend-ram, secret, tls-creds-x509, tls-creds-psk, authz-list)" },
     { { "-object", "iothread,id=io0" },
       "-object: unsupported object type 'iothread' (ferry has: "
-      "memory-backend-ram, secret)" },
+      "memory-backend-ram, secret, tls-creds-x509, tls-creds-psk, authz-list)" },
+    { { "-object", "secret,id=k,data=x", "-object",
+        "tls-creds-x509,id=k,dir=." },
+      "-object: duplicate object id 'k'" },
+    { { "-machine", "memory-backend=t", "-object",
+        "tls-creds-x509,id=t,dir=." },
+      "-machine: memory-backend 't' is not a memory-backend-ram -object" },
     { { "-machine", "memory-backend=k", "-object", "secret,id=k,data=x" },
       "-machine: memory-backend 'k' is not a memory-backend-ram -object" },
 };

@@ -1270,6 +1270,16 @@ static void test_rp_bad_requests(void)
     put_u8(b, 0);
     expect_rp_failure(b->data, b->len, true, "return path", "idlen 0");
 
+    /* REQ_PAGES_ID whose name holds a NUL (found by fuzz-return-path): as
+     * a C string it names no block, or another one. */
+    g_byte_array_set_size(b, 0);
+    put_be16(b, MIG_RP_MSG_REQ_PAGES_ID);
+    put_be16(b, 16);
+    g_byte_array_append(b, id->data, 12);
+    put_u8(b, 3);
+    g_byte_array_append(b, (const uint8_t *)"\0ab", 3);
+    expect_rp_failure(b->data, b->len, true, "return path", "NUL in name");
+
     /* REQ_PAGES_ID whose total length disagrees with idlen, both ways. */
     static const int deltas[] = { -6, -1, 1, 2, 100 };
     for (gsize i = 0; i < G_N_ELEMENTS(deltas); i++) {
@@ -1369,6 +1379,79 @@ static void test_rp_oversized(void)
         rp_msg(&t, MIG_RP_MSG_REQ_PAGES_ID, lens[i], NULL, 0);
         wait_failed(&t, "oversized");
         g_assert_cmpuint(nreqs(&t), ==, 0);
+        rpf_stop(&t);
+    }
+}
+
+/* Recovery: the source's one block of RP_BITMAP_BYTES bytes of bitmap. */
+#define RP_BITMAP_BYTES 16
+
+static uint64_t bitmap_size(const char *block, void *opaque)
+{
+    return strcmp(block, BLOCK_NAME) ? 0 : RP_BITMAP_BYTES;
+}
+
+static bool on_bitmap(const char *block, const uint8_t *le_words,
+                      uint64_t bytes, void *opaque)
+{
+    g_assert_cmpuint(bytes, ==, RP_BITMAP_BYTES);
+    return true;
+}
+
+/* RECV_BITMAP for @name, claiming @claimed bytes, with @sent of them. */
+static void send_bitmap(RPFixture *t, const char *name, uint64_t claimed,
+                        uint64_t sent)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+
+    put_counted(b, name);
+    rp_msg(t, MIG_RP_MSG_RECV_BITMAP, b->len, b->data, b->len);
+    g_byte_array_set_size(b, 0);
+    put_be64(b, claimed);
+    for (uint64_t i = 0; i < sent; i++) {
+        g_byte_array_append(b, (const uint8_t *)"\xff", 1);
+    }
+    put_be64(b, RAMBLOCK_RECV_BITMAP_ENDING);
+    rp_raw(t, b->data, b->len);
+}
+
+static void rpf_start_recovery(RPFixture *t)
+{
+    rpf_start(t, true);
+    return_path_take_bitmaps(&t->rp, on_bitmap, bitmap_size);
+}
+
+/*
+ * The size a RECV_BITMAP claims is checked against the block before
+ * anything is allocated: a claim of 16 GiB (found by fuzz-return-path)
+ * once made the source allocate it and wait for it.
+ */
+static void test_rp_bitmap_size(void)
+{
+    static const struct {
+        const char *name;
+        uint64_t claimed;
+    } bad[] = {
+        { BLOCK_NAME, 1ull << 34 }, { BLOCK_NAME, RP_BITMAP_BYTES + 8 },
+        { BLOCK_NAME, 0 }, { "other", RP_BITMAP_BYTES },
+    };
+    RPFixture t;
+    unsigned bitmaps;
+    uint32_t ack;
+
+    rpf_start_recovery(&t);
+    send_bitmap(&t, BLOCK_NAME, RP_BITMAP_BYTES, RP_BITMAP_BYTES);
+    rp_msg(&t, MIG_RP_MSG_SHUT, 4, (const uint8_t *)"\0\0\0\0", 4);
+    g_autofree char *err = NULL;
+    g_assert_true(return_path_wait(&t.rp, &err));
+    return_path_recovery_state(&t.rp, &bitmaps, &ack);
+    g_assert_cmpuint(bitmaps, ==, 1);
+    rpf_stop(&t);
+
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+        rpf_start_recovery(&t);
+        send_bitmap(&t, bad[i].name, bad[i].claimed, 0);
+        wait_failed(&t, "unexpected");
         rpf_stop(&t);
     }
 }
@@ -2045,6 +2128,8 @@ int main(int argc, char **argv)
     g_test_add_func("/postcopy-wire/return-path/req-id-12-first",
                     test_rp_req_id_12_first);
     g_test_add_func("/postcopy-wire/return-path/oversized", test_rp_oversized);
+    g_test_add_func("/postcopy-wire/return-path/bitmap-size",
+                    test_rp_bitmap_size);
     g_test_add_func("/postcopy-wire/return-path/eof", test_rp_eof);
     g_test_add_func("/postcopy-wire/return-path/run-ack", test_rp_run_ack);
     g_test_add_func("/postcopy-wire/return-path/run-ack-timeout",

@@ -321,6 +321,57 @@ static void test_bad_sections(void)
     expect_failure(d, len, "pc.ram");
 }
 
+/*
+ * A stream that starts the same entry again under a new section id is
+ * refused at once: otherwise every such section would grow the
+ * destination's section table, a stream of them without end.
+ */
+static void test_section_twice(void)
+{
+    g_autoptr(GBytes) good = good_bytes();
+    gsize len;
+    const uint8_t *orig = g_bytes_get_data(good, &len);
+    /* type, be32 id, counted name, be32 instance, be32 version, the
+     * fields (u32 + 4 x u64), footer (marker, be32 id) */
+    gsize start = find(orig, len, "\010test-dev") - 4 - 1;
+    gsize size = 1 + 4 + 9 + 4 + 4 + 4 + 8 * 4 + 1 + 4;
+    g_autoptr(GByteArray) d = g_byte_array_new();
+
+    g_assert_cmphex(orig[start], ==, QEMU_VM_SECTION_FULL);
+    g_byte_array_append(d, orig, start + size);
+    g_byte_array_append(d, orig + start, size);
+    /* the copy's ids, in the header and the footer: another section id */
+    d->data[start + size + 4] ^= 0x40;
+    d->data[start + 2 * size - 1] ^= 0x40;
+    g_byte_array_append(d, orig + start + size, len - start - size);
+    expect_failure(d->data, d->len, "started twice");
+}
+
+/*
+ * A page before the RAM block list (MEM_SIZE), in a context that never
+ * had one: refused, where the destination once marked it in a received
+ * bitmap that did not exist yet (found by fuzz-stream-load; the input is
+ * tests/fuzz/regress/stream-load/page-before-block-list).
+ */
+static void test_page_before_block_list(void)
+{
+    static const uint8_t stream[] =
+        "QEVM\0\0\0\3\7\0\0\0\12ferry-pc-1"
+        "\1\0\0\0\0\3ram\0\0\0\0\0\0\0\4"   /* START "ram" v4 */
+        "\0\0\0\0\0\0\0\2\6pc.ram\42";         /* ZERO page at 0 */
+    g_autoptr(GError) err = NULL;
+    g_autofree char *path = stream_path("page-first");
+    FerryMig *saved = mig;
+
+    mig = mig_test_new(&test_vmm, NULL);
+    g_assert_true(g_file_set_contents(path, (const char *)stream,
+                                      sizeof(stream) - 1, NULL));
+    g_assert_cmpint(load_stream(path, &err), <, 0);
+    g_assert_nonnull(strstr(err->message, "before the RAM block list"));
+    ferry_mig_free(mig);
+    mig = saved;
+}
+
 static void test_random_flips(void)
 {
     g_autoptr(GBytes) good = good_bytes();
@@ -360,6 +411,9 @@ int main(int argc, char **argv)
                     test_cut_in_description_loads);
     g_test_add_func("/savevm/bad-headers", test_bad_headers);
     g_test_add_func("/savevm/bad-sections", test_bad_sections);
+    g_test_add_func("/savevm/section-twice", test_section_twice);
+    g_test_add_func("/savevm/page-before-block-list",
+                    test_page_before_block_list);
     g_test_add_func("/savevm/random-flips", test_random_flips);
     int ret = g_test_run();
     g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
