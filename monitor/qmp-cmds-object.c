@@ -12,9 +12,16 @@
 
 void qmp_object_add(ObjectOptions *opts, GError **errp)
 {
-    g_autoptr(JsonNode) node = qapi_ObjectOptions_to_json(opts);
-    g_autoptr(Keyval) kv = keyval_from_json(json_node_get_object(node), errp);
+    g_autoptr(JsonNode) node = NULL;
+    g_autoptr(Keyval) kv = NULL;
 
+    if (opts->qom_type == OBJECT_TYPE_SECRET) {
+        error_setg(errp, "object-add: secret objects are created only on the "
+                   "command line (-object secret,...)");
+        return;
+    }
+    node = qapi_ObjectOptions_to_json(opts);
+    kv = keyval_from_json(json_node_get_object(node), errp);
     if (kv) {
         tls_object_add("object-add", ObjectType_str(opts->qom_type), opts->id,
                        kv, errp);
