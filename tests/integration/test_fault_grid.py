@@ -34,6 +34,7 @@ from pylib.waits import free_port, wait_for, wait_verified  # noqa: E402
 from test_block_migration import file_disk, make_image  # noqa: E402
 from test_postcopy import Watch  # noqa: E402
 
+KiB = 1 << 10
 MiB = 1 << 20
 # short enough that a silent link is noticed within a test, long enough
 # that a loaded 2-core machine does not go quiet for that long between
@@ -435,10 +436,10 @@ class FaultGrid(unittest.TestCase):
         self.assert_guest_intact(c.dst)
 
     def end_both_pause_recovery_completes(self, c):
-        c.wait_both('postcopy-paused') if c.frozen is None else \
-            self.assertTrue(wait_for(lambda: status(c.src) ==
-                                     'postcopy-paused', 60, 0.02),
-                            c.describe())
+        if c.frozen is None:
+            c.wait_both('postcopy-paused')
+        else:
+            c.wait_src('postcopy-paused')   # a frozen side reports nothing
         self.assertFalse(c.src.qmp.cmd('query-status')['running'])
         if c.frozen is not None:
             os.kill(c.dst.proc.pid, signal.SIGCONT)
@@ -494,8 +495,10 @@ class FaultGrid(unittest.TestCase):
     def out_of_space_cell(self, state, end):
         mnt = tempfile.mkdtemp(prefix='space-', dir=self.tmp)
         # pre-switchover: the guest's RAM fits, the device state does not
-        # (the filesystem is filled while the source waits); otherwise it
-        # is smaller than the RAM
+        # (the filesystem is filled while the source waits). active: 64 KiB
+        # stay free, less than the headers of the 32768 pages of the first
+        # pass alone, so the stream cannot fit however few pages the guest
+        # has written yet, while the setup's few bytes do
         size = '200M' if state == 'pre-switchover' else '64M'
         subprocess.run(['mount', '-t', 'tmpfs', '-o', f'size={size}',
                         'tmpfs', mnt], check=True)
@@ -507,6 +510,8 @@ class FaultGrid(unittest.TestCase):
                 {'capability': 'pause-before-switchover', 'state': True}])
         elif state == 'setup':
             fill(mnt)
+        else:
+            fill(mnt, leave=64 * KiB)
         src.qmp.cmd('migrate', uri=f'file:{os.path.join(mnt, "image")}')
         if state == 'pre-switchover':
             self.assertTrue(wait_for(lambda: status(src) == 'pre-switchover',
@@ -557,16 +562,18 @@ class GridTable(unittest.TestCase):
                       'what scripts/fault-grid-table.py prints: paste it')
 
 
-def fill(mnt):
-    """Fills the filesystem at @mnt up to its last byte."""
-    with open(os.path.join(mnt, 'filler'), 'wb') as f:
+def fill(mnt, leave=0):
+    """Fills the filesystem at @mnt up to its last byte, then gives back
+    @leave bytes."""
+    with open(os.path.join(mnt, 'filler'), 'wb', buffering=0) as f:
         chunk = b'\xff' * MiB
         try:
             while True:
                 f.write(chunk)
-                f.flush()
         except OSError:
             pass
+        if leave:
+            f.truncate(max(0, os.fstat(f.fileno()).st_size - leave))
 
 
 if __name__ == '__main__':

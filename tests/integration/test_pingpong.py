@@ -29,7 +29,7 @@ from pylib.vm import (FerryVM,  # noqa: E402
                        require_disk_workload_and_postcopy)
 from pylib.waits import free_port, wait_for, wait_verified  # noqa: E402
 from test_block_migration import file_disk, make_image  # noqa: E402
-from test_fault_grid import KEEPALIVE_MS  # noqa: E402
+from test_fault_grid import KEEPALIVE_MS, status  # noqa: E402
 from test_postcopy import Watch  # noqa: E402
 
 MiB = 1 << 20
@@ -43,10 +43,6 @@ FAULTS = [('link reset in precopy', False),
 # flight); RSS by what the guest's own page cache and the allocator keep
 FD_SLACK = 4
 RSS_SLACK_KIB = 32 * 1024
-
-
-def status(vm):
-    return vm.qmp.cmd('query-migrate').get('status')
 
 
 def describe(src, dst):
