@@ -136,6 +136,16 @@ RAMBlock *ram_block_adopt(const char *name, uint64_t size, int fd,
     return rb;
 }
 
+void ram_block_drop_staging(RAMBlock *rb)
+{
+    uint8_t *staging = __atomic_exchange_n(&rb->staging, NULL,
+                                           __ATOMIC_ACQ_REL);
+
+    if (staging) {
+        munmap(staging, rb->size);
+    }
+}
+
 RAMBlock *ram_block_new(const char *name, uint64_t size, GError **errp)
 {
     return ram_block_adopt(name, size, -1, errp);

@@ -54,7 +54,12 @@ static void ferry_ram_block_get(void *opaque, unsigned index,
 
 static uint8_t *ferry_ram_block_staging(void *opaque, unsigned index)
 {
-    return block_at(index)->staging;
+    return __atomic_load_n(&block_at(index)->staging, __ATOMIC_ACQUIRE);
+}
+
+static void ferry_ram_block_staging_done(void *opaque, unsigned index)
+{
+    ram_block_drop_staging(block_at(index));
 }
 
 static bool ferry_dirty_log_start(void *opaque, GError **errp)
@@ -265,6 +270,7 @@ static const FerryMigVMM ferry_vmm = {
     .tls_creds = ferry_tls_creds,
     .tls_authz = ferry_tls_authz,
     .ram_block_staging = ferry_ram_block_staging,
+    .ram_block_staging_done = ferry_ram_block_staging_done,
 };
 
 bool machine_migration_init(GError **errp)

@@ -26,8 +26,10 @@ static gint stopping;
  */
 static uint8_t *prefault_view(RAMBlock *rb)
 {
-    return ferry_mig_incoming_staged(machine_migration()) ? rb->staging
-                                                         : rb->host;
+    uint8_t *staging = __atomic_load_n(&rb->staging, __ATOMIC_ACQUIRE);
+
+    return staging && ferry_mig_incoming_staged(machine_migration()) ?
+           staging : rb->host;
 }
 
 /* Thread @n takes every PREFAULT_THREADS-th chunk of every block. */

@@ -187,6 +187,16 @@ typedef struct FerryMigVMM {
      * while ferry_mig_incoming_staged() says so.  Any thread.
      */
     uint8_t *(*ram_block_staging)(void *opaque, unsigned index);
+    /*
+     * The incoming migration is over (completed in precopy or postcopy,
+     * failed, or paused past recovery; in whatever mode it ran) and the
+     * core will not touch block @index's staging mapping again: the VMM
+     * may unmap it, so the process maps guest RAM once (a shared page
+     * mapped twice counts twice in RSS).  ram_block_staging returns NULL
+     * from then on.  Optional; without it the core drops the mapping's
+     * page-table entries instead.  Any thread, after the guest may run.
+     */
+    void (*ram_block_staging_done)(void *opaque, unsigned index);
 } FerryMigVMM;
 
 /*
@@ -272,7 +282,8 @@ FERRY_API bool ferry_mig_incoming_autostart(FerryMig *m, GError **errp);
  * VMM's staging mappings (hook ram_block_staging): postcopy-ram and
  * x-postcopy-minor-faults on, the kernel able, every block staged.  It
  * follows the capabilities until the stream's RAM block list arrives,
- * then holds what that migration chose.  Any thread (API 1.1).
+ * then holds what that migration chose until it is over (false from
+ * then on: the staging mappings are released).  Any thread (API 1.1).
  */
 FERRY_API bool ferry_mig_incoming_staged(FerryMig *m);
 

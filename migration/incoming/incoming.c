@@ -653,17 +653,24 @@ static gboolean load_finished(gpointer opaque)
     }
     if (inc->error) {
         fail_incoming(m, inc->error);
-        return G_SOURCE_REMOVE;
-    }
-    if (postcopy) {
+    } else if (postcopy) {
         migrate_set_state(m, MIGRATION_STATUS_POSTCOPY_ACTIVE,
                           MIGRATION_STATUS_COMPLETED);
-        return G_SOURCE_REMOVE;
+    } else {
+        migrate_set_state(m, MIGRATION_STATUS_ACTIVE,
+                          MIGRATION_STATUS_COMPLETED);
+        if (!m->vmm.incoming_run(m->opaque, inc->autostart, &err)) {
+            mig_log("incoming migration: %s", err->message);
+        }
     }
-    migrate_set_state(m, MIGRATION_STATUS_ACTIVE, MIGRATION_STATUS_COMPLETED);
-    if (!m->vmm.incoming_run(m->opaque, inc->autostart, &err)) {
-        mig_log("incoming migration: %s", err->message);
-    }
+    /*
+     * Every path, precopy's too (postcopy-ram on stages pages from the
+     * block list on): the load thread and the placers are gone and a
+     * paused postcopy cannot be recovered without them.  After the guest
+     * may run, so unmapping (and, after precopy, mapping the guest's
+     * view) is not downtime.
+     */
+    postcopy_dst_release_staging(m, !inc->error && !postcopy);
     return G_SOURCE_REMOVE;
 }
 
@@ -727,9 +734,6 @@ static gpointer load_thread(gpointer opaque)
                                                 __ATOMIC_ACQUIRE))) {
         /* SHUT tells the source whether it may consider itself done. */
         rp_send_be32(inc->rp, MIG_RP_MSG_SHUT, ret == 0 ? 0 : 1);
-    }
-    if (ret == 0 && inc->postcopy) {
-        postcopy_dst_release_staging(m);   /* after SHUT: not on its path */
     }
     if (inc->package_thread) {
         g_thread_join(inc->package_thread);  /* it may shut inc->f down */

@@ -65,7 +65,7 @@ struct PostcopyDst {
     char last_requested[256];   /* fault thread: REQ_PAGES needs no id */
     PostcopyMinor *minor;       /* NULL: missing-fault mode */
     int staged;                 /* atomic: 0 no block list yet, 1 minor
-                                 * mode chosen, -1 not */
+                                 * mode chosen, -1 not or over */
     int kernel_minor;           /* atomic: 0 not probed, 1 yes, -1 no */
     int listen_mode;            /* atomic: 0 before LISTEN, 1 minor, -1 not */
     uint64_t local_faults;      /* atomic: answered from pages here */
@@ -673,13 +673,22 @@ static void stop_faults(PostcopyDst *pc)
     __atomic_store_n(&pc->rp, NULL, __ATOMIC_RELEASE);
 }
 
-void postcopy_dst_release_staging(FerryMig *m)
+void postcopy_dst_release_staging(FerryMig *m, bool precopy_completed)
 {
     PostcopyDst *pc = m->postcopy_dst;
 
-    if (pc->minor) {
-        postcopy_minor_release(pc->minor);
+    if (!pc->minor) {
+        /* Never written (the other mode ran): nothing to wait for, but
+         * the VMM need not keep it either. */
+        for (unsigned i = 0; m->vmm.ram_block_staging_done &&
+                             i < m->vmm.ram_block_count(m->opaque); i++) {
+            m->vmm.ram_block_staging_done(m->opaque, i);
+        }
+        return;
     }
+    /* A pre-fault asking from now on must not pick the staging view. */
+    __atomic_store_n(&pc->staged, -1, __ATOMIC_RELEASE);
+    postcopy_minor_finish(m, pc->minor, precopy_completed);
 }
 
 void postcopy_dst_shutdown(FerryMig *m)

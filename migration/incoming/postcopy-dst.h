@@ -70,11 +70,16 @@ bool postcopy_dst_send_recv_bitmap(FerryMig *m, QEMUFile *rp,
  */
 bool postcopy_dst_finish(FerryMig *m, GError **errp);
 /*
- * Minor mode, the migration completed: drops the staging mappings' page
- * table entries (the pages stay, mapped by the guest), so the process's
- * RSS counts guest RAM once again.
+ * Minor mode, the incoming migration is over on any path (completed in
+ * precopy or postcopy, failed, paused with no recovery left): the staging
+ * mappings are released in the background (postcopy_minor_finish), so
+ * the process's RSS counts guest RAM once again.  @precopy_completed: the
+ * guest's mapping is still empty, and is mapped in the background too.
+ * Main context, once no incoming thread runs and the guest may run.  In
+ * the other modes the VMM is told at once that its staging mappings
+ * (never written) are not needed.
  */
-void postcopy_dst_release_staging(FerryMig *m);
+void postcopy_dst_release_staging(FerryMig *m, bool precopy_completed);
 /* The context is freed: stop the fault thread, unregister guest RAM. */
 void postcopy_dst_shutdown(FerryMig *m);
 /* Fills the destination's postcopy members of query-migrate. */

@@ -55,9 +55,17 @@ void postcopy_minor_unclaim(PostcopyMinor *pm, unsigned block, uint64_t page);
  */
 int postcopy_minor_map(int uffd, uint8_t *host);
 
-/* The migration completed: the staging mappings lose their page-table
- * entries (the memory stays, the guest maps it). */
-void postcopy_minor_release(PostcopyMinor *pm);
+/*
+ * The incoming migration is over, nothing writes through the staging
+ * mappings any more: on a thread of its own (mig/unstage), the VMM
+ * unmaps them (ram_block_staging_done) or they lose their page-table
+ * entries; the memory stays, in the memfd the guest maps.  With @fill
+ * (the migration completed in precopy: the guest's mapping is empty and
+ * was never registered), it then maps every page of the guest's mapping
+ * while the guest runs.  postcopy_minor_free stops the fill and waits.
+ * Once; main context.
+ */
+void postcopy_minor_finish(FerryMig *m, PostcopyMinor *pm, bool fill);
 
 /*
  * The background pass (fault thread, after RUN): maps the next run of

@@ -2069,6 +2069,58 @@ static void test_minor_discard_keeps_pages(void)
     mig = plain;
 }
 
+static unsigned staging_done_calls;
+
+static void test_block_staging_done(void *opaque, unsigned index)
+{
+    g_assert_cmpuint(index, ==, 0);
+    staging_done_calls++;
+}
+
+/*
+ * Minor mode, completed in precopy (no LISTEN): once the incoming side is
+ * over, the staging mapping is handed back (the hook) or, without the
+ * hook, loses its page-table entries; either way the guest's mapping,
+ * empty until then, gets every page mapped in the background, with the
+ * same contents, and nothing is staged any more.
+ */
+static void test_minor_release_after_precopy(void)
+{
+    FerryMig *plain = mig;
+
+    if (!uffd_minor_supported()) {
+        g_test_skip("the kernel has no minor faults on shared memory");
+        return;
+    }
+    for (int hook = 0; hook < 2; hook++) {
+        mig = staged_context(true);
+        if (hook) {
+            mig->vmm.ram_block_staging_done = test_block_staging_done;
+        }
+        staging_done_calls = 0;
+        ram_reset();
+        g_assert_true(postcopy_dst_minor(mig));
+        g_assert_true(page_mapped(ram.staging));
+        g_assert_false(page_mapped(ram.host));
+        postcopy_dst_release_staging(mig, true);
+        g_assert_false(ferry_mig_incoming_staged(mig));
+        for (int ms = 0; ms < 5000 && !page_mapped(ram.host + (size_t)
+                                                   (NPAGES - 1) * PAGE);
+             ms++) {
+            g_usleep(1000);     /* the fill runs on a thread of its own */
+        }
+        ferry_mig_free(mig);    /* stops and waits for that thread */
+        g_assert_cmpuint(staging_done_calls, ==, hook ? 1 : 0);
+        for (unsigned p = 0; p < NPAGES; p++) {
+            g_assert_true(page_mapped(ram.host + (size_t)p * PAGE));
+            g_assert_true(hook || !page_mapped(ram.staging +
+                                               (size_t)p * PAGE));
+            g_assert_true(page_is_pattern(p));
+        }
+    }
+    mig = plain;
+}
+
 /* x-postcopy-minor-faults off, or postcopy-ram off: the old paths. */
 static void test_minor_fallback(void)
 {
@@ -2121,6 +2173,8 @@ int main(int argc, char **argv)
                     test_discard_mutations);
     g_test_add_func("/postcopy-wire/minor/discard-keeps-pages",
                     test_minor_discard_keeps_pages);
+    g_test_add_func("/postcopy-wire/minor/release-after-precopy",
+                    test_minor_release_after_precopy);
     g_test_add_func("/postcopy-wire/minor/fallback", test_minor_fallback);
     g_test_add_func("/postcopy-wire/return-path/requests", test_rp_requests);
     g_test_add_func("/postcopy-wire/return-path/bad-requests",
