@@ -104,7 +104,8 @@ typedef struct FerryMigVMM {
      * Dirty tracking.  sync ORs into @bitmap (one bit per page of block
      * @index) every page written since the previous sync or start,
      * re-arms tracking for them, and returns how many bits @bitmap now
-     * has set, or -errno.
+     * has set, or -errno.  Postcopy calls stop on a thread of its own
+     * after RUN (the guest stopped), while RAM is still being read.
      */
     bool (*dirty_log_start)(void *opaque, GError **errp);
     long (*dirty_log_sync)(void *opaque, unsigned index,

@@ -48,6 +48,15 @@
 #include "util/thread.h"
 
 #define FAULT_BATCH 64
+/*
+ * Pages asked for per fault: the faulting one and those after it that are
+ * not here yet.  A guest that walks its memory (the test guest's rounds
+ * touch 64 pages in a row, and so does a memcpy) then waits one round trip
+ * for a run instead of one per page; every page goes once anyway, so this
+ * only orders what is left to send.  256 KiB behind a request of another
+ * vCPU is ~0.2 ms here.
+ */
+#define PREFETCH_PAGES 64
 
 struct PostcopyDst {
     int uffd;
@@ -288,10 +297,13 @@ static uint64_t page_key(unsigned block, uint64_t offset)
     return (uint64_t)block << 48 | offset >> MIG_PAGE_SHIFT;
 }
 
-static void request_page(PostcopyDst *pc, unsigned block, uint64_t offset)
+/* REQ_PAGES(_ID) for @pages pages from @offset of @block. */
+static void request_pages(PostcopyDst *pc, unsigned block, uint64_t offset,
+                          uint32_t pages)
 {
     QEMUFile *rp = __atomic_load_n(&pc->rp, __ATOMIC_ACQUIRE);
     const char *name = pc->blocks[block].name;
+    uint32_t len = pages << MIG_PAGE_SHIFT;
     uint8_t msg[13 + 255];
     size_t n = strlen(name);
 
@@ -301,9 +313,9 @@ static void request_page(PostcopyDst *pc, unsigned block, uint64_t offset)
     for (int i = 0; i < 8; i++) {
         msg[i] = (uint8_t)(offset >> (56 - 8 * i));
     }
-    msg[8] = msg[9] = msg[10] = 0;
-    msg[11] = 0;
-    msg[10] = (uint8_t)(MIG_PAGE_SIZE >> 8);
+    for (int i = 0; i < 4; i++) {
+        msg[8 + i] = (uint8_t)(len >> (24 - 8 * i));
+    }
     if (strcmp(pc->last_requested, name)) {
         msg[12] = (uint8_t)n;
         memcpy(msg + 13, name, n);
@@ -312,6 +324,24 @@ static void request_page(PostcopyDst *pc, unsigned block, uint64_t offset)
     } else {
         rp_send(rp, MIG_RP_MSG_REQ_PAGES, 12, msg);
     }
+}
+
+static void request_page(PostcopyDst *pc, unsigned block, uint64_t offset)
+{
+    request_pages(pc, block, offset, 1);
+}
+
+/* How many pages from @page on (at most PREFETCH_PAGES) are not here. */
+static uint32_t missing_run(FerryMig *m, unsigned block, uint64_t page)
+{
+    uint64_t end = MIN(page + PREFETCH_PAGES,
+                       m->postcopy_dst->blocks[block].size >> MIG_PAGE_SHIFT);
+    uint64_t p = page + 1;
+
+    while (p < end && !ram_recv_test(m, block, p)) {
+        p++;
+    }
+    return (uint32_t)(p - page);
 }
 
 /* A page that is here: missing mode placed it already, so the faulting
@@ -358,7 +388,8 @@ static void handle_fault(FerryMig *m, const UffdFault *flt)
         return;
     }
     if (first) {
-        request_page(pc, block, offset);
+        request_pages(pc, block, offset,
+                      missing_run(m, block, offset >> MIG_PAGE_SHIFT));
     }
 }
 
