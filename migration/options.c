@@ -28,6 +28,7 @@ static const MigrationCapability supported_caps[] = {
     MIGRATION_CAPABILITY_POSTCOPY_PREEMPT,
     MIGRATION_CAPABILITY_POSTCOPY_BLOCKTIME,
     MIGRATION_CAPABILITY_MULTIFD,
+    MIGRATION_CAPABILITY_X_POSTCOPY_MINOR_FAULTS,
 };
 
 #define POSTCOPY_SETUP_TIMEOUT_MS     10000
@@ -81,6 +82,8 @@ void mig_options_init(FerryMig *m)
     memset(m->capabilities, 0, sizeof(m->capabilities));
     /* ferry's own capability, on unless turned off (incoming/block-dst.c) */
     m->capabilities[MIGRATION_CAPABILITY_EARLY_BLOCK_ATTACH] = true;
+    /* ferry's own too (incoming/postcopy-minor.c) */
+    m->capabilities[MIGRATION_CAPABILITY_X_POSTCOPY_MINOR_FAULTS] = true;
     params_set_defaults(&m->params);
 }
 

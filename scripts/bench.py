@@ -50,6 +50,13 @@ Postcopy cases add, per hypervisor:
               postcopy-requests; "n/a" where the hypervisor has no such
               field (QEMU 7.2)
   page requests  source query-migrate ram.postcopy-requests
+  guest-observed stall  ferry: the guest's own x-query-workload
+              max-stall-us (the longest gap between two rounds of its
+              workload loop, by its TSC), reset on the source right before
+              migrate-start-postcopy; "switchover": the first value the
+              destination reports after it runs (the round that spanned the
+              stop -> RUN window, with its own faults after RUN); "whole
+              postcopy": read at completion (also every later fault stall)
 postcopy-recovery-4G adds (times from the MIGRATION events' timestamps,
 wall clock, against time.time() taken right before the action):
   cut -> source/destination paused   relay.cut() -> MIGRATION postcopy-paused
@@ -127,6 +134,7 @@ POSTCOPY = {
 }
 CASE_GROUPS = {'postcopy': ['postcopy-4G', 'postcopy-preempt-4G']}
 POSTCOPY_SWITCH_PASS = 2    # migrate-start-postcopy at MIGRATION_PASS 2
+SWITCH_STALL_WINDOW = 5.0   # s after the destination runs: switchover stall
 # postcopy-recovery-4G
 RECOVERY_POSTCOPY_BANDWIDTH = 256 << 20   # max-postcopy-bandwidth, bytes/s
 RECOVERY_CUT_AFTER = 1.0    # s after the source's postcopy-active event
@@ -791,6 +799,8 @@ def migrate_once(kind, case, transport, opts):
         switch_s = switch_pass = None
         if postcopy:
             switch_pass = wait_switch_pass(src, t0, opts)
+            if kind == 'ferry':
+                src.qmp.cmd('x-workload-reset-stall')
             try:
                 src.qmp.cmd('migrate-start-postcopy')
             except Exception as e:
@@ -802,6 +812,11 @@ def migrate_once(kind, case, transport, opts):
         if recovery:
             recover_postcopy(src, dst, relay, rec)
         src_info = dst_done = src_done = None
+        # ferry postcopy: the guest's stall around the switchover, its first
+        # report after the destination runs (the round that spanned the
+        # blackout), waited for at most SWITCH_STALL_WINDOW s
+        ran_at = switch_stall = stall_base = None
+        watch_run = postcopy and kind == 'ferry'
         seen = []       # source states, in the order polled
         while src_info is None or dst_done is None:
             now = time.monotonic()
@@ -828,6 +843,19 @@ def migrate_once(kind, case, transport, opts):
                     dst_done = time.monotonic() - t0
                 elif st in ('failed', 'postcopy-paused'):
                     raise BenchError(f'destination {st}: {dst.stderr()}')
+            if watch_run and switch_stall is None:
+                if ran_at is None:
+                    if dst.qmp.cmd('query-status')['status'] == 'running':
+                        ran_at = time.monotonic()
+                else:
+                    # what the source's last rounds reported comes along
+                    # with the device state: wait for the value to grow
+                    us = dst.qmp.cmd('x-query-workload')['max-stall-us']
+                    if stall_base is None:
+                        stall_base = us
+                    elif (us > stall_base or time.monotonic() - ran_at >=
+                          SWITCH_STALL_WINDOW):
+                        switch_stall = us / 1000
             time.sleep(0.01)
         cpu1 = (src.cpu(), dst.cpu(), system_cpu(), self_cpu())
         mark = dst.completion_mark() if postcopy else None
@@ -883,6 +911,9 @@ def migrate_once(kind, case, transport, opts):
         if postcopy:
             res.update(postcopy_results(src_info, dst_info, switch_s,
                                         switch_pass, src_done, seen))
+            if kind == 'ferry':
+                res['stall_ms'] = mark['max-stall-us'] / 1000
+                res['switch_stall_ms'] = switch_stall
         if recovery:
             res.update(rec)
             res['resume_bytes'] = (ram.get('transferred', 0) -
@@ -931,6 +962,10 @@ METRICS = [
 POSTCOPY_METRICS = [
     ('src_done_s', 'src done after (s)', '{:.2f}', True),
     ('switch_s', 'migrate-start-postcopy after (s)', '{:.2f}', True),
+    ('switch_stall_ms', 'guest-observed switchover: max stall (ms)',
+     '{:.1f}', True),
+    ('stall_ms', 'guest-observed, whole postcopy: max stall (ms)', '{:.1f}',
+     True),
     ('blocktime_ms', 'postcopy-blocktime (ms)', '{:.0f}', True),
     ('package_ms', 'stop -> package sent (ms, QEMU\'s downtime)',
      '{:.0f}', True),
@@ -1029,7 +1064,10 @@ def postcopy_line(r):
         return ''
     na = lambda v, f='{:.0f}': 'n/a' if v is None else f.format(v)
     return (f'; postcopy after pass {r["switch_pass"]} at '
-            f'{r["switch_s"]:.2f} s, blocktime {na(r["blocktime_ms"])} ms, '
+            f'{r["switch_s"]:.2f} s, guest max stall at the switchover '
+            f'{na(r.get("switch_stall_ms"), "{:.1f}")} ms, over postcopy '
+            f'{na(r.get("stall_ms"), "{:.1f}")} ms, '
+            f'blocktime {na(r["blocktime_ms"])} ms, '
             f'fault latency p50/p99/max {na(r["lat_p50_us"])}/'
             f'{na(r["lat_p99_us"])}/{na(r["lat_max_us"])} us, mean '
             f'{na(r["lat_mean_us"])} us, latency dist '
@@ -1115,6 +1153,9 @@ def main():
     ap.add_argument('--build', default=os.path.join(ROOT, 'build'))
     ap.add_argument('--out', default=None,
                     help='markdown results (default BUILD/bench/results.md)')
+    ap.add_argument('--mem', default=None,
+                    help='guest RAM of every case run (e.g. 1G), instead of '
+                         'the size in its name: to iterate fast')
     ap.add_argument('--settle', type=float, default=1.0,
                     help='seconds to wait after the fill before migrating')
     ap.add_argument('--timeout', type=float, default=300.0,
@@ -1137,6 +1178,9 @@ def main():
     opts.build = os.path.abspath(opts.build)
     opts.keep_dirs = []
     out = opts.out or os.path.join(opts.build, 'bench', 'results.md')
+    if opts.mem:
+        for case, (_, rate) in CASES.items():
+            CASES[case] = (opts.mem, rate)   # the titles show the -m run
 
     if not os.access('/dev/kvm', os.R_OK | os.W_OK):
         print('bench: /dev/kvm is not usable; nothing to measure',

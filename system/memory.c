@@ -21,6 +21,9 @@ static void ram_block_free(gpointer p)
     if (rb->host) {
         munmap(rb->host, rb->size);
     }
+    if (rb->staging) {
+        munmap(rb->staging, rb->size);
+    }
     if (rb->fd >= 0) {
         close(rb->fd);
     }
@@ -65,6 +68,25 @@ static bool ram_memfd_check(const char *name, uint64_t size, int fd,
     return true;
 }
 
+/*
+ * One shared mapping of @rb's memfd.  2 MiB host pages are slow to fault
+ * in on some hosts; memfd avoids them anyway, MADV_NOHUGEPAGE keeps that
+ * true if shmem THP gets enabled.
+ */
+static uint8_t *ram_map(RAMBlock *rb, GError **errp)
+{
+    uint8_t *p = mmap(NULL, rb->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+                      rb->fd, 0);
+
+    if (p == MAP_FAILED) {
+        error_setg_errno(errp, errno, "RAM block '%s': cannot map memory",
+                         rb->idstr);
+        return NULL;
+    }
+    madvise(p, rb->size, MADV_NOHUGEPAGE);
+    return p;
+}
+
 static bool ram_block_check_new(const char *name, uint64_t size,
                                 GError **errp)
 {
@@ -99,17 +121,12 @@ RAMBlock *ram_block_adopt(const char *name, uint64_t size, int fd,
     rb->idstr = g_strdup(name);
     rb->size = size;
     rb->fd = fd;
-    rb->host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, rb->fd, 0);
-    if (rb->host == MAP_FAILED) {
-        rb->host = NULL;
-        error_setg_errno(errp, errno, "RAM block '%s': cannot map memory",
-                         name);
+    rb->host = ram_map(rb, errp);
+    rb->staging = rb->host ? ram_map(rb, errp) : NULL;
+    if (!rb->staging) {
         ram_block_free(rb);
         return NULL;
     }
-    /* 2 MiB host pages are slow to fault in on some hosts; memfd avoids
-     * them anyway, this keeps that true if shmem THP gets enabled. */
-    madvise(rb->host, size, MADV_NOHUGEPAGE);
     rb->vmm_dirty = g_new0(unsigned long, BITS_TO_LONGS(ram_block_pages(rb)));
     if (!blocks) {
         blocks = g_ptr_array_new_with_free_func(ram_block_free);
@@ -117,6 +134,16 @@ RAMBlock *ram_block_adopt(const char *name, uint64_t size, int fd,
     }
     g_ptr_array_add(blocks, rb);
     return rb;
+}
+
+void ram_block_drop_staging(RAMBlock *rb)
+{
+    uint8_t *staging = __atomic_exchange_n(&rb->staging, NULL,
+                                           __ATOMIC_ACQ_REL);
+
+    if (staging) {
+        munmap(staging, rb->size);
+    }
 }
 
 RAMBlock *ram_block_new(const char *name, uint64_t size, GError **errp)

@@ -52,6 +52,16 @@ static void ferry_ram_block_get(void *opaque, unsigned index,
     *out = (FerryMigRAMBlock){ rb->idstr, rb->host, rb->size, rb->fd };
 }
 
+static uint8_t *ferry_ram_block_staging(void *opaque, unsigned index)
+{
+    return __atomic_load_n(&block_at(index)->staging, __ATOMIC_ACQUIRE);
+}
+
+static void ferry_ram_block_staging_done(void *opaque, unsigned index)
+{
+    ram_block_drop_staging(block_at(index));
+}
+
 static bool ferry_dirty_log_start(void *opaque, GError **errp)
 {
     return dirty_log_start(errp);
@@ -259,6 +269,8 @@ static const FerryMigVMM ferry_vmm = {
     .fd_lookup = ferry_fd_lookup,
     .tls_creds = ferry_tls_creds,
     .tls_authz = ferry_tls_authz,
+    .ram_block_staging = ferry_ram_block_staging,
+    .ram_block_staging_done = ferry_ram_block_staging_done,
 };
 
 bool machine_migration_init(GError **errp)

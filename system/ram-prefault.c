@@ -1,7 +1,9 @@
 /* Background pre-faulting of guest RAM (see include/system/ram-prefault.h). */
 #include <errno.h>
 #include <sys/mman.h>
+#include "ferry/migration.h"
 #include "system/memory.h"
+#include "system/migration-vmm.h"
 #include "system/ram-prefault.h"
 #include "util/log.h"
 
@@ -14,6 +16,21 @@
 
 static GThread *threads[PREFAULT_THREADS];
 static gint stopping;
+
+/*
+ * The mapping incoming pages will be written through: the staging one
+ * when a postcopy destination keeps the guest's mapping empty until the
+ * guest runs (populating the guest's would put back the page-table
+ * entries that mode avoids).  Asked per chunk: the capabilities that
+ * decide usually arrive over QMP after this thread started.
+ */
+static uint8_t *prefault_view(RAMBlock *rb)
+{
+    uint8_t *staging = __atomic_load_n(&rb->staging, __ATOMIC_ACQUIRE);
+
+    return staging && ferry_mig_incoming_staged(machine_migration()) ?
+           staging : rb->host;
+}
 
 /* Thread @n takes every PREFAULT_THREADS-th chunk of every block. */
 static gpointer prefault_thread(gpointer opaque)
@@ -31,7 +48,7 @@ static gpointer prefault_thread(gpointer opaque)
             if (chunk_no++ % PREFAULT_THREADS != n) {
                 continue;
             }
-            if (madvise(rb->host + off, MIN(PREFAULT_CHUNK, rb->size - off),
+            if (madvise(prefault_view(rb) + off, MIN(PREFAULT_CHUNK, rb->size - off),
                         MADV_POPULATE_WRITE) < 0 && errno == EINVAL) {
                 return NULL;    /* kernel before 5.14: no pre-faulting */
             }

@@ -34,7 +34,7 @@ extern "C" {
 
 /* The API this header describes; bumped on incompatible changes. */
 #define FERRY_MIG_API_MAJOR 1
-#define FERRY_MIG_API_MINOR 0
+#define FERRY_MIG_API_MINOR 1
 #define FERRY_MIG_API_VERSION \
     ((FERRY_MIG_API_MAJOR << 16) | FERRY_MIG_API_MINOR)
 
@@ -104,7 +104,8 @@ typedef struct FerryMigVMM {
      * Dirty tracking.  sync ORs into @bitmap (one bit per page of block
      * @index) every page written since the previous sync or start,
      * re-arms tracking for them, and returns how many bits @bitmap now
-     * has set, or -errno.
+     * has set, or -errno.  Postcopy calls stop on a thread of its own
+     * after RUN (the guest stopped), while RAM is still being read.
      */
     bool (*dirty_log_start)(void *opaque, GError **errp);
     long (*dirty_log_sync)(void *opaque, unsigned index,
@@ -174,6 +175,29 @@ typedef struct FerryMigVMM {
                       GError **errp);
     bool (*tls_authz)(void *opaque, const char *id, const char *dn,
                       GError **errp);
+
+    /*
+     * Postcopy minor faults, destination (optional; API 1.1): a second
+     * shared mapping of block @index's fd that neither the guest, the
+     * hypervisor nor any device uses.  With it, capability
+     * x-postcopy-minor-faults, a kernel with minor faults on shared
+     * memory and every block in an fd, the core writes incoming pages
+     * there and maps them into the guest's mapping (which must map the
+     * fd MAP_SHARED) only once they are final, so POSTCOPY_RAM_DISCARD
+     * frees nothing.  A VMM that pre-faults RAM populates this mapping
+     * while ferry_mig_incoming_staged() says so.  Any thread.
+     */
+    uint8_t *(*ram_block_staging)(void *opaque, unsigned index);
+    /*
+     * The incoming migration is over (completed in precopy or postcopy,
+     * failed, or paused past recovery; in whatever mode it ran) and the
+     * core will not touch block @index's staging mapping again: the VMM
+     * may unmap it, so the process maps guest RAM once (a shared page
+     * mapped twice counts twice in RSS).  ram_block_staging returns NULL
+     * from then on.  Optional; without it the core drops the mapping's
+     * page-table entries instead.  Any thread, after the guest may run.
+     */
+    void (*ram_block_staging_done)(void *opaque, unsigned index);
 } FerryMigVMM;
 
 /*
@@ -254,6 +278,15 @@ FERRY_API bool ferry_mig_recover(FerryMig *m, const char *uri,
                                  GError **errp);
 /* `cont` before the incoming guest may run: run as soon as allowed. */
 FERRY_API bool ferry_mig_incoming_autostart(FerryMig *m, GError **errp);
+/*
+ * True while an incoming migration would write guest RAM through the
+ * VMM's staging mappings (hook ram_block_staging): postcopy-ram and
+ * x-postcopy-minor-faults on, the kernel able, every block staged.  It
+ * follows the capabilities until the stream's RAM block list arrives,
+ * then holds what that migration chose until it is over (false from
+ * then on: the staging mappings are released).  Any thread (API 1.1).
+ */
+FERRY_API bool ferry_mig_incoming_staged(FerryMig *m);
 
 /* --- either side ------------------------------------------------------- */
 

@@ -6,6 +6,8 @@
  *
  * Locking: blocks and regions are created at start-up before any vCPU or
  * monitor thread runs and never change afterwards, so lookups take no lock.
+ * The one exception, a block's staging pointer, goes to NULL once (main
+ * thread, after the pre-fault threads stopped) and is read atomically.
  * The VMM dirty bitmap is updated with atomic bit operations.
  */
 #ifndef FERRY_SYSTEM_MEMORY_H
@@ -22,6 +24,11 @@
 typedef struct RAMBlock {
     char *idstr;                /* "pc.ram": the name the stream uses */
     uint8_t *host;              /* shared mapping of the memfd */
+    uint8_t *staging;           /* a second one, never the guest's: a
+                                 * postcopy destination writes pages here
+                                 * (ferry/migration.h, ram_block_staging);
+                                 * atomic, NULL once the incoming
+                                 * migration is over */
     uint64_t size;              /* bytes, a multiple of FERRY_PAGE_SIZE */
     int fd;                     /* memfd */
     unsigned long *vmm_dirty;   /* pages the VMM itself wrote, 1 bit/page */
@@ -45,6 +52,12 @@ RAMBlock *ram_block_new(const char *name, uint64_t size, GError **errp);
 RAMBlock *ram_block_adopt(const char *name, uint64_t size, int fd,
                           GError **errp);
 RAMBlock *ram_block_find(const char *name);
+/*
+ * Unmaps @rb's staging mapping for good: the incoming migration that
+ * wrote through it is over (ram_block_staging_done), and a process takes
+ * at most one.  Whoever still asks for it gets NULL.
+ */
+void ram_block_drop_staging(RAMBlock *rb);
 /* All blocks, in creation order (element type RAMBlock *). */
 GPtrArray *ram_blocks(void);
 /* Unmaps and forgets every block and region (tests, exit). */

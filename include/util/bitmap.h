@@ -15,6 +15,22 @@ static inline void bitmap_set_atomic(unsigned long *map, uint64_t bit)
                       __ATOMIC_RELAXED);
 }
 
+/* Sets @bit; true if it was clear (this caller set it). */
+static inline bool bitmap_test_and_set_atomic(unsigned long *map,
+                                              uint64_t bit)
+{
+    unsigned long mask = 1UL << (bit % BITS_PER_LONG);
+
+    return !(__atomic_fetch_or(&map[bit / BITS_PER_LONG], mask,
+                               __ATOMIC_ACQ_REL) & mask);
+}
+
+static inline void bitmap_clear_atomic(unsigned long *map, uint64_t bit)
+{
+    __atomic_fetch_and(&map[bit / BITS_PER_LONG],
+                       ~(1UL << (bit % BITS_PER_LONG)), __ATOMIC_RELEASE);
+}
+
 static inline bool bitmap_test(const unsigned long *map, uint64_t bit)
 {
     return (map[bit / BITS_PER_LONG] >> (bit % BITS_PER_LONG)) & 1;

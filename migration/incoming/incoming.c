@@ -221,6 +221,16 @@ static void set_listening(FerryMig *m, bool failed)
     g_mutex_unlock(&inc->lock);
 }
 
+/* Without preempt, requested pages must not queue behind megabytes of
+ * background pages in our receive buffer (the source limits its own). */
+static void limit_main_queue(FerryMig *m)
+{
+    if (!migrate_capability(m, MIGRATION_CAPABILITY_POSTCOPY_PREEMPT)) {
+        mig_channel_limit_queue(qemu_file_get_channel(m->inc->f), false,
+                                MIG_POSTCOPY_QUEUE_BYTES);
+    }
+}
+
 static int package_command(uint16_t cmd, const uint8_t *data, uint16_t len,
                            void *opaque, GError **errp)
 {
@@ -237,6 +247,7 @@ static int package_command(uint16_t cmd, const uint8_t *data, uint16_t len,
         return -EINVAL;
     }
     inc->postcopy = true;
+    limit_main_queue(m);
     migrate_set_state(m, MIGRATION_STATUS_ACTIVE,
                       MIGRATION_STATUS_POSTCOPY_ACTIVE);
     set_listening(m, false);
@@ -378,6 +389,7 @@ static int handle_resume(FerryMig *m, GError **errp)
     /* ferry: say whether RUN ever arrived, so the source sends it again */
     rp_send_be32(inc->rp, MIG_RP_MSG_RESUME_ACK,
                  ran ? MIGRATION_RESUME_ACK_VALUE : RESUME_ACK_RUN_MISSING);
+    limit_main_queue(m);
     postcopy_dst_resume(m, inc->rp);
     mig_log("incoming migration: postcopy resumed");
     return 0;
@@ -646,17 +658,24 @@ static gboolean load_finished(gpointer opaque)
     }
     if (inc->error) {
         fail_incoming(m, inc->error);
-        return G_SOURCE_REMOVE;
-    }
-    if (postcopy) {
+    } else if (postcopy) {
         migrate_set_state(m, MIGRATION_STATUS_POSTCOPY_ACTIVE,
                           MIGRATION_STATUS_COMPLETED);
-        return G_SOURCE_REMOVE;
+    } else {
+        migrate_set_state(m, MIGRATION_STATUS_ACTIVE,
+                          MIGRATION_STATUS_COMPLETED);
+        if (!m->vmm.incoming_run(m->opaque, inc->autostart, &err)) {
+            mig_log("incoming migration: %s", err->message);
+        }
     }
-    migrate_set_state(m, MIGRATION_STATUS_ACTIVE, MIGRATION_STATUS_COMPLETED);
-    if (!m->vmm.incoming_run(m->opaque, inc->autostart, &err)) {
-        mig_log("incoming migration: %s", err->message);
-    }
+    /*
+     * Every path, precopy's too (postcopy-ram on stages pages from the
+     * block list on): the load thread and the placers are gone and a
+     * paused postcopy cannot be recovered without them.  After the guest
+     * may run, so unmapping (and, after precopy, mapping the guest's
+     * view) is not downtime.
+     */
+    postcopy_dst_release_staging(m, !inc->error && !postcopy);
     return G_SOURCE_REMOVE;
 }
 

@@ -3,12 +3,18 @@
  * fault thread that asks the source for missing pages, atomic placement,
  * and the fault statistics of query-migrate.
  *
- * Every guest RAM block is a shared memfd mapping.  At LISTEN the pages
- * not received are punched out of the memfd and the mappings registered
- * for missing-page faults; any thread that touches such a page (a vCPU,
- * KVM on its behalf, the VMM itself) sleeps in the kernel until the page
- * is placed with UFFDIO_COPY / UFFDIO_ZEROPAGE, which fills it and wakes
- * the sleepers in one step: nobody ever sees half a page.
+ * Two modes, chosen when the RAM block list arrives.  Minor-fault mode
+ * (postcopy-minor.c, the default where the kernel, the RAM and the VMM
+ * allow it): pages are written through a staging mapping and mapped into
+ * the guest's with UFFDIO_CONTINUE once final; nothing is freed.  The
+ * fallback, missing-fault mode: every guest RAM block is a shared memfd
+ * (or anonymous) mapping; discarded pages and, at LISTEN, every page not
+ * received are punched out, and the mappings registered for missing-page
+ * faults.  In both, any thread that touches a page not here (a vCPU, KVM
+ * on its behalf, the VMM itself) sleeps in the kernel until the page is
+ * placed (UFFDIO_COPY / UFFDIO_ZEROPAGE / UFFDIO_CONTINUE), which makes it
+ * visible whole and wakes the sleepers in one step: nobody ever sees half
+ * a page.
  *
  * Races: a fault may be read after its page was placed (placement wakes
  * the sleeper, the message stays queued).  The fault thread therefore
@@ -17,8 +23,9 @@
  * whichever comes last sees the other, and resolving twice is harmless.
  *
  * Threads: commands and placement on the incoming thread, placement on
- * the preempt thread, faults on mig/fault; query-migrate on the main
- * thread reads the statistics (locked inside PostcopyStats).
+ * the preempt thread, faults (and minor mode's background pass) on
+ * mig/fault; query-migrate on the main thread reads the statistics
+ * (locked inside PostcopyStats) and the atomics.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +38,7 @@
 #include "migration/state.h"
 #include "migration/incoming/postcopy-stats.h"
 #include "migration/incoming/postcopy-dst.h"
+#include "migration/incoming/postcopy-minor.h"
 #include "migration/ram/ram.h"
 #include "migration/format/return-path.h"
 #include "migration/format/savevm.h"
@@ -40,10 +48,20 @@
 #include "util/thread.h"
 
 #define FAULT_BATCH 64
+/*
+ * Pages asked for per fault: the faulting one and those after it that are
+ * not here yet.  A guest that walks its memory (the test guest's rounds
+ * touch 64 pages in a row, and so does a memcpy) then waits one round trip
+ * for a run instead of one per page; every page goes once anyway, so this
+ * only orders what is left to send.  256 KiB behind a request of another
+ * vCPU is ~0.2 ms here.
+ */
+#define PREFETCH_PAGES 64
 
 struct PostcopyDst {
     int uffd;
     int quit_fd;                /* eventfd: stops the fault thread */
+    int run_fd;                 /* eventfd: RUN came (background pass) */
     GThread *fault_thread;
     QEMUFile *rp;               /* atomic; NULL once the path broke */
     MigRAMBlock *blocks;
@@ -54,6 +72,12 @@ struct PostcopyDst {
     int64_t start_ns;
     int64_t run_ack_ns, run_ns; /* RUN_ACK sent, RUN received */
     char last_requested[256];   /* fault thread: REQ_PAGES needs no id */
+    PostcopyMinor *minor;       /* NULL: missing-fault mode */
+    int staged;                 /* atomic: 0 no block list yet, 1 minor
+                                 * mode chosen, -1 not or over */
+    int kernel_minor;           /* atomic: 0 not probed, 1 yes, -1 no */
+    int listen_mode;            /* atomic: 0 before LISTEN, 1 minor, -1 not */
+    uint64_t local_faults;      /* atomic: answered from pages here */
 };
 
 static void stop_faults(PostcopyDst *pc);
@@ -62,13 +86,14 @@ PostcopyDst *postcopy_dst_new(void)
 {
     PostcopyDst *pc = g_new0(PostcopyDst, 1);
 
-    pc->uffd = pc->quit_fd = -1;
+    pc->uffd = pc->quit_fd = pc->run_fd = -1;
     return pc;
 }
 
 void postcopy_dst_free(PostcopyDst *pc)
 {
     stop_faults(pc);
+    postcopy_minor_free(pc->minor);
     g_free(pc->blocks);
     g_clear_pointer(&pc->stats, postcopy_stats_free);
     g_free(pc);
@@ -109,6 +134,47 @@ bool postcopy_dst_advise(FerryMig *m, const uint8_t *data, uint16_t len,
     }
     m->postcopy_dst->advised = true;
     return true;
+}
+
+/* Does the kernel offer minor faults on shared memory?  Asked once. */
+static bool kernel_has_minor(PostcopyDst *pc)
+{
+    int known = __atomic_load_n(&pc->kernel_minor, __ATOMIC_ACQUIRE);
+
+    if (!known) {
+        known = uffd_minor_supported() ? 1 : -1;
+        __atomic_store_n(&pc->kernel_minor, known, __ATOMIC_RELEASE);
+    }
+    return known > 0;
+}
+
+void postcopy_dst_ram_ready(FerryMig *m)
+{
+    PostcopyDst *pc = m->postcopy_dst;
+
+    g_clear_pointer(&pc->minor, postcopy_minor_free);
+    if (postcopy_minor_wanted(m) && kernel_has_minor(pc)) {
+        pc->minor = postcopy_minor_new(m);
+    }
+    __atomic_store_n(&pc->staged, pc->minor ? 1 : -1, __ATOMIC_RELEASE);
+}
+
+uint8_t *postcopy_dst_staging(FerryMig *m, unsigned block)
+{
+    PostcopyDst *pc = m->postcopy_dst;
+
+    return pc->minor ? postcopy_minor_staging(pc->minor, block) : NULL;
+}
+
+bool ferry_mig_incoming_staged(FerryMig *m)
+{
+    PostcopyDst *pc = m->postcopy_dst;
+    int staged = __atomic_load_n(&pc->staged, __ATOMIC_ACQUIRE);
+
+    if (staged) {
+        return staged > 0;
+    }
+    return postcopy_minor_wanted(m) && kernel_has_minor(pc);
 }
 
 /* Frees the pages: a later touch faults (after LISTEN) or reads zeros. */
@@ -200,7 +266,9 @@ bool postcopy_dst_discard(FerryMig *m, const uint8_t *data, uint16_t len,
         }
         ram_recv_clear(m, index, start >> MIG_PAGE_SHIFT,
                        size >> MIG_PAGE_SHIFT);
-        if (!drop_range(&blk, start, size, errp)) {
+        /* Minor mode: the stale page stays, unmapped, until it comes
+         * again; the received bit was all there was to change. */
+        if (!pc->minor && !drop_range(&blk, start, size, errp)) {
             return false;
         }
     }
@@ -229,10 +297,13 @@ static uint64_t page_key(unsigned block, uint64_t offset)
     return (uint64_t)block << 48 | offset >> MIG_PAGE_SHIFT;
 }
 
-static void request_page(PostcopyDst *pc, unsigned block, uint64_t offset)
+/* REQ_PAGES(_ID) for @pages pages from @offset of @block. */
+static void request_pages(PostcopyDst *pc, unsigned block, uint64_t offset,
+                          uint32_t pages)
 {
     QEMUFile *rp = __atomic_load_n(&pc->rp, __ATOMIC_ACQUIRE);
     const char *name = pc->blocks[block].name;
+    uint32_t len = pages << MIG_PAGE_SHIFT;
     uint8_t msg[13 + 255];
     size_t n = strlen(name);
 
@@ -242,9 +313,9 @@ static void request_page(PostcopyDst *pc, unsigned block, uint64_t offset)
     for (int i = 0; i < 8; i++) {
         msg[i] = (uint8_t)(offset >> (56 - 8 * i));
     }
-    msg[8] = msg[9] = msg[10] = 0;
-    msg[11] = 0;
-    msg[10] = (uint8_t)(MIG_PAGE_SIZE >> 8);
+    for (int i = 0; i < 4; i++) {
+        msg[8 + i] = (uint8_t)(len >> (24 - 8 * i));
+    }
     if (strcmp(pc->last_requested, name)) {
         msg[12] = (uint8_t)n;
         memcpy(msg + 13, name, n);
@@ -252,6 +323,39 @@ static void request_page(PostcopyDst *pc, unsigned block, uint64_t offset)
         rp_send(rp, MIG_RP_MSG_REQ_PAGES_ID, (uint16_t)(13 + n), msg);
     } else {
         rp_send(rp, MIG_RP_MSG_REQ_PAGES, 12, msg);
+    }
+}
+
+static void request_page(PostcopyDst *pc, unsigned block, uint64_t offset)
+{
+    request_pages(pc, block, offset, 1);
+}
+
+/* How many pages from @page on (at most PREFETCH_PAGES) are not here. */
+static uint32_t missing_run(FerryMig *m, unsigned block, uint64_t page)
+{
+    uint64_t end = MIN(page + PREFETCH_PAGES,
+                       m->postcopy_dst->blocks[block].size >> MIG_PAGE_SHIFT);
+    uint64_t p = page + 1;
+
+    while (p < end && !ram_recv_test(m, block, p)) {
+        p++;
+    }
+    return (uint32_t)(p - page);
+}
+
+/* A page that is here: missing mode placed it already, so the faulting
+ * thread only needs waking; minor mode maps it into the guest first. */
+static void resolve_here(PostcopyDst *pc, unsigned block, uint64_t offset)
+{
+    uint8_t *host = pc->blocks[block].host + offset;
+    int ret = pc->minor ? postcopy_minor_map(pc->uffd, host)
+                        : uffd_wake(pc->uffd, host, MIG_PAGE_SIZE);
+
+    if (ret < 0) {
+        mig_log("postcopy: resolving the fault at 0x%" G_GINT64_MODIFIER
+                "x of '%s' failed: %s", offset, pc->blocks[block].name,
+                g_strerror(-ret));
     }
 }
 
@@ -266,34 +370,67 @@ static void handle_fault(FerryMig *m, const UffdFault *flt)
                 "RAM", flt->addr);
         return;
     }
+    /* Minor mode: a page received before the switchover that the
+     * background pass has not mapped yet; no wait for the network, so
+     * not a latency sample. */
+    if (pc->minor && ram_recv_test(m, block, offset >> MIG_PAGE_SHIFT)) {
+        __atomic_fetch_add(&pc->local_faults, 1, __ATOMIC_RELAXED);
+        resolve_here(pc, block, offset);
+        return;
+    }
     int vcpu = m->vmm.vcpu_index_of_thread ?
                m->vmm.vcpu_index_of_thread(m->opaque, flt->tid) : -1;
     uint64_t key = page_key(block, offset);
     bool first = postcopy_stats_fault(pc->stats, key, vcpu, now_ns());
     if (ram_recv_test(m, block, offset >> MIG_PAGE_SHIFT)) {
         postcopy_stats_placed(pc->stats, key, now_ns());
-        uffd_wake(pc->uffd, pc->blocks[block].host + offset, MIG_PAGE_SIZE);
+        resolve_here(pc, block, offset);
         return;
     }
     if (first) {
-        request_page(pc, block, offset);
+        request_pages(pc, block, offset,
+                      missing_run(m, block, offset >> MIG_PAGE_SHIFT));
     }
 }
 
+/* Every fault queued now; false if the descriptor failed. */
+static bool handle_faults(FerryMig *m)
+{
+    PostcopyDst *pc = m->postcopy_dst;
+    UffdFault faults[FAULT_BATCH];
+    int n = uffd_read_faults(pc->uffd, faults, FAULT_BATCH);
+
+    if (n < 0) {
+        mig_log("postcopy: reading faults failed: %s", g_strerror(-n));
+        return false;
+    }
+    for (int i = 0; i < n; i++) {
+        handle_fault(m, &faults[i]);
+    }
+    return true;
+}
+
+/*
+ * Faults first; in minor mode, from RUN on, the background pass maps the
+ * pages received before the switchover a chunk at a time between polls,
+ * so the guest need not fault on each (RUN, not LISTEN: until then the
+ * CPU is the switchover's).
+ */
 static gpointer fault_thread(gpointer opaque)
 {
     FerryMig *m = opaque;
     PostcopyDst *pc = m->postcopy_dst;
-    struct pollfd fds[2] = {
+    struct pollfd fds[3] = {
         { .fd = pc->uffd, .events = POLLIN },
         { .fd = pc->quit_fd, .events = POLLIN },
+        { .fd = pc->run_fd, .events = POLLIN },
     };
-    UffdFault faults[FAULT_BATCH];
+    bool populate = false;
 
     thread_prefer_latency();
 
     for (;;) {
-        if (poll(fds, 2, -1) < 0) {
+        if (poll(fds, 3, populate ? 0 : -1) < 0) {
             if (errno == EINTR) {
                 continue;
             }
@@ -303,13 +440,17 @@ static gpointer fault_thread(gpointer opaque)
         if (fds[1].revents) {
             return NULL;
         }
-        int n = uffd_read_faults(pc->uffd, faults, FAULT_BATCH);
-        if (n < 0) {
-            mig_log("postcopy: reading faults failed: %s", g_strerror(-n));
+        if (fds[2].revents) {
+            eventfd_t v;
+            (void)!eventfd_read(pc->run_fd, &v);
+            populate = pc->minor != NULL;
+        }
+        if ((fds[0].revents & POLLIN) && !handle_faults(m)) {
             return NULL;
         }
-        for (int i = 0; i < n; i++) {
-            handle_fault(m, &faults[i]);
+        if (populate) {
+            populate = postcopy_minor_populate_step(pc->minor, pc->uffd,
+                                                    pc->blocks);
         }
     }
 }
@@ -341,6 +482,12 @@ static bool register_ram(FerryMig *m, GError **errp)
     pc->blocks = g_new0(MigRAMBlock, pc->nr_blocks);
     for (unsigned i = 0; i < pc->nr_blocks; i++) {
         m->vmm.ram_block_get(m->opaque, i, &pc->blocks[i]);
+    }
+    if (pc->minor) {
+        return postcopy_minor_listen(m, pc->minor, pc->uffd, pc->blocks,
+                                     errp);
+    }
+    for (unsigned i = 0; i < pc->nr_blocks; i++) {
         DropCtx c = { &pc->blocks[i], errp, true };
         ram_recv_foreach_missing(m, i, drop_missing, &c);
         if (!c.ok || !uffd_register_missing(pc->uffd, pc->blocks[i].host,
@@ -363,12 +510,18 @@ bool postcopy_dst_listen(FerryMig *m, QEMUFile *rp, GError **errp)
         !m->vmm.incoming_postcopy_listen(m->opaque, errp)) {
         return false;
     }
-    pc->uffd = uffd_open(errp);
+    int64_t t0 = now_ns();
+    pc->uffd = pc->minor ? uffd_open_minor(errp) : uffd_open(errp);
     if (pc->uffd < 0 || !register_ram(m, errp)) {
         g_prefix_error(errp, "postcopy: ");
         return false;
     }
+    __atomic_store_n(&pc->listen_mode, pc->minor ? 1 : -1, __ATOMIC_RELEASE);
+    mig_log("postcopy: listening after %" G_GINT64_FORMAT " us, %s",
+            (now_ns() - t0) / 1000, pc->minor ?
+            "minor faults (nothing freed)" : "missing faults, holes punched");
     pc->quit_fd = eventfd(0, EFD_CLOEXEC);
+    pc->run_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     g_clear_pointer(&pc->stats, postcopy_stats_free);
     pc->stats = postcopy_stats_new(m->vmm.vcpu_count ?
                                    m->vmm.vcpu_count(m->opaque) : 0);
@@ -378,6 +531,16 @@ bool postcopy_dst_listen(FerryMig *m, QEMUFile *rp, GError **errp)
     __atomic_store_n(&pc->placing, 1, __ATOMIC_RELEASE);
     pc->fault_thread = g_thread_new("mig/fault", fault_thread, m);
     return true;
+}
+
+/* Resolves the faults recorded on a page that just became visible. */
+static void note_placed(PostcopyDst *pc, unsigned block, uint64_t offset)
+{
+    uint64_t key = page_key(block, offset);
+
+    if (postcopy_stats_outstanding(pc->stats, key)) {
+        postcopy_stats_placed(pc->stats, key, now_ns());
+    }
 }
 
 bool postcopy_dst_placing(FerryMig *m)
@@ -400,10 +563,48 @@ bool postcopy_dst_place(FerryMig *m, unsigned block, uint64_t offset,
         return false;
     }
     ram_recv_mark(m, block, offset >> MIG_PAGE_SHIFT);
-    uint64_t key = page_key(block, offset);
-    if (postcopy_stats_outstanding(pc->stats, key)) {
-        postcopy_stats_placed(pc->stats, key, now_ns());
+    note_placed(pc, block, offset);
+    return true;
+}
+
+bool postcopy_dst_minor(FerryMig *m)
+{
+    return m->postcopy_dst->minor != NULL;
+}
+
+uint8_t *postcopy_dst_claim(FerryMig *m, unsigned block, uint64_t offset)
+{
+    PostcopyDst *pc = m->postcopy_dst;
+    uint64_t page = offset >> MIG_PAGE_SHIFT;
+
+    if (ram_recv_test(m, block, page) ||
+        !postcopy_minor_claim(pc->minor, block, page)) {
+        return NULL;
     }
+    return postcopy_minor_staging(pc->minor, block) + offset;
+}
+
+void postcopy_dst_unclaim(FerryMig *m, unsigned block, uint64_t offset)
+{
+    postcopy_minor_unclaim(m->postcopy_dst->minor, block,
+                           offset >> MIG_PAGE_SHIFT);
+}
+
+bool postcopy_dst_publish(FerryMig *m, unsigned block, uint64_t offset,
+                          GError **errp)
+{
+    PostcopyDst *pc = m->postcopy_dst;
+    /* The bit first: a fault read from now on maps the page itself. */
+    ram_recv_mark(m, block, offset >> MIG_PAGE_SHIFT);
+    int ret = postcopy_minor_map(pc->uffd, pc->blocks[block].host + offset);
+
+    if (ret < 0) {
+        error_setg(errp, "postcopy: mapping page 0x%" G_GINT64_MODIFIER "x of "
+                   "'%s' failed: %s", offset, pc->blocks[block].name,
+                   g_strerror(-ret));
+        return false;
+    }
+    note_placed(pc, block, offset);
     return true;
 }
 
@@ -414,7 +615,12 @@ void postcopy_dst_note_run_ack(FerryMig *m)
 
 void postcopy_dst_note_run(FerryMig *m)
 {
-    __atomic_store_n(&m->postcopy_dst->run_ns, now_ns(), __ATOMIC_RELEASE);
+    PostcopyDst *pc = m->postcopy_dst;
+
+    __atomic_store_n(&pc->run_ns, now_ns(), __ATOMIC_RELEASE);
+    if (pc->run_fd >= 0) {
+        (void)!eventfd_write(pc->run_fd, 1);
+    }
 }
 
 void postcopy_dst_detach_rp(FerryMig *m)
@@ -491,8 +697,29 @@ static void stop_faults(PostcopyDst *pc)
     if (pc->quit_fd >= 0) {
         close(pc->quit_fd);
     }
-    pc->uffd = pc->quit_fd = -1;
+    if (pc->run_fd >= 0) {
+        close(pc->run_fd);
+    }
+    pc->uffd = pc->quit_fd = pc->run_fd = -1;
     __atomic_store_n(&pc->rp, NULL, __ATOMIC_RELEASE);
+}
+
+void postcopy_dst_release_staging(FerryMig *m, bool precopy_completed)
+{
+    PostcopyDst *pc = m->postcopy_dst;
+
+    if (!pc->minor) {
+        /* Never written (the other mode ran): nothing to wait for, but
+         * the VMM need not keep it either. */
+        for (unsigned i = 0; m->vmm.ram_block_staging_done &&
+                             i < m->vmm.ram_block_count(m->opaque); i++) {
+            m->vmm.ram_block_staging_done(m->opaque, i);
+        }
+        return;
+    }
+    /* A pre-fault asking from now on must not pick the staging view. */
+    __atomic_store_n(&pc->staged, -1, __ATOMIC_RELEASE);
+    postcopy_minor_finish(m, pc->minor, precopy_completed);
 }
 
 void postcopy_dst_shutdown(FerryMig *m)
@@ -537,9 +764,18 @@ void postcopy_dst_fill_info(FerryMig *m, MigrationInfo *info)
     int64_t acked = __atomic_load_n(&pc->run_ack_ns, __ATOMIC_ACQUIRE);
     int64_t ran = __atomic_load_n(&pc->run_ns, __ATOMIC_ACQUIRE);
 
+    int mode = __atomic_load_n(&pc->listen_mode, __ATOMIC_ACQUIRE);
+
     if (acked && ran >= acked) {
         info->has_x_postcopy_run_wait = true;
         info->x_postcopy_run_wait = (uint64_t)(ran - acked) / 1000;
+    }
+    if (mode) {
+        info->has_x_postcopy_minor_faults = true;
+        info->x_postcopy_minor_faults = mode > 0;
+        info->has_x_postcopy_local_faults = mode > 0;
+        info->x_postcopy_local_faults =
+            __atomic_load_n(&pc->local_faults, __ATOMIC_RELAXED);
     }
     if (!pc->stats ||
         !migrate_capability(m, MIGRATION_CAPABILITY_POSTCOPY_BLOCKTIME)) {

@@ -29,7 +29,28 @@ bool postcopy_dst_discard(FerryMig *m, const uint8_t *data, uint16_t len,
 bool postcopy_dst_listen(FerryMig *m, QEMUFile *rp, GError **errp);
 /* True from LISTEN on: pages must be placed, not written. */
 bool postcopy_dst_placing(FerryMig *m);
-/* Places one page (@page NULL: a zero page) at @offset of @block. */
+/*
+ * The RAM block list arrived (incoming thread): chooses minor-fault or
+ * missing-fault mode for this migration.
+ */
+void postcopy_dst_ram_ready(FerryMig *m);
+/* Minor mode: where incoming pages of @block are written; else NULL. */
+uint8_t *postcopy_dst_staging(FerryMig *m, unsigned block);
+/* True in minor-fault mode (after the block list). */
+bool postcopy_dst_minor(FerryMig *m);
+/*
+ * Minor mode, from LISTEN on: the staging address to write the page at
+ * @offset of @block into, or NULL when it is here already or another
+ * thread writes it (read it and drop it).  Then publish it, or unclaim it
+ * if the read failed.
+ */
+uint8_t *postcopy_dst_claim(FerryMig *m, unsigned block, uint64_t offset);
+void postcopy_dst_unclaim(FerryMig *m, unsigned block, uint64_t offset);
+/* Marks the claimed page received and maps it into the guest. */
+bool postcopy_dst_publish(FerryMig *m, unsigned block, uint64_t offset,
+                          GError **errp);
+/* Missing mode: places one page (@page NULL: a zero page) at @offset of
+ * @block. */
 bool postcopy_dst_place(FerryMig *m, unsigned block, uint64_t offset,
                         const uint8_t *page, GError **errp);
 /* For x-postcopy-run-wait: RUN_ACK went out, RUN came in. */
@@ -48,6 +69,17 @@ bool postcopy_dst_send_recv_bitmap(FerryMig *m, QEMUFile *rp,
  * thread and unregisters.  False (@errp) if pages are missing.
  */
 bool postcopy_dst_finish(FerryMig *m, GError **errp);
+/*
+ * Minor mode, the incoming migration is over on any path (completed in
+ * precopy or postcopy, failed, paused with no recovery left): the staging
+ * mappings are released in the background (postcopy_minor_finish), so
+ * the process's RSS counts guest RAM once again.  @precopy_completed: the
+ * guest's mapping is still empty, and is mapped in the background too.
+ * Main context, once no incoming thread runs and the guest may run.  In
+ * the other modes the VMM is told at once that its staging mappings
+ * (never written) are not needed.
+ */
+void postcopy_dst_release_staging(FerryMig *m, bool precopy_completed);
 /* The context is freed: stop the fault thread, unregister guest RAM. */
 void postcopy_dst_shutdown(FerryMig *m);
 /* Fills the destination's postcopy members of query-migrate. */

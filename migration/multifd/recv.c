@@ -21,6 +21,7 @@
 #include "migration/context.h"
 #include "migration/state.h"
 #include "migration/incoming/incoming.h"
+#include "migration/incoming/postcopy-dst.h"
 #include "migration/multifd/codec.h"
 #include "migration/multifd/multifd.h"
 #include "migration/multifd/wire.h"
@@ -425,7 +426,14 @@ void multifd_recv_ram_ready(FerryMig *m)
     unsigned n = m->vmm.ram_block_count(m->opaque);
     FerryMigRAMBlock *blocks = g_new0(FerryMigRAMBlock, n);
     for (unsigned i = 0; i < n; i++) {
+        uint8_t *staging = postcopy_dst_staging(m, i);
+
         m->vmm.ram_block_get(m->opaque, i, &blocks[i]);
+        if (staging) {
+            /* postcopy minor mode: pages land where the guest does not map
+             * them, so a later discard leaves nothing stale behind */
+            blocks[i].host = staging;
+        }
     }
     g_mutex_lock(&r->lock);
     g_free(r->blocks);

@@ -467,6 +467,9 @@ static void finish(FerryMig *m, bool ok, GError *err)
     if (m->vmm.vm_throttle) {
         m->vmm.vm_throttle(m->opaque, 0);   /* whatever the outcome */
     }
+    /* Before anything else touches the dirty log (cleanup) or the thread
+     * that would wait for it ends (a pause). */
+    postcopy_source_join_log_off(m);
     if (!ok && out->run_sent) {
         postcopy_source_pause(m, err);
         return;

@@ -1,12 +1,14 @@
 /*
  * The destination side of guest RAM (the source is migration/ram.c).
  *
- * Precopy writes each page straight into guest RAM; a zero page over a
- * page that is still zero is skipped, so memory the guest never used is
- * never faulted in.  Every page loaded is marked in a received bitmap,
- * one per RAM block, which postcopy needs: at LISTEN the pages not
- * received are dropped, and from then on pages are placed atomically
- * through userfaultfd (migration/postcopy-dst.c) instead of written.
+ * Precopy writes each page straight into guest RAM (in postcopy's
+ * minor-fault mode through the staging mapping, which the guest does not
+ * see); a zero page over a page that is still zero is skipped, so memory
+ * the guest never used is never faulted in.  Every page loaded is marked
+ * in a received bitmap, one per RAM block, which postcopy needs: at
+ * LISTEN the pages not received become faults, and from then on pages
+ * are placed atomically through userfaultfd
+ * (migration/incoming/postcopy-dst.c) instead of written.
  *
  * Threads: the main stream is read by the incoming thread, the
  * postcopy-preempt channel by a thread of its own; each has its own
@@ -27,6 +29,7 @@
 typedef struct RAMLoadCursor {
     FerryMig *m;
     MigRAMBlock blk;
+    uint8_t *base;              /* where its pages are written */
     unsigned index;
     bool have;
 } RAMLoadCursor;
@@ -176,8 +179,13 @@ static bool get_block(QEMUFile *f, RAMLoadCursor *c, uint64_t flags,
     c->have = c->index != UINT_MAX;
     if (!c->have) {
         error_setg(errp, "ram: unknown RAM block '%s'", id);
+        return false;
     }
-    return c->have;
+    c->base = postcopy_dst_staging(c->m, c->index);
+    if (!c->base) {
+        c->base = c->blk.host;
+    }
+    return true;
 }
 
 static bool load_mem_size(FerryMig *m, QEMUFile *f, uint64_t total,
@@ -215,7 +223,8 @@ static bool load_mem_size(FerryMig *m, QEMUFile *f, uint64_t total,
         return false;
     }
     recv_bitmaps_reset(m);
-    multifd_recv_ram_ready(m);
+    postcopy_dst_ram_ready(m);
+    multifd_recv_ram_ready(m);      /* after: it takes the staging mappings */
     return true;
 }
 
@@ -265,6 +274,27 @@ static bool place_page(QEMUFile *f, uint64_t flags, const RAMLoadCursor *c,
                               errp);
 }
 
+/*
+ * Postcopy, minor mode: the page goes straight into the staging mapping
+ * and becomes visible to the guest once whole.  A page here already, or
+ * claimed by the other channel, is read and dropped.
+ */
+static bool place_staged(QEMUFile *f, uint64_t flags, const RAMLoadCursor *c,
+                         uint64_t offset, GError **errp)
+{
+    uint8_t *dst = postcopy_dst_claim(c->m, c->index, offset);
+
+    if (!dst) {
+        uint8_t scratch[MIG_PAGE_SIZE] = { 0 };
+        return write_page(f, flags, scratch);
+    }
+    if (!write_page(f, flags, dst)) {
+        postcopy_dst_unclaim(c->m, c->index, offset);
+        return false;
+    }
+    return postcopy_dst_publish(c->m, c->index, offset, errp);
+}
+
 /* "ended" at the end of the stream, else why reading failed (TLS). */
 static void stream_error(QEMUFile *f, const char *where, GError **errp)
 {
@@ -290,7 +320,10 @@ static bool load_page(QEMUFile *f, uint64_t flags, RAMLoadCursor *c,
         return false;
     }
     if (postcopy_dst_placing(c->m)) {
-        if (!place_page(f, flags, c, offset, errp)) {
+        bool ok = postcopy_dst_minor(c->m) ?
+                  place_staged(f, flags, c, offset, errp) :
+                  place_page(f, flags, c, offset, errp);
+        if (!ok) {
             if (!*errp) {
                 stream_error(f, "inside a page", errp);
             }
@@ -298,7 +331,7 @@ static bool load_page(QEMUFile *f, uint64_t flags, RAMLoadCursor *c,
         }
         return true;
     }
-    if (!write_page(f, flags, c->blk.host + offset)) {
+    if (!write_page(f, flags, c->base + offset)) {
         stream_error(f, "inside a page", errp);
         return false;
     }

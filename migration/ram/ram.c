@@ -480,11 +480,14 @@ static void discard_add(QEMUFile *f, DiscardCmd *c, uint64_t first,
 int ram_postcopy_send_discards(FerryMig *m, QEMUFile *f)
 {
     RAMState *rs = m->ram->active;
+    int64_t t0 = g_get_monotonic_time();
     int ret = ram_sync(m, rs);
 
     if (ret < 0) {
         return ret;
     }
+    mig_log("ram: the final sync took %" G_GINT64_FORMAT " us",
+            g_get_monotonic_time() - t0);
     for (unsigned i = 0; i < rs->nr_blocks; i++) {
         RAMBlockMig *b = &rs->blocks[i];
         uint64_t pages = block_pages(b);
@@ -510,8 +513,6 @@ void ram_postcopy_start(FerryMig *m, QEMUFile *urgent)
     rs->urgent_file = urgent;
     rs->last_urgent = NULL;
     g_mutex_unlock(&m->ram->req_lock);
-    /* The guest is stopped for good here: nothing dirties RAM any more. */
-    m->vmm.dirty_log_stop(m->opaque);
 }
 
 

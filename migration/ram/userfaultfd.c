@@ -1,6 +1,6 @@
 /*
  * userfaultfd for postcopy: opening the descriptor, registering guest RAM
- * in MISSING mode, placing pages and reading faults.  See
+ * in MISSING (and MINOR) mode, placing pages and reading faults.  See
  * include/migration/userfaultfd.h for the model.
  *
  * Threads: no state lives here; every function works on the descriptor
@@ -117,7 +117,9 @@ static bool probe_features(uint64_t *features, GError **errp)
     return ok;
 }
 
-int uffd_open(GError **errp)
+/* A descriptor with MISSING_SHMEM (and THREAD_ID when offered), plus
+ * @extra, which the kernel must offer too. */
+static int open_with(uint64_t extra, const char *extra_what, GError **errp)
 {
     uint64_t offered, want;
     int fd;
@@ -130,7 +132,11 @@ int uffd_open(GError **errp)
                    "memory (no UFFD_FEATURE_MISSING_SHMEM; Linux >= 4.11)");
         return -1;
     }
-    want = UFFD_FEATURE_MISSING_SHMEM;
+    if ((offered & extra) != extra) {
+        error_setg(errp, "userfaultfd lacks %s", extra_what);
+        return -1;
+    }
+    want = UFFD_FEATURE_MISSING_SHMEM | extra;
     want |= offered & UFFD_FEATURE_THREAD_ID;   /* for per-vCPU accounting */
 
     fd = new_uffd(errp);
@@ -144,18 +150,39 @@ int uffd_open(GError **errp)
     return fd;
 }
 
-static bool check_ioctls(uint64_t ioctls, GError **errp)
+int uffd_open(GError **errp)
 {
-    static const struct { int bit; const char *name; } need[] = {
+    return open_with(0, "", errp);
+}
+
+int uffd_open_minor(GError **errp)
+{
+    return open_with(UFFD_FEATURE_MINOR_SHMEM, "minor faults on shared "
+                     "memory (UFFD_FEATURE_MINOR_SHMEM; Linux >= 5.13)", errp);
+}
+
+bool uffd_minor_supported(void)
+{
+    uint64_t offered;
+
+    return probe_features(&offered, NULL) &&
+           (offered & UFFD_FEATURE_MINOR_SHMEM);
+}
+
+static bool check_ioctls(uint64_t ioctls, uint64_t needed, GError **errp)
+{
+    static const struct { int bit; const char *name; } names[] = {
         { _UFFDIO_COPY, "UFFDIO_COPY" },
         { _UFFDIO_ZEROPAGE, "UFFDIO_ZEROPAGE" },
         { _UFFDIO_WAKE, "UFFDIO_WAKE" },
+        { _UFFDIO_CONTINUE, "UFFDIO_CONTINUE" },
     };
 
-    for (size_t i = 0; i < G_N_ELEMENTS(need); i++) {
-        if (!(ioctls & (1ULL << need[i].bit))) {
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        uint64_t bit = 1ULL << names[i].bit;
+        if ((needed & bit) && !(ioctls & bit)) {
             error_setg(errp, "userfaultfd does not offer %s on this memory",
-                       need[i].name);
+                       names[i].name);
             return false;
         }
     }
@@ -175,11 +202,12 @@ static bool range_ioctl(int fd, unsigned long req, const char *what,
     return true;
 }
 
-bool uffd_register_missing(int fd, void *addr, uint64_t len, GError **errp)
+static bool register_range(int fd, void *addr, uint64_t len, uint64_t mode,
+                           uint64_t needed, GError **errp)
 {
     struct uffdio_register reg = {
         .range = { .start = (uintptr_t)addr, .len = len },
-        .mode = UFFDIO_REGISTER_MODE_MISSING,
+        .mode = mode,
     };
 
     if (ioctl(fd, UFFDIO_REGISTER, &reg) < 0) {
@@ -187,12 +215,25 @@ bool uffd_register_missing(int fd, void *addr, uint64_t len, GError **errp)
                          "%p+0x%" PRIx64 " failed", addr, len);
         return false;
     }
-    if (!check_ioctls(reg.ioctls, errp)) {
+    if (!check_ioctls(reg.ioctls, needed, errp)) {
         range_ioctl(fd, UFFDIO_UNREGISTER, "UFFDIO_UNREGISTER", addr, len,
                     NULL);
         return false;
     }
     return true;
+}
+
+bool uffd_register_missing(int fd, void *addr, uint64_t len, GError **errp)
+{
+    return register_range(fd, addr, len, UFFDIO_REGISTER_MODE_MISSING,
+                          UFFD_NEEDED_IOCTLS, errp);
+}
+
+bool uffd_register_minor(int fd, void *addr, uint64_t len, GError **errp)
+{
+    return register_range(fd, addr, len, UFFDIO_REGISTER_MODE_MISSING |
+                          UFFDIO_REGISTER_MODE_MINOR,
+                          UFFD_NEEDED_IOCTLS | 1ULL << _UFFDIO_CONTINUE, errp);
 }
 
 bool uffd_unregister(int fd, void *addr, uint64_t len, GError **errp)
@@ -235,18 +276,22 @@ out:
     return ok;
 }
 
+/* How a range is filled: from a buffer, with zeros, or with what the
+ * page cache already holds. */
+typedef enum PlaceOp { PLACE_COPY, PLACE_ZERO, PLACE_CONTINUE } PlaceOp;
+
 /*
- * One UFFDIO_COPY (@src) or UFFDIO_ZEROPAGE (!@src).  0 when all of it was
- * placed, else -errno with *@placed the bytes placed before the error
+ * One UFFDIO_COPY, UFFDIO_ZEROPAGE or UFFDIO_CONTINUE.  0 when all of it
+ * was placed, else -errno with *@placed the bytes placed before the error
  * (the kernel stops at the first page already present, and reports a
  * short copy as -EAGAIN).
  */
-static int place_once(int fd, uint64_t dst, const void *src, uint64_t len,
-                      bool dontwake, int64_t *placed)
+static int place_once(int fd, PlaceOp op, uint64_t dst, const void *src,
+                      uint64_t len, bool dontwake, int64_t *placed)
 {
     int ret;
 
-    if (src) {
+    if (op == PLACE_COPY) {
         struct uffdio_copy c = {
             .dst = dst, .src = (uintptr_t)src, .len = len,
             .mode = dontwake ? UFFDIO_COPY_MODE_DONTWAKE : 0,
@@ -254,7 +299,7 @@ static int place_once(int fd, uint64_t dst, const void *src, uint64_t len,
 
         ret = ioctl(fd, UFFDIO_COPY, &c);
         *placed = c.copy;
-    } else {
+    } else if (op == PLACE_ZERO) {
         struct uffdio_zeropage z = {
             .range = { .start = dst, .len = len },
             .mode = dontwake ? UFFDIO_ZEROPAGE_MODE_DONTWAKE : 0,
@@ -262,19 +307,27 @@ static int place_once(int fd, uint64_t dst, const void *src, uint64_t len,
 
         ret = ioctl(fd, UFFDIO_ZEROPAGE, &z);
         *placed = z.zeropage;
+    } else {
+        struct uffdio_continue c = {
+            .range = { .start = dst, .len = len },
+            .mode = dontwake ? UFFDIO_CONTINUE_MODE_DONTWAKE : 0,
+        };
+
+        ret = ioctl(fd, UFFDIO_CONTINUE, &c);
+        *placed = c.mapped;
     }
     return ret < 0 ? -errno : 0;
 }
 
-static int place(int fd, void *dst, const void *src, uint64_t len,
-                 bool dontwake)
+static int place(int fd, PlaceOp op, void *dst, const void *src,
+                 uint64_t len, bool dontwake)
 {
     uint64_t base = (uintptr_t)dst, done = 0;
     bool exists = false;
 
     while (done < len) {
         int64_t placed = 0;
-        int ret = place_once(fd, base + done,
+        int ret = place_once(fd, op, base + done,
                              src ? (const char *)src + done : NULL,
                              len - done, dontwake, &placed);
 
@@ -314,12 +367,17 @@ static int place(int fd, void *dst, const void *src, uint64_t len,
 
 int uffd_copy(int fd, void *dst, const void *src, uint64_t len, bool dontwake)
 {
-    return place(fd, dst, src, len, dontwake);
+    return place(fd, PLACE_COPY, dst, src, len, dontwake);
 }
 
 int uffd_zeropage(int fd, void *dst, uint64_t len, bool dontwake)
 {
-    return place(fd, dst, NULL, len, dontwake);
+    return place(fd, PLACE_ZERO, dst, NULL, len, dontwake);
+}
+
+int uffd_continue(int fd, void *dst, uint64_t len, bool dontwake)
+{
+    return place(fd, PLACE_CONTINUE, dst, NULL, len, dontwake);
 }
 
 int uffd_wake(int fd, void *addr, uint64_t len)

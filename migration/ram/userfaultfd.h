@@ -5,7 +5,10 @@
  * page that has not arrived yet sleeps in the kernel and the fault is
  * queued on the descriptor.  The fault thread reads the faults and asks the
  * source for the pages; whoever receives a page places it atomically with
- * uffd_copy() (or uffd_zeropage()), which also wakes the sleepers.
+ * uffd_copy() (or uffd_zeropage()), which also wakes the sleepers.  In
+ * MINOR mode (uffd_open_minor(), uffd_register_minor()) a page that is in
+ * the memfd but not mapped in the registered range faults too; it is
+ * written through another mapping and shown with uffd_continue().
  *
  * Threads: the descriptor is non-blocking.  One thread reads faults (after
  * poll() says POLLIN); any number of threads may place pages and wake
@@ -42,6 +45,15 @@ typedef struct UffdFault {
 int uffd_open(GError **errp);
 
 /*
+ * The same, also asking for UFFD_FEATURE_MINOR_SHMEM: shared memory
+ * registered with uffd_register_minor() then faults on pages that are in
+ * the page cache but not mapped in that range, not only on holes.
+ */
+int uffd_open_minor(GError **errp);
+/* True if the kernel offers minor faults on shared memory. */
+bool uffd_minor_supported(void);
+
+/*
  * True if postcopy can run here: opens, handshakes, registers a 1-page
  * memfd mapping, checks that UFFDIO_COPY and UFFDIO_ZEROPAGE are offered
  * for it, closes.
@@ -54,6 +66,13 @@ bool uffd_supported(GError **errp);
  * UFFDIO_WAKE there (it does not for hugetlbfs).
  */
 bool uffd_register_missing(int fd, void *addr, uint64_t len, GError **errp);
+/*
+ * Registers [@addr, @addr + @len) of a shared memfd mapping in MISSING and
+ * MINOR mode (a descriptor from uffd_open_minor()): touching a page that
+ * is not mapped there faults, whether the page cache holds it or not.
+ * Fails unless the kernel offers UFFDIO_CONTINUE too.
+ */
+bool uffd_register_minor(int fd, void *addr, uint64_t len, GError **errp);
 /* Stops catching faults there; threads still waiting are woken. */
 bool uffd_unregister(int fd, void *addr, uint64_t len, GError **errp);
 
@@ -68,6 +87,13 @@ int uffd_copy(int fd, void *dst, const void *src, uint64_t len,
               bool dontwake);
 /* Same with zero-filled pages (UFFDIO_ZEROPAGE). */
 int uffd_zeropage(int fd, void *dst, uint64_t len, bool dontwake);
+/*
+ * Maps what the page cache holds into [@dst, @dst + @len) of a range
+ * registered with uffd_register_minor() and wakes the waiters
+ * (UFFDIO_CONTINUE); the same return values as uffd_copy(), and -EFAULT
+ * when a page is a hole (nothing to map: pages before it are mapped).
+ */
+int uffd_continue(int fd, void *dst, uint64_t len, bool dontwake);
 /* Wakes threads waiting on a range that is already present (a fault
  * raced a placement, or it was placed with @dontwake).  0 or -errno. */
 int uffd_wake(int fd, void *addr, uint64_t len);

@@ -18,6 +18,8 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/stat.h>
 #include "migration/transport/channel.h"
 #include "util/error.h"
@@ -153,6 +155,40 @@ void mig_channel_set_tls(MigChannel *chan, MigTlsSession *tls)
 MigTlsSession *mig_channel_tls(const MigChannel *chan)
 {
     return chan->tls;
+}
+
+static bool is_tcp(int fd)
+{
+    int proto = 0;
+    socklen_t len = sizeof(proto);
+
+    return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == 0 &&
+           proto == IPPROTO_TCP;
+}
+
+void mig_channel_limit_queue(MigChannel *chan, bool send, int bytes)
+{
+    int fd = send ? chan->wfd : chan->rfd;
+
+    if (!chan->is_socket || fd < 0) {
+        return;
+    }
+    /*
+     * Receiving over TCP: clamp the window we advertise instead of
+     * shrinking SO_RCVBUF.  A receive buffer made smaller than the
+     * window already advertised drops the segments in flight beyond it
+     * (RcvPruned, RcvQDrop); one lost at the tail costs a 200 ms
+     * retransmission timeout, which a vCPU waiting for its page sees.
+     * The clamp only lets the window close as data arrives.
+     */
+    if (!send && is_tcp(fd)) {
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_WINDOW_CLAMP, &bytes,
+                         sizeof(bytes));
+        return;
+    }
+    /* Best effort: the kernel doubles the value and keeps a floor. */
+    (void)setsockopt(fd, SOL_SOCKET, send ? SO_SNDBUF : SO_RCVBUF,
+                     &bytes, sizeof(bytes));
 }
 
 void mig_channel_set_read_timeout(MigChannel *chan, int ms)

@@ -102,6 +102,20 @@ bool mig_channel_can_write(const MigChannel *chan);
  * how postcopy notices a silent network.  Any thread.
  */
 void mig_channel_set_read_timeout(MigChannel *chan, int ms);
+/*
+ * Sockets: keeps the kernel's queue of the sending (@send) or receiving
+ * direction to about @bytes, so a message written now does not wait
+ * behind megabytes already queued (SO_SNDBUF / SO_RCVBUF).  No-op for
+ * other channels.  Any thread.
+ */
+void mig_channel_limit_queue(MigChannel *chan, bool send, int bytes);
+/*
+ * Postcopy without a preempt channel: requested pages share the main
+ * stream with background pages, so they wait behind whatever both
+ * sockets queue.  This much each way is ~0.1 ms of loopback transfer and
+ * still many times its bandwidth-delay product.
+ */
+#define MIG_POSTCOPY_QUEUE_BYTES (64 << 10)
 /* True for sockets: the reverse direction carries the return path. */
 bool mig_channel_has_reverse_direction(const MigChannel *chan);
 

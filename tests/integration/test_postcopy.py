@@ -3,7 +3,10 @@ userfaultfd: the destination runs while it pulls pages, the source passes
 through postcopy-setup and sends RUN only after the destination's
 RUN_ACK.  Fault injection in every window checks that the guest never
 runs on both sides after the switchover, and every test ends with the
-guest's own verifier (corrupt-pages == 0, boots == 1)."""
+guest's own verifier (corrupt-pages == 0, boots == 1).  The destination
+uses minor faults (capability x-postcopy-minor-faults, on by default);
+the *Fallback classes turn it off, for the missing-fault path a kernel
+without minor faults takes."""
 
 import os
 import signal
@@ -61,6 +64,41 @@ class Watch:
         return 'RESUME' in names[last_stop:]
 
 
+def guest_ram_mappings(pid):
+    """{memfd name: [(rss KiB, VmFlags)]}: each mapping of a guest RAM
+    block's memfd in process @pid."""
+    maps, cur = {}, None
+    with open(f'/proc/{pid}/smaps') as f:
+        for line in f:
+            fields = line.split()
+            if '-' in fields[0] and ':' not in fields[0]:
+                cur = None
+                if len(fields) >= 6 and 'memfd:ferry:' in fields[5]:
+                    cur = [0, '']
+                    maps.setdefault(fields[5], []).append(cur)
+            elif cur is not None and fields[0] == 'Rss:':
+                cur[0] = int(fields[1])
+            elif cur is not None and fields[0] == 'VmFlags:':
+                cur[1] = ' '.join(fields[1:])
+    return {name: [tuple(m) for m in ms] for name, ms in maps.items()}
+
+
+def ram_mapped_once(pid):
+    """None if every RAM block of @pid is mapped exactly once (the staging
+    mapping of a destination is gone) and no longer under userfaultfd
+    (VmFlags um: missing, ui: minor); else what is wrong."""
+    maps = guest_ram_mappings(pid)
+    if not maps:
+        return 'no guest RAM mapping found'
+    for name, ms in maps.items():
+        if len(ms) != 1:
+            return f'{name} is mapped {len(ms)} times: {ms}'
+        flags = ms[0][1].split()
+        if 'um' in flags or 'ui' in flags:
+            return f'{name} is still registered with userfaultfd: {ms}'
+    return None
+
+
 class PostcopyBase:
     accel = 'kvm'
     mem = '512M'
@@ -68,6 +106,7 @@ class PostcopyBase:
     smp = 2
     dst_smp = 2
     preempt = False
+    minor = True    # the destination's x-postcopy-minor-faults
 
     def setUp(self):
         if self.accel == 'kvm' and not kvm_available():
@@ -84,6 +123,9 @@ class PostcopyBase:
             caps.append({'capability': 'postcopy-preempt', 'state': True})
         for vm in (self.src, self.dst):
             vm.qmp.cmd('migrate-set-capabilities', capabilities=caps)
+        if not self.minor:
+            self.dst.qmp.cmd('migrate-set-capabilities', capabilities=[
+                {'capability': 'x-postcopy-minor-faults', 'state': False}])
         self.src_watch = Watch(self.src)
         self.dst_watch = Watch(self.dst)
         self.assertTrue(wait_verified(self.src, 1, 120))
@@ -160,7 +202,22 @@ class PostcopyBase:
         self.assertEqual(after['boots'], 1)
         self.assertGreater(after['pages-written'], before['pages-written'])
         self.assert_one_side_ran()
+        self.assert_fault_mode()
+        self.assert_ram_mapped_once(self.dst)
         return info
+
+    def assert_ram_mapped_once(self, vm):
+        """Guest RAM mapped once, without userfaultfd, soon after the end
+        (the staging mappings go on a thread of their own): RSS counts
+        it once."""
+        self.assertTrue(wait_for(lambda: ram_mapped_once(vm.proc.pid) is None,
+                                 10, 0.05), ram_mapped_once(vm.proc.pid))
+
+    def assert_fault_mode(self):
+        """The destination used the mode the test asked for."""
+        dst = self.dst.qmp.cmd('query-migrate')
+        self.assertIs(dst.get('x-postcopy-minor-faults'), self.minor, dst)
+        self.assertEqual('x-postcopy-local-faults' in dst, self.minor, dst)
 
     def assert_source_runs_intact(self):
         self.assertEqual(self.src.qmp.cmd('query-status')['status'], 'running')
@@ -200,6 +257,8 @@ class Postcopy(PostcopyBase, unittest.TestCase):
         info = wait_migration_end(self.src, 300)
         self.assertEqual(info['status'], 'completed', info.get('error-desc'))
         assert_moved_intact(self, self.src, self.dst)
+        self.assert_fault_mode()
+        self.assert_ram_mapped_once(self.dst)
 
     def test_cancel_refused_in_postcopy_active(self):
         self.start(start_postcopy_after=0)
@@ -214,6 +273,46 @@ class Postcopy(PostcopyBase, unittest.TestCase):
         self.assert_completed_and_verified()
 
 
+class PostcopyFallback(PostcopyBase, unittest.TestCase):
+    """Missing faults and punched holes, as on a kernel without minor
+    faults: the same digests and the same verifier."""
+    minor = False
+
+    test_destination_runs_while_pulling = \
+        Postcopy.test_destination_runs_while_pulling
+    test_paused_destination_holds_the_same_bytes = \
+        Postcopy.test_paused_destination_holds_the_same_bytes
+
+
+class PostcopyRamPrecopyCompletes(PostcopyBase, unittest.TestCase):
+    """postcopy-ram on, but migrate-start-postcopy never comes: the
+    destination wrote every page through its staging mapping, so the
+    guest's mapping starts empty.  It must never have been registered
+    with userfaultfd (nothing can fault the guest into it), the staging
+    mapping must go, and the guest's RAM gets mapped in the background."""
+    rate = '16M'
+
+    def test_completes_in_precopy(self):
+        port = free_port()
+        self.dst.qmp.cmd('migrate-incoming', uri=f'tcp:127.0.0.1:{port}')
+        self.src.qmp.cmd('migrate', uri=f'tcp:127.0.0.1:{port}')
+        info = wait_migration_end(self.src, 120)
+        self.assertEqual(info['status'], 'completed', info.get('error-desc'))
+        self.assertNotIn('postcopy-active', self.src_watch.statuses())
+        dst = self.dst.qmp.cmd('query-migrate')
+        # LISTEN never came: no mode was ever registered
+        self.assertNotIn('x-postcopy-minor-faults', dst)
+        self.assert_ram_mapped_once(self.dst)
+        assert_moved_intact(self, self.src, self.dst)
+        self.assert_ram_mapped_once(self.dst)
+        # all of the guest's RAM mapped again, the fill's or the guest's
+        mem_kib = 512 << 10
+        self.assertTrue(wait_for(lambda: sum(
+            ms[0][0] for ms in guest_ram_mappings(self.dst.proc.pid)
+            .values()) >= mem_kib, 30, 0.1),
+            guest_ram_mappings(self.dst.proc.pid))
+
+
 class PostcopyPreempt(PostcopyBase, unittest.TestCase):
     preempt = True
     mem = '1G'
@@ -223,6 +322,10 @@ class PostcopyPreempt(PostcopyBase, unittest.TestCase):
         self.start_postcopy()
         self.cont_destination_when_active()
         self.assert_completed_and_verified()
+
+
+class PostcopyPreemptFallback(PostcopyPreempt):
+    minor = False
 
 
 class PostcopyTwoGig(PostcopyBase, unittest.TestCase):

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <glib/gstdio.h>
@@ -209,6 +211,51 @@ static void test_tcp(void)
     }
     mig_listener_cancel(listener);
     g_assert_null(mig_listener_address(listener));
+}
+
+static int sockopt(int fd, int level, int name)
+{
+    int v = -1;
+    socklen_t len = sizeof(v);
+
+    g_assert_cmpint(getsockopt(fd, level, name, &v, &len), ==, 0);
+    return v;
+}
+
+/*
+ * Postcopy's short receive queue over TCP is a clamped window, not a
+ * smaller SO_RCVBUF: shrinking the buffer under a window already
+ * advertised drops segments in flight (and a 200 ms retransmission
+ * timeout follows).  The send side still shrinks SO_SNDBUF.
+ */
+static void test_tcp_limit_queue(void)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET,
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(sa);
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    g_assert_cmpint(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    g_assert_cmpint(listen(lfd, 1), ==, 0);
+    g_assert_cmpint(getsockname(lfd, (struct sockaddr *)&sa, &len), ==, 0);
+    g_assert_cmpint(connect(cfd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    int afd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    g_assert_cmpint(afd, >=, 0);
+    close(lfd);
+
+    MigChannel *rx = mig_channel_new("rx", afd, afd, NULL, NULL);
+    MigChannel *tx = mig_channel_new("tx", cfd, cfd, NULL, NULL);
+    int rcvbuf = sockopt(afd, SOL_SOCKET, SO_RCVBUF);
+
+    mig_channel_limit_queue(rx, false, 64 << 10);
+    g_assert_cmpint(sockopt(afd, IPPROTO_TCP, TCP_WINDOW_CLAMP), ==,
+                    64 << 10);
+    g_assert_cmpint(sockopt(afd, SOL_SOCKET, SO_RCVBUF), ==, rcvbuf);
+    mig_channel_limit_queue(tx, true, 64 << 10);
+    g_assert_cmpint(sockopt(cfd, SOL_SOCKET, SO_SNDBUF), <=, 2 * (64 << 10));
+    mig_channel_unref(rx);
+    mig_channel_unref(tx);
 }
 
 static void test_unix(void)
@@ -543,6 +590,7 @@ int main(int argc, char **argv)
     g_assert_nonnull(tmp_dir);
     listener = mig_listener_new(g_main_context_default(), &fds);
     g_test_add_func("/channel/tcp", test_tcp);
+    g_test_add_func("/channel/tcp-limit-queue", test_tcp_limit_queue);
     g_test_add_func("/channel/unix", test_unix);
     g_test_add_func("/channel/exec", test_exec);
     g_test_add_func("/channel/exec-failure", test_exec_failure);

@@ -13,6 +13,10 @@
  *
  * Every command is handed to the parser in a heap buffer of exactly its
  * length, so valgrind (or ASan) sees any read past it.
+ *
+ * That VMM has no staging mapping, so the destination runs in
+ * missing-fault mode (the fallback); the /minor tests use a second context
+ * whose VMM hands one over, for minor-fault mode.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +34,7 @@
 #include "migration/format/savevm.h"
 #include "migration/format/vmstate-int.h"
 #include "migration/context.h"
+#include "migration/ram/userfaultfd.h"
 #include "mig-test-vmm.h"
 
 #define PAGE            4096u
@@ -44,6 +49,7 @@
 static struct {
     int fd;
     uint8_t *host;              /* MAPPED_PAGES long; the block is NPAGES */
+    uint8_t *staging;           /* the same memfd again (minor mode) */
 } ram = { .fd = -1 };
 
 static unsigned test_block_count(void *opaque) { return 1; }
@@ -123,6 +129,9 @@ static void ram_init(void)
     ram.host = mmap(NULL, (size_t)MAPPED_PAGES * PAGE, PROT_READ | PROT_WRITE,
                     MAP_SHARED, ram.fd, 0);
     g_assert_true(ram.host != MAP_FAILED);
+    ram.staging = mmap(NULL, (size_t)MAPPED_PAGES * PAGE,
+                       PROT_READ | PROT_WRITE, MAP_SHARED, ram.fd, 0);
+    g_assert_true(ram.staging != MAP_FAILED);
     for (unsigned p = NPAGES; p < MAPPED_PAGES; p++) {
         pattern_page(p, ram.host + (size_t)p * PAGE);
     }
@@ -131,6 +140,7 @@ static void ram_init(void)
 static void ram_fini(void)
 {
     munmap(ram.host, (size_t)MAPPED_PAGES * PAGE);
+    munmap(ram.staging, (size_t)MAPPED_PAGES * PAGE);
     close(ram.fd);
 }
 
@@ -1982,6 +1992,160 @@ static void test_package_without_listen(void)
     g_assert_cmpuint(c.listen, ==, 0);
 }
 
+/* --- minor-fault mode ------------------------------------------------------ */
+
+static uint8_t *test_block_staging(void *opaque, unsigned index)
+{
+    return ram.staging;
+}
+
+/* Has this process a page-table entry for @addr (pagemap's present bit)? */
+static bool page_mapped(const void *addr)
+{
+    uint64_t e = 0;
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(pread(fd, &e, 8, (off_t)((uintptr_t)addr / PAGE * 8)),
+                    ==, 8);
+    close(fd);
+    return e >> 63;
+}
+
+/* A context whose VMM hands over a staging mapping; postcopy-ram on. */
+static FerryMig *staged_context(bool minor_cap)
+{
+    FerryMigVMM vmm = test_vmm;
+
+    vmm.ram_block_staging = test_block_staging;
+    FerryMig *m = mig_test_new(&vmm, NULL);
+    m->capabilities[MIGRATION_CAPABILITY_POSTCOPY_RAM] = true;
+    m->capabilities[MIGRATION_CAPABILITY_X_POSTCOPY_MINOR_FAULTS] = minor_cap;
+    return m;
+}
+
+static void advise_and_discard(unsigned first, unsigned n)
+{
+    g_autoptr(GError) err = NULL;
+    uint8_t adv[16];
+    Range r = { (uint64_t)first * PAGE, (uint64_t)n * PAGE };
+
+    advise_bytes(adv, PAGE, PAGE);
+    g_assert_true(call_advise(adv, sizeof(adv), &err));
+    g_autoptr(GByteArray) b = discard_cmd(BLOCK_NAME, &r, 1);
+    g_assert_true(call_discard(b->data, b->len, &err));
+    g_assert_no_error(err);
+}
+
+/*
+ * Minor mode: precopy pages go through the staging mapping (the guest's
+ * gets no page-table entries, even where something touched it before the
+ * block list), and a discard only clears received bits: the stale pages
+ * stay in memory, nothing is freed.
+ */
+static void test_minor_discard_keeps_pages(void)
+{
+    FerryMig *plain = mig;
+
+    if (!uffd_minor_supported()) {
+        g_test_skip("the kernel has no minor faults on shared memory");
+        return;
+    }
+    mig = staged_context(true);
+    g_assert_true(ferry_mig_incoming_staged(mig));  /* the capabilities */
+    ram_reset();                /* touches every page of ram.host first */
+    g_assert_true(postcopy_dst_minor(mig));
+    g_assert_true(postcopy_dst_staging(mig, 0) == ram.staging);
+    for (unsigned p = 0; p < NPAGES; p++) {
+        g_assert_false(page_mapped(ram.host + (size_t)p * PAGE));
+    }
+    assert_ram_intact();
+    advise_and_discard(5, 3);
+    for (unsigned p = 0; p < NPAGES; p++) {
+        g_assert_cmpint(ram_recv_test(mig, 0, p), ==, p < 5 || p >= 8);
+        g_assert_true(page_is_pattern(p));
+    }
+    ferry_mig_free(mig);
+    mig = plain;
+}
+
+static unsigned staging_done_calls;
+
+static void test_block_staging_done(void *opaque, unsigned index)
+{
+    g_assert_cmpuint(index, ==, 0);
+    staging_done_calls++;
+}
+
+/*
+ * Minor mode, completed in precopy (no LISTEN): once the incoming side is
+ * over, the staging mapping is handed back (the hook) or, without the
+ * hook, loses its page-table entries; either way the guest's mapping,
+ * empty until then, gets every page mapped in the background, with the
+ * same contents, and nothing is staged any more.
+ */
+static void test_minor_release_after_precopy(void)
+{
+    FerryMig *plain = mig;
+
+    if (!uffd_minor_supported()) {
+        g_test_skip("the kernel has no minor faults on shared memory");
+        return;
+    }
+    for (int hook = 0; hook < 2; hook++) {
+        mig = staged_context(true);
+        if (hook) {
+            mig->vmm.ram_block_staging_done = test_block_staging_done;
+        }
+        staging_done_calls = 0;
+        ram_reset();
+        g_assert_true(postcopy_dst_minor(mig));
+        g_assert_true(page_mapped(ram.staging));
+        g_assert_false(page_mapped(ram.host));
+        postcopy_dst_release_staging(mig, true);
+        g_assert_false(ferry_mig_incoming_staged(mig));
+        for (int ms = 0; ms < 5000 && !page_mapped(ram.host + (size_t)
+                                                   (NPAGES - 1) * PAGE);
+             ms++) {
+            g_usleep(1000);     /* the fill runs on a thread of its own */
+        }
+        ferry_mig_free(mig);    /* stops and waits for that thread */
+        g_assert_cmpuint(staging_done_calls, ==, hook ? 1 : 0);
+        for (unsigned p = 0; p < NPAGES; p++) {
+            g_assert_true(page_mapped(ram.host + (size_t)p * PAGE));
+            g_assert_true(hook || !page_mapped(ram.staging +
+                                               (size_t)p * PAGE));
+            g_assert_true(page_is_pattern(p));
+        }
+    }
+    mig = plain;
+}
+
+/* x-postcopy-minor-faults off, or postcopy-ram off: the old paths. */
+static void test_minor_fallback(void)
+{
+    FerryMig *plain = mig;
+    bool dropped[NPAGES] = { false };
+
+    mig = staged_context(false);
+    g_assert_false(ferry_mig_incoming_staged(mig));
+    ram_reset();
+    g_assert_false(postcopy_dst_minor(mig));
+    g_assert_null(postcopy_dst_staging(mig, 0));
+    advise_and_discard(5, 3);
+    dropped[5] = dropped[6] = dropped[7] = true;
+    assert_only_dropped(dropped);
+    ferry_mig_free(mig);
+
+    mig = staged_context(true);
+    mig->capabilities[MIGRATION_CAPABILITY_POSTCOPY_RAM] = false;
+    g_assert_false(ferry_mig_incoming_staged(mig));
+    ram_reset();
+    g_assert_false(postcopy_dst_minor(mig));
+    ferry_mig_free(mig);
+    mig = plain;
+}
+
 int main(int argc, char **argv)
 {
     g_autoptr(GError) err = NULL;
@@ -2007,6 +2171,11 @@ int main(int argc, char **argv)
                     test_discard_before_block_list);
     g_test_add_func("/postcopy-wire/discard/mutations",
                     test_discard_mutations);
+    g_test_add_func("/postcopy-wire/minor/discard-keeps-pages",
+                    test_minor_discard_keeps_pages);
+    g_test_add_func("/postcopy-wire/minor/release-after-precopy",
+                    test_minor_release_after_precopy);
+    g_test_add_func("/postcopy-wire/minor/fallback", test_minor_fallback);
     g_test_add_func("/postcopy-wire/return-path/requests", test_rp_requests);
     g_test_add_func("/postcopy-wire/return-path/bad-requests",
                     test_rp_bad_requests);

@@ -4,6 +4,10 @@
  * it (loads and stores from user mode, and copy_to_user/copy_from_user
  * inside read(2)/write(2) from kernel mode, which is what KVM does), and
  * the test thread resolving the faults with uffd_copy/uffd_zeropage.
+ * The minor tests map the memfd a second time (postcopy's staging
+ * mapping), register the first in MISSING and MINOR mode and resolve with
+ * uffd_continue: a page written through the staging mapping faults in the
+ * other until continued.
  *
  * Under valgrind only one thread runs at a time and a thread blocked in a
  * page fault never gives the lock back, so the user-mode tests skip there;
@@ -85,6 +89,43 @@ static void mem_cleanup(Mem *m)
     munmap(m->base, NPAGES * PAGE);
     close(m->mfd);
     close(m->uffd);
+}
+
+/*
+ * Minor mode: the pages below NPAGES / 2 hold data written through a
+ * staging mapping (@staging), the rest are holes; the guest mapping
+ * m->base has no page-table entries.  False (skipped) without the kernel
+ * feature.
+ */
+static bool mem_init_minor(Mem *m, uint8_t **staging)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (under_valgrind()) {
+        g_test_skip("valgrind: a thread blocked in a user-mode fault "
+                    "holds valgrind's lock");
+        return false;
+    }
+    m->uffd = uffd_open_minor(&err);
+    if (m->uffd < 0) {
+        g_test_skip(err->message);
+        return false;
+    }
+    g_assert_true(uffd_minor_supported());
+    m->mfd = memfd_create("test-uffd-minor", MFD_CLOEXEC);
+    g_assert_cmpint(m->mfd, >=, 0);
+    g_assert_cmpint(ftruncate(m->mfd, NPAGES * PAGE), ==, 0);
+    m->base = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+                   m->mfd, 0);
+    *staging = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+                    m->mfd, 0);
+    g_assert_true(m->base != MAP_FAILED && *staging != MAP_FAILED);
+    for (unsigned i = 0; i < NPAGES / 2; i++) {
+        memset(*staging + i * PAGE, 0x40 + i, PAGE);
+    }
+    g_assert_true(uffd_register_minor(m->uffd, m->base, NPAGES * PAGE, &err));
+    g_assert_no_error(err);
+    return true;
 }
 
 /* --- toucher threads ------------------------------------------------------ */
@@ -574,6 +615,99 @@ static void test_unprivileged(void)
     g_assert_nonnull(strstr(msg, "/dev/userfaultfd"));
 }
 
+/* A page in the page cache but not mapped faults; CONTINUE shows it. */
+static void test_minor_load(void)
+{
+    uint8_t *staging, seen;
+    Mem m;
+    Touch *t;
+
+    if (!mem_init_minor(&m, &staging)) {
+        return;
+    }
+    t = touch_start(LOAD, page_at(&m, 3) + 100, 0);
+    check_fault(&m, t, 3, false);
+    g_assert_false(touch_done_within(t, 20));   /* still waiting */
+    staging[3 * PAGE + 100] = 0x99;             /* final contents */
+    g_assert_cmpint(uffd_continue(m.uffd, page_at(&m, 3), PAGE, false), ==, 0);
+    touch_join(t, &seen);
+    g_assert_cmpint(seen, ==, 0x99);
+    /* mapped now: a second continue finds it */
+    g_assert_cmpint(uffd_continue(m.uffd, page_at(&m, 3), PAGE, false), ==,
+                    -EEXIST);
+    munmap(staging, NPAGES * PAGE);
+    mem_cleanup(&m);
+}
+
+/* The kernel's own access (what KVM does) faults the same way, and what
+ * it writes lands in the one page both mappings share. */
+static void test_minor_kernel_store(void)
+{
+    uint8_t *staging, want[SYS_LEN];
+    Mem m;
+    Touch *t;
+
+    if (!mem_init_minor(&m, &staging)) {
+        return;
+    }
+    t = touch_start(SYS_STORE, page_at(&m, 7), 0x21);
+    check_fault(&m, t, 7, true);
+    g_assert_cmpint(uffd_continue(m.uffd, page_at(&m, 7), PAGE, false), ==, 0);
+    touch_join(t, NULL);
+    fill(want, SYS_LEN, 0x21);
+    g_assert_cmpmem(staging + 7 * PAGE, SYS_LEN, want, SYS_LEN);
+    munmap(staging, NPAGES * PAGE);
+    mem_cleanup(&m);
+}
+
+/* A hole has nothing to continue: -EFAULT, and its fault is a missing
+ * one that UFFDIO_ZEROPAGE resolves. */
+static void test_minor_hole(void)
+{
+    uint8_t *staging, seen = 0xff;
+    unsigned hole = NPAGES - 1;
+    Mem m;
+    Touch *t;
+
+    if (!mem_init_minor(&m, &staging)) {
+        return;
+    }
+    g_assert_cmpint(uffd_continue(m.uffd, page_at(&m, hole), PAGE, false),
+                    ==, -EFAULT);
+    t = touch_start(LOAD, page_at(&m, hole), 0);
+    check_fault(&m, t, hole, false);
+    g_assert_cmpint(uffd_zeropage(m.uffd, page_at(&m, hole), PAGE, false),
+                    ==, 0);
+    touch_join(t, &seen);
+    g_assert_cmpint(seen, ==, 0);
+    munmap(staging, NPAGES * PAGE);
+    mem_cleanup(&m);
+}
+
+/* A range with mapped pages inside maps all the others (-EEXIST); one
+ * with a hole stops there (-EFAULT) with the pages before it mapped. */
+static void test_minor_range(void)
+{
+    uint8_t *staging;
+    Mem m;
+
+    if (!mem_init_minor(&m, &staging)) {
+        return;
+    }
+    g_assert_cmpint(uffd_continue(m.uffd, page_at(&m, 4), PAGE, false), ==, 0);
+    g_assert_cmpint(uffd_continue(m.uffd, page_at(&m, 0), 8 * PAGE, false),
+                    ==, -EEXIST);
+    for (unsigned i = 0; i < 8; i++) {
+        g_assert_cmpint(page_at(&m, i)[0], ==, 0x40 + i);   /* no fault */
+    }
+    g_assert_cmpint(uffd_continue(m.uffd, page_at(&m, NPAGES / 2 - 2),
+                                  4 * PAGE, false), ==, -EFAULT);
+    g_assert_cmpint(page_at(&m, NPAGES / 2 - 1)[0], ==, 0x40 + NPAGES / 2 - 1);
+    g_assert_cmpint(uffd_read_faults(m.uffd, NULL, 0), ==, 0);
+    munmap(staging, NPAGES * PAGE);
+    mem_cleanup(&m);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -589,5 +723,9 @@ int main(int argc, char **argv)
     g_test_add_func("/userfaultfd/unregister", test_unregister);
     g_test_add_func("/userfaultfd/register-errors", test_register_errors);
     g_test_add_func("/userfaultfd/open/unprivileged", test_unprivileged);
+    g_test_add_func("/userfaultfd/minor/load", test_minor_load);
+    g_test_add_func("/userfaultfd/minor/kernel-store", test_minor_kernel_store);
+    g_test_add_func("/userfaultfd/minor/hole", test_minor_hole);
+    g_test_add_func("/userfaultfd/minor/range", test_minor_range);
     return g_test_run();
 }
