@@ -40,6 +40,24 @@ For each case and hypervisor:
               report completed); "VMM" columns leave out the vCPU threads
               (ferry: "vcpuN", QEMU: "CPU N/KVM" with debug-threads=on)
   dst peak RSS VmHWM of the destination, right after the migration
+  guest-observed blackout  the longest time the guest's workload loop
+              stood still (the gap between two of its rounds, by its TSC,
+              which keeps running across a migration), from `migrate` (in
+              postcopy cases: from `migrate-start-postcopy`) to the
+              destination's first report after it runs, so it spans the
+              switchover and the guest's first rounds after it.  ferry:
+              x-workload-reset-stall on the source, then x-query-workload
+              max-stall-us once the destination's guest reported a round;
+              QEMU: the counters lines' window-stall-us (the longest stall
+              since the previous line, ~2 s): the source's lines after
+              `migrate` and each vCPU's first line on the destination (so
+              up to 2 s before `migrate` count too)
+  fill        the guest's first fill and verify of its RAM (s), from the
+              start of the source to its first full verify pass
+  series      the source's query-migrate every 10 ms: a plot per case and
+              transport (throughput and remaining RAM against time, the
+              median run of each hypervisor) next to the markdown, by
+              gnuplot (scripts/bench_plot.py)
 Postcopy cases add, per hypervisor:
   src done    wall clock from `migrate` until the source says completed
   switch      wall clock from `migrate` until `migrate-start-postcopy`
@@ -50,13 +68,8 @@ Postcopy cases add, per hypervisor:
               postcopy-requests; "n/a" where the hypervisor has no such
               field (QEMU 7.2)
   page requests  source query-migrate ram.postcopy-requests
-  guest-observed stall  ferry: the guest's own x-query-workload
-              max-stall-us (the longest gap between two rounds of its
-              workload loop, by its TSC), reset on the source right before
-              migrate-start-postcopy; "switchover": the first value the
-              destination reports after it runs (the round that spanned the
-              stop -> RUN window, with its own faults after RUN); "whole
-              postcopy": read at completion (also every later fault stall)
+  guest-observed, whole postcopy  ferry: x-query-workload max-stall-us
+              at completion (every fault stall after RUN too)
 postcopy-recovery-4G adds (times from the MIGRATION events' timestamps,
 wall clock, against time.time() taken right before the action):
   cut -> source/destination paused   relay.cut() -> MIGRATION postcopy-paused
@@ -68,15 +81,15 @@ A run that fails shows FAILED in its column for what it did not measure.
 
 Both sides: -smp 2, capability `events`, max-bandwidth 1 TiB/s (QEMU 7.2's
 default is 128 MiB/s), downtime-limit 300 ms.  The destination starts with
--S -incoming defer.  After each migration the destination is checked:
-ferry: x-ram-digest of source and destination equal, then `cont` and one
-more full verify pass with corrupt-pages 0; QEMU: `cont`, then the guest's
-serial counters must move on for every vCPU with corrupt-pages=0.
-After a postcopy migration the destination already runs, so: ferry: source
-postmigrate, destination running, then one more full verify pass counted
-from the completion, corrupt-pages 0, boots 1 (no digest: the guest runs);
-QEMU: the same serial check without the `cont`, counted from the lines
-printed after the completion, and no line ever with corrupt-pages>0.
+-S -incoming defer, and gets `cont` right after `migrate` (still
+inmigrate: like autostart, the guest runs as soon as the migration lets
+it), so the guest can tell its blackout.  After each migration the
+destination is checked while it runs: ferry: source postmigrate,
+destination running, one more full verify pass counted from the
+completion, corrupt-pages 0, boots 1 (no RAM digest: the guest runs; the
+integration tests compare digests of stopped guests); QEMU: the guest's
+serial counters move on for every vCPU after the completion, and no line
+ever has corrupt-pages>0.
 
 Options: --quick (1 GiB cases only), --repeat N (median of N), --no-qemu,
 --only ferry|qemu, --qemu-ram memfd (QEMU guest RAM in a memfd backend, as
@@ -105,6 +118,7 @@ sys.path.insert(0, os.path.join(ROOT, 'tests'))
 from pylib.oracle import ram_digest  # noqa: E402
 from pylib.qmp import QMPClient, QMPError  # noqa: E402
 from pylib.relay import Relay, RelayError  # noqa: E402
+import bench_plot  # noqa: E402
 
 CLK_TCK = os.sysconf('SC_CLK_TCK')
 SMP = 2
@@ -134,7 +148,6 @@ POSTCOPY = {
 }
 CASE_GROUPS = {'postcopy': ['postcopy-4G', 'postcopy-preempt-4G']}
 POSTCOPY_SWITCH_PASS = 2    # migrate-start-postcopy at MIGRATION_PASS 2
-SWITCH_STALL_WINDOW = 5.0   # s after the destination runs: switchover stall
 # postcopy-recovery-4G
 RECOVERY_POSTCOPY_BANDWIDTH = 256 << 20   # max-postcopy-bandwidth, bytes/s
 RECOVERY_CUT_AFTER = 1.0    # s after the source's postcopy-active event
@@ -190,6 +203,7 @@ def postcopy_caps(case, role):
 
 COUNTERS = re.compile(r'workload: cpu (\d+) rounds=(\d+) pages-written=(\d+) '
                       r'pages-verified=(\d+) passes=(\d+) corrupt-pages=(\d+)')
+WINDOW_STALL = re.compile(r'workload: cpu (\d+) .*window-stall-us=(\d+)')
 
 
 class BenchError(Exception):
@@ -427,8 +441,8 @@ class FerryVM(VM):
             raise BenchError(f'destination found corrupt pages: {after}')
         if after.get('boots', 1) != 1:
             raise BenchError(f'the guest rebooted: {after}')
-        if after['pages-written'] <= mark['pages-written']:
-            raise BenchError(f'the guest does not write: {mark} -> {after}')
+        if after['rounds'] <= mark['rounds']:
+            raise BenchError(f'the guest does not run: {mark} -> {after}')
         return ('running, +1 verify pass after completion, corrupt-pages 0, '
                 'boots 1')
 
@@ -547,6 +561,53 @@ def wait_switch_pass(src, t0, opts):
                 raise BenchError(f'the migration ended before MIGRATION_PASS '
                                  f'{POSTCOPY_SWITCH_PASS} (no postcopy): {i}\n'
                                  f'{src.stderr()}')
+
+
+class BlackoutWatch:
+    """The guest-observed blackout of one migration (see the module's
+    doc): start() on the source when the measurement begins, poll() while
+    the migration runs (cheap), wait() once it ended."""
+
+    def __init__(self, src, dst):
+        self.src, self.dst = src, dst
+        self.ferry = src.kind == 'ferry'
+        self.ms = None
+        self.rounds_at_run = None   # ferry: the destination's, once running
+        self.src_offset = 0         # QEMU: source serial log at start()
+
+    def start(self):
+        if self.ferry:
+            self.src.qmp.cmd('x-workload-reset-stall')
+        else:
+            self.src_offset = len(self.src.serial())
+
+    def poll(self):
+        if self.ms is not None:
+            return self.ms
+        if not self.ferry:
+            first = {}
+            for m in WINDOW_STALL.finditer(self.dst.serial()):
+                first.setdefault(int(m.group(1)), int(m.group(2)))
+            if len(first) == SMP:
+                src = [int(m.group(2)) for m in WINDOW_STALL.finditer(
+                    self.src.serial()[self.src_offset:])]
+                self.ms = max(src + list(first.values())) / 1000
+        elif self.rounds_at_run is None:
+            if self.dst.qmp.cmd('query-status')['status'] == 'running':
+                self.rounds_at_run = \
+                    self.dst.qmp.cmd('x-query-workload')['rounds']
+        else:
+            # the value that came with the device state is the source's;
+            # the round that spanned the switchover is in the next report
+            w = self.dst.qmp.cmd('x-query-workload')
+            if w['rounds'] > self.rounds_at_run:
+                self.ms = w['max-stall-us'] / 1000
+        return self.ms
+
+    def wait(self, timeout=30):
+        wait_for(lambda: self.poll() is not None, timeout, 0.05,
+                 'the destination guest\'s first report after it ran')
+        return self.ms
 
 
 def _us_to_ms(v):
@@ -793,31 +854,29 @@ def migrate_once(kind, case, transport, opts):
 
         src.qmp.clear_events()
         dst.qmp.clear_events()
+        blackout = BlackoutWatch(src, dst)
         cpu0 = (src.cpu(), dst.cpu(), system_cpu(), self_cpu())
+        if not postcopy:
+            blackout.start()
         t0 = time.monotonic()
         src.qmp.cmd('migrate', uri=src_uri)
+        # the destination is still inmigrate: cont only lets it run as
+        # soon as the migration allows (QEMU: autostart; ferry the same)
+        dst.qmp.cmd('cont')
         switch_s = switch_pass = None
         if postcopy:
             switch_pass = wait_switch_pass(src, t0, opts)
-            if kind == 'ferry':
-                src.qmp.cmd('x-workload-reset-stall')
+            blackout.start()
             try:
                 src.qmp.cmd('migrate-start-postcopy')
             except Exception as e:
                 raise BenchError(f'migrate-start-postcopy: {e}')
             switch_s = time.monotonic() - t0
-            # the destination is still inmigrate: cont only lets it run
-            # as soon as RUN arrives (QEMU: autostart; ferry the same)
-            dst.qmp.cmd('cont')
         if recovery:
             recover_postcopy(src, dst, relay, rec)
         src_info = dst_done = src_done = None
-        # ferry postcopy: the guest's stall around the switchover, its first
-        # report after the destination runs (the round that spanned the
-        # blackout), waited for at most SWITCH_STALL_WINDOW s
-        ran_at = switch_stall = stall_base = None
-        watch_run = postcopy and kind == 'ferry'
         seen = []       # source states, in the order polled
+        series = []     # (s since migrate, transferred, remaining) bytes
         while src_info is None or dst_done is None:
             now = time.monotonic()
             if now - t0 > opts.timeout:
@@ -826,6 +885,9 @@ def migrate_once(kind, case, transport, opts):
             if src_info is None:
                 i = src.qmp.cmd('query-migrate')
                 st = i.get('status')
+                if 'ram' in i:
+                    series.append((now - t0, i['ram'].get('transferred', 0),
+                                   i['ram'].get('remaining', 0)))
                 if st and (not seen or seen[-1] != st):
                     seen.append(st)
                 if st in ('completed', 'failed', 'cancelled'):
@@ -843,22 +905,11 @@ def migrate_once(kind, case, transport, opts):
                     dst_done = time.monotonic() - t0
                 elif st in ('failed', 'postcopy-paused'):
                     raise BenchError(f'destination {st}: {dst.stderr()}')
-            if watch_run and switch_stall is None:
-                if ran_at is None:
-                    if dst.qmp.cmd('query-status')['status'] == 'running':
-                        ran_at = time.monotonic()
-                else:
-                    # what the source's last rounds reported comes along
-                    # with the device state: wait for the value to grow
-                    us = dst.qmp.cmd('x-query-workload')['max-stall-us']
-                    if stall_base is None:
-                        stall_base = us
-                    elif (us > stall_base or time.monotonic() - ran_at >=
-                          SWITCH_STALL_WINDOW):
-                        switch_stall = us / 1000
+            blackout.poll()
             time.sleep(0.01)
         cpu1 = (src.cpu(), dst.cpu(), system_cpu(), self_cpu())
-        mark = dst.completion_mark() if postcopy else None
+        mark = dst.completion_mark()
+        blackout_ms = blackout.wait()
         # QEMU 7.2 sets 'completed' before it computes total-time and
         # downtime (migration_calculate_complete): until then both read 0
         deadline = time.monotonic() + 5
@@ -877,10 +928,8 @@ def migrate_once(kind, case, transport, opts):
             if 'postcopy-active' not in seen + seen_ev:
                 raise BenchError(f'the source never was postcopy-active '
                                  f'(states polled {seen}, events {seen_ev})')
-            if dst_state != 'running':
-                raise BenchError(f'destination is {dst_state}, not running')
-        elif dst_state != 'paused':
-            raise BenchError(f'destination is {dst_state}, not paused')
+        if dst_state != 'running':
+            raise BenchError(f'destination is {dst_state}, not running')
         check = dst.check_destination(src, mark)
 
         ram = src_info.get('ram', {})
@@ -906,6 +955,8 @@ def migrate_once(kind, case, transport, opts):
             'dst_hwm_mib': hwm / 1024 if hwm else None,
             'dirty_syncs': ram.get('dirty-sync-count'),
             'fill_s': fill_s,
+            'blackout_ms': blackout_ms,
+            'series': series,
             'check': check,
         }
         if postcopy:
@@ -913,7 +964,6 @@ def migrate_once(kind, case, transport, opts):
                                         switch_pass, src_done, seen))
             if kind == 'ferry':
                 res['stall_ms'] = mark['max-stall-us'] / 1000
-                res['switch_stall_ms'] = switch_stall
         if recovery:
             res.update(rec)
             res['resume_bytes'] = (ram.get('transferred', 0) -
@@ -946,6 +996,7 @@ def migrate_once(kind, case, transport, opts):
 METRICS = [
     ('total_ms', 'total time (ms)', '{:.0f}', True),
     ('downtime_ms', 'downtime (ms)', '{:.0f}', True),
+    ('blackout_ms', 'guest-observed blackout (ms)', '{:.1f}', True),
     ('mib_s', 'throughput (MiB/s)', '{:.0f}', False),
     ('transferred', 'transferred (MiB)', 'MiB', True),
     ('dst_done_s', 'dst done after (s)', '{:.2f}', True),
@@ -957,13 +1008,12 @@ METRICS = [
     ('foreign_cpu', 'CPU of other processes (s)', '{:.2f}', True),
     ('dst_hwm_mib', 'destination peak RSS (MiB)', '{:.0f}', True),
     ('dirty_syncs', 'dirty-sync-count', '{:.0f}', True),
+    ('fill_s', 'guest\'s first fill + verify (s)', '{:.1f}', True),
 ]
 # postcopy cases add these; "n/a" where a hypervisor has no such field
 POSTCOPY_METRICS = [
     ('src_done_s', 'src done after (s)', '{:.2f}', True),
     ('switch_s', 'migrate-start-postcopy after (s)', '{:.2f}', True),
-    ('switch_stall_ms', 'guest-observed switchover: max stall (ms)',
-     '{:.1f}', True),
     ('stall_ms', 'guest-observed, whole postcopy: max stall (ms)', '{:.1f}',
      True),
     ('blocktime_ms', 'postcopy-blocktime (ms)', '{:.0f}', True),
@@ -1064,8 +1114,7 @@ def postcopy_line(r):
         return ''
     na = lambda v, f='{:.0f}': 'n/a' if v is None else f.format(v)
     return (f'; postcopy after pass {r["switch_pass"]} at '
-            f'{r["switch_s"]:.2f} s, guest max stall at the switchover '
-            f'{na(r.get("switch_stall_ms"), "{:.1f}")} ms, over postcopy '
+            f'{r["switch_s"]:.2f} s, guest max stall over postcopy '
             f'{na(r.get("stall_ms"), "{:.1f}")} ms, '
             f'blocktime {na(r["blocktime_ms"])} ms, '
             f'fault latency p50/p99/max {na(r["lat_p50_us"])}/'
@@ -1095,6 +1144,25 @@ def recovery_line(r):
             f'{ms("resume_src_active_ms")}/{ms("resume_dst_active_ms")} ms '
             f'(events src/dst {states("states_after_resume")}), sent after '
             f'the resume {r.get("resume_bytes", "n/a")} bytes')
+
+
+def median_run(runs):
+    """The run with the median total time (the lower of the middle two)."""
+    return sorted(runs, key=lambda r: r['total_ms'])[(len(runs) - 1) // 2]
+
+
+def plot_case(results, case, transport, kinds, title, out):
+    """Draws the median run of each hypervisor into plots/ next to @out;
+    returns the markdown lines that show it."""
+    runs = {k: median_run(results[(k, case, transport)])['series']
+            for k in kinds if results.get((k, case, transport))}
+    name = f'{case}-{transport}.svg'
+    svg = os.path.join(os.path.dirname(out), 'plots', name)
+    os.makedirs(os.path.dirname(svg), exist_ok=True)
+    why_not = bench_plot.write_plot(svg, title, runs)
+    if why_not:
+        return [f'(no plot: {why_not})', '']
+    return [f'![{title}: throughput and remaining RAM](plots/{name})', '']
 
 
 def header_for(kinds, repeat):
@@ -1253,6 +1321,7 @@ def main():
                     print(text_table(header, rows))
                 md += [f'## {title}', '', f'Runs: {runs}.', '',
                        md_table(header, rows), '']
+                md += plot_case(results, case, transport, kinds, title, out)
                 # the raw runs, for the record
                 md += ['<details><summary>individual runs</summary>', '']
                 for k in kinds:
