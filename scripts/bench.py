@@ -1293,7 +1293,9 @@ def main():
               f'`-accel kvm -cpu {QEMU_CPU} -machine pc`, guest RAM '
               f'{"memfd backend" if opts.qemu_ram == "memfd" else "default (anonymous)"}.  '
               f'Both: -smp {SMP}, max-bandwidth {MAX_BANDWIDTH}, downtime-limit '
-              f'{DOWNTIME_LIMIT} ms.  '
+              f'{DOWNTIME_LIMIT} ms' +
+              (f', multifd with {opts.multifd} channels, compression '
+               f'{opts.multifd_compression}' if opts.multifd else '') + '.  '
               '"ferry advantage" is QEMU/ferry for lower-is-better metrics and '
               'ferry/QEMU for throughput: >1 means ferry is better.', '']
         for case in cases:
