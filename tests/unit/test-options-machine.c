@@ -13,6 +13,11 @@ static void test_machine(void)
     ACCEPT(&cfg, "-machine", "pc-i440fx-7.2,usb=off,dump-guest-core=off");
     g_assert_cmpint(cfg.machine, ==, MACHINE_TYPE_PC);
     g_assert_false(cfg.dump_guest_core);
+    g_assert_true(cfg.prefault);
+    machine_config_clear(&cfg);
+
+    ACCEPT(&cfg, "-machine", "pc,x-prefault=off");
+    g_assert_false(cfg.prefault);
     machine_config_clear(&cfg);
 
     /* The probe's: no guest, the first usable accelerator of a list */
@@ -50,7 +55,9 @@ static const OptionCase machine_cases[] = {
       "-machine: Parameter 'usb' expects 'on' or 'off', not 'maybe'" },
     { { "-machine", "pc,vmport=off" },
       "-machine: Unknown parameter 'vmport' (accepted: type, accel, usb, "
-      "dump-guest-core, memory-backend)" },
+      "dump-guest-core, memory-backend, x-prefault)" },
+    { { "-machine", "pc,x-prefault=maybe" },
+      "-machine: Parameter 'x-prefault' expects 'on' or 'off', not 'maybe'" },
     { { "-machine", "none,accel=xen" },
       "-machine: invalid accelerator 'xen' in accel 'xen' (accepted: kvm, "
       "tcg, soft)" },
