@@ -306,10 +306,14 @@ class Migration(ImageTest):
         super().setUp()
 
     def delayed_disk(self):
-        """The disk behind a 20 ms blkdelay: requests are always in flight."""
+        """The disk behind a 200 ms blkdelay: the guest's 16 request slots
+        stay full (its disk-rate asks for more than 16 requests per 200 ms
+        carry), so requests are in flight at the stop even when the vCPU
+        that reaps and resubmits did not run for a while (a loaded host;
+        20 ms was not enough there)."""
         return ['-blockdev', f'driver=file,node-name=f0,filename={self.img}',
                 '-blockdev', 'driver=blkdelay,node-name=d0,file=f0,'
-                'io-latency-us=20000',
+                'io-latency-us=200000',
                 '-device', 'pvblk,drive=d0,id=disk0']
 
     def start(self, disk):
