@@ -43,7 +43,6 @@ MATRIX = [
     ('tcp', 2, 'zlib', False),
     ('tcp', 4, 'zstd', False),
     ('unix', 1, 'zstd', False),
-    ('unix', 2, 'zlib', False),
 ]
 
 
