@@ -58,7 +58,11 @@ int multifd_queue_page(FerryMig *m, const FerryMigRAMBlock *blk,
                        uint64_t offset);
 /* Hands the pages queued so far to a channel. */
 int multifd_send_flush(FerryMig *m);
-/* Every page handed out was sent, then a SYNC packet on every channel. */
+/*
+ * Every page handed out was sent (with zero-copy-send: and the kernel
+ * released it), then a SYNC packet on every channel.  1 when the kernel
+ * copied some zero-copy send of the round after all, else 0; -errno.
+ */
 int multifd_send_sync(FerryMig *m);
 /* After a failure: why, naming the channel; false if none failed. */
 bool multifd_send_error(FerryMig *m, GError **errp);
