@@ -89,6 +89,12 @@ bool multifd_recv_all_connected(FerryMig *m);
 void multifd_recv_ram_ready(FerryMig *m);
 /* RAM_SAVE_FLAG_MULTIFD_FLUSH (load thread): waits for every SYNC. */
 bool multifd_recv_sync(FerryMig *m, GError **errp);
+/*
+ * The main stream failed (load thread): a channel whose connection broke
+ * is named, in @errp, as the cause, since a channel that waits at its
+ * SYNC does not read and so never saw its connection fail.
+ */
+bool multifd_recv_channel_error(FerryMig *m, GError **errp);
 /* Shuts every channel down and joins the threads; idempotent. */
 void multifd_recv_cleanup(FerryMig *m);
 
