@@ -245,10 +245,15 @@ static gpointer send_thread(gpointer opaque)
         g_cond_broadcast(&s->idle);
     }
     if (ret < 0) {
+        /* ENOBUFS even with nothing in flight: the pinned pages of one
+         * packet exceed what the process may lock */
+        bool memlock = c->zero_copy && ret == -ENOBUFS;
         fail_locked(s, g_error_new(FERRY_ERROR, FERRY_ERROR_GENERIC,
                                    "multifd channel %u (%s): sending failed: "
-                                   "%s", c->id, mig_channel_name(c->chan),
-                                   g_strerror(-ret)));
+                                   "%s%s", c->id, mig_channel_name(c->chan),
+                                   g_strerror(-ret), memlock ?
+                                   " (zero-copy-send: RLIMIT_MEMLOCK is too "
+                                   "low for the pages in flight)" : ""));
     }
     g_mutex_unlock(&s->lock);
     return NULL;
