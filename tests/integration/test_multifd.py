@@ -136,6 +136,10 @@ class MatrixCase(MultifdBase):
             missed = info['ram']['dirty-sync-missed-zero-copy']
             self.assertGreaterEqual(missed, 1, info)
             self.assertLessEqual(missed, info['ram']['dirty-sync-count'], info)
+            hmp = self.src.qmp.cmd('human-monitor-command',
+                                   **{'command-line': 'info migrate'})
+            self.assertIn(f'Zero-copy-send fallbacks happened: {missed} '
+                          f'times', hmp)
         assert_moved_intact(self, self.src, self.dst)
         self.assert_disk_intact()
         return info
