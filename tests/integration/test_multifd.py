@@ -452,6 +452,18 @@ class PostcopyMultifd(RecoveryBase, unittest.TestCase):
         self.finish()
 
 
+class PostcopyMultifdZeroCopy(PostcopyMultifd):
+    """The precopy passes with zero-copy-send: the switchover's last
+    round waits for its completions like any other."""
+
+    def setUp(self):
+        super().setUp()
+        self.src.qmp.cmd('migrate-set-capabilities', capabilities=[
+            {'capability': 'zero-copy-send', 'state': True}])
+
+    test_recovery = None
+
+
 class PostcopyPreemptMultifd(PostcopyMultifd):
     """The preempt channel is the connection after all multifd ones."""
     preempt = True
