@@ -194,7 +194,10 @@ clean:
 #   http         the http driver's response handling
 #                (block/http-response.c, tests/fuzz/fuzz-http.c): only an
 #                exact 206 of the range asked for is accepted.
-# The last four start from seeds tests/fuzz/gen-seeds.c writes into
+#   multifd      a multifd channel's init and packets as a destination
+#                decodes them, payloads inflated into a scratch guest RAM
+#                (tests/fuzz/fuzz-multifd.c).
+# The last five start from seeds tests/fuzz/gen-seeds.c writes into
 # build-fuzz/corpus-NAME, plus the regression inputs in
 # tests/fuzz/regress/NAME; qmp also from build-fuzz/qmp.dict.
 # docs/untrusted-input.md says what each target checks.
@@ -210,7 +213,7 @@ FUZZ_BUILD := build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS ?=
 FUZZ_TARGET ?= stream-load blockdev keyval pvchannel handoff qmp return-path \
-               pvblk http
+               pvblk http multifd
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
             -fno-omit-frame-pointer
 
@@ -319,6 +322,13 @@ fuzz-run-pvblk: $(FUZZ_DIR)/fuzz-pvblk $(FUZZ_SEEDS) | $(call fuzz_before,pvblk)
 fuzz-run-http: $(FUZZ_DIR)/fuzz-http $(FUZZ_SEEDS) | $(call fuzz_before,http)
 	$(call fuzz_seed,http)
 	$(call fuzz_run,http)
+
+# 64 KiB: a few packets with their pages; the compressed seeds of 128
+# pages fit.
+fuzz-run-multifd: $(FUZZ_DIR)/fuzz-multifd $(FUZZ_SEEDS) | \
+                  $(call fuzz_before,multifd)
+	$(call fuzz_seed,multifd)
+	$(call fuzz_run,multifd,-max_len=65536)
 endif
 
 .PHONY: fuzz fuzz-clean fuzz-run $(addprefix fuzz-run-,stream-load blockdev \

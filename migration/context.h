@@ -102,5 +102,7 @@ void block_dst_free(BlockDst *bd);
 /* Capabilities and parameters at their defaults (options.c). */
 void mig_options_init(FerryMig *m);
 void mig_options_clear(FerryMig *m);
+/* At migrate: zero-copy-send's rules hold for @uri (options.c). */
+bool mig_zero_copy_check_start(FerryMig *m, const char *uri, GError **errp);
 
 #endif

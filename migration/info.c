@@ -66,6 +66,7 @@ static MigrationStats *ram_info(FerryMig *m, const MigrationTimes *t,
         st->normal_bytes = (int64_t)(rs.normal_pages * MIG_PAGE_SIZE);
         st->dirty_pages_rate = (int64_t)rs.dirty_pages_rate;
         st->dirty_sync_count = (int64_t)rs.dirty_sync_count;
+        st->dirty_sync_missed_zero_copy = rs.dirty_sync_missed_zero_copy;
         st->pages_per_second = t->bandwidth_bps / MIG_PAGE_SIZE;
         st->postcopy_requests = (int64_t)rs.postcopy_requests;
         st->multifd_bytes = multifd_send_bytes(m);

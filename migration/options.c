@@ -8,6 +8,7 @@
 #include "migration/context.h"
 #include "migration/outgoing/outgoing-int.h"
 #include "migration/multifd/wire.h"
+#include "migration/transport/channel.h"
 #include "migration/ram/userfaultfd.h"
 #include "migration/state.h"
 #include "util/error.h"
@@ -28,7 +29,11 @@ static const MigrationCapability supported_caps[] = {
     MIGRATION_CAPABILITY_POSTCOPY_PREEMPT,
     MIGRATION_CAPABILITY_POSTCOPY_BLOCKTIME,
     MIGRATION_CAPABILITY_MULTIFD,
+<<<<<<< HEAD
     MIGRATION_CAPABILITY_X_POSTCOPY_MINOR_FAULTS,
+=======
+    MIGRATION_CAPABILITY_ZERO_COPY_SEND,
+>>>>>>> issue-15-zerocopy
 };
 
 #define POSTCOPY_SETUP_TIMEOUT_MS     10000
@@ -115,10 +120,81 @@ static bool refuse_while_running(FerryMig *m, const char *what,
     return false;
 }
 
+/*
+ * QEMU's rules for zero-copy-send: the pages must go from guest RAM to
+ * the socket as they are, so neither compression nor TLS (both write
+ * from a buffer of their own), and only multifd's threads send that way.
+ */
+static bool check_zero_copy(const bool *caps, MultiFDCompression compression,
+                            const char *tls_creds, GError **errp)
+{
+    if (!caps[MIGRATION_CAPABILITY_ZERO_COPY_SEND]) {
+        return true;
+    }
+    if (!caps[MIGRATION_CAPABILITY_MULTIFD]) {
+        error_setg(errp, "Zero copy only available for multifd migration: "
+                   "capability 'zero-copy-send' requires capability "
+                   "'multifd'");
+        return false;
+    }
+    if (compression != MULTI_FD_COMPRESSION_NONE) {
+        error_setg(errp, "Zero copy only available for non-compressed "
+                   "multifd migration: multifd-compression is '%s'",
+                   MultiFDCompression_str(compression));
+        return false;
+    }
+    if (tls_creds && *tls_creds) {
+        error_setg(errp, "Zero copy only available for non-TLS multifd "
+                   "migration: tls-creds is '%s'", tls_creds);
+        return false;
+    }
+    return true;
+}
+
+/* check_zero_copy() with the parameters set now, or as @a would set
+ * them (NULL: none). */
+static bool check_zero_copy_params(FerryMig *m, const bool *caps,
+                                   const MigrationParameters *a,
+                                   GError **errp)
+{
+    g_mutex_lock(&m->params_lock);
+    MultiFDCompression compression = a && a->has_multifd_compression ?
+        a->multifd_compression : m->params.multifd_compression;
+    g_autofree char *tls_creds = g_strdup(a && a->tls_creds ? a->tls_creds :
+                                          m->params.tls_creds);
+    g_mutex_unlock(&m->params_lock);
+
+    return check_zero_copy(caps, compression, tls_creds, errp);
+}
+
+bool mig_zero_copy_check_start(FerryMig *m, const char *uri, GError **errp)
+{
+    if (!migrate_capability(m, MIGRATION_CAPABILITY_ZERO_COPY_SEND)) {
+        return true;
+    }
+    if (!check_zero_copy_params(m, m->capabilities, NULL, errp)) {
+        return false;
+    }
+    if (!g_str_has_prefix(uri, "tcp:")) {
+        error_setg(errp, "Zero copy only available over tcp: (MSG_ZEROCOPY "
+                   "is a TCP feature), not '%s'", uri);
+        return false;
+    }
+    return true;
+}
+
 /* QEMU's rules: what a capability needs from the others and the host. */
 static bool check_cap_dependencies(FerryMig *m, const bool *want,
                                    GError **errp)
 {
+    if (!check_zero_copy_params(m, want, NULL, errp)) {
+        return false;
+    }
+    if (want[MIGRATION_CAPABILITY_ZERO_COPY_SEND] &&
+        !m->capabilities[MIGRATION_CAPABILITY_ZERO_COPY_SEND] &&
+        !mig_zerocopy_supported(errp)) {
+        return false;
+    }
     if (want[MIGRATION_CAPABILITY_SWITCHOVER_ACK] &&
         !want[MIGRATION_CAPABILITY_RETURN_PATH]) {
         error_setg(errp, "Capability 'switchover-ack' requires capability "
@@ -303,6 +379,9 @@ bool ferry_mig_set_parameters(FerryMig *m, const MigrationParameters *a,
                               GError **errp)
 {
     if (!check_params(a, errp) || !check_inert(a, errp)) {
+        return false;
+    }
+    if (!check_zero_copy_params(m, m->capabilities, a, errp)) {
         return false;
     }
     g_mutex_lock(&m->params_lock);

@@ -43,6 +43,10 @@ static void print_ram(Hmp *hmp, const MigrationStats *r)
     hmp_printf(hmp, "dirty pages rate: %" PRId64 " pages\n", r->dirty_pages_rate);
     hmp_printf(hmp, "precopy ram: %" PRIu64 " kbytes\n", r->precopy_bytes >> 10);
     hmp_printf(hmp, "downtime ram: %" PRIu64 " kbytes\n", r->downtime_bytes >> 10);
+    if (r->dirty_sync_missed_zero_copy) {       /* QEMU's line, as rarely */
+        hmp_printf(hmp, "Zero-copy-send fallbacks happened: %" PRIu64
+                   " times\n", r->dirty_sync_missed_zero_copy);
+    }
 }
 
 bool hmp_info_migrate(Hmp *hmp, JsonObject *args, GError **errp)

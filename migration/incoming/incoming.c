@@ -731,7 +731,13 @@ static gpointer load_thread(gpointer opaque)
                                       on_broken, m, &err);
     }
     /* Every page came before the last flush; a channel's failure is
-     * already the migration's first error. */
+     * already the migration's first error, or is the reason the main
+     * stream ended (the source gave up after its channel broke). */
+    GError *chan_err = NULL;
+    if (ret < 0 && multifd_recv_active(m) &&
+        multifd_recv_channel_error(m, &chan_err)) {
+        keep_first_error(m, chan_err);
+    }
     multifd_recv_cleanup(m);
     ret = finish_postcopy(m, ret, &err);
     if (ret == 0 && !inc->postcopy &&

@@ -58,7 +58,11 @@ int multifd_queue_page(FerryMig *m, const FerryMigRAMBlock *blk,
                        uint64_t offset);
 /* Hands the pages queued so far to a channel. */
 int multifd_send_flush(FerryMig *m);
-/* Every page handed out was sent, then a SYNC packet on every channel. */
+/*
+ * Every page handed out was sent (with zero-copy-send: and the kernel
+ * released it), then a SYNC packet on every channel.  1 when the kernel
+ * copied some zero-copy send of the round after all, else 0; -errno.
+ */
 int multifd_send_sync(FerryMig *m);
 /* After a failure: why, naming the channel; false if none failed. */
 bool multifd_send_error(FerryMig *m, GError **errp);
@@ -85,6 +89,12 @@ bool multifd_recv_all_connected(FerryMig *m);
 void multifd_recv_ram_ready(FerryMig *m);
 /* RAM_SAVE_FLAG_MULTIFD_FLUSH (load thread): waits for every SYNC. */
 bool multifd_recv_sync(FerryMig *m, GError **errp);
+/*
+ * The main stream failed (load thread): a channel whose connection broke
+ * is named, in @errp, as the cause, since a channel that waits at its
+ * SYNC does not read and so never saw its connection fail.
+ */
+bool multifd_recv_channel_error(FerryMig *m, GError **errp);
 /* Shuts every channel down and joins the threads; idempotent. */
 void multifd_recv_cleanup(FerryMig *m);
 

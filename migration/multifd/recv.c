@@ -17,7 +17,9 @@
  * buffers (their threads' own); `cond` is broadcast on every change.
  */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include "migration/context.h"
 #include "migration/state.h"
 #include "migration/incoming/incoming.h"
@@ -215,6 +217,48 @@ static bool load_pages(RecvChannel *c, MultiFDRecv *r, GError **errp)
         ram_recv_mark(c->m, c->blk_index, p->offset[i] / MULTIFD_PAGE_SIZE);
     }
     return true;
+}
+
+/*
+ * A channel's socket was reset (or broke otherwise): the errno, else 0.
+ * An orderly close is not a failure here: after the last round a source
+ * closes its channels while their threads still wait at SYNC.
+ */
+static int channel_broken(MigChannel *chan)
+{
+    struct pollfd pfd = { .fd = mig_channel_fd(chan), .events = POLLRDHUP };
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & (POLLERR | POLLHUP))) {
+        return 0;
+    }
+    if (getsockopt(pfd.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || !err) {
+        err = ECONNRESET;
+    }
+    return err;
+}
+
+bool multifd_recv_channel_error(FerryMig *m, GError **errp)
+{
+    MultiFDRecv *r = m->multifd_recv;
+    bool found = false;
+
+    g_mutex_lock(&r->lock);
+    for (unsigned i = 0; r->active && i < r->channels && !found; i++) {
+        /* closed ones too: an abort is a FIN, read as an orderly end
+         * between packets, then the RST */
+        RecvChannel *c = r->by_id[i];
+        int err = c ? channel_broken(c->chan) : 0;
+        if (err) {
+            error_setg(errp, "multifd channel %u (%s): its connection "
+                       "failed: %s", i, mig_channel_name(c->chan),
+                       g_strerror(err));
+            found = true;
+        }
+    }
+    g_mutex_unlock(&r->lock);
+    return found;
 }
 
 /* After SYNC: wait for the main stream's flush; false on shutdown. */

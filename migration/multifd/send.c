@@ -6,6 +6,12 @@
  * one writev, and goes idle again.  A page that changes while it is
  * being sent is dirty and goes again in a later round.
  *
+ * zero-copy-send: the pages go with MSG_ZEROCOPY (the header is copied:
+ * its buffer is reused at once), so the kernel may still read a page
+ * after the job ended.  A SYNC job first waits for every completion of
+ * its channel: a round's pages have all left before the round ends, so
+ * no copy of an older round is still in flight behind a newer one.
+ *
  * Locking: `lock` guards every channel's job (busy, the batch) and the
  * shared flags; a job belongs to its thread while busy, to the migration
  * thread otherwise.  `idle` is signalled when a job ends or a channel
@@ -41,6 +47,9 @@ typedef struct SendChannel {
     uint64_t offset[MULTIFD_PAGES_PER_PACKET];
     /* the thread's own */
     MultiFDCodec *codec;        /* NULL: pages go as they are */
+    bool zero_copy;
+    MigZeroCopy zc;
+    bool round_copied;          /* the last SYNC's flush: the kernel copied */
     uint8_t *pages[MULTIFD_PAGES_PER_PACKET];
     MultiFDPacket pkt;
     uint8_t hdr[MULTIFD_HDR_SIZE];
@@ -61,6 +70,7 @@ struct MultiFDSend {
     uint64_t bytes;             /* atomic */
     uint64_t *normal_pages, *zero_pages;    /* atomic */
     uint32_t compress_flag;
+    bool zero_copy;
     /* the batch being filled: the migration thread's */
     FerryMigRAMBlock batch_blk;
     unsigned batch_num;
@@ -120,11 +130,45 @@ static void fail_locked(MultiFDSend *s, GError *err)
     g_cond_broadcast(&s->idle);
 }
 
+/*
+ * The header copied, the pages from guest RAM with MSG_ZEROCOPY; the
+ * completions that came meanwhile are taken so the error queue stays short.
+ */
+static ssize_t write_zero_copy(SendChannel *c, unsigned iovcnt)
+{
+    ssize_t hdr = mig_channel_write_all(c->chan, c->iov[0].iov_base,
+                                        c->iov[0].iov_len);
+    ssize_t pages = 0;
+    int ret;
+
+    if (hdr < 0) {
+        return hdr;
+    }
+    if (iovcnt > 1) {
+        pages = mig_channel_writev_zerocopy(c->chan, c->iov + 1,
+                                            (int)iovcnt - 1, &c->zc);
+        if (pages < 0) {
+            return pages;
+        }
+    }
+    ret = mig_zerocopy_reap(c->chan, &c->zc);
+    return ret < 0 ? ret : hdr + pages;
+}
+
 static int send_job(SendChannel *c)
 {
     MultiFDPacket *p = &c->pkt;
     unsigned normal = 0, zero = 0;
     uint64_t zero_off[MULTIFD_PAGES_PER_PACKET];
+
+    if (c->zero_copy && (c->flags & MULTIFD_FLAG_SYNC)) {
+        int ret = mig_zerocopy_flush(c->chan, &c->zc);
+        if (ret < 0) {
+            return ret;
+        }
+        c->round_copied = c->zc.copied;
+        c->zc.copied = false;
+    }
 
     for (unsigned i = 0; i < c->num; i++) {
         uint8_t *host = c->blk.host + c->offset[i];
@@ -162,7 +206,8 @@ static int send_job(SendChannel *c)
     multifd_packet_encode(p, c->hdr);
     c->iov[0].iov_base = c->hdr;
     c->iov[0].iov_len = MULTIFD_HDR_SIZE;
-    ssize_t ret = mig_channel_writev_all(c->chan, c->iov, iovcnt);
+    ssize_t ret = c->zero_copy ? write_zero_copy(c, iovcnt) :
+                  mig_channel_writev_all(c->chan, c->iov, iovcnt);
     if (ret < 0) {
         return (int)ret;
     }
@@ -200,10 +245,15 @@ static gpointer send_thread(gpointer opaque)
         g_cond_broadcast(&s->idle);
     }
     if (ret < 0) {
+        /* ENOBUFS even with nothing in flight: the pinned pages of one
+         * packet exceed what the process may lock */
+        bool memlock = c->zero_copy && ret == -ENOBUFS;
         fail_locked(s, g_error_new(FERRY_ERROR, FERRY_ERROR_GENERIC,
                                    "multifd channel %u (%s): sending failed: "
-                                   "%s", c->id, mig_channel_name(c->chan),
-                                   g_strerror(-ret)));
+                                   "%s%s", c->id, mig_channel_name(c->chan),
+                                   g_strerror(-ret), memlock ?
+                                   " (zero-copy-send: RLIMIT_MEMLOCK is too "
+                                   "low for the pages in flight)" : ""));
     }
     g_mutex_unlock(&s->lock);
     return NULL;
@@ -233,6 +283,7 @@ bool multifd_send_setup(FerryMig *m, MigChannel *main, uint64_t *normal_pages,
     g_mutex_unlock(&s->lock);
     s->active = true;
     s->compress_flag = multifd_codec_flag(p.multifd_compression);
+    s->zero_copy = migrate_capability(m, MIGRATION_CAPABILITY_ZERO_COPY_SEND);
     int level = p.multifd_compression == MULTI_FD_COMPRESSION_ZLIB ?
                 p.multifd_zlib_level : p.multifd_zstd_level;
     for (unsigned i = 0; i < p.multifd_channels; i++) {
@@ -249,8 +300,15 @@ bool multifd_send_setup(FerryMig *m, MigChannel *main, uint64_t *normal_pages,
             g_prefix_error(errp, "multifd channel %u: ", i);
             return false;
         }
+        if (s->zero_copy && !mig_channel_enable_zerocopy(chan, errp)) {
+            multifd_codec_free(codec);
+            mig_channel_unref(chan);
+            g_prefix_error(errp, "multifd channel %u: ", i);
+            return false;
+        }
         SendChannel *c = &s->ch[i];
         c->codec = codec;
+        c->zero_copy = s->zero_copy;
         c->s = s;
         c->id = i;
         c->chan = chan;
@@ -367,11 +425,13 @@ int multifd_send_sync(FerryMig *m)
             give_job(s, &s->ch[i], MULTIFD_FLAG_SYNC);
         }
     }
+    bool copied = false;
     for (unsigned i = 0; i < s->n && !s->shut; i++) {
         while (s->ch[i].busy && wait_change(s)) {
         }
+        copied |= s->ch[i].round_copied;
     }
-    ret = s->shut ? -EIO : 0;
+    ret = s->shut ? -EIO : copied;
     g_mutex_unlock(&s->lock);
     return ret;
 }

@@ -630,6 +630,9 @@ bool ferry_mig_start(FerryMig *m, const char *uri, GError **errp)
         !multifd_uri_ok(uri, errp)) {
         return false;
     }
+    if (!mig_zero_copy_check_start(m, uri, errp)) {
+        return false;
+    }
     out->cancel = out->continue_ok = out->stopped_vm = out->blocks_inactive = false;
     out->start_postcopy = out->postcopy = out->run_sent = false;
     out->pause_asked = false;

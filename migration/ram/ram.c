@@ -268,6 +268,7 @@ static void multifd_round_end(QEMUFile *f, RAMState *rs, bool sync)
     if (ret < 0) {
         qemu_file_set_error(f, ret);
     } else if (sync) {
+        rs->stats.dirty_sync_missed_zero_copy += (unsigned)ret;
         /* out now: the destination's channels wait for it before they
          * read the next round, which the channels send at once */
         qemu_put_be64(f, RAM_SAVE_FLAG_MULTIFD_FLUSH);

@@ -24,6 +24,7 @@ typedef struct RAMStats {
     uint64_t normal_pages;
     uint64_t zero_pages;
     uint64_t dirty_sync_count;
+    uint64_t dirty_sync_missed_zero_copy;   /* rounds the kernel copied in */
     uint64_t dirty_pages_rate;  /* pages/s, measured between syncs */
     uint64_t dirty_pages_found; /* pages the syncs found newly dirty, total */
     uint64_t remaining_pages;

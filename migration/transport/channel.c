@@ -292,7 +292,8 @@ static ssize_t pipe_writev(int fd, const struct iovec *iov, int iovcnt)
     return n;
 }
 
-static ssize_t writev_once(MigChannel *c, const struct iovec *iov, int iovcnt)
+static ssize_t writev_once(MigChannel *c, const struct iovec *iov, int iovcnt,
+                           int flags)
 {
     if (c->is_socket) {
         struct msghdr msg = {
@@ -300,7 +301,7 @@ static ssize_t writev_once(MigChannel *c, const struct iovec *iov, int iovcnt)
             .msg_iovlen = iovcnt,
         };
 
-        return sendmsg(c->wfd, &msg, MSG_NOSIGNAL);
+        return sendmsg(c->wfd, &msg, MSG_NOSIGNAL | flags);
     }
     return pipe_writev(c->wfd, iov, iovcnt);
 }
@@ -354,8 +355,12 @@ bool mig_channel_peer_gone(MigChannel *chan)
            (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
-ssize_t mig_channel_writev_all(MigChannel *chan, const struct iovec *iov,
-                               int iovcnt)
+/*
+ * With @zc, a socket's bytes go with MSG_ZEROCOPY and every sendmsg() that
+ * sent some is counted in @zc (the kernel numbers its completions so).
+ */
+static ssize_t writev_all(MigChannel *chan, const struct iovec *iov,
+                          int iovcnt, MigZeroCopy *zc)
 {
     g_autofree struct iovec *copy = g_memdup2(iov, sizeof(*iov) * iovcnt);
     struct iovec *cur = copy;
@@ -375,13 +380,26 @@ ssize_t mig_channel_writev_all(MigChannel *chan, const struct iovec *iov,
         if (is_shut(chan)) {
             return -ESHUTDOWN;
         }
-        n = writev_once(chan, cur, MIN(iovcnt, IOV_MAX));
+        n = writev_once(chan, cur, MIN(iovcnt, IOV_MAX),
+                        zc ? MSG_ZEROCOPY : 0);
         if (n >= 0) {
             total += n;
+            if (zc && n > 0) {
+                zc->queued++;
+            }
             iov_advance(&cur, &iovcnt, n);
             continue;
         }
         if (errno == EINTR) {
+            continue;
+        }
+        if (zc && errno == ENOBUFS && zc->done != zc->queued) {
+            /* the pages still pinned by earlier sends count against
+             * the process's limits: wait until they are released */
+            ret = mig_zerocopy_flush(chan, zc);
+            if (ret < 0) {
+                return ret;
+            }
             continue;
         }
         if (errno != EAGAIN) {
@@ -393,6 +411,18 @@ ssize_t mig_channel_writev_all(MigChannel *chan, const struct iovec *iov,
         }
     }
     return total;
+}
+
+ssize_t mig_channel_writev_all(MigChannel *chan, const struct iovec *iov,
+                               int iovcnt)
+{
+    return writev_all(chan, iov, iovcnt, NULL);
+}
+
+ssize_t mig_channel_writev_zerocopy(MigChannel *chan, const struct iovec *iov,
+                                    int iovcnt, MigZeroCopy *zc)
+{
+    return writev_all(chan, iov, iovcnt, zc);
 }
 
 ssize_t mig_channel_write_all(MigChannel *chan, const void *buf, size_t len)

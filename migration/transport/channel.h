@@ -23,6 +23,7 @@
 #define FERRY_MIGRATION_CHANNEL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <glib.h>
@@ -143,6 +144,50 @@ void mig_channel_unread(MigChannel *chan, const void *buf, size_t len);
  */
 bool mig_channel_peer_gone(MigChannel *chan);
 ssize_t mig_channel_write_all(MigChannel *chan, const void *buf, size_t len);
+
+/* --- zero-copy sends (channel-zerocopy.c) ----------------------------------
+ * Linux MSG_ZEROCOPY on a tcp socket: the kernel sends from the caller's
+ * pages instead of copying them, and says later, on the socket's error
+ * queue, which sends no longer use them.  The writing thread only.
+ */
+typedef struct MigZeroCopy {
+    uint32_t queued;            /* sendmsg() calls that sent bytes */
+    uint32_t done;              /* of those, completions the kernel reported */
+    bool copied;                /* a completion said the kernel copied after
+                                 * all (loopback always does); the caller
+                                 * clears it */
+} MigZeroCopy;
+
+/* One completion notification: sends lo..hi (inclusive) are done. */
+typedef struct MigZeroCopyDone {
+    uint32_t lo, hi;
+    bool copied;
+} MigZeroCopyDone;
+
+/* False with @errp naming SO_ZEROCOPY when this kernel refuses it on a
+ * TCP socket (a probe, for enabling the capability). */
+bool mig_zerocopy_supported(GError **errp);
+/* Sets SO_ZEROCOPY on a tcp channel; false with @errp naming it. */
+bool mig_channel_enable_zerocopy(MigChannel *chan, GError **errp);
+/*
+ * A write of @iov with MSG_ZEROCOPY: the pages must stay mapped (their
+ * content may change: precopy sends a changed page again) until
+ * mig_zerocopy_flush() returned.  As mig_channel_writev_all() otherwise.
+ */
+ssize_t mig_channel_writev_zerocopy(MigChannel *chan, const struct iovec *iov,
+                                    int iovcnt, MigZeroCopy *zc);
+/* Takes the completions queued by now without waiting: 0 or -errno. */
+int mig_zerocopy_reap(MigChannel *chan, MigZeroCopy *zc);
+/* Waits until every send counted in @zc completed: 0 or -errno
+ * (-ESHUTDOWN after mig_channel_shutdown()). */
+int mig_zerocopy_flush(MigChannel *chan, MigZeroCopy *zc);
+/*
+ * Reads one error-queue message: 1 with *@done filled for a zero-copy
+ * completion, -errno for a socket error the queue reported, -EPROTO for
+ * anything else.  Pure, for tests.
+ */
+struct msghdr;
+int mig_zerocopy_parse(const struct msghdr *msg, MigZeroCopyDone *done);
 
 /*
  * Wakes every thread blocked on the channel and fails all later I/O; on a

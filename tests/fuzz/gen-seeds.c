@@ -1,12 +1,12 @@
 /*
- * Writes the seed corpora of the fuzz targets qmp, return-path, pvblk and
- * http into DIR (and, for qmp, a dictionary of every command name of the
+ * Writes the seed corpora of the fuzz targets qmp, return-path, pvblk,
+ * http and multifd into DIR (and, for qmp, a dictionary of every command name of the
  * generated table and of the HMP into DICT), from the constants the
  * product uses, so the seeds follow the code.  Run by `make fuzz`; no
  * seed is kept in the repository (regression inputs are, in
  * tests/fuzz/regress/).
  *
- * Usage: gen-seeds qmp|return-path|pvblk|http DIR [DICT]
+ * Usage: gen-seeds qmp|return-path|pvblk|http|multifd DIR [DICT]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +14,8 @@
 #include "guest/pvblk-dev.h"
 #include "migration/format/return-path.h"
 #include "migration/format/savevm.h"
+#include "migration/multifd/codec.h"
+#include "migration/multifd/wire.h"
 #include "monitor/hmp.h"
 #include "monitor/qmp-dispatch.h"
 #include "qapi/qapi-commands.h"
@@ -322,11 +324,87 @@ static void http(void)
     http_seed("no-ranges", 0, 4096, 200, whole, 4096);
 }
 
+/* --- multifd ----------------------------------------------------------------- */
+
+/* One packet of fuzz-multifd.c's block @block: @normal pages of a pattern
+ * at offsets 0, 4 KiB, ..., then @zero pages after them. */
+static void mf_packet(GByteArray *b, MultiFDCodec *codec, uint32_t flag,
+                      const char *block, unsigned normal, unsigned zero,
+                      uint32_t sync)
+{
+    static uint8_t data[MULTIFD_PAGES_PER_PACKET][MULTIFD_PAGE_SIZE];
+    uint8_t *pages[MULTIFD_PAGES_PER_PACKET];
+    uint8_t hdr[MULTIFD_HDR_SIZE];
+    MultiFDPacket p = {
+        .flags = flag | sync, .normal_pages = normal, .zero_pages = zero,
+        .next_packet_size = normal * MULTIFD_PAGE_SIZE, .packet_num = b->len,
+    };
+    const uint8_t *payload = data[0];
+
+    g_strlcpy(p.block, block, sizeof(p.block));
+    for (unsigned i = 0; i < normal + zero; i++) {
+        p.offset[i] = (uint64_t)i * MULTIFD_PAGE_SIZE;
+        pages[i] = data[i];
+        memset(data[i], 'a' + i % 26, 64);  /* compressible, not zero */
+    }
+    if (codec && normal) {
+        ssize_t len = multifd_codec_compress(codec, pages, normal);
+        if (len < 0) {
+            fprintf(stderr, "gen-seeds: compressing failed\n");
+            exit(1);
+        }
+        p.next_packet_size = (uint32_t)len;
+        payload = multifd_codec_buffer(codec);
+    }
+    multifd_packet_encode(&p, hdr);
+    g_byte_array_append(b, hdr, sizeof(hdr));
+    g_byte_array_append(b, payload, p.next_packet_size);
+}
+
+static void multifd(void)
+{
+    static const char *const names[] = { "none", "zlib", "zstd" };
+    static const uint32_t flags[] = {
+        MULTIFD_FLAG_NOCOMP, MULTIFD_FLAG_ZLIB, MULTIFD_FLAG_ZSTD,
+    };
+
+    for (unsigned c = 0; c < 3; c++) {
+        /* 128 uncompressed pages would be a 512 KiB input */
+        for (unsigned full = 0; full < (c ? 2 : 1); full++) {
+            g_autoptr(GByteArray) b = g_byte_array_new();
+            g_autoptr(GError) err = NULL;
+            MultiFDCodec *codec = multifd_codec_new(flags[c], 1, true, &err);
+            uint8_t init[MULTIFD_INIT_SIZE];
+
+            if (err) {
+                fprintf(stderr, "gen-seeds: %s\n", err->message);
+                exit(1);
+            }
+            put(b, c | (2 - 1) << 2, 1, false);     /* 2 channels */
+            multifd_init_encode(&(MultiFDInit){ .id = 1 }, init);
+            g_byte_array_append(b, init, sizeof(init));
+            if (full) {     /* the largest packet: its bounds */
+                mf_packet(b, codec, flags[c], "pc.ram",
+                          MULTIFD_PAGES_PER_PACKET, 0, 0);
+            } else {
+                mf_packet(b, codec, flags[c], "pc.ram", 3, 2, 0);
+                mf_packet(b, codec, flags[c], "tiny", 1, 0, 0);
+                mf_packet(b, codec, flags[c], "tiny", 0, 1, 0);
+                mf_packet(b, codec, flags[c], "", 0, 0, MULTIFD_FLAG_SYNC);
+            }
+            g_autofree char *name = g_strdup_printf("%s%s", names[c],
+                                                    full ? "-full" : "");
+            write_seed(name, b->data, b->len);
+            multifd_codec_free(codec);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: gen-seeds qmp|return-path|pvblk|http DIR "
-                "[DICT]\n");
+        fprintf(stderr, "usage: gen-seeds qmp|return-path|pvblk|http|multifd "
+                "DIR [DICT]\n");
         return 2;
     }
     dir = argv[2];
@@ -338,6 +416,8 @@ int main(int argc, char **argv)
         pvblk();
     } else if (!strcmp(argv[1], "http")) {
         http();
+    } else if (!strcmp(argv[1], "multifd")) {
+        multifd();
     } else {
         fprintf(stderr, "gen-seeds: no target '%s'\n", argv[1]);
         return 2;

@@ -48,7 +48,7 @@ class MigrationSettings(unittest.TestCase):
         caps = self.caps()
         for name in ('events', 'return-path', 'pause-before-switchover',
                      'auto-converge', 'postcopy-ram', 'late-block-activate',
-                     'multifd'):
+                     'multifd', 'zero-copy-send'):
             self.assertIn(name, caps)
         for name in ('xbzrle', 'compress', 'rdma-pin-all', 'dirty-bitmaps'):
             self.assertNotIn(name, caps)
@@ -57,6 +57,7 @@ class MigrationSettings(unittest.TestCase):
             self.qmp.cmd('migrate-set-capabilities', capabilities=[
                 {'capability': 'return-path', 'state': True},
                 {'capability': 'postcopy-ram', 'state': True},
+                {'capability': 'multifd', 'state': True},
                 {'capability': name, 'state': True}])
             self.assertTrue(self.caps()[name], name)
             self.setUp()

@@ -43,6 +43,8 @@ MATRIX = [
     ('tcp', 2, 'zlib', False),
     ('tcp', 4, 'zstd', False),
     ('unix', 1, 'zstd', False),
+    ('tcp', 2, 'none', True),
+    ('tcp', 4, 'none', True),
 ]
 
 
@@ -128,8 +130,18 @@ class MatrixCase(MultifdBase):
         info = self.wait_end(self.src)
         self.assertEqual(info['status'], 'completed', info.get('error-desc'))
         self.assertGreater(info['ram']['multifd-bytes'], 64 << 20, info)
+        if zero_copy:
+            # loopback: the kernel defers every zero-copy send to a copy
+            missed = info['ram']['dirty-sync-missed-zero-copy']
+            self.assertGreaterEqual(missed, 1, info)
+            self.assertLessEqual(missed, info['ram']['dirty-sync-count'], info)
+            hmp = self.src.qmp.cmd('human-monitor-command',
+                                   **{'command-line': 'info migrate'})
+            self.assertIn(f'Zero-copy-send fallbacks happened: {missed} '
+                          f'times', hmp)
         assert_moved_intact(self, self.src, self.dst)
         self.assert_disk_intact()
+        return info
 
 
 class Matrix(MatrixCase, unittest.TestCase):
@@ -140,14 +152,26 @@ class MatrixZlib(MatrixCase, unittest.TestCase):
     rate = '2M'
 
 
+class ZeroCopyDirtying(MatrixCase, unittest.TestCase):
+    """The guest re-dirties pages while their zero-copy sends are still
+    in flight: they go again in a later round, and each round waits for
+    its sends' completions before its SYNC, so no older copy lands after
+    a newer one."""
+    rate = '96M'
+
+    def test_tcp_4ch_zerocopy_dirtying(self):
+        info = self.run_case('tcp', 4, 'none', True)
+        self.assertGreaterEqual(info['ram']['dirty-sync-count'], 3, info)
+
+
 def _add_matrix_tests():
     for transport, channels, compression, zero_copy in MATRIX:
         name = (f'test_{transport}_{channels}ch_{compression}'
                 f'{"_zerocopy" if zero_copy else ""}')
         cls = MatrixZlib if compression == 'zlib' else Matrix
-        setattr(cls, name,
-                lambda self, a=(transport, channels, compression, zero_copy):
-                self.run_case(*a))
+        def test(self, a=(transport, channels, compression, zero_copy)):
+            self.run_case(*a)
+        setattr(cls, name, test)
 
 
 _add_matrix_tests()
@@ -161,8 +185,8 @@ class Failures(MultifdBase, unittest.TestCase):
     """Each ends as a single-channel failure does: the source in failed
     or cancelled and running, the destination failed, within bounds."""
 
-    def start_slow(self, uri_out, uri_in, channels=2):
-        self.enable(channels)
+    def start_slow(self, uri_out, uri_in, channels=2, zero_copy=False):
+        self.enable(channels, zero_copy=zero_copy)
         self.src.qmp.cmd('migrate-set-parameters',
                          **{'max-bandwidth': 32 << 20})
         self.dst.qmp.cmd('migrate-incoming', uri=uri_in,
@@ -188,9 +212,15 @@ class Failures(MultifdBase, unittest.TestCase):
         self.assert_source_runs_intact()
 
     def test_cancel(self):
+        self.cancel_case(zero_copy=False)
+
+    def test_cancel_zero_copy(self):
+        self.cancel_case(zero_copy=True)
+
+    def cancel_case(self, zero_copy):
         before = fd_count(self.src.proc.pid)
         uri = self.uri('tcp')
-        self.start_slow(uri, uri, channels=4)
+        self.start_slow(uri, uri, channels=4, zero_copy=zero_copy)
         self.assertTrue(wait_for(lambda: self.src.qmp.cmd('query-migrate')
                                  .get('ram', {}).get('multifd-bytes', 0)
                                  > 8 << 20, 30))
@@ -299,6 +329,29 @@ class BadParameters(MultifdBase, unittest.TestCase):
             ('file: with multifd',
              lambda: self.migrate_multifd(f'file:{self.tmp}/x'),
              'tcp: or unix:'),
+            ('zero-copy without multifd',
+             lambda: self.zero_copy(multifd=False),
+             "'zero-copy-send' requires capability 'multifd'"),
+            ('zero-copy with zlib',
+             lambda: self.zero_copy(params={'multifd-compression': 'zlib'}),
+             "non-compressed multifd migration: multifd-compression is "
+             "'zlib'"),
+            ('zstd with zero-copy',
+             lambda: self.zero_copy(after={'multifd-compression': 'zstd'}),
+             "multifd-compression is 'zstd'"),
+            ('zero-copy over unix:',
+             lambda: self.zero_copy(uri=f'unix:{self.tmp}/sock'),
+             f"only available over tcp: (MSG_ZEROCOPY is a TCP feature), "
+             f"not 'unix:{self.tmp}/sock'"),
+            ('zero-copy with TLS',
+             lambda: self.zero_copy(params={'tls-creds': 'tls0'}),
+             "non-TLS multifd migration: tls-creds is 'tls0'"),
+            ('TLS with zero-copy',
+             lambda: self.zero_copy(after={'tls-creds': 'tls0'}),
+             "tls-creds is 'tls0'"),
+            ('multifd off under zero-copy',
+             lambda: self.zero_copy(after_caps={'multifd': False}),
+             "requires capability 'multifd'"),
         ]
         for name, call, error in cases:
             with self.subTest(name):
@@ -306,7 +359,33 @@ class BadParameters(MultifdBase, unittest.TestCase):
                     call()
                 self.assertIn(error, str(cm.exception))
                 q.cmd('migrate-set-capabilities', capabilities=[
+                    {'capability': 'zero-copy-send', 'state': False},
                     {'capability': 'multifd', 'state': False}])
+                q.cmd('migrate-set-parameters', **{
+                    'multifd-compression': 'none', 'tls-creds': ''})
+        # each refusal left the source as it was: not migrating
+        self.assertEqual(q.cmd('query-migrate').get('status', 'none'),
+                         'none')
+
+    def zero_copy(self, multifd=True, params=None, after=None,
+                  after_caps=None, uri=None):
+        """Sets @params, multifd and zero-copy-send, then @after and
+        @after_caps, then migrates to @uri: the step that conflicts
+        raises."""
+        q = self.src.qmp
+        if params:
+            q.cmd('migrate-set-parameters', **params)
+        caps = [{'capability': 'zero-copy-send', 'state': True}]
+        if multifd:
+            caps.insert(0, {'capability': 'multifd', 'state': True})
+        q.cmd('migrate-set-capabilities', capabilities=caps)
+        if after:
+            q.cmd('migrate-set-parameters', **after)
+        if after_caps:
+            q.cmd('migrate-set-capabilities', capabilities=[
+                {'capability': c, 'state': v} for c, v in after_caps.items()])
+        if uri:
+            q.cmd('migrate', uri=uri)
 
     def migrate_multifd(self, uri):
         self.src.qmp.cmd('migrate-set-capabilities', capabilities=[
@@ -370,6 +449,18 @@ class PostcopyMultifd(RecoveryBase, unittest.TestCase):
         self.unthrottle()
         self.wait_recovered(self.recover())
         self.finish()
+
+
+class PostcopyMultifdZeroCopy(PostcopyMultifd):
+    """The precopy passes with zero-copy-send: the switchover's last
+    round waits for its completions like any other."""
+
+    def setUp(self):
+        super().setUp()
+        self.src.qmp.cmd('migrate-set-capabilities', capabilities=[
+            {'capability': 'zero-copy-send', 'state': True}])
+
+    test_recovery = None
 
 
 class PostcopyPreemptMultifd(PostcopyMultifd):
