@@ -267,6 +267,9 @@ class FaultGrid(unittest.TestCase):
     def setUp(self):
         require_disk_workload_and_postcopy(self)
         self.tmp = tempfile.mkdtemp(prefix='ferry-grid-')
+        # a cleanup, not tearDown: it must run after the cleanups that
+        # unmount the out-of-space cells' filesystems inside it
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
         self.psk = psk_dir(self.tmp, 'psk', 'ferry', PSK_KEY)
         self.vms = []
         self.cell_no = 0
@@ -274,7 +277,6 @@ class FaultGrid(unittest.TestCase):
     def tearDown(self):
         for vm in self.vms:
             vm.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def vm(self, extra, smp, paused=False):
         vm = FerryVM(mem=MEM, smp=smp, paused=paused, extra_args=extra,

@@ -9,6 +9,7 @@ the source's migration fails with the reason in error-desc, the
 destination fails and logs the handshake failure, and the source's guest
 keeps running and verifies cleanly."""
 
+import atexit
 import os
 import shutil
 import sys
@@ -42,6 +43,8 @@ class TlsFiles:
         if cls.tmp:
             return cls
         cls.tmp = tempfile.mkdtemp(prefix='ferry-tls-')
+        # at exit: other modules (test_multifd) use the same credentials
+        atexit.register(shutil.rmtree, cls.tmp, ignore_errors=True)
         good, other = CA(cls.tmp, 'ferry-ca'), CA(cls.tmp, 'other-ca')
         cls.server = good.issue(os.path.join(cls.tmp, 'server'), 'server',
                                 'destination.ferry.test')
@@ -79,11 +82,6 @@ class TlsFiles:
                 'rules.0.match=CN=someone-else*,rules.0.policy=allow,'
                 'rules.0.format=glob']
         return [a for o in objs for a in ('-object', o)]
-
-
-def tearDownModule():
-    if TlsFiles.tmp:
-        shutil.rmtree(TlsFiles.tmp, ignore_errors=True)
 
 
 def need_certtool(tc):
