@@ -10,6 +10,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from pylib.oracle import ram_digest  # noqa: E402
+from pylib.procfs import proc_status  # noqa: E402
 from pylib.waits import (guest_progress, wait_for,  # noqa: E402
                          wait_progressing)
 from pylib.vm import FerryVM, require_kvm  # noqa: E402
@@ -37,11 +38,7 @@ def memfd_sha256(pid, name='ferry:pc.ram'):
 
 def shmem_rss(pid):
     """Bytes of shared memory (the guest RAM memfd) resident in @pid."""
-    with open(f'/proc/{pid}/status') as f:
-        for line in f:
-            if line.startswith('RssShmem:'):
-                return int(line.split()[1]) * 1024
-    raise AssertionError(f'no RssShmem in /proc/{pid}/status')
+    return proc_status(pid, 'RssShmem')
 
 
 class GuestTests:

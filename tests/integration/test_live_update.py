@@ -21,8 +21,9 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from pylib.live_update import (PHASES, UpdatableVM, alive,  # noqa: E402
-                               children, fd_count, rss_kib)
+                               children)
 from pylib.oracle import ram_digest  # noqa: E402
+from pylib.procfs import fd_count, rss_kib  # noqa: E402
 from pylib.qmp import QMPError  # noqa: E402
 from pylib.vm import build_dir, kvm_available  # noqa: E402
 from pylib.waits import (free_port, wait_for, wait_migration_end,  # noqa: E402

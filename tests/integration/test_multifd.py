@@ -16,6 +16,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from pylib.oracle import assert_moved_intact  # noqa: E402
+from pylib.procfs import fd_count  # noqa: E402
 from pylib.qmp import QMPError  # noqa: E402
 from pylib.relay import Relay  # noqa: E402
 from pylib.vm import FerryVM, require_disk_workload_and_postcopy  # noqa: E402
@@ -175,10 +176,6 @@ def _add_matrix_tests():
 
 
 _add_matrix_tests()
-
-
-def fd_count(pid):
-    return len(os.listdir(f'/proc/{pid}/fd'))
 
 
 class Failures(MultifdBase, unittest.TestCase):

@@ -23,7 +23,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..'))
 sys.path.insert(0, HERE)
-from pylib.live_update import fd_count, rss_kib  # noqa: E402
+from pylib.procfs import fd_count, rss_kib  # noqa: E402
 from pylib.relay import Relay  # noqa: E402
 from pylib.vm import (FerryVM,  # noqa: E402
                        require_disk_workload_and_postcopy)

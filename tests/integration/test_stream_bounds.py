@@ -17,6 +17,7 @@ import threading
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from pylib.procfs import proc_status  # noqa: E402
 from pylib.waits import wait_migration_end  # noqa: E402
 from pylib.vm import FerryVM, mem_bytes  # noqa: E402
 
@@ -58,15 +59,6 @@ def ram_start(section_id, ram_size):
     return (struct.pack('>BI', SECTION_START, section_id) + counted(b'ram')
             + struct.pack('>II', 0, RAM_VERSION) + body
             + struct.pack('>BI', FOOTER, section_id))
-
-
-def proc_status(pid, key):
-    """A size from /proc/PID/status (VmHWM, RssAnon), in bytes."""
-    with open(f'/proc/{pid}/status') as f:
-        for line in f:
-            if line.startswith(key + ':'):
-                return int(line.split()[1]) * 1024
-    raise AssertionError(f'no {key}')
 
 
 def feed(path, chunks):

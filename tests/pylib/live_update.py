@@ -50,18 +50,6 @@ def children(pid):
     return found
 
 
-def fd_count(pid):
-    return len(os.listdir(f'/proc/{pid}/fd'))
-
-
-def rss_kib(pid):
-    with open(f'/proc/{pid}/status') as f:
-        for line in f:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1])
-    return 0
-
-
 class UpdatableVM(FerryVM):
     """A FerryVM that follows its guest from process to process."""
 

@@ -1,0 +1,25 @@
+"""What /proc says of a process: its descriptors and its memory."""
+
+import os
+
+
+def fd_count(pid):
+    return len(os.listdir(f'/proc/{pid}/fd'))
+
+
+def proc_status(pid, key):
+    """A size from /proc/PID/status (VmHWM, RssAnon, RssShmem), in bytes."""
+    with open(f'/proc/{pid}/status') as f:
+        for line in f:
+            if line.startswith(key + ':'):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f'no {key} in /proc/{pid}/status')
+
+
+def rss_kib(pid):
+    """VmRSS in KiB; 0 for a process that has none (a zombie)."""
+    with open(f'/proc/{pid}/status') as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1])
+    return 0
