@@ -128,8 +128,8 @@ check-tsan-agent: $(TSAN_AGENT)
 # Long runs that do not fit `make check`: 50 sequential live updates of
 # one guest under RAM and disk load (make check runs 5), and 50 ping-pong
 # migrations with 10 faults (make check runs 6 with 1; docs/reliability.md),
-# and the three postcopy link cuts with the issue's 4 GiB guest (1 GiB in
-# make check).
+# the three postcopy link cuts with the issue's 4 GiB guest (1 GiB in
+# make check), and postcopy of a 2 GiB guest dirtying flat out.
 soak: all
 	FERRY_LIVE_UPDATE_COUNT=50 python3 scripts/run-tests --build $(BUILD) \
 		--timeout 3600 -v -k test_live_update.Sequential
@@ -138,6 +138,8 @@ soak: all
 		-k test_pingpong
 	FERRY_RECOVERY_GIB=4 python3 scripts/run-tests --build $(BUILD) \
 		--timeout 3600 -v -k test_postcopy_recovery.RecoveryThreeCuts
+	FERRY_SOAK=1 python3 scripts/run-tests --build $(BUILD) \
+		--timeout 3600 -v -k test_postcopy.PostcopyTwoGig
 
 demo: all
 	python3 scripts/demo.py --build $(BUILD)

@@ -231,9 +231,10 @@ class Cell:
         elif f == 'destination killed':
             self.dst.proc.kill()
             self.dst.proc.wait()
-            if self.state == 'device':
+            if self.state in ('device', 'postcopy-setup'):
                 # the held return path would hide the end of the dead
-                # process's connection: deliver it (as a reset)
+                # process's connection (the source would only give up at
+                # postcopy-setup-timeout): deliver it, as a reset
                 self.relay.cut()
         elif f == 'destination frozen':
             self.frozen = self.dst

@@ -328,15 +328,18 @@ class PostcopyPreemptFallback(PostcopyPreempt):
     minor = False
 
 
-class PostcopyTwoGig(PostcopyBase, unittest.TestCase):
-    """The issue's case: 2 GiB dirtying flat out, postcopy completes."""
-    mem = '2G'
+# 2 GiB adds nothing to the 512 MiB cases above but 20 s: `make soak`
+# runs it (FERRY_SOAK=1), make check does not even list it.
+if os.environ.get('FERRY_SOAK'):
+    class PostcopyTwoGig(PostcopyBase, unittest.TestCase):
+        """The issue's case: 2 GiB dirtying flat out, postcopy completes."""
+        mem = '2G'
 
-    def test_two_gig_flat_out(self):
-        self.start(start_postcopy_after=1.0)
-        self.start_postcopy()
-        self.cont_destination_when_active()
-        self.assert_completed_and_verified()
+        def test_two_gig_flat_out(self):
+            self.start(start_postcopy_after=1.0)
+            self.start_postcopy()
+            self.cont_destination_when_active()
+            self.assert_completed_and_verified()
 
 
 class PostcopySoft(PostcopyBase, unittest.TestCase):
