@@ -21,6 +21,9 @@ static uint64_t last_print_ns[MAX_CPUS];
  * x-workload-reset-stall, so a benchmark reads the blackout of a migration
  * from the line whose window spans it. */
 static uint64_t window_stall_ns[MAX_CPUS];
+static uint64_t window_guest_stall_ns[MAX_CPUS];
+/* When any vCPU last came round (struct wl_state's any_round_ns). */
+static uint64_t any_round_ns;
 static uint64_t last_power_poll_ns;
 
 static long sys(long nr, const void *arg)
@@ -40,18 +43,20 @@ static uint64_t now_ns(void *opaque)
 
 static void print_totals(const struct wl_report *t, uint64_t now)
 {
-    char line[240];
+    char line[320];
 
     snprintf(line, sizeof(line),
              "workload: cpu %u rounds=%lu pages-written=%lu "
              "pages-verified=%lu passes=%lu corrupt-pages=%lu "
-             "max-stall-us=%lu window-stall-us=%lu",
+             "max-stall-us=%lu window-stall-us=%lu window-guest-stall-us=%lu",
              t->cpu, t->rounds, t->pages_written, t->pages_verified,
              t->passes, t->corrupt_pages, t->max_stall_ns / 1000,
-             window_stall_ns[t->cpu] / 1000);
+             window_stall_ns[t->cpu] / 1000,
+             window_guest_stall_ns[t->cpu] / 1000);
     sys(SYS_LOG, line);
     last_print_ns[t->cpu] = now;
     window_stall_ns[t->cpu] = 0;
+    window_guest_stall_ns[t->cpu] = 0;
 }
 
 static void report(void *opaque, struct wl_report *r)
@@ -74,6 +79,9 @@ static void report(void *opaque, struct wl_report *r)
     }
     if (r->max_stall_ns > window_stall_ns[r->cpu]) {
         window_stall_ns[r->cpu] = r->max_stall_ns;
+    }
+    if (r->max_guest_stall_ns > window_guest_stall_ns[r->cpu]) {
+        window_guest_stall_ns[r->cpu] = r->max_guest_stall_ns;
     }
     now = now_ns(opaque);
     if (r->corrupt_pages || now - last_print_ns[r->cpu] > 2000000000ull) {
@@ -139,6 +147,7 @@ static void setup_workload(void)
     char line[200];
 
     wl_state.cfg.ncpus = boot_info.ncpus;
+    wl_state.any_round_ns = &any_round_ns;
     if (!wl_parse_cmdline(boot_info.cmdline, &wl_state.cfg, &bad)) {
         fail("malformed dirty-rate in the command line: ", bad);
     }

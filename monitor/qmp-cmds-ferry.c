@@ -24,6 +24,7 @@ WorkloadInfo *qmp_x_query_workload(GError **errp)
     info->corrupt_sectors = wc.corrupt_sectors;
     info->disk_io_errors = wc.disk_io_errors;
     info->max_stall_us = wc.max_stall_ns / 1000;
+    info->max_guest_stall_us = wc.max_guest_stall_ns / 1000;
     return info;
 }
 

@@ -42,16 +42,28 @@ For each case and hypervisor:
   dst peak RSS VmHWM of the destination, right after the migration
   guest-observed blackout  the longest time the guest's workload loop
               stood still (the gap between two of its rounds, by its TSC,
-              which keeps running across a migration), from `migrate` (in
+              which keeps running across a migration), two ways: "no vCPU
+              ran" is the longest time no vCPU came round at all (the whole
+              guest stood still: max-guest-stall-us, window-guest-stall-us),
+              "longest stall of one vCPU" also counts one vCPU's host thread
+              waiting for a core while the others ran (max-stall-us,
+              window-stall-us); from `migrate` (in
               postcopy cases: from `migrate-start-postcopy`) to the
               destination's first report after it runs, so it spans the
               switchover and the guest's first rounds after it.  ferry:
               x-workload-reset-stall on the source, then x-query-workload
-              max-stall-us once the destination's guest reported a round;
-              QEMU: the counters lines' window-stall-us (the longest stall
+              once the destination's guest reported a round;
+              QEMU: the counters lines' windows (the longest stall
               since the previous line, ~2 s): the source's lines after
               `migrate` and each vCPU's first line on the destination (so
               up to 2 s before `migrate` count too)
+  STOP -> RESUME  from the source's STOP event to the destination's
+              RESUME event, by their timestamps (ms): the VM's blackout as
+              the two hypervisors saw it: a check of the guest-observed
+              rows that does not rest on the guest's clock (QEMU gives a
+              guest its TSC back as it was at a `stop` when it gets `cont`,
+              so a stop on one host is invisible to its guest; across
+              QEMU's migrations here the two agree)
   fill        the guest's first fill and verify of its RAM (s), from the
               start of the source to its first full verify pass
   series      the source's query-migrate every 10 ms: a plot per case and
@@ -204,6 +216,8 @@ def postcopy_caps(case, role):
 COUNTERS = re.compile(r'workload: cpu (\d+) rounds=(\d+) pages-written=(\d+) '
                       r'pages-verified=(\d+) passes=(\d+) corrupt-pages=(\d+)')
 WINDOW_STALL = re.compile(r'workload: cpu (\d+) .*window-stall-us=(\d+)')
+WINDOW_GUEST_STALL = re.compile(
+    r'workload: cpu (\d+) .*window-guest-stall-us=(\d+)')
 
 
 class BenchError(Exception):
@@ -571,7 +585,8 @@ class BlackoutWatch:
     def __init__(self, src, dst):
         self.src, self.dst = src, dst
         self.ferry = src.kind == 'ferry'
-        self.ms = None
+        self.ms = None              # the longest stall of any one vCPU
+        self.guest_ms = None        # the longest with no vCPU running
         self.rounds_at_run = None   # ferry: the destination's, once running
         self.src_offset = 0         # QEMU: source serial log at start()
 
@@ -585,13 +600,10 @@ class BlackoutWatch:
         if self.ms is not None:
             return self.ms
         if not self.ferry:
-            first = {}
-            for m in WINDOW_STALL.finditer(self.dst.serial()):
-                first.setdefault(int(m.group(1)), int(m.group(2)))
-            if len(first) == SMP:
-                src = [int(m.group(2)) for m in WINDOW_STALL.finditer(
-                    self.src.serial()[self.src_offset:])]
-                self.ms = max(src + list(first.values())) / 1000
+            stall = self.serial_stall(WINDOW_STALL)
+            if stall is not None:
+                self.ms = stall
+                self.guest_ms = self.serial_stall(WINDOW_GUEST_STALL)
         elif self.rounds_at_run is None:
             if self.dst.qmp.cmd('query-status')['status'] == 'running':
                 self.rounds_at_run = \
@@ -602,7 +614,21 @@ class BlackoutWatch:
             w = self.dst.qmp.cmd('x-query-workload')
             if w['rounds'] > self.rounds_at_run:
                 self.ms = w['max-stall-us'] / 1000
+                self.guest_ms = w['max-guest-stall-us'] / 1000
         return self.ms
+
+    def serial_stall(self, pattern):
+        """QEMU: the longest of @pattern's window over the source's lines
+        since start() and each vCPU's first line on the destination (ms),
+        or None until every vCPU printed one there."""
+        first = {}
+        for m in pattern.finditer(self.dst.serial()):
+            first.setdefault(int(m.group(1)), int(m.group(2)))
+        if len(first) < SMP:
+            return None
+        src = [int(m.group(2)) for m in pattern.finditer(
+            self.src.serial()[self.src_offset:])]
+        return max(src + list(first.values())) / 1000
 
     def wait(self, timeout=30):
         wait_for(lambda: self.poll() is not None, timeout, 0.05,
@@ -668,6 +694,19 @@ def event_time(event):
     """An event's timestamp (wall clock, as time.time())."""
     ts = event['timestamp']
     return ts['seconds'] + ts['microseconds'] / 1e6
+
+
+def stop_to_resume_ms(src, dst):
+    """From the source's last STOP event to the destination's first
+    RESUME, by the events' wall-clock timestamps (ms), or None.  Both
+    hypervisors take them as they stop and start the vCPUs, so this is the
+    VM's blackout as the hosts saw it, without the guest's clock."""
+    pump_events((src, dst), 0.02)
+    stops = [e for e in src.qmp.events if e.get('event') == 'STOP']
+    resumes = [e for e in dst.qmp.events if e.get('event') == 'RESUME']
+    if not stops or not resumes:
+        return None
+    return (event_time(resumes[0]) - event_time(stops[-1])) * 1000
 
 
 def describe_sides(src, dst):
@@ -910,6 +949,7 @@ def migrate_once(kind, case, transport, opts):
         cpu1 = (src.cpu(), dst.cpu(), system_cpu(), self_cpu())
         mark = dst.completion_mark()
         blackout_ms = blackout.wait()
+        stop_resume_ms = stop_to_resume_ms(src, dst)
         # QEMU 7.2 sets 'completed' before it computes total-time and
         # downtime (migration_calculate_complete): until then both read 0
         deadline = time.monotonic() + 5
@@ -956,6 +996,8 @@ def migrate_once(kind, case, transport, opts):
             'dirty_syncs': ram.get('dirty-sync-count'),
             'fill_s': fill_s,
             'blackout_ms': blackout_ms,
+            'blackout_guest_ms': blackout.guest_ms,
+            'stop_resume_ms': stop_resume_ms,
             'series': series,
             'check': check,
         }
@@ -964,6 +1006,7 @@ def migrate_once(kind, case, transport, opts):
                                         switch_pass, src_done, seen))
             if kind == 'ferry':
                 res['stall_ms'] = mark['max-stall-us'] / 1000
+                res['guest_stall_ms'] = mark['max-guest-stall-us'] / 1000
         if recovery:
             res.update(rec)
             res['resume_bytes'] = (ram.get('transferred', 0) -
@@ -996,7 +1039,12 @@ def migrate_once(kind, case, transport, opts):
 METRICS = [
     ('total_ms', 'total time (ms)', '{:.0f}', True),
     ('downtime_ms', 'downtime (ms)', '{:.0f}', True),
-    ('blackout_ms', 'guest-observed blackout (ms)', '{:.1f}', True),
+    ('stop_resume_ms', 'source STOP -> destination RESUME (ms)', '{:.1f}',
+     True),
+    ('blackout_guest_ms', 'guest-observed blackout, no vCPU ran (ms)',
+     '{:.1f}', True),
+    ('blackout_ms', 'guest-observed, longest stall of one vCPU (ms)',
+     '{:.1f}', True),
     ('mib_s', 'throughput (MiB/s)', '{:.0f}', False),
     ('transferred', 'transferred (MiB)', 'MiB', True),
     ('dst_done_s', 'dst done after (s)', '{:.2f}', True),
@@ -1014,6 +1062,8 @@ METRICS = [
 POSTCOPY_METRICS = [
     ('src_done_s', 'src done after (s)', '{:.2f}', True),
     ('switch_s', 'migrate-start-postcopy after (s)', '{:.2f}', True),
+    ('guest_stall_ms', 'guest-observed, whole postcopy: no vCPU ran (ms)',
+     '{:.1f}', True),
     ('stall_ms', 'guest-observed, whole postcopy: max stall (ms)', '{:.1f}',
      True),
     ('blocktime_ms', 'postcopy-blocktime (ms)', '{:.0f}', True),

@@ -120,6 +120,7 @@ static void soft_log(void *opaque, const char *msg)
 static void soft_cpu_load(SoftCPU *sc)
 {
     sc->wl = soft_state.wl;
+    sc->wl.any_round_ns = &soft_state.any_round_ns;
     sc->wl.ops = (struct wl_ops){
         .now_ns = soft_now_ns,
         .report = soft_report,

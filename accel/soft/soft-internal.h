@@ -21,6 +21,9 @@ typedef struct SoftState {
     unsigned ncpus;
     bool prepared;              /* wl and the ctx pointers are valid */
     struct wl_state wl;         /* cfg and layout; ops are per vCPU */
+    /* wl's any_round_ns: host memory, so whole-guest stalls are measured
+     * within one process only, not across a migration */
+    uint64_t any_round_ns;
     SoftCPU cpus[WL_MAX_CPUS];
 } SoftState;
 

@@ -325,6 +325,25 @@ static bool verify_step(const struct wl_state *s, struct wl_cpu *c)
     return false;
 }
 
+/*
+ * The whole guest's stall: how long before @now any vCPU last came round.
+ * The shared time only moves forward (a vCPU descheduled between reading
+ * its clock and storing it must not move it back).
+ */
+static void note_guest_round(const struct wl_state *s, struct wl_cpu *c,
+                             uint64_t now)
+{
+    uint64_t any = __atomic_load_n(s->any_round_ns, __ATOMIC_RELAXED);
+
+    if (any && now > any && now - any > c->pending.max_guest_stall_ns) {
+        c->pending.max_guest_stall_ns = now - any;
+    }
+    while (any < now &&
+           !__atomic_compare_exchange_n(s->any_round_ns, &any, now, true,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+}
+
 void wl_run(const struct wl_state *s, struct wl_cpu *c)
 {
     if (c->begin == c->end) {
@@ -339,6 +358,9 @@ void wl_run(const struct wl_state *s, struct wl_cpu *c)
             c->pending.max_stall_ns = now - c->last_round_ns;
         }
         c->last_round_ns = now;
+        if (s->any_round_ns) {
+            note_guest_round(s, c, now);
+        }
         if (s->ops.should_yield && s->ops.should_yield(s->ops.opaque)) {
             return;
         }

@@ -33,6 +33,7 @@ void workload_dev_report(const struct wl_report *r)
     c->passes += r->passes;
     c->corrupt_pages += r->corrupt_pages;
     c->max_stall_ns = MAX(c->max_stall_ns, r->max_stall_ns);
+    c->max_guest_stall_ns = MAX(c->max_guest_stall_ns, r->max_guest_stall_ns);
     wl.disk.sectors_written += r->disk_sectors_written;
     wl.disk.sectors_verified += r->disk_sectors_verified;
     wl.disk.corrupt_sectors += r->corrupt_sectors;
@@ -68,6 +69,8 @@ void workload_dev_query(WorkloadCounters *out)
         out->corrupt_pages += c->corrupt_pages;
         out->full_verify_passes = MIN(out->full_verify_passes, c->passes);
         out->max_stall_ns = MAX(out->max_stall_ns, c->max_stall_ns);
+        out->max_guest_stall_ns = MAX(out->max_guest_stall_ns,
+                                      c->max_guest_stall_ns);
     }
     g_mutex_unlock(&wl_lock);
 }
@@ -77,6 +80,7 @@ void workload_dev_reset_stall(void)
     g_mutex_lock(&wl_lock);
     for (unsigned i = 0; i < wl.ncpus; i++) {
         wl.cpu[i].max_stall_ns = 0;
+        wl.cpu[i].max_guest_stall_ns = 0;
     }
     g_mutex_unlock(&wl_lock);
 }

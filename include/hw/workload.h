@@ -24,6 +24,7 @@ typedef struct WorkloadCounters {
     uint64_t corrupt_sectors;
     uint64_t disk_io_errors;
     uint64_t max_stall_ns;          /* the longest over the vCPUs */
+    uint64_t max_guest_stall_ns;    /* the longest with no vCPU running */
 } WorkloadCounters;
 
 #define WL_MAX_CPUS 64
@@ -36,6 +37,7 @@ typedef struct WorkloadCPUState {
     uint64_t passes;
     uint64_t corrupt_pages;
     uint64_t max_stall_ns;      /* a measurement: not migrated */
+    uint64_t max_guest_stall_ns;    /* the same */
 } WorkloadCPUState;
 
 /* The disk workload runs on one vCPU only: its counters are global. */

@@ -162,6 +162,22 @@ class GuestTests:
                                      > frozen['pages-verified'], 5))
             self.assertEqual(self.workload(vm)['corrupt-pages'], 0)
 
+    def test_stop_is_a_stall_the_guest_sees(self):
+        """The guest's clock runs on while it is stopped, so a stop shows
+        in max-stall-us and, as no vCPU ran, in max-guest-stall-us."""
+        with self.vm() as vm:
+            self.wait_verified(vm)
+            vm.qmp.cmd('x-workload-reset-stall')
+            vm.qmp.cmd('stop')
+            time.sleep(0.5)
+            vm.qmp.cmd('cont')
+            self.assertTrue(wait_for(lambda: self.workload(vm)
+                                     ['max-guest-stall-us'] >= 500000, 10),
+                            self.workload(vm))
+            w = self.workload(vm)
+            self.assertGreaterEqual(w['max-stall-us'],
+                                    w['max-guest-stall-us'])
+
     def test_start_paused(self):
         with self.vm(paused=True) as vm:
             self.assertEqual(vm.qmp.cmd('query-status')['status'], 'prelaunch')

@@ -122,7 +122,7 @@ class RunningVMTests(unittest.TestCase):
                                      'disk-sectors-written',
                                      'disk-sectors-verified',
                                      'corrupt-sectors', 'disk-io-errors',
-                                     'max-stall-us'})
+                                     'max-stall-us', 'max-guest-stall-us'})
         for v in info.values():
             self.assertIsInstance(v, int)
             self.assertGreaterEqual(v, 0)

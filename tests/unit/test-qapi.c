@@ -190,7 +190,7 @@ static void test_to_json_roundtrip(void)
                     "\"full-verify-passes\": 0, \"corrupt-pages\": 0, \"boots\": 0, "
                     "\"disk-sectors-written\": 0, \"disk-sectors-verified\": 0, "
                     "\"corrupt-sectors\": 0, \"disk-io-errors\": 0, "
-                    "\"max-stall-us\": 0}");
+                    "\"max-stall-us\": 0, \"max-guest-stall-us\": 0}");
     g_assert_true(qapi_StatusInfo_from_json(node, &back, NULL));
     g_assert_false(back->running);
     g_assert_cmpint(back->status, ==, RUN_STATE_POSTMIGRATE);

@@ -175,6 +175,7 @@ typedef struct Harness {
     uint64_t marks;
     uint64_t early_marks;       /* marks that came before their write */
     uint64_t watch_gpa, watch_marks;
+    uint64_t any_round_ns;      /* s.any_round_ns points here */
 } Harness;
 
 static uint64_t h_now(void *opaque)
@@ -194,6 +195,9 @@ static void h_report(void *opaque, struct wl_report *r)
     h->total.pages_verified += r->pages_verified;
     h->total.passes += r->passes;
     h->total.corrupt_pages += r->corrupt_pages;
+    h->total.max_stall_ns = MAX(h->total.max_stall_ns, r->max_stall_ns);
+    h->total.max_guest_stall_ns = MAX(h->total.max_guest_stall_ns,
+                                      r->max_guest_stall_ns);
     if (r->corrupt_pages) {
         h->total.last_corrupt_pfn = r->last_corrupt_pfn;
     }
@@ -210,6 +214,8 @@ static struct wl_report h_counters(const Harness *h)
     t.pages_verified += p->pages_verified;
     t.passes += p->passes;
     t.corrupt_pages += p->corrupt_pages;
+    t.max_stall_ns = MAX(t.max_stall_ns, p->max_stall_ns);
+    t.max_guest_stall_ns = MAX(t.max_guest_stall_ns, p->max_guest_stall_ns);
     return t;
 }
 
@@ -283,6 +289,54 @@ static void h_run(Harness *h, uint64_t passes, uint64_t max_rounds)
     h->max_rounds = max_rounds;
     h->until_passes = passes;
     wl_run(&h->s, &h->cpu);
+}
+
+/* Forgets the stalls measured so far. */
+static void h_reset_stalls(Harness *h)
+{
+    h->total.max_stall_ns = h->total.max_guest_stall_ns = 0;
+    h->cpu.pending.max_stall_ns = h->cpu.pending.max_guest_stall_ns = 0;
+}
+
+/*
+ * A stall of this vCPU is a whole-guest stall only if no other vCPU came
+ * round meanwhile (the fake clock moves 1 ms per round).
+ */
+static void test_run_guest_stall(void)
+{
+    Harness h;
+    struct wl_report t;
+
+    h_init(&h, "dirty-rate=64M");
+    h.s.any_round_ns = &h.any_round_ns;
+    h_run(&h, 0, 30);
+    t = h_counters(&h);
+    g_assert_cmpuint(t.max_stall_ns, ==, 1000000);
+    g_assert_cmpuint(t.max_guest_stall_ns, ==, 1000000);
+
+    /* the whole guest stood still for 50 ms */
+    h_reset_stalls(&h);
+    h.clock_ns += 50000000;
+    h_run(&h, 0, 3);
+    t = h_counters(&h);
+    g_assert_cmpuint(t.max_stall_ns, ==, 51000000);
+    g_assert_cmpuint(t.max_guest_stall_ns, ==, 51000000);
+
+    /* only this vCPU did: another came round 2 ms before it returned */
+    h_reset_stalls(&h);
+    h.clock_ns += 50000000;
+    h.any_round_ns = h.clock_ns - 1000000;
+    h_run(&h, 0, 3);
+    t = h_counters(&h);
+    g_assert_cmpuint(t.max_stall_ns, ==, 51000000);
+    g_assert_cmpuint(t.max_guest_stall_ns, ==, 2000000);
+
+    /* a shared time ahead of this vCPU's clock is never moved back */
+    uint64_t ahead = h.clock_ns + 100000000;
+    h.any_round_ns = ahead;
+    h_run(&h, 0, 3);
+    g_assert_cmpuint(h.any_round_ns, ==, ahead);
+    free(h.ram);
 }
 
 static void test_run_verifies(void)
@@ -385,6 +439,7 @@ int main(int argc, char **argv)
     g_test_add_func("/workload/layout/too-small", test_layout_too_small);
     g_test_add_func("/workload/layout/cpu-shares", test_cpu_shares);
     g_test_add_func("/workload/run/verifies", test_run_verifies);
+    g_test_add_func("/workload/run/guest-stall", test_run_guest_stall);
     g_test_add_func("/workload/run/repairs-corruption",
                     test_run_repairs_corruption);
     g_test_add_func("/workload/run/dirty-rate-max", test_run_dirty_rate_max);

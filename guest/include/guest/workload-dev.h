@@ -58,6 +58,13 @@ struct wl_report {
      * blackout shows here, in the first report after it.
      */
     uint64_t max_stall_ns;
+    /*
+     * The longest time no vCPU at all came round, seen by this vCPU as it
+     * came round again (a maximum, like max_stall_ns): the whole guest
+     * stood still.  A host that only descheduled this vCPU's thread shows
+     * in max_stall_ns, not here.
+     */
+    uint64_t max_guest_stall_ns;
 };
 
 #endif

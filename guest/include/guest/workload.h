@@ -80,6 +80,9 @@ struct wl_state {
     struct wl_config cfg;
     struct wl_layout layout;
     struct wl_ops ops;
+    /* When any vCPU last came round, shared by all of them (the guest's
+     * is in its RAM, so it migrates); NULL: no whole-guest stalls. */
+    uint64_t *any_round_ns;
 };
 
 /*
