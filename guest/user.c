@@ -149,7 +149,7 @@ static void setup_workload(void)
     wl_state.cfg.ncpus = boot_info.ncpus;
     wl_state.any_round_ns = &any_round_ns;
     if (!wl_parse_cmdline(boot_info.cmdline, &wl_state.cfg, &bad)) {
-        fail("malformed dirty-rate in the command line: ", bad);
+        fail("malformed dirty-rate or fill in the command line: ", bad);
     }
     /* The disk workload's memory comes first, above the kernel. */
     if (!disk_setup(boot_info.cmdline, boot_info.ram, boot_info.nr_ram,

@@ -71,9 +71,11 @@ static bool parse_cmdline(const char *cmdline, struct wl_config *cfg,
     const char *bad = NULL;
 
     cfg->dirty_rate = 0;
+    cfg->fill = WL_FILL_INCOMPRESSIBLE;
     if (!wl_parse_cmdline(cmdline, cfg, &bad)) {
-        error_setg(errp, "-append: malformed '%.*s' (dirty-rate=N[K|M|G] "
-                   "or dirty-rate=max)", (int)strcspn(bad, " "), bad);
+        error_setg(errp, "-append: malformed '%.*s' (dirty-rate=N[K|M|G], "
+                   "dirty-rate=max, fill=incompressible or fill=compressible)",
+                   (int)strcspn(bad, " "), bad);
         return false;
     }
     return true;

@@ -57,11 +57,9 @@ static bool parse_rate(const char *p, uint64_t *out)
     return true;
 }
 
-bool wl_parse_rate_arg(const char *cmdline, const char *key, uint64_t *out,
-                       const char **bad)
+/* The next word at or after @p that starts with @key, or NULL. */
+static const char *find_arg(const char *p, const char *key)
 {
-    const char *p = cmdline;
-
     while (p && *p) {
         while (*p == ' ') {
             p++;
@@ -70,12 +68,55 @@ bool wl_parse_rate_arg(const char *cmdline, const char *key, uint64_t *out,
         while (key[i] && p[i] == key[i]) {
             i++;
         }
-        if (!key[i] && !parse_rate(p + i, out)) {
-            *bad = p;
-            return false;
+        if (!key[i]) {
+            return p;
         }
         while (*p && *p != ' ') {
             p++;
+        }
+    }
+    return 0;
+}
+
+static unsigned key_len(const char *key)
+{
+    unsigned n = 0;
+
+    while (key[n]) {
+        n++;
+    }
+    return n;
+}
+
+bool wl_parse_rate_arg(const char *cmdline, const char *key, uint64_t *out,
+                       const char **bad)
+{
+    unsigned n = key_len(key);
+
+    for (const char *w = find_arg(cmdline, key); w; w = find_arg(w + n, key)) {
+        if (!parse_rate(w + n, out)) {
+            *bad = w;
+            return false;
+        }
+    }
+    return true;
+}
+
+/* "fill=incompressible" (the default) or "fill=compressible". */
+static bool parse_fill_arg(const char *cmdline, uint32_t *out,
+                           const char **bad)
+{
+    static const char key[] = "fill=";
+    const unsigned n = sizeof(key) - 1;
+
+    for (const char *w = find_arg(cmdline, key); w; w = find_arg(w + n, key)) {
+        if (word_is(w + n, "incompressible")) {
+            *out = WL_FILL_INCOMPRESSIBLE;
+        } else if (word_is(w + n, "compressible")) {
+            *out = WL_FILL_COMPRESSIBLE;
+        } else {
+            *bad = w;
+            return false;
         }
     }
     return true;
@@ -84,7 +125,16 @@ bool wl_parse_rate_arg(const char *cmdline, const char *key, uint64_t *out,
 bool wl_parse_cmdline(const char *cmdline, struct wl_config *cfg,
                       const char **bad)
 {
-    return wl_parse_rate_arg(cmdline, "dirty-rate=", &cfg->dirty_rate, bad);
+    uint64_t rate = cfg->dirty_rate;
+    uint32_t fill = cfg->fill;
+
+    if (!wl_parse_rate_arg(cmdline, "dirty-rate=", &rate, bad) ||
+        !parse_fill_arg(cmdline, &fill, bad)) {
+        return false;
+    }
+    cfg->dirty_rate = rate;
+    cfg->fill = fill;
+    return true;
 }
 
 static uint64_t pages_up(uint64_t bytes)
@@ -169,24 +219,45 @@ static uint64_t page_seed(uint64_t pfn, uint32_t gen)
     return (pfn * SEED_PFN) ^ ((uint64_t)gen * SEED_GEN);
 }
 
-static void fill_page(uint64_t *p, uint64_t pfn, uint32_t gen)
+/*
+ * Words below @varying derive from the seed one by one; the rest repeat
+ * the seed itself (fill=compressible), which zlib and zstd squeeze to
+ * almost nothing while every word stays checked.
+ */
+static unsigned varying_words(const struct wl_config *cfg)
+{
+    return cfg->fill == WL_FILL_COMPRESSIBLE ? WL_COMPRESSIBLE_WORDS
+                                             : WL_PAGE_WORDS;
+}
+
+static void fill_page(uint64_t *p, uint64_t pfn, uint32_t gen,
+                      unsigned varying)
 {
     uint64_t seed = page_seed(pfn, gen);
+    unsigned i;
 
     p[0] = pfn;
     p[1] = gen;
-    for (unsigned i = 2; i < WL_PAGE_WORDS; i++) {
+    for (i = 2; i < varying; i++) {
         p[i] = seed ^ (i * SEED_WORD);
+    }
+    for (; i < WL_PAGE_WORDS; i++) {
+        p[i] = seed;
     }
 }
 
-static bool page_ok(const uint64_t *p, uint64_t pfn, uint32_t gen)
+static bool page_ok(const uint64_t *p, uint64_t pfn, uint32_t gen,
+                    unsigned varying)
 {
     uint64_t seed = page_seed(pfn, gen);
     uint64_t diff = (p[0] ^ pfn) | (p[1] ^ gen);
+    unsigned i;
 
-    for (unsigned i = 2; i < WL_PAGE_WORDS; i++) {
+    for (i = 2; i < varying; i++) {
         diff |= p[i] ^ (seed ^ (i * SEED_WORD));
+    }
+    for (; i < WL_PAGE_WORDS; i++) {
+        diff |= p[i] ^ seed;
     }
     return diff == 0;
 }
@@ -206,7 +277,7 @@ static void write_page(const struct wl_state *s, uint64_t index, uint32_t gen)
     uint64_t pfn;
     uint64_t *p = page_at(l, index, &pfn);
 
-    fill_page(p, pfn, gen);
+    fill_page(p, pfn, gen, varying_words(&s->cfg));
     /* volatile: the table must hit memory in program order after the page */
     ((volatile uint32_t *)l->gen)[index] = gen;
     mark_dirty(s, pfn * WL_PAGE_SIZE);
@@ -222,7 +293,7 @@ static void verify_page(const struct wl_state *s, struct wl_cpu *c,
     uint32_t gen = ((volatile uint32_t *)l->gen)[index];
 
     c->pending.pages_verified++;
-    if (page_ok(p, pfn, gen)) {
+    if (page_ok(p, pfn, gen, varying_words(&s->cfg))) {
         return;
     }
     c->pending.corrupt_pages++;

@@ -2,11 +2,14 @@
  * The guest workload (guest/workload/workload.c) on plain host memory: its
  * command-line parser, its layout, and runs of one vCPU over 8 MiB of
  * "RAM" that check it verifies, catches and repairs corruption, honours
- * the dirty rate, and reports each write only after making it.
+ * the dirty rate, and reports each write only after making it; and that
+ * fill=compressible pages compress about 4:1 and are still checked word
+ * for word.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <glib.h>
+#include <zlib.h>
 #include "guest/workload.h"
 
 #define KiB (1ULL << 10)
@@ -15,14 +18,15 @@
 
 /* --- wl_parse_cmdline ---------------------------------------------------- */
 
-typedef struct RateCase {
+typedef struct CmdlineCase {
     const char *cmdline;
     uint64_t rate;
-} RateCase;
+    uint32_t fill;
+} CmdlineCase;
 
 static void test_cmdline_ok(void)
 {
-    static const RateCase cases[] = {
+    static const CmdlineCase cases[] = {
         { "dirty-rate=64M", 64 * MiB },
         { "dirty-rate=64m", 64 * MiB },
         { "dirty-rate=1G", GiB },
@@ -33,6 +37,13 @@ static void test_cmdline_ok(void)
         { "console=ttyS0 dirty-rate=2K quiet", 2 * KiB },
         { "  dirty-rate=3M  ", 3 * MiB },
         { "dirty-rate=1K dirty-rate=5", 5 },       /* the last one wins */
+        { "fill=compressible", 12345, WL_FILL_COMPRESSIBLE },
+        { "dirty-rate=0 fill=compressible quiet", 0, WL_FILL_COMPRESSIBLE },
+        { "fill=incompressible", 12345, WL_FILL_INCOMPRESSIBLE },
+        { "fill=compressible fill=incompressible", 12345,
+          WL_FILL_INCOMPRESSIBLE },
+        { "xfill=compressible fills=compressible", 12345,
+          WL_FILL_INCOMPRESSIBLE },
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -45,6 +56,10 @@ static void test_cmdline_ok(void)
         if (cfg.dirty_rate != cases[i].rate) {
             g_error("'%s': rate %" G_GUINT64_FORMAT ", want %" G_GUINT64_FORMAT,
                     cases[i].cmdline, cfg.dirty_rate, cases[i].rate);
+        }
+        if (cfg.fill != cases[i].fill) {
+            g_error("'%s': fill %u, want %u", cases[i].cmdline, cfg.fill,
+                    cases[i].fill);
         }
     }
 }
@@ -68,15 +83,19 @@ static void test_cmdline_ignored(void)
 
 static void test_cmdline_malformed(void)
 {
-    static const char *const values[] = {
-        "12X", "", "5T", "max2", "-1", "1.5M", "M",
-        "99999999999999999999",         /* overflows 64 bits */
-        "17179869184G",                 /* overflows once scaled */
+    static const char *const words[] = {
+        "dirty-rate=12X", "dirty-rate=", "dirty-rate=5T", "dirty-rate=max2",
+        "dirty-rate=-1", "dirty-rate=1.5M", "dirty-rate=M",
+        "dirty-rate=99999999999999999999",     /* overflows 64 bits */
+        "dirty-rate=17179869184G",             /* overflows once scaled */
+        "fill=", "fill=random", "fill=compressible2", "fill=Compressible",
     };
 
-    for (size_t i = 0; i < G_N_ELEMENTS(values); i++) {
+    for (size_t i = 0; i < G_N_ELEMENTS(words); i++) {
         g_autofree char *line =
-            g_strdup_printf("quiet dirty-rate=%s console=ttyS0", values[i]);
+            g_strdup_printf("quiet %s console=ttyS0", words[i]);
+        g_autofree char *after =
+            g_strdup_printf("fill=compressible %s dirty-rate=1K", words[i]);
         struct wl_config cfg = { .dirty_rate = 12345 };
         const char *bad = NULL;
 
@@ -85,6 +104,10 @@ static void test_cmdline_malformed(void)
         }
         g_assert_true(bad == line + strlen("quiet "));
         g_assert_cmpuint(cfg.dirty_rate, ==, 12345);
+        /* nothing changes, also what came before or after it */
+        g_assert_false(wl_parse_cmdline(after, &cfg, &bad));
+        g_assert_cmpuint(cfg.dirty_rate, ==, 12345);
+        g_assert_cmpuint(cfg.fill, ==, WL_FILL_INCOMPRESSIBLE);
     }
 }
 
@@ -359,15 +382,29 @@ static void test_run_verifies(void)
     free(h.ram);
 }
 
-static void test_run_repairs_corruption(void)
+typedef struct CorruptCase {
+    const char *name;
+    const char *cmdline;
+    unsigned byte;              /* in the page: the bit flipped there */
+} CorruptCase;
+
+static const CorruptCase corrupt_cases[] = {
+    { "default", NULL, 1234 },
+    { "compressible", "fill=compressible", 100 },   /* a derived word */
+    { "compressible", "fill=compressible", 1234 },  /* the repeated seed */
+    { "compressible", "fill=compressible", WL_PAGE_SIZE - 1 },
+};
+
+static void test_run_repairs_corruption(const void *data)
 {
+    const CorruptCase *cc = data;
     Harness h;
     const struct wl_layout *l = &h.s.layout;
     uint64_t index, pfn, passes;
     uint32_t gen;
     uint8_t *page;
 
-    h_init(&h, NULL);
+    h_init(&h, cc->cmdline);
     h_run(&h, 1, 100000);
     g_assert_cmpuint(h_counters(&h).corrupt_pages, ==, 0);
 
@@ -375,7 +412,7 @@ static void test_run_repairs_corruption(void)
     pfn = wl_page_pfn(l, index);
     page = l->test[0].host + index * WL_PAGE_SIZE;
     gen = l->gen[index];
-    page[1234] ^= 0x40;
+    page[cc->byte] ^= 0x40;
     h.watch_gpa = pfn * WL_PAGE_SIZE;
 
     /* Two more passes: the first finds and repairs it, the second agrees. */
@@ -390,6 +427,57 @@ static void test_run_repairs_corruption(void)
     g_assert_cmpuint(((uint64_t *)page)[1], ==, gen + 1);
     g_assert_cmpuint(h.watch_marks, ==, 1);             /* the repair */
     g_assert_cmpuint(h.early_marks, ==, 0);
+    free(h.ram);
+}
+
+/* zlib level 1 over one multifd packet's worth (128 pages) of the fill. */
+static double fill_ratio(const char *cmdline)
+{
+    Harness h;
+    const uLong len = 128 * WL_PAGE_SIZE;
+    uLongf out_len = compressBound(len);
+    g_autofree uint8_t *out = g_malloc(out_len);
+
+    h_init(&h, cmdline);
+    h_run(&h, 1, 100000);
+    g_assert_cmpuint(h.s.layout.test[0].npages, >=, 128);
+    g_assert_cmpint(compress2(out, &out_len, h.s.layout.test[0].host, len, 1),
+                    ==, Z_OK);
+    free(h.ram);
+    return (double)len / (double)out_len;
+}
+
+static void test_fill_compressible(void)
+{
+    Harness h;
+    const struct wl_layout *l = &h.s.layout;
+    double ratio = fill_ratio("fill=compressible");
+
+    /* 3.9 on zlib 1.2.13; another zlib may differ a little */
+    if (ratio < 3.5 || ratio > 4.5) {
+        g_error("fill=compressible: zlib level 1 ratio %.2f, want ~4", ratio);
+    }
+    ratio = fill_ratio(NULL);
+    if (ratio > 1.05) {
+        g_error("the default fill compresses %.2f:1, want ~1", ratio);
+    }
+
+    /* Unique per (pfn, gen): no two pages, nor two generations, alike. */
+    h_init(&h, "fill=compressible dirty-rate=max");
+    h_run(&h, 1, 100000);
+    for (uint64_t i = 1; i < l->total_pages; i++) {
+        const uint8_t *a = l->test[0].host + (i - 1) * WL_PAGE_SIZE;
+        const uint8_t *b = a + WL_PAGE_SIZE;
+        g_assert_cmpint(memcmp(a + 16, b + 16, WL_PAGE_SIZE - 16), !=, 0);
+    }
+    g_autofree uint8_t *before = g_memdup2(l->test[0].host, WL_PAGE_SIZE);
+    uint32_t gen = l->gen[0];
+    while (l->gen[0] == gen) {
+        h_run(&h, 0, 1);
+    }
+    g_assert_cmpint(memcmp(before + 16, l->test[0].host + 16,
+                           WL_PAGE_SIZE - 16), !=, 0);
+    g_assert_cmpuint(h_counters(&h).corrupt_pages, ==, 0);
     free(h.ram);
 }
 
@@ -440,8 +528,14 @@ int main(int argc, char **argv)
     g_test_add_func("/workload/layout/cpu-shares", test_cpu_shares);
     g_test_add_func("/workload/run/verifies", test_run_verifies);
     g_test_add_func("/workload/run/guest-stall", test_run_guest_stall);
-    g_test_add_func("/workload/run/repairs-corruption",
-                    test_run_repairs_corruption);
+    for (size_t i = 0; i < G_N_ELEMENTS(corrupt_cases); i++) {
+        g_autofree char *name = g_strdup_printf(
+            "/workload/run/repairs-corruption/%s/byte-%u",
+            corrupt_cases[i].name, corrupt_cases[i].byte);
+        g_test_add_data_func(name, &corrupt_cases[i],
+                             test_run_repairs_corruption);
+    }
+    g_test_add_func("/workload/fill/compressible", test_fill_compressible);
     g_test_add_func("/workload/run/dirty-rate-max", test_run_dirty_rate_max);
     g_test_add_func("/workload/run/dirty-rate-limited",
                     test_run_dirty_rate_limited);
