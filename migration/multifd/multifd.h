@@ -72,6 +72,12 @@ void multifd_send_shutdown(FerryMig *m);
 void multifd_send_cleanup(FerryMig *m);
 /* Bytes written on the channels by this or the last migration. */
 uint64_t multifd_send_bytes(FerryMig *m);
+/*
+ * The bytes the channels wrote since the last call (migration thread):
+ * what max-bandwidth counts, as they went on the wire (compressed, a
+ * zero page as its offset in the header).
+ */
+uint64_t multifd_send_take_bytes(FerryMig *m);
 
 /* --- destination (recv.c) ------------------------------------------------- */
 

@@ -68,6 +68,7 @@ struct MultiFDSend {
     unsigned next;              /* round robin */
     uint64_t packet_num;
     uint64_t bytes;             /* atomic */
+    uint64_t rate_counted;      /* of bytes: handed to the rate limit */
     uint64_t *normal_pages, *zero_pages;    /* atomic */
     uint32_t compress_flag;
     bool zero_copy;
@@ -113,6 +114,16 @@ bool multifd_send_active(FerryMig *m)
 uint64_t multifd_send_bytes(FerryMig *m)
 {
     return __atomic_load_n(&m->multifd_send->bytes, __ATOMIC_RELAXED);
+}
+
+uint64_t multifd_send_take_bytes(FerryMig *m)
+{
+    MultiFDSend *s = m->multifd_send;
+    uint64_t now = __atomic_load_n(&s->bytes, __ATOMIC_RELAXED);
+    uint64_t fresh = now - s->rate_counted;
+
+    s->rate_counted = now;
+    return fresh;
 }
 
 /* Keeps the first failure and wakes everyone (lock held). */
@@ -278,6 +289,7 @@ bool multifd_send_setup(FerryMig *m, MigChannel *main, uint64_t *normal_pages,
     s->normal_pages = normal_pages;
     s->zero_pages = zero_pages;
     __atomic_store_n(&s->bytes, 0, __ATOMIC_RELAXED);
+    s->rate_counted = 0;
     g_mutex_lock(&s->lock);
     s->ch = g_new0(SendChannel, p.multifd_channels);
     g_mutex_unlock(&s->lock);

@@ -245,7 +245,6 @@ static void send_page(QEMUFile *f, RAMState *rs, const RAMBlockMig *b,
         if (ret < 0) {
             qemu_file_set_error(f, ret);
         }
-        qemu_file_rate_account(f, MIG_PAGE_SIZE);
         return;
     }
     send_page_on(f, &rs->last_sent, rs, b, page);
@@ -321,6 +320,24 @@ static uint64_t send_dirty_pages(QEMUFile *f, RAMState *rs, uint64_t max)
 
 static void send_requested_pages(FerryMig *m, QEMUFile *f, RAMState *rs);
 
+/*
+ * max-bandwidth counts what multifd's channels wrote, as it went on the
+ * wire (compressed; a zero page as its offset), once they wrote it: the
+ * batches they hold bound how far the count lags.
+ */
+static void multifd_rate_account(QEMUFile *f, RAMState *rs)
+{
+    if (rs->multifd) {
+        qemu_file_rate_account(f, multifd_send_take_bytes(rs->m));
+    }
+}
+
+static bool rate_limited(QEMUFile *f, RAMState *rs)
+{
+    multifd_rate_account(f, rs);
+    return qemu_file_rate_limit_exceeded(f);
+}
+
 static int ram_save_iterate(QEMUFile *f, void *opaque)
 {
     FerryMig *m = opaque;
@@ -329,7 +346,7 @@ static int ram_save_iterate(QEMUFile *f, void *opaque)
     uint64_t batch = rs->postcopy ? POSTCOPY_BATCH : SEND_BATCH;
     int done = 0;
 
-    while (!qemu_file_rate_limit_exceeded(f) && !qemu_file_get_error(f)) {
+    while (!rate_limited(f, rs) && !qemu_file_get_error(f)) {
         if (rs->postcopy) {
             send_requested_pages(m, f, rs);
         }
@@ -342,6 +359,7 @@ static int ram_save_iterate(QEMUFile *f, void *opaque)
         }
     }
     multifd_round_end(f, rs, done);
+    multifd_rate_account(f, rs);    /* for the migration thread's check */
     qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
     return qemu_file_get_error(f) ? qemu_file_get_error(f) : done;
 }
