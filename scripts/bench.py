@@ -30,15 +30,28 @@ cost):
               resume=true to that port (direct, no relay) on the source,
               and the migration must complete as postcopy-4G does.  Part of
               the full run, not of --case postcopy.
+  compress-1G -m 1G, dirty-rate=0, fill=compressible (the guest's pages
+              compress about 4:1), tcp only: max-bandwidth 200 MiB/s on
+              the source, multifd with 2 channels (--multifd N: N) on both
+              sides, run three ways as compress-1G-none, -zlib and -zstd
+              (multifd-compression); a summary table puts each against
+              none.  Part of the full run, not of --quick.
 
 For each case and hypervisor:
   total-time  query-migrate total-time on the source (ms)
   downtime    query-migrate downtime on the source (ms)
-  throughput  ram.transferred / total-time (MiB/s)
+  throughput  ram.transferred / total-time (MiB/s): bytes on the wire
+              (ferry: compressed; QEMU 7.2 counts multifd pages
+              uncompressed)
+  RAM throughput  guest RAM moved: (ram.normal + ram.duplicate) pages /
+              total-time (MiB/s)
   src/dst CPU utime+stime of the whole process during the migration
               (/proc/PID/stat deltas, from `migrate` until both sides
               report completed); "VMM" columns leave out the vCPU threads
               (ferry: "vcpuN", QEMU: "CPU N/KVM" with debug-threads=on)
+  CPU s/GiB   source + destination CPU over the guest's RAM in GiB; "no
+              vCPUs" the same without the vCPU threads (what migrating and
+              compressing cost: the guest's vCPUs spin all along)
   dst peak RSS VmHWM of the destination, right after the migration
   guest-observed blackout  the longest time the guest's workload loop
               stood still (the gap between two of its rounds, by its TSC,
@@ -89,7 +102,8 @@ wall clock, against time.time() taken right before the action):
               command sent -> MIGRATION postcopy-active
   sent after the resume   source ram.transferred at completion minus the
               same in postcopy-paused (before the resume)
-A run that fails shows FAILED in its column for what it did not measure.
+A run that fails shows FAILED in its column for what it did not measure;
+a hypervisor that lacks a setting (a QEMU built without zstd) shows n/a.
 
 Both sides: -smp 2, capability `events`, max-bandwidth 1 TiB/s (QEMU 7.2's
 default is 128 MiB/s), downtime-limit 300 ms.  The destination starts with
@@ -145,6 +159,9 @@ CASES = {
     'postcopy-4G': ('4G', 'max'),
     'postcopy-preempt-4G': ('4G', 'max'),
     'postcopy-recovery-4G': ('4G', 'max'),
+    'compress-1G-none': ('1G', '0'),
+    'compress-1G-zlib': ('1G', '0'),
+    'compress-1G-zstd': ('1G', '0'),
 }
 TRANSPORTS = ('tcp', 'unix')
 # tcp:127.0.0.1 with TLS (tls-creds-x509, certificates made by certtool at
@@ -158,7 +175,20 @@ POSTCOPY = {
     'postcopy-preempt-4G': {'preempt': True, 'recovery': False},
     'postcopy-recovery-4G': {'preempt': False, 'recovery': True},
 }
-CASE_GROUPS = {'postcopy': ['postcopy-4G', 'postcopy-preempt-4G']}
+# compression cases: multifd-compression of each; the guest's pages
+# compress about 4:1 (fill=compressible), the source sends at most
+# COMPRESS_BANDWIDTH bytes/s, multifd has COMPRESS_CHANNELS channels
+# (--multifd N: N) on both sides; over tcp only
+COMPRESS = {
+    'compress-1G-none': 'none',
+    'compress-1G-zlib': 'zlib',
+    'compress-1G-zstd': 'zstd',
+}
+COMPRESS_BANDWIDTH = 200 << 20      # bytes/s, max-bandwidth of the source
+COMPRESS_CHANNELS = 2
+COMPRESS_FILL = 'fill=compressible'
+CASE_GROUPS = {'postcopy': ['postcopy-4G', 'postcopy-preempt-4G'],
+               'compress-1G': list(COMPRESS)}
 POSTCOPY_SWITCH_PASS = 2    # migrate-start-postcopy at MIGRATION_PASS 2
 # postcopy-recovery-4G
 RECOVERY_POSTCOPY_BANDWIDTH = 256 << 20   # max-postcopy-bandwidth, bytes/s
@@ -174,7 +204,7 @@ def is_recovery(case):
 
 
 def case_transports(case):
-    base = ('tcp',) if case in POSTCOPY else TRANSPORTS
+    base = ('tcp',) if case in POSTCOPY or case in COMPRESS else TRANSPORTS
     return base + (TLS_TRANSPORT,)
 
 
@@ -222,6 +252,10 @@ WINDOW_GUEST_STALL = re.compile(
 
 class BenchError(Exception):
     pass
+
+
+class Unsupported(BenchError):
+    """The hypervisor has no such setting: its cells say n/a."""
 
 
 def wait_for(predicate, timeout, interval=0.05, what='condition'):
@@ -304,6 +338,14 @@ def wait_quiet(vms, opts):
         time.sleep(1)
 
 
+def mem_bytes(mem):
+    """-m's size ("1G", "512M", a plain number of MiB) in bytes."""
+    units = {'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30, 'T': 1 << 40}
+    if mem[-1].upper() in units:
+        return float(mem[:-1]) * units[mem[-1].upper()]
+    return float(mem) * (1 << 20)
+
+
 def proc_status(pid, key):
     with open(f'/proc/{pid}/status') as f:
         for line in f:
@@ -319,7 +361,8 @@ class VM:
     kind = None
     vcpu_re = None
 
-    def __init__(self, workdir, role, mem, rate, incoming, opts):
+    def __init__(self, workdir, role, mem, rate, incoming, opts, append=''):
+        self.append = append    # more words for the guest's command line
         self.dir = os.path.join(workdir, f'{self.kind}-{role}')
         os.makedirs(self.dir, exist_ok=True)
         self.role = role
@@ -359,6 +402,9 @@ class VM:
             if time.monotonic() > deadline:
                 raise BenchError(f'{self.kind} QMP did not answer')
             time.sleep(0.05)
+
+    def guest_cmdline(self, rate):
+        return f'dirty-rate={rate} {self.append}'.rstrip()
 
     @property
     def pid(self):
@@ -403,7 +449,7 @@ class FerryVM(VM):
     def command(self, mem, rate, incoming, opts):
         args = [os.path.join(opts.build, 'ferry'), '-accel', 'kvm',
                 '-name', f'bench-{self.role}', '-m', mem, '-smp', str(SMP),
-                '-append', f'dirty-rate={rate}',
+                '-append', self.guest_cmdline(rate),
                 '-qmp', f'unix:{self.qmp_path},server=on,wait=off',
                 '-serial', f'file:{self.serial_path}']
         args += tls_objects(opts, incoming)
@@ -472,7 +518,7 @@ class QemuVM(VM):
                 '-m', mem, '-smp', str(SMP), '-nodefaults', '-no-user-config',
                 '-display', 'none',
                 '-kernel', os.path.join(opts.build, 'guest', 'ferry-guest.elf'),
-                '-append', f'dirty-rate={rate}',
+                '-append', self.guest_cmdline(rate),
                 '-qmp', f'unix:{self.qmp_path},server=on,wait=off',
                 '-serial', f'file:{self.serial_path}']
         if opts.qemu_ram == 'memfd':
@@ -841,6 +887,27 @@ def recover_postcopy(src, dst, relay, rec):
                                   migration_statuses(dst, dmark))
 
 
+def set_multifd(src, dst, case, opts):
+    """Capability multifd on both sides; a compression case also sets its
+    multifd-compression and the source's max-bandwidth."""
+    channels = opts.multifd or COMPRESS_CHANNELS
+    compression = COMPRESS.get(case, opts.multifd_compression)
+    for vm in (src, dst):
+        vm.qmp.cmd('migrate-set-capabilities', capabilities=[
+            {'capability': 'multifd', 'state': True}])
+        vm.qmp.cmd('migrate-set-parameters',
+                   **{'multifd-channels': channels})
+        try:
+            vm.qmp.cmd('migrate-set-parameters',
+                       **{'multifd-compression': compression})
+        except QMPError as e:
+            raise Unsupported(f'{vm.kind}: multifd-compression '
+                              f'{compression}: {e}')
+    if case in COMPRESS:
+        src.qmp.cmd('migrate-set-parameters',
+                    **{'max-bandwidth': COMPRESS_BANDWIDTH})
+
+
 def migrate_once(kind, case, transport, opts):
     mem, rate = CASES[case]
     postcopy = case in POSTCOPY
@@ -849,9 +916,10 @@ def migrate_once(kind, case, transport, opts):
     workdir = tempfile.mkdtemp(prefix=f'bench-{kind}-', dir=opts.tmp)
     src = dst = relay = None
     rec = {}        # recovery measurements, kept by a failure too
+    append = COMPRESS_FILL if case in COMPRESS else ''
     try:
-        src = cls(workdir, 'src', mem, rate, False, opts)
-        dst = cls(workdir, 'dst', mem, rate, True, opts)
+        src = cls(workdir, 'src', mem, rate, False, opts, append)
+        dst = cls(workdir, 'dst', mem, rate, True, opts, append)
         for vm in (src, dst):
             caps = postcopy_caps(case, vm.role)
             if caps:
@@ -860,13 +928,8 @@ def migrate_once(kind, case, transport, opts):
                 except QMPError as e:
                     raise BenchError(f'{vm.kind} {vm.role}: '
                                      f'migrate-set-capabilities {caps}: {e}')
-        if opts.multifd:
-            for vm in (src, dst):
-                vm.qmp.cmd('migrate-set-capabilities', capabilities=[
-                    {'capability': 'multifd', 'state': True}])
-                vm.qmp.cmd('migrate-set-parameters', **{
-                    'multifd-channels': opts.multifd,
-                    'multifd-compression': opts.multifd_compression})
+        if opts.multifd or case in COMPRESS:
+            set_multifd(src, dst, case, opts)
         if recovery:
             src.qmp.cmd('migrate-set-parameters', **{
                 'max-postcopy-bandwidth': RECOVERY_POSTCOPY_BANDWIDTH})
@@ -974,12 +1037,17 @@ def migrate_once(kind, case, transport, opts):
 
         ram = src_info.get('ram', {})
         total_ms = src_info['total-time']
+        gib = mem_bytes(mem) / (1 << 30)
+        moved = (ram.get('normal', 0) + ram.get('duplicate', 0)) * \
+            ram.get('page-size', 4096)
         res = {
             'total_ms': total_ms,
             'downtime_ms': src_info['downtime'],
             'setup_ms': src_info.get('setup-time'),
             'transferred': ram.get('transferred', 0),
             'mib_s': ram.get('transferred', 0) / (1 << 20) / (total_ms / 1000)
+            if total_ms else 0,
+            'ram_mib_s': moved / (1 << 20) / (total_ms / 1000)
             if total_ms else 0,
             'dst_done_s': dst_done,
             'src_cpu': cpu1[0][0] - cpu0[0][0],
@@ -992,6 +1060,8 @@ def migrate_once(kind, case, transport, opts):
                            (cpu1[0][0] - cpu0[0][0]) -
                            (cpu1[1][0] - cpu0[1][0]) - (cpu1[3] - cpu0[3]),
             'quiet_wait': waited,
+            'wire_ratio': moved / ram['transferred']
+            if ram.get('transferred') else None,
             'dst_hwm_mib': hwm / 1024 if hwm else None,
             'dirty_syncs': ram.get('dirty-sync-count'),
             'fill_s': fill_s,
@@ -1001,6 +1071,8 @@ def migrate_once(kind, case, transport, opts):
             'series': series,
             'check': check,
         }
+        res['cpu_gib'] = (res['src_cpu'] + res['dst_cpu']) / gib
+        res['vmm_cpu_gib'] = (res['src_vmm_cpu'] + res['dst_vmm_cpu']) / gib
         if postcopy:
             res.update(postcopy_results(src_info, dst_info, switch_s,
                                         switch_pass, src_done, seen))
@@ -1046,11 +1118,15 @@ METRICS = [
     ('blackout_ms', 'guest-observed, longest stall of one vCPU (ms)',
      '{:.1f}', True),
     ('mib_s', 'throughput (MiB/s)', '{:.0f}', False),
+    ('ram_mib_s', 'RAM throughput (MiB/s of guest RAM)', '{:.0f}', False),
     ('transferred', 'transferred (MiB)', 'MiB', True),
     ('dst_done_s', 'dst done after (s)', '{:.2f}', True),
     ('src_cpu', 'source CPU, all (s)', '{:.2f}', True),
     ('src_vmm_cpu', 'source CPU, no vCPUs (s)', '{:.2f}', True),
     ('dst_cpu', 'destination CPU (s)', '{:.2f}', True),
+    ('cpu_gib', 'source + destination CPU per GiB of RAM (s)', '{:.2f}',
+     True),
+    ('vmm_cpu_gib', 'the same without vCPUs (s)', '{:.2f}', True),
     ('sys_busy', 'machine CPU busy, all procs (s)', '{:.2f}', True),
     ('sys_steal', 'machine CPU steal (s)', '{:.2f}', True),
     ('foreign_cpu', 'CPU of other processes (s)', '{:.2f}', True),
@@ -1091,12 +1167,22 @@ RECOVERY_METRICS = [
 ]
 RECOVERY_PC = ('src_done_s', 'switch_s', 'blocktime_ms', 'postcopy_bytes')
 NA_KEYS = {m[0] for m in POSTCOPY_METRICS}
+# compression cases add this (QEMU 7.2 counts multifd pages uncompressed)
+COMPRESS_METRICS = [
+    ('wire_ratio', 'guest RAM moved / bytes counted on the wire', '{:.2f}',
+     False),
+]
+# the summary of the compression cases: each against none
+COMPRESS_SUMMARY = ('total_ms', 'ram_mib_s', 'mib_s', 'blackout_ms',
+                    'cpu_gib', 'vmm_cpu_gib', 'wire_ratio')
 
 
 def case_metrics(case):
     if is_recovery(case):
         return (METRICS[:1] + RECOVERY_METRICS + METRICS[1:] +
                 [m for m in POSTCOPY_METRICS if m[0] in RECOVERY_PC])
+    if case in COMPRESS:
+        return METRICS + COMPRESS_METRICS
     return METRICS + POSTCOPY_METRICS if case in POSTCOPY else METRICS
 
 
@@ -1113,10 +1199,11 @@ def median(runs, key):
     return statistics.median(vals) if vals else None
 
 
-def case_table(results, case, transport, kinds, failed=None):
+def case_table(results, case, transport, kinds, failed=None, na=()):
     """Rows of [metric, ferry, qemu, ratio] for one case.  A hypervisor
     without a successful run but with failed ones (@failed: {key: [what
-    each failed run measured]}) shows FAILED where they measured nothing."""
+    each failed run measured]}) shows FAILED where they measured nothing;
+    one that lacks the case's setting (@na: keys) n/a."""
     failed = failed or {}
     rows = []
     for key, label, f, lower in case_metrics(case):
@@ -1124,7 +1211,10 @@ def case_table(results, case, transport, kinds, failed=None):
         for k in kinds:
             runs = results.get((k, case, transport), [])
             bad = failed.get((k, case, transport), [])
-            if runs or not bad:
+            if (k, case, transport) in na and not runs:
+                vals[k] = None
+                cells.append('n/a')
+            elif runs or not bad:
                 vals[k] = median(runs, key)
                 cells.append(fmt(f, vals[k], 'n/a' if key in NA_KEYS else '-'))
             else:
@@ -1140,6 +1230,30 @@ def case_table(results, case, transport, kinds, failed=None):
                 row.append('-')
         rows.append(row)
     return rows
+
+
+def compress_table(results, transport, kinds, na=()):
+    """(header, rows): one row per hypervisor and multifd-compression of
+    the compression cases, with its speedup (total time) over none."""
+    labels = {m[0]: (m[1], m[2]) for m in METRICS + COMPRESS_METRICS}
+    header = (['hypervisor', 'multifd-compression'] +
+              [labels[k][0] for k in COMPRESS_SUMMARY] +
+              ['speedup over none (total time)'])
+    rows = []
+    for k in kinds:
+        base = median(results.get((k, 'compress-1G-none', transport), []),
+                      'total_ms')
+        for case, method in COMPRESS.items():
+            key = (k, case, transport)
+            runs = results.get(key, [])
+            missing = 'n/a' if key in na else '-'
+            total = median(runs, 'total_ms')
+            rows.append([k, method] +
+                        [fmt(labels[m][1], median(runs, m), missing)
+                         for m in COMPRESS_SUMMARY] +
+                        [f'{base / total:.2f}x' if base and total else
+                         missing])
+    return header, rows
 
 
 def text_table(header, rows):
@@ -1329,6 +1443,7 @@ def main():
         return 1
     results, failures = {}, []
     failed = {}     # (kind, case, transport) -> [partial measurements]
+    na = set()      # (kind, case, transport) the hypervisor cannot run
     started = datetime.datetime.now()
     machine = machine_description(opts)
     print(f'bench: {machine}', flush=True)
@@ -1352,7 +1467,8 @@ def main():
             mem, rate = CASES[case]
             for transport in transports:
                 if not any((k, case, transport) in results or
-                           (k, case, transport) in failed for k in kinds):
+                           (k, case, transport) in failed or
+                           (k, case, transport) in na for k in kinds):
                     continue
                 title = f'{case} (-m {mem}, dirty-rate={rate}) over {transport}'
                 if case in POSTCOPY:
@@ -1362,7 +1478,13 @@ def main():
                     title += (f', relay cut {RECOVERY_CUT_AFTER:g} s into '
                               f'postcopy, max-postcopy-bandwidth '
                               f'{RECOVERY_POSTCOPY_BANDWIDTH >> 20} MiB/s')
-                rows = case_table(results, case, transport, kinds, failed)
+                if case in COMPRESS:
+                    title += (f', {COMPRESS_FILL}, multifd '
+                              f'{opts.multifd or COMPRESS_CHANNELS} channels, '
+                              f'multifd-compression {COMPRESS[case]}, '
+                              f'max-bandwidth {COMPRESS_BANDWIDTH >> 20} MiB/s '
+                              f'on the source')
+                rows = case_table(results, case, transport, kinds, failed, na)
                 runs = ', '.join(
                     f'{k}: {len(results.get((k, case, transport), []))}' +
                     (f' ({len(failed[(k, case, transport)])} FAILED)'
@@ -1386,6 +1508,14 @@ def main():
                                   f'{r["foreign_cpu"]:.2f} CPU s, attempt '
                                   f'{r["attempts"]}' + postcopy_line(r))
                 md += ['', '</details>', '']
+        if set(cases) & set(COMPRESS) and 'tcp' in transports:
+            h, rows = compress_table(results, 'tcp', kinds, na)
+            title = (f'compress-1G over tcp: each multifd-compression against '
+                     f'none (max-bandwidth {COMPRESS_BANDWIDTH >> 20} MiB/s)')
+            if final:
+                print(f'\n== {title}')
+                print(text_table(h, rows))
+            md += [f'## {title}', '', md_table(h, rows), '']
         if failures:
             if final:
                 print('\nFAILURES:')
@@ -1422,6 +1552,10 @@ def main():
                                   f'{"again" if attempt < opts.retries else "kept"}]',
                                   end=' ', flush=True)
                         r['attempts'] = attempt + 1
+                    except Unsupported as e:
+                        print(f'n/a ({e})', flush=True)
+                        na.add((kind, case, transport))
+                        continue
                     except (BenchError, QMPError, ConnectionError,
                             TimeoutError, OSError, RelayError) as e:
                         # QMPError: a command refused; the others: a VM
