@@ -38,8 +38,8 @@ MIG_LIB_SRCS := $(foreach d,$(MIG_LIB_DIRS),$(wildcard $(d)/*.c)) \
 MIG_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(MIG_LIB_SRCS)) \
                 $(BUILD)/qapi/qapi-types-migration.o \
                 $(BUILD)/qapi/qapi-builtin-types.o
-MIG_LIB_PKGS := glib-2.0 json-glib-1.0 gnutls zlib libzstd
-MIG_LIB_PRIVATE := json-glib-1.0 gnutls zlib libzstd
+MIG_LIB_PKGS := glib-2.0 json-glib-1.0 gnutls zlib libzstd libisal
+MIG_LIB_PRIVATE := json-glib-1.0 gnutls zlib libzstd libisal
 
 BLK_LIB_SRCS := $(wildcard block/*.c) util/error.c util/size.c $(KEYVAL_SRCS)
 BLK_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(BLK_LIB_SRCS))

@@ -3,9 +3,18 @@
  * untrusted: the compressed size was bounded by the packet's page count
  * before it was read, inflating never writes past the packet's pages, and
  * a stream that ends early, runs long or is corrupt is an error.
+ *
+ * zlib: the packet's pages are copied first (the guest may write them
+ * meanwhile, and deflate does not promise to cope with input that changes
+ * under it), then deflated in one call.  Level 1, the default, deflates
+ * with ISA-L's igzip: the same zlib stream format, which any inflate
+ * reads, about five times as fast as zlib's level 1 here at the same
+ * ratio (docs/migration.md); a packet igzip cannot fit in the buffer
+ * goes through zlib.  The destination inflates with zlib.
  */
 #include <errno.h>
 #include <string.h>
+#include <isa-l/igzip_lib.h>
 #include <zlib.h>
 #include <zstd.h>
 #include "migration/multifd/codec.h"
@@ -16,10 +25,16 @@
 /* a frame of at most PACKET_BYTES needs no larger window */
 #define ZSTD_WINDOW_LOG_MAX 20
 
+/* multifd-zlib-level that igzip serves (its level 1 too) */
+#define IGZIP_LEVEL 1
+
 struct MultiFDCodec {
     uint32_t flag;
     bool compress;
     z_stream zs;
+    uint8_t *pages_copy;        /* zlib source: the packet's pages */
+    struct isal_zstream *igzip; /* level 1; NULL: zlib deflates */
+    uint8_t *igzip_buf;
     ZSTD_CCtx *zc;
     ZSTD_DCtx *zd;
     uint8_t *buf;
@@ -56,6 +71,13 @@ static bool zlib_init(MultiFDCodec *c, int level, GError **errp)
         error_setg(errp, "multifd: zlib %s setup failed (%d)",
                    c->compress ? "deflate" : "inflate", ret);
         return false;
+    }
+    if (c->compress) {
+        c->pages_copy = g_malloc(PACKET_BYTES);
+    }
+    if (c->compress && level == IGZIP_LEVEL) {
+        c->igzip = g_new0(struct isal_zstream, 1);
+        c->igzip_buf = g_malloc(ISAL_DEF_LVL1_DEFAULT);
     }
     return true;
 }
@@ -116,6 +138,9 @@ void multifd_codec_free(MultiFDCodec *c)
     }
     ZSTD_freeCCtx(c->zc);
     ZSTD_freeDCtx(c->zd);
+    g_free(c->pages_copy);
+    g_free(c->igzip);
+    g_free(c->igzip_buf);
     g_free(c->buf);
     g_free(c);
 }
@@ -125,29 +150,57 @@ uint8_t *multifd_codec_buffer(MultiFDCodec *c)
     return c->buf;
 }
 
+/* The copy's first @len bytes as one zlib stream; -ENOSPC if too big. */
+static ssize_t igzip_compress(MultiFDCodec *c, uint32_t len)
+{
+    struct isal_zstream *s = c->igzip;
+
+    isal_deflate_stateless_init(s);
+    s->level = IGZIP_LEVEL;
+    s->level_buf = c->igzip_buf;
+    s->level_buf_size = ISAL_DEF_LVL1_DEFAULT;
+    s->gzip_flag = IGZIP_ZLIB;
+    s->end_of_stream = 1;
+    s->next_in = c->pages_copy;
+    s->avail_in = len;
+    s->next_out = c->buf;
+    s->avail_out = multifd_codec_max_payload(c->flag);
+    switch (isal_deflate_stateless(s)) {
+    case COMP_OK:
+        return (ssize_t)s->total_out;
+    case STATELESS_OVERFLOW:
+        return -ENOSPC;
+    default:
+        return -EIO;
+    }
+}
+
 static ssize_t zlib_compress(MultiFDCodec *c, uint8_t *const *pages,
                              unsigned n)
 {
     z_stream *zs = &c->zs;
+    uint32_t len = n * MULTIFD_PAGE_SIZE;
 
+    for (unsigned i = 0; i < n; i++) {
+        memcpy(c->pages_copy + (size_t)i * MULTIFD_PAGE_SIZE, pages[i],
+               MULTIFD_PAGE_SIZE);
+    }
+    if (c->igzip) {
+        ssize_t ret = igzip_compress(c, len);
+        if (ret != -ENOSPC) {
+            return ret;
+        }
+    }
     if (deflateReset(zs) != Z_OK) {
         return -EIO;
     }
+    zs->next_in = c->pages_copy;
+    zs->avail_in = len;
     zs->next_out = c->buf;
     zs->avail_out = multifd_codec_max_payload(c->flag);
-    for (unsigned i = 0; i < n; i++) {
-        int flush = i + 1 == n ? Z_FINISH : Z_NO_FLUSH;
-        int ret;
-
-        zs->next_in = pages[i];
-        zs->avail_in = MULTIFD_PAGE_SIZE;
-        do {
-            ret = deflate(zs, flush);
-        } while (ret == Z_OK && (zs->avail_in || flush == Z_FINISH) &&
-                 zs->avail_out);
-        if (flush == Z_FINISH ? ret != Z_STREAM_END : ret != Z_OK) {
-            return -EIO;
-        }
+    /* compressBound() room: one call finishes the stream */
+    if (deflate(zs, Z_FINISH) != Z_STREAM_END) {
+        return -EIO;
     }
     return (ssize_t)zs->total_out;
 }

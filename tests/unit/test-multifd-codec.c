@@ -2,9 +2,11 @@
  * multifd-compression (migration/multifd/codec.c): zlib and zstd packets
  * inflate straight into scattered pages, and what a hostile peer may send
  * (a corrupt, truncated, short or long stream) is a clear error that
- * never writes past the packet's pages.
+ * never writes past the packet's pages; and every zlib level (level 1
+ * deflates with ISA-L's igzip) makes a zlib stream that plain zlib reads.
  */
 #include <string.h>
+#include <zlib.h>
 #include "migration/multifd/codec.h"
 #include "migration/multifd/wire.h"
 
@@ -127,6 +129,56 @@ static void test_refusals(gconstpointer data)
     teardown(&s);
 }
 
+/*
+ * A full packet at each zlib level, of pages that do not compress and of
+ * pages that compress about 4:1: within the bound, a zlib stream that
+ * zlib's uncompress() reads back as the pages in order.
+ */
+static void test_zlib_levels(void)
+{
+    static const int levels[] = { 0, 1, 6, 9 };
+    const unsigned n = MULTIFD_PAGES_PER_PACKET;
+    g_autofree uint8_t *src = g_malloc((size_t)n * PAGE);
+    g_autofree uint8_t *flat = g_malloc((size_t)n * PAGE);
+    uint8_t *pages[MULTIFD_PAGES_PER_PACKET];
+    GRand *r = g_rand_new_with_seed(11);
+
+    for (int compressible = 0; compressible < 2; compressible++) {
+        for (unsigned i = 0; i < n * PAGE; i++) {
+            /* compressible: a quarter random, the rest a repeated byte */
+            src[i] = compressible && i % PAGE >= PAGE / 4 ? (uint8_t)(i / PAGE)
+                                                         : (uint8_t)g_rand_int(r);
+        }
+        for (unsigned i = 0; i < n; i++) {
+            pages[i] = src + (size_t)(n - 1 - i) * PAGE;   /* scattered */
+        }
+        for (size_t l = 0; l < G_N_ELEMENTS(levels); l++) {
+            GError *err = NULL;
+            MultiFDCodec *tx = multifd_codec_new(MULTIFD_FLAG_ZLIB, levels[l],
+                                                 true, &err);
+            g_assert_no_error(err);
+            ssize_t len = multifd_codec_compress(tx, pages, n);
+            uLongf flat_len = (uLongf)n * PAGE;
+
+            g_assert_cmpint(len, >, 0);
+            g_assert_cmpint(len, <=, multifd_codec_max_payload(
+                                         MULTIFD_FLAG_ZLIB));
+            g_assert_cmpint(uncompress(flat, &flat_len,
+                                       multifd_codec_buffer(tx), len), ==,
+                            Z_OK);
+            g_assert_cmpuint(flat_len, ==, (uLongf)n * PAGE);
+            for (unsigned i = 0; i < n; i++) {
+                g_assert_cmpmem(flat + (size_t)i * PAGE, PAGE, pages[i], PAGE);
+            }
+            if (compressible && levels[l] > 0) {
+                g_assert_cmpint(len, <, (ssize_t)n * PAGE / 3);
+            }
+            multifd_codec_free(tx);
+        }
+    }
+    g_rand_free(r);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -138,5 +190,6 @@ int main(int argc, char **argv)
                          GUINT_TO_POINTER(MULTIFD_FLAG_ZLIB), test_refusals);
     g_test_add_data_func("/multifd-codec/zstd/refusals",
                          GUINT_TO_POINTER(MULTIFD_FLAG_ZSTD), test_refusals);
+    g_test_add_func("/multifd-codec/zlib/levels", test_zlib_levels);
     return g_test_run();
 }
