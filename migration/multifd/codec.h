@@ -1,9 +1,9 @@
 /*
  * multifd-compression: each packet's normal pages compressed into one
  * buffer per channel (QEMU's approach), every packet a stream of its own
- * (zlib: one zlib stream, deflated by ISA-L's igzip at level 1; zstd:
- * one frame), and inflated straight into the guest pages on the
- * destination.
+ * (zlib: one zlib stream, deflated by ISA-L's igzip at level 1 and
+ * inflated by igzip; zstd: one frame), and inflated straight into the
+ * guest pages on the destination.
  *
  * A codec belongs to one channel's thread.
  */

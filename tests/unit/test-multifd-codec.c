@@ -123,9 +123,11 @@ static void test_refusals(gconstpointer data)
     multifd_codec_buffer(s.rx)[len / 2] ^= 0x55;    /* corrupt */
     memset(multifd_codec_buffer(s.rx), 0x5a, 16);
     expect_error(&s, len, NPAGES);
-    len = transfer(&s, NPAGES);                 /* trailing garbage */
-    memset(multifd_codec_buffer(s.rx) + len, 0, 8);
-    expect_error(&s, len + 8, NPAGES);
+    for (uint32_t extra = 1; extra <= 8; extra++) {    /* trailing garbage */
+        len = transfer(&s, NPAGES);
+        memset(multifd_codec_buffer(s.rx) + len, 0, extra);
+        expect_error(&s, len + extra, NPAGES);
+    }
     teardown(&s);
 }
 
@@ -179,6 +181,44 @@ static void test_zlib_levels(void)
     g_rand_free(r);
 }
 
+/*
+ * Pages alike, so the stream's matches reach back into earlier pages,
+ * inflated into pages in reverse order with gaps between them: the
+ * decoder keeps its own history, it does not look back in the output.
+ */
+static void test_history_across_pages(gconstpointer data)
+{
+    uint32_t flag = GPOINTER_TO_UINT(data);
+    const unsigned n = MULTIFD_PAGES_PER_PACKET;
+    g_autofree uint8_t *src = g_malloc((size_t)n * PAGE);
+    g_autofree uint8_t *dst = g_malloc((size_t)n * 2 * PAGE);
+    uint8_t *sp[MULTIFD_PAGES_PER_PACKET], *dp[MULTIFD_PAGES_PER_PACKET];
+    GError *err = NULL;
+    MultiFDCodec *tx = multifd_codec_new(flag, 1, true, &err);
+    MultiFDCodec *rx = multifd_codec_new(flag, 0, false, &err);
+
+    g_assert_no_error(err);
+    for (unsigned i = 0; i < n * PAGE; i++) {
+        src[i] = (uint8_t)((i % PAGE) * 7 + i / PAGE % 3);
+    }
+    memset(dst, 0xee, (size_t)n * 2 * PAGE);
+    for (unsigned i = 0; i < n; i++) {
+        sp[i] = src + (size_t)i * PAGE;
+        dp[i] = dst + (size_t)(n - 1 - i) * 2 * PAGE;
+    }
+    ssize_t len = multifd_codec_compress(tx, sp, n);
+    g_assert_cmpint(len, >, 0);
+    memcpy(multifd_codec_buffer(rx), multifd_codec_buffer(tx), len);
+    g_assert_true(multifd_codec_decompress(rx, len, dp, n, &err));
+    g_assert_no_error(err);
+    for (unsigned i = 0; i < n; i++) {
+        g_assert_cmpmem(dp[i], PAGE, sp[i], PAGE);
+        g_assert_cmpint(dp[i][PAGE], ==, 0xee);     /* the gap after it */
+    }
+    multifd_codec_free(tx);
+    multifd_codec_free(rx);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -191,5 +231,11 @@ int main(int argc, char **argv)
     g_test_add_data_func("/multifd-codec/zstd/refusals",
                          GUINT_TO_POINTER(MULTIFD_FLAG_ZSTD), test_refusals);
     g_test_add_func("/multifd-codec/zlib/levels", test_zlib_levels);
+    g_test_add_data_func("/multifd-codec/zlib/history-across-pages",
+                         GUINT_TO_POINTER(MULTIFD_FLAG_ZLIB),
+                         test_history_across_pages);
+    g_test_add_data_func("/multifd-codec/zstd/history-across-pages",
+                         GUINT_TO_POINTER(MULTIFD_FLAG_ZSTD),
+                         test_history_across_pages);
     return g_test_run();
 }
