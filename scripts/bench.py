@@ -1501,7 +1501,9 @@ def main():
                 for k in kinds:
                     for r in results.get((k, case, transport), []):
                         md.append(f'- {k}: total {r["total_ms"]} ms, downtime '
-                                  f'{r["downtime_ms"]} ms, {r["mib_s"]:.0f} MiB/s, '
+                                  f'{r["downtime_ms"]} ms, blackout '
+                                  f'{fmt("{:.1f}", r.get("blackout_ms"))} ms, '
+                                  f'{r["mib_s"]:.0f} MiB/s, '
                                   f'src CPU {r["src_cpu"]:.2f} s, dst CPU '
                                   f'{r["dst_cpu"]:.2f} s, dst HWM '
                                   f'{r["dst_hwm_mib"]:.0f} MiB, other processes '
@@ -1577,7 +1579,9 @@ def main():
                     results.setdefault((kind, case, transport), []).append(r)
                     report(False)
                     print(f'total {r["total_ms"]} ms, downtime '
-                          f'{r["downtime_ms"]} ms, {r["mib_s"]:.0f} MiB/s, '
+                          f'{r["downtime_ms"]} ms, blackout '
+                          f'{fmt("{:.1f}", r.get("blackout_ms"))} ms, '
+                          f'{r["mib_s"]:.0f} MiB/s, '
                           f'src CPU {r["src_cpu"]:.2f} s '
                           f'({r["src_vmm_cpu"]:.2f} s VMM), dst CPU '
                           f'{r["dst_cpu"]:.2f} s, machine busy '
