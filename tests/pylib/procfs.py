@@ -16,6 +16,24 @@ def proc_status(pid, key):
     raise AssertionError(f'no {key} in /proc/{pid}/status')
 
 
+def thread_cpu_s(pid, prefix):
+    """{thread name: utime + stime in seconds} of @pid's threads whose
+    name starts with @prefix."""
+    out = {}
+    for tid in os.listdir(f'/proc/{pid}/task'):
+        try:
+            with open(f'/proc/{pid}/task/{tid}/stat') as f:
+                stat = f.read()
+        except FileNotFoundError:
+            continue        # the thread ended meanwhile
+        name = stat[stat.index('(') + 1:stat.rindex(')')]
+        if name.startswith(prefix):
+            fields = stat[stat.rindex(')') + 2:].split()
+            out[name] = (int(fields[11]) + int(fields[12])) / \
+                os.sysconf('SC_CLK_TCK')
+    return out
+
+
 def rss_kib(pid):
     """VmRSS in KiB; 0 for a process that has none (a zombie)."""
     with open(f'/proc/{pid}/status') as f:
