@@ -57,7 +57,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from pylib.waits import wait_for, free_port  # noqa: E402
+from pylib.waits import wait_for  # noqa: E402
 from pylib.vm import FerryVM, default_accel  # noqa: E402
 from pylib import libvirt_log as ll  # noqa: E402
 
@@ -229,7 +229,9 @@ class Replay:
         local address."""
         scheme = uri.split(':', 1)[0]
         if scheme == 'tcp':
-            new = f'tcp:127.0.0.1:{free_port()}'
+            # port 0, then the port bound (_bound_uri): a port picked
+            # before could be taken by another connection on a busy host
+            new = 'tcp:127.0.0.1:0'
         elif scheme == 'unix':
             new = 'unix:' + os.path.join(self.tmpdir, 'libvirt-mig.sock')
         elif scheme == 'fd':
@@ -249,6 +251,15 @@ class Replay:
         self.notes.append(f'migrate-incoming {uri} -> {new}')
         self.incoming_uri = new
         return new
+
+    def _bound_uri(self, side):
+        """The tcp address @side listens on, from query-migrate's
+        socket-address (the test's own QMP connection, not the replay's)."""
+        info = self.vms[side].qmp.cmd('query-migrate')
+        for a in info.get('socket-address', []):
+            if a.get('type') == 'inet':
+                return f'tcp:{a["host"]}:{a["port"]}'
+        return self.incoming_uri     # it did not listen: the replay says so
 
     def _migration_socket(self):
         """A socket connected to the destination, as libvirt's source
@@ -302,6 +313,9 @@ class Replay:
             elif name == 'migrate-set-capabilities':
                 args = self._capabilities_for_ferry(side, args)
             reply = self.execute(side, name, args, send.id, fds)
+            if name in ('migrate-incoming', 'migrate-recover') and \
+                    self.incoming_uri.endswith(':0'):
+                self.incoming_uri = self._bound_uri(side)
             if sock is not None:
                 sock.close()        # ferry holds its own copy now
             self.results.append((send, reply))
