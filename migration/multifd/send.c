@@ -6,6 +6,10 @@
  * one writev, and goes idle again.  A page that changes while it is
  * being sent is dirty and goes again in a later round.
  *
+ * Without TLS, compression or zero-copy-send the pages go by vmsplice +
+ * splice (migration/transport/channel-splice.c): the kernel takes page
+ * references instead of copying, with the same rule for changed pages.
+ *
  * zero-copy-send: the pages go with MSG_ZEROCOPY (the header is copied:
  * its buffer is reused at once), so the kernel may still read a page
  * after the job ended.  A SYNC job first waits for every completion of
@@ -49,6 +53,8 @@ typedef struct SendChannel {
     MultiFDCodec *codec;        /* NULL: pages go as they are */
     bool zero_copy;
     MigZeroCopy zc;
+    bool splicing;              /* pages go by vmsplice + splice */
+    MigSplice splice;
     bool round_copied;          /* the last SYNC's flush: the kernel copied */
     uint8_t *pages[MULTIFD_PAGES_PER_PACKET];
     MultiFDPacket pkt;
@@ -166,6 +172,26 @@ static ssize_t write_zero_copy(SendChannel *c, unsigned iovcnt)
     return ret < 0 ? ret : hdr + pages;
 }
 
+/* A packet as it is: the header copied, the pages by reference when the
+ * channel can splice, else both with one writev. */
+static ssize_t write_packet(SendChannel *c, unsigned iovcnt)
+{
+    if (c->zero_copy) {
+        return write_zero_copy(c, iovcnt);
+    }
+    if (!c->splicing || c->codec || iovcnt < 2) {
+        return mig_channel_writev_all(c->chan, c->iov, iovcnt);
+    }
+    ssize_t hdr = mig_channel_write_all(c->chan, c->iov[0].iov_base,
+                                        c->iov[0].iov_len);
+    if (hdr < 0) {
+        return hdr;
+    }
+    ssize_t pages = mig_channel_splice_pages(c->chan, &c->splice, c->iov + 1,
+                                             (int)iovcnt - 1);
+    return pages < 0 ? pages : hdr + pages;
+}
+
 static int send_job(SendChannel *c)
 {
     MultiFDPacket *p = &c->pkt;
@@ -217,8 +243,7 @@ static int send_job(SendChannel *c)
     multifd_packet_encode(p, c->hdr);
     c->iov[0].iov_base = c->hdr;
     c->iov[0].iov_len = MULTIFD_HDR_SIZE;
-    ssize_t ret = c->zero_copy ? write_zero_copy(c, iovcnt) :
-                  mig_channel_writev_all(c->chan, c->iov, iovcnt);
+    ssize_t ret = write_packet(c, iovcnt);
     if (ret < 0) {
         return (int)ret;
     }
@@ -236,6 +261,11 @@ static gpointer send_thread(gpointer opaque)
     uint8_t buf[MULTIFD_INIT_SIZE];
     int ret;
 
+    c->splice = (MigSplice){ .pipe = { -1, -1 } };
+    c->splicing = !c->codec && !c->zero_copy &&
+                  mig_channel_can_splice(c->chan) &&
+                  mig_splice_init(&c->splice, MULTIFD_PAGES_PER_PACKET *
+                                  MULTIFD_PAGE_SIZE, NULL);
     multifd_init_encode(&init, buf);
     ret = (int)mig_channel_write_all(c->chan, buf, sizeof(buf));
     if (ret >= 0) {
@@ -267,6 +297,7 @@ static gpointer send_thread(gpointer opaque)
                                    "low for the pages in flight)" : ""));
     }
     g_mutex_unlock(&s->lock);
+    mig_splice_destroy(&c->splice);
     return NULL;
 }
 

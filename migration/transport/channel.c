@@ -132,6 +132,11 @@ static int wait_fd(MigChannel *c, int fd, short events)
     return is_shut(c) ? -ESHUTDOWN : 0;
 }
 
+bool mig_channel_can_splice(MigChannel *chan)
+{
+    return chan->is_socket && !chan->tls && chan->wfd >= 0;
+}
+
 int mig_channel_wait(MigChannel *chan, short events)
 {
     return wait_fd(chan, events == POLLIN ? chan->rfd : chan->wfd, events);
@@ -267,27 +272,43 @@ ssize_t mig_channel_read(MigChannel *chan, void *buf, size_t len)
 }
 
 /*
- * A pipe whose reader is gone raises SIGPIPE; ferry ignores it, but a
- * library must not rely on that.  Block it in this thread for the write
- * and consume the one the write queued, so the process never sees it.
+ * A write into a pipe whose reader is gone, or a splice into a socket
+ * that is shut, raises SIGPIPE; ferry ignores it, but a library must not
+ * rely on that.  Block it in this thread for the write and consume the
+ * one the write queued, so the process never sees it.
  */
-static ssize_t pipe_writev(int fd, const struct iovec *iov, int iovcnt)
+void mig_sigpipe_hold(sigset_t *old)
 {
-    sigset_t pipe_set, old;
-    ssize_t n;
-    int err;
+    sigset_t pipe_set;
 
     sigemptyset(&pipe_set);
     sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    n = writev(fd, iov, iovcnt);
-    err = errno;
-    if (n < 0 && err == EPIPE && !sigismember(&old, SIGPIPE)) {
-        struct timespec zero = { 0, 0 };
+    pthread_sigmask(SIG_BLOCK, &pipe_set, old);
+}
 
+void mig_sigpipe_release(const sigset_t *old, ssize_t n, int err)
+{
+    if (n < 0 && err == EPIPE && !sigismember(old, SIGPIPE)) {
+        struct timespec zero = { 0, 0 };
+        sigset_t pipe_set;
+
+        sigemptyset(&pipe_set);
+        sigaddset(&pipe_set, SIGPIPE);
         sigtimedwait(&pipe_set, NULL, &zero);
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+static ssize_t pipe_writev(int fd, const struct iovec *iov, int iovcnt)
+{
+    sigset_t old;
+    ssize_t n;
+    int err;
+
+    mig_sigpipe_hold(&old);
+    n = writev(fd, iov, iovcnt);
+    err = errno;
+    mig_sigpipe_release(&old, n, err);
     errno = err;
     return n;
 }
@@ -307,7 +328,7 @@ static ssize_t writev_once(MigChannel *c, const struct iovec *iov, int iovcnt,
 }
 
 /* Skips @n written bytes in the caller's copy of the vector. */
-static int iov_advance(struct iovec **iov, int *iovcnt, size_t n)
+int mig_iov_advance(struct iovec **iov, int *iovcnt, size_t n)
 {
     while (*iovcnt && n >= (*iov)->iov_len) {
         n -= (*iov)->iov_len;
@@ -328,7 +349,7 @@ ssize_t mig_channel_readv_all(MigChannel *chan, const struct iovec *iov,
     struct iovec *cur = copy;
     ssize_t total = 0;
 
-    iov_advance(&cur, &iovcnt, 0);
+    mig_iov_advance(&cur, &iovcnt, 0);
     while (iovcnt) {
         ssize_t n = mig_channel_readv(chan, cur, MIN(iovcnt, IOV_MAX));
 
@@ -339,7 +360,7 @@ ssize_t mig_channel_readv_all(MigChannel *chan, const struct iovec *iov,
             break;
         }
         total += n;
-        iov_advance(&cur, &iovcnt, n);
+        mig_iov_advance(&cur, &iovcnt, n);
     }
     return total;
 }
@@ -372,7 +393,7 @@ static ssize_t writev_all(MigChannel *chan, const struct iovec *iov,
     if (chan->tls) {
         return mig_tls_writev_all(chan, chan->tls, iov, iovcnt);
     }
-    iov_advance(&cur, &iovcnt, 0);     /* skips leading empty entries */
+    mig_iov_advance(&cur, &iovcnt, 0);     /* skips leading empty entries */
     while (iovcnt) {
         ssize_t n;
         int ret;
@@ -387,7 +408,7 @@ static ssize_t writev_all(MigChannel *chan, const struct iovec *iov,
             if (zc && n > 0) {
                 zc->queued++;
             }
-            iov_advance(&cur, &iovcnt, n);
+            mig_iov_advance(&cur, &iovcnt, n);
             continue;
         }
         if (errno == EINTR) {

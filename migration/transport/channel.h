@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <signal.h>
 #include <sys/uio.h>
 #include <glib.h>
 
@@ -144,6 +145,36 @@ void mig_channel_unread(MigChannel *chan, const void *buf, size_t len);
  */
 bool mig_channel_peer_gone(MigChannel *chan);
 ssize_t mig_channel_write_all(MigChannel *chan, const void *buf, size_t len);
+
+/* Around a write that may raise SIGPIPE: blocks it in the calling thread,
+ * then (with the write's result and errno) consumes the one it raised. */
+void mig_sigpipe_hold(sigset_t *old);
+void mig_sigpipe_release(const sigset_t *old, ssize_t n, int err);
+
+/* Moves *@iov past @n bytes (entries emptied are dropped); the entries
+ * left. */
+int mig_iov_advance(struct iovec **iov, int *iovcnt, size_t n);
+
+/* --- sends without a copy (channel-splice.c) --------------------------------
+ * vmsplice(2) into a pipe, splice(2) into the socket: the kernel takes
+ * references to the pages instead of copying them.  Sockets without TLS
+ * only (mig_channel_can_splice); the writing thread only.
+ */
+typedef struct MigSplice {
+    int pipe[2];
+} MigSplice;
+
+bool mig_channel_can_splice(MigChannel *chan);
+/* A pipe for up to @bytes at a time; false with @errp naming the pipe. */
+bool mig_splice_init(MigSplice *sp, size_t bytes, GError **errp);
+void mig_splice_destroy(MigSplice *sp);
+/*
+ * Writes @iov, whole pages of memory that stays mapped (it may change: the
+ * kernel may read it after the call returned), to @chan: the bytes
+ * written, or -errno (-ESHUTDOWN after mig_channel_shutdown()).
+ */
+ssize_t mig_channel_splice_pages(MigChannel *chan, MigSplice *sp,
+                                 const struct iovec *iov, int iovcnt);
 
 /* --- zero-copy sends (channel-zerocopy.c) ----------------------------------
  * Linux MSG_ZEROCOPY on a tcp socket: the kernel sends from the caller's

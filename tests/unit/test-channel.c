@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -256,6 +257,82 @@ static void test_tcp_limit_queue(void)
     g_assert_cmpint(sockopt(cfd, SOL_SOCKET, SO_SNDBUF), <=, 2 * (64 << 10));
     mig_channel_unref(rx);
     mig_channel_unref(tx);
+}
+
+/* A reader for test_splice: takes @len bytes off a channel. */
+typedef struct SpliceReader {
+    MigChannel *rx;
+    uint8_t *buf;
+    size_t len;
+    ssize_t got;
+} SpliceReader;
+
+static gpointer splice_reader(gpointer opaque)
+{
+    SpliceReader *r = opaque;
+
+    struct iovec iov = { .iov_base = r->buf, .iov_len = r->len };
+
+    r->got = mig_channel_readv_all(r->rx, &iov, 1);
+    return NULL;
+}
+
+/*
+ * Pages scattered over a mapping go out by reference, in order, more than
+ * a pipe's worth at a time; a channel that cannot splice says so.
+ */
+static void test_splice(void)
+{
+    enum { PAGES = 300, PAGE = 4096 };
+    int sv[2];
+    uint8_t *mem = mmap(NULL, 2 * PAGES * PAGE, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    struct iovec iov[PAGES];
+    MigSplice sp;
+
+    g_assert_true(mem != MAP_FAILED);
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+                    ==, 0);
+    for (int i = 0; i < PAGES; i++) {
+        iov[i].iov_base = mem + (size_t)(PAGES - 1 - i) * 2 * PAGE;
+        iov[i].iov_len = PAGE;
+        memset(iov[i].iov_base, i & 0xff, PAGE);
+        ((uint32_t *)iov[i].iov_base)[0] = (uint32_t)i;
+    }
+    MigChannel *tx = mig_channel_new("tx", sv[0], sv[0], NULL, NULL);
+    MigChannel *rx = mig_channel_new("rx", sv[1], sv[1], NULL, NULL);
+    SpliceReader r = { .rx = rx, .len = (size_t)PAGES * PAGE };
+
+    r.buf = g_malloc(r.len);
+    g_assert_true(mig_channel_can_splice(tx));
+    g_assert_true(mig_splice_init(&sp, 64 * PAGE, NULL));
+    GThread *t = g_thread_new("reader", splice_reader, &r);
+    g_assert_cmpint(mig_channel_splice_pages(tx, &sp, iov, PAGES), ==,
+                    (ssize_t)r.len);
+    g_thread_join(t);
+    g_assert_cmpint(r.got, ==, (ssize_t)r.len);
+    for (int i = 0; i < PAGES; i++) {
+        g_assert_cmpmem(r.buf + (size_t)i * PAGE, PAGE, iov[i].iov_base, PAGE);
+    }
+    /* after a shutdown, an error and no hang */
+    mig_channel_shutdown(tx);
+    g_assert_cmpint(mig_channel_splice_pages(tx, &sp, iov, PAGES), <, 0);
+    mig_splice_destroy(&sp);
+    mig_channel_unref(tx);
+    mig_channel_unref(rx);
+    g_free(r.buf);
+    munmap(mem, 2 * PAGES * PAGE);
+}
+
+static void test_splice_refused_on_a_pipe(void)
+{
+    int p[2];
+
+    g_assert_cmpint(pipe(p), ==, 0);
+    MigChannel *tx = mig_channel_new("pipe", -1, p[1], NULL, NULL);
+    g_assert_false(mig_channel_can_splice(tx));
+    mig_channel_unref(tx);
+    close(p[0]);
 }
 
 static void test_unix(void)
@@ -592,6 +669,9 @@ int main(int argc, char **argv)
     g_test_add_func("/channel/tcp", test_tcp);
     g_test_add_func("/channel/tcp-limit-queue", test_tcp_limit_queue);
     g_test_add_func("/channel/unix", test_unix);
+    g_test_add_func("/channel/splice", test_splice);
+    g_test_add_func("/channel/splice-refused-on-a-pipe",
+                    test_splice_refused_on_a_pipe);
     g_test_add_func("/channel/exec", test_exec);
     g_test_add_func("/channel/exec-failure", test_exec_failure);
     g_test_add_func("/channel/exec-killed", test_exec_killed);
