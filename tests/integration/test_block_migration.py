@@ -8,7 +8,6 @@ Each test ends with the guest's own verifiers: corrupt-pages == 0 and
 corrupt-sectors == 0 with sectors verified after the move."""
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from pylib.oracle import assert_moved_intact  # noqa: E402
+from pylib.procfs import stop_process  # noqa: E402
 from pylib.vm import FerryVM, build_dir, kvm_available, run_ferry  # noqa: E402
 from pylib.waits import (free_port, wait_for, wait_migration_end,  # noqa: E402
                          wait_verified)
@@ -273,7 +273,7 @@ class DiskMigrationFaults(DiskMigrationBase, unittest.TestCase):
         src.qmp.cmd('migrate', uri=f'tcp:127.0.0.1:{port}')
         self.assertTrue(wait_for(lambda: src.qmp.cmd('query-migrate')
                                  ['status'] == 'active', 30, 0.01))
-        os.kill(dst.proc.pid, signal.SIGSTOP)   # it cannot RUN_ACK
+        self.assertTrue(stop_process(dst.proc.pid))     # it cannot RUN_ACK
         src.qmp.cmd('migrate-start-postcopy')
         self.assertTrue(wait_for(lambda: src.qmp.cmd('query-migrate')
                                  ['status'] == 'postcopy-setup', 30, 0.005))

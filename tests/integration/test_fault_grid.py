@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.join(HERE, '..'))
 sys.path.insert(0, HERE)
 import fault_grid_table as table  # noqa: E402
 from pylib.qmp import QMPError  # noqa: E402
+from pylib.procfs import stop_process  # noqa: E402
 from pylib.relay import Relay  # noqa: E402
 from pylib.tlscerts import psk_dir  # noqa: E402
 from pylib.vm import (FerryVM,  # noqa: E402
@@ -238,7 +239,7 @@ class Cell:
                 self.relay.cut()
         elif f == 'destination frozen':
             self.frozen = self.dst
-            os.kill(self.dst.proc.pid, signal.SIGSTOP)
+            self.tc.assertTrue(stop_process(self.dst.proc.pid))
         elif f == 'bad byte':
             self.relay.corrupt_up()
         elif f == 'disk attach fails':

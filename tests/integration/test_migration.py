@@ -12,6 +12,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from pylib.oracle import assert_moved_intact  # noqa: E402
+from pylib.procfs import stop_process  # noqa: E402
 from pylib.waits import (free_port, wait_for, wait_migration_end,  # noqa: E402
                          wait_verified)
 from pylib.vm import FerryVM, kvm_available  # noqa: E402
@@ -225,7 +226,7 @@ class Failures(MigrationBase, unittest.TestCase):
         self.src.qmp.cmd('migrate', uri=f'unix:{path}')
         self.assertTrue(wait_for(lambda: self.src.qmp.cmd('query-migrate')
                                  ['status'] == 'pre-switchover', 60))
-        os.kill(self.dst.proc.pid, signal.SIGSTOP)
+        self.assertTrue(stop_process(self.dst.proc.pid))
         try:
             self.src.qmp.cmd('migrate-continue', state='pre-switchover')
             self.assertTrue(wait_for(lambda: self.src.qmp.cmd('query-migrate')

@@ -1,6 +1,8 @@
 """What /proc says of a process: its descriptors and its memory."""
 
 import os
+import signal
+import time
 
 
 def fd_count(pid):
@@ -32,6 +34,33 @@ def thread_cpu_s(pid, prefix):
             out[name] = (int(fields[11]) + int(fields[12])) / \
                 os.sysconf('SC_CLK_TCK')
     return out
+
+
+def thread_states(pid):
+    """The scheduler state letter of each of @pid's threads (R, S, T...)."""
+    states = []
+    for tid in os.listdir(f'/proc/{pid}/task'):
+        try:
+            with open(f'/proc/{pid}/task/{tid}/stat') as f:
+                stat = f.read()
+        except FileNotFoundError:
+            continue
+        states.append(stat[stat.rindex(')') + 2])
+    return states
+
+
+def stop_process(pid, timeout=10.0):
+    """SIGSTOP @pid and wait until every thread of it is stopped.  kill()
+    returns once the signal is queued: the kernel wakes one thread, which
+    then stops the others, so on a busy host the rest may run on for a
+    while.  True once all are stopped."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(s in 'Tt' for s in thread_states(pid)):
+            return True
+        time.sleep(0.001)
+    return False
 
 
 def rss_kib(pid):
