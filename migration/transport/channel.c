@@ -171,12 +171,33 @@ static bool is_tcp(int fd)
            proto == IPPROTO_TCP;
 }
 
+/*
+ * At least 4 segments: a receiver ACKs at once only every second full
+ * segment, else after its delayed-ACK timer (40 ms on Linux).  A queue of
+ * one segment (loopback's MSS is 64 KiB) would stall on that timer at
+ * every window-full, and a vCPU waiting for a page with it.
+ */
+static int at_least_4_segments(int fd, int bytes)
+{
+    int mss = 0;
+    socklen_t len = sizeof(mss);
+
+    if (getsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, &len) == 0 &&
+        mss > 0 && mss <= INT_MAX / 4) {
+        return MAX(bytes, 4 * mss);
+    }
+    return bytes;
+}
+
 void mig_channel_limit_queue(MigChannel *chan, bool send, int bytes)
 {
     int fd = send ? chan->wfd : chan->rfd;
 
     if (!chan->is_socket || fd < 0) {
         return;
+    }
+    if (is_tcp(fd)) {
+        bytes = at_least_4_segments(fd, bytes);
     }
     /*
      * Receiving over TCP: clamp the window we advertise instead of
