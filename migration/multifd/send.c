@@ -173,13 +173,14 @@ static ssize_t write_zero_copy(SendChannel *c, unsigned iovcnt)
 }
 
 /* A packet as it is: the header copied, the pages by reference when the
- * channel can splice, else both with one writev. */
+ * channel splices (never with a codec or zero copy), else both with one
+ * writev. */
 static ssize_t write_packet(SendChannel *c, unsigned iovcnt)
 {
     if (c->zero_copy) {
         return write_zero_copy(c, iovcnt);
     }
-    if (!c->splicing || c->codec || iovcnt < 2) {
+    if (!c->splicing || iovcnt < 2) {
         return mig_channel_writev_all(c->chan, c->iov, iovcnt);
     }
     ssize_t hdr = mig_channel_write_all(c->chan, c->iov[0].iov_base,

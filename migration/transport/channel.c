@@ -192,11 +192,13 @@ static int at_least_4_segments(int fd, int bytes)
 void mig_channel_limit_queue(MigChannel *chan, bool send, int bytes)
 {
     int fd = send ? chan->wfd : chan->rfd;
+    bool tcp;
 
     if (!chan->is_socket || fd < 0) {
         return;
     }
-    if (is_tcp(fd)) {
+    tcp = is_tcp(fd);
+    if (tcp) {
         bytes = at_least_4_segments(fd, bytes);
     }
     /*
@@ -207,7 +209,7 @@ void mig_channel_limit_queue(MigChannel *chan, bool send, int bytes)
      * retransmission timeout, which a vCPU waiting for its page sees.
      * The clamp only lets the window close as data arrives.
      */
-    if (!send && is_tcp(fd)) {
+    if (!send && tcp) {
         (void)setsockopt(fd, IPPROTO_TCP, TCP_WINDOW_CLAMP, &bytes,
                          sizeof(bytes));
         return;

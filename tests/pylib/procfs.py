@@ -18,35 +18,30 @@ def proc_status(pid, key):
     raise AssertionError(f'no {key} in /proc/{pid}/status')
 
 
-def thread_cpu_s(pid, prefix):
-    """{thread name: utime + stime in seconds} of @pid's threads whose
-    name starts with @prefix."""
-    out = {}
-    for tid in os.listdir(f'/proc/{pid}/task'):
-        try:
-            with open(f'/proc/{pid}/task/{tid}/stat') as f:
-                stat = f.read()
-        except FileNotFoundError:
-            continue        # the thread ended meanwhile
-        name = stat[stat.index('(') + 1:stat.rindex(')')]
-        if name.startswith(prefix):
-            fields = stat[stat.rindex(')') + 2:].split()
-            out[name] = (int(fields[11]) + int(fields[12])) / \
-                os.sysconf('SC_CLK_TCK')
-    return out
-
-
-def thread_states(pid):
-    """The scheduler state letter of each of @pid's threads (R, S, T...)."""
-    states = []
+def _threads(pid):
+    """(name, fields after the name) of each of @pid's threads, from
+    /proc/PID/task/TID/stat; a thread that ended meanwhile is left out."""
     for tid in os.listdir(f'/proc/{pid}/task'):
         try:
             with open(f'/proc/{pid}/task/{tid}/stat') as f:
                 stat = f.read()
         except FileNotFoundError:
             continue
-        states.append(stat[stat.rindex(')') + 2])
-    return states
+        yield (stat[stat.index('(') + 1:stat.rindex(')')],
+               stat[stat.rindex(')') + 2:].split())
+
+
+def thread_cpu_s(pid, prefix):
+    """{thread name: utime + stime in seconds} of @pid's threads whose
+    name starts with @prefix."""
+    tick = os.sysconf('SC_CLK_TCK')
+    return {name: (int(f[11]) + int(f[12])) / tick
+            for name, f in _threads(pid) if name.startswith(prefix)}
+
+
+def thread_states(pid):
+    """The scheduler state letter of each of @pid's threads (R, S, T...)."""
+    return [f[0] for _, f in _threads(pid)]
 
 
 def stop_process(pid, timeout=10.0):
