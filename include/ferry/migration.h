@@ -104,8 +104,9 @@ typedef struct FerryMigVMM {
      * Dirty tracking.  sync ORs into @bitmap (one bit per page of block
      * @index) every page written since the previous sync or start,
      * re-arms tracking for them, and returns how many bits @bitmap now
-     * has set, or -errno.  Postcopy calls stop on a thread of its own
-     * after RUN (the guest stopped), while RAM is still being read.
+     * has set, or -errno.  stop comes from the migration thread once the
+     * migration ended, after 'completed' is reported (it may take tens of
+     * ms), or not at all while a postcopy is paused.
      */
     bool (*dirty_log_start)(void *opaque, GError **errp);
     long (*dirty_log_sync)(void *opaque, unsigned index,

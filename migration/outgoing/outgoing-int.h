@@ -41,8 +41,6 @@ struct MigOutgoing {
     CPUThrottleTrigger throttle;    /* auto-converge */
     MigrationTimes times;       /* lock */
     uint32_t ping_seq;          /* postcopy keepalive PINGs */
-    GThread *log_off;           /* postcopy: turns the dirty log off after
-                                 * RUN; joined by the migration thread */
 };
 
 /* Bytes out on the main stream and the multifd channels. */
@@ -69,9 +67,6 @@ MigChannel *mig_out_connect(FerryMig *m, GError **errp);
 bool postcopy_source_run(FerryMig *m, GError **errp);
 /* postcopy-recover-setup: reconnect to out->uri, resync, go on. */
 bool postcopy_source_resume(FerryMig *m, GError **errp);
-/* Waits for the dirty log to be off, if postcopy turned it off after RUN
- * (no-op otherwise).  Where the migration ends, before its cleanup. */
-void postcopy_source_join_log_off(FerryMig *m);
 /* After RUN: pause instead of failing (the guest may run there). */
 void postcopy_source_pause(FerryMig *m, GError *err);
 /* Closes the preempt channel, first ending it cleanly if @flush_eos. */

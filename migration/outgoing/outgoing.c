@@ -467,9 +467,6 @@ static void finish(FerryMig *m, bool ok, GError *err)
     if (m->vmm.vm_throttle) {
         m->vmm.vm_throttle(m->opaque, 0);   /* whatever the outcome */
     }
-    /* Before anything else touches the dirty log (cleanup) or the thread
-     * that would wait for it ends (a pause). */
-    postcopy_source_join_log_off(m);
     if (!ok && out->run_sent) {
         postcopy_source_pause(m, err);
         return;
@@ -504,8 +501,12 @@ static void finish(FerryMig *m, bool ok, GError *err)
         migrate_set_state(m, out->postcopy ? MIGRATION_STATUS_POSTCOPY_ACTIVE
                                           : MIGRATION_STATUS_DEVICE,
                           MIGRATION_STATUS_COMPLETED);
+        /* After 'completed': the guest runs there already, and a new
+         * migration joins this thread first. */
+        ram_save_stop_log(m);
         return;
     }
+    ram_save_stop_log(m);
     /* Before the switchover completed: the guest goes on here. */
     if (out->blocks_inactive && !m->vmm.block_activate(m->opaque, &local)) {
         mig_log("migration: could not reactivate the disks: %s",

@@ -246,27 +246,6 @@ static bool wait_shut(FerryMig *m, GError **errp)
 
 static bool postcopy_finish_sending(FerryMig *m, GError **errp);
 
-static gpointer dirty_log_off_thread(gpointer opaque)
-{
-    FerryMig *m = opaque;
-    int64_t t0 = g_get_monotonic_time();
-
-    m->vmm.dirty_log_stop(m->opaque);
-    mig_log("postcopy: dirty log off in %" G_GINT64_FORMAT " ms",
-            (g_get_monotonic_time() - t0) / 1000);
-    return NULL;
-}
-
-void postcopy_source_join_log_off(FerryMig *m)
-{
-    MigOutgoing *out = m->out;
-
-    if (out->log_off) {
-        g_thread_join(out->log_off);
-        out->log_off = NULL;
-    }
-}
-
 bool postcopy_source_run(FerryMig *m, GError **errp)
 {
     MigOutgoing *out = m->out;
@@ -315,15 +294,9 @@ bool postcopy_source_run(FerryMig *m, GError **errp)
     out->times.downtime_bytes = mig_out_transferred(m) - before;
     out->times.precopy_bytes = before;
     g_mutex_unlock(&out->lock);
-    /*
-     * The guest stays stopped here for good, so nothing dirties RAM; turning
-     * the log off costs 40-350 ms for a 4 GiB guest under kvm_pvm (every
-     * memslot rebuilt), which must fall neither inside the downtime nor in
-     * front of the first requested pages (without preempt this thread is
-     * the one that sends them): a thread of its own does it.  A failure
-     * before RUN needs it on no longer either: cleanup turns it off.
-     */
-    out->log_off = g_thread_new("mig/log-off", dirty_log_off_thread, m);
+    /* The dirty log stays on until the end (ram_save_stop_log): the
+     * guest stays stopped here for good, so it records nothing, and
+     * turning it off would take CPU from the pages' way here. */
     mig_out_apply_rate_limit(m);
     return postcopy_finish_sending(m, errp);
 }

@@ -77,6 +77,7 @@ struct RAMSaveState {
     RAMState *active;           /* atomic: from setup to cleanup */
     RAMStats final_stats;       /* the last migration's, once it ended */
     bool have_final_stats;
+    bool log_on;                /* migration thread: we started the log */
     GMutex req_lock;
     GQueue requests;            /* req_lock: PageRequest */
 };
@@ -185,6 +186,7 @@ static int ram_save_setup(QEMUFile *f, void *opaque, GError **errp)
     if (!m->vmm.dirty_log_start(m->opaque, errp)) {
         return -EIO;
     }
+    m->ram->log_on = true;
     /* The first sync (pass 1): every page is due anyway, this arms the log. */
     int ret = ram_sync(m, rs);
     if (ret < 0) {
@@ -435,12 +437,22 @@ static void ram_save_cleanup(void *opaque)
     __atomic_store_n(&rss->active, NULL, __ATOMIC_RELEASE);
     g_queue_clear_full(&rss->requests, g_free);
     g_mutex_unlock(&rss->req_lock);
-    m->vmm.dirty_log_stop(m->opaque);
     for (unsigned i = 0; i < rs->nr_blocks; i++) {
         g_free(rs->blocks[i].bmap);
     }
     g_free(rs->blocks);
     g_free(rs);
+}
+
+void ram_save_stop_log(FerryMig *m)
+{
+    if (m->ram->log_on) {
+        int64_t t0 = g_get_monotonic_time();
+        m->vmm.dirty_log_stop(m->opaque);
+        m->ram->log_on = false;
+        mig_log("ram: dirty log off in %" G_GINT64_FORMAT " us",
+                g_get_monotonic_time() - t0);
+    }
 }
 
 /* --- postcopy ---------------------------------------------------------- */

@@ -41,6 +41,14 @@ int ram_load(QEMUFile *f, void *opaque, int version_id, GError **errp);
  * when there is none. */
 bool ram_migration_stats(FerryMig *m, RAMStats *out);
 
+/*
+ * Source, migration thread: turns the dirty log off if this migration
+ * turned it on.  Not part of the cleanup: it costs tens of ms for 4 GiB
+ * (every memslot rebuilt), so the migration thread calls it after
+ * reporting the outcome, and a paused postcopy leaves it on.
+ */
+void ram_save_stop_log(FerryMig *m);
+
 /* True if the 4 KiB page is all zero bytes. */
 bool ram_page_is_zero(const uint8_t *page);
 

@@ -6,6 +6,7 @@
  */
 #include <stddef.h>
 #include <string.h>
+#include <glib/gstdio.h>
 #include "migration/context.h"
 #include "migration/state.h"
 #include "mig-test-vmm.h"
@@ -138,6 +139,70 @@ static void test_unsupported_capability(void)
     ferry_mig_free(m);
 }
 
+/* One RAM block and a record of the dirty log's hooks. */
+typedef struct LogRecorder {
+    FerryMig *m;
+    uint8_t *ram;
+    unsigned starts, stops;
+    MigrationStatus status_at_stop;
+} LogRecorder;
+
+#define RECORDER_PAGES 64
+
+static unsigned one_block(void *opaque) { return 1; }
+
+static void get_block(void *opaque, unsigned i, FerryMigRAMBlock *b)
+{
+    LogRecorder *r = opaque;
+
+    *b = (FerryMigRAMBlock){ "pc.ram", r->ram,
+                             RECORDER_PAGES * FERRY_MIG_PAGE_SIZE, -1 };
+}
+
+static bool record_start(void *opaque, GError **errp)
+{
+    ((LogRecorder *)opaque)->starts++;
+    return true;
+}
+
+static void record_stop(void *opaque)
+{
+    LogRecorder *r = opaque;
+
+    r->stops++;
+    r->status_at_stop = ferry_mig_status(r->m);
+}
+
+/*
+ * Turning the dirty log off costs tens of ms for a large guest, and
+ * nothing waits for it: it comes after 'completed', once.
+ */
+static void test_log_off_after_completed(void)
+{
+    FerryMigVMM vmm = { .ram_block_count = one_block,
+                        .ram_block_get = get_block,
+                        .dirty_log_start = record_start,
+                        .dirty_log_stop = record_stop };
+    LogRecorder r = { .ram = g_malloc0(RECORDER_PAGES * FERRY_MIG_PAGE_SIZE) };
+    g_autofree char *dir = g_dir_make_tmp("mig-api-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "stream", NULL);
+    g_autofree char *uri = g_strconcat("file:", path, NULL);
+    g_autoptr(GError) err = NULL;
+
+    r.m = mig_test_new(&vmm, &r);
+    g_assert_true(ferry_mig_start(r.m, uri, &err));
+    g_assert_no_error(err);
+    ferry_mig_join(r.m);
+    g_assert_cmpint(ferry_mig_status(r.m), ==, MIGRATION_STATUS_COMPLETED);
+    g_assert_cmpuint(r.starts, ==, 1);
+    g_assert_cmpuint(r.stops, ==, 1);
+    g_assert_cmpint(r.status_at_stop, ==, MIGRATION_STATUS_COMPLETED);
+    ferry_mig_free(r.m);
+    g_free(r.ram);
+    g_unlink(path);
+    g_rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -147,6 +212,8 @@ int main(int argc, char **argv)
     g_test_add_func("/mig-api/events", test_events_through_the_table);
     g_test_add_func("/mig-api/independent-contexts",
                     test_contexts_are_independent);
+    g_test_add_func("/mig-api/log-off-after-completed",
+                    test_log_off_after_completed);
     g_test_add_func("/mig-api/unsupported-capability",
                     test_unsupported_capability);
     return g_test_run();
