@@ -15,7 +15,7 @@
  * mapped) and MISSING faults (a hole: RAM the pre-fault never reached).
  * From then on a page becomes visible to the guest only with
  * UFFDIO_CONTINUE, once final: a page received and not discarded at its
- * first fault, or by the background pass the fault thread runs after RUN;
+ * first fault, or by the background pass mig/map runs after RUN;
  * any other page after its data was written through the staging mapping
  * and its received bit set.
  *
@@ -27,7 +27,7 @@
  * Threads: created and freed on the incoming thread (at the block list),
  * LISTEN on the thread loading the package; claims on the incoming and
  * preempt threads (atomic bits); the background pass and its cursor on
- * the fault thread alone; release and fill on the main thread, once the
+ * mig/map alone; release and fill on the main thread, once the
  * incoming threads are gone; the fill itself on mig/fill.
  */
 #include <errno.h>
@@ -39,8 +39,8 @@
 #include "util/bitmap.h"
 #include "util/error.h"
 
-/* Pages per UFFDIO_CONTINUE of the background pass: ~20-80 us here, what
- * a fault may wait behind it. */
+/* Pages per UFFDIO_CONTINUE of the background pass: ~20-80 us here, how
+ * long stopping the pass may wait. */
 #define POPULATE_CHUNK 128
 /* Bytes per MADV_POPULATE_READ of the fill after a precopy completion:
  * short enough that stopping it (the context is freed) is quick. */

@@ -68,9 +68,9 @@ int postcopy_minor_map(int uffd, uint8_t *host);
 void postcopy_minor_finish(FerryMig *m, PostcopyMinor *pm, bool fill);
 
 /*
- * The background pass (fault thread, after RUN): maps the next run of
- * pages that were here at LISTEN, at most a few hundred, so a fault never
- * waits behind much of it.  False once every block is done.
+ * The background pass (mig/map, after RUN): maps the next run of pages
+ * that were here at LISTEN, at most a few hundred, so that stopping the
+ * pass is quick.  False once every block is done.
  */
 bool postcopy_minor_populate_step(PostcopyMinor *pm, int uffd,
                                   const MigRAMBlock *blocks);
