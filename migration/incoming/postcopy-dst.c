@@ -57,6 +57,8 @@
  * vCPU is ~0.2 ms here.
  */
 #define PREFETCH_PAGES 64
+/* How long the background pass sleeps while a fault waits for its page. */
+#define MAP_YIELD_US 50
 
 struct PostcopyDst {
     int uffd;
@@ -451,6 +453,12 @@ static gpointer fault_thread(gpointer opaque)
  * priority, next to the vCPUs: on the fault thread it kept a core for
  * ~150 ms of a 4 GiB guest, at the latency priority the fault thread
  * needs, and the thread placing requested pages waited for the other one.
+ *
+ * It stands aside while a fault waits for its page: with the pass mapping,
+ * a requested page took 1-3 ms longer from the source's socket to the
+ * placing thread (docs/performance.md, "The postcopy fault tail").  At
+ * nice 19 the pass made that worse, not better, so it is not the CPU it
+ * takes but something in the kernel it holds.
  */
 static gpointer map_thread(gpointer opaque)
 {
@@ -458,8 +466,14 @@ static gpointer map_thread(gpointer opaque)
     PostcopyDst *pc = m->postcopy_dst;
     int64_t t0 = now_ns();
 
-    while (!__atomic_load_n(&pc->map_quit, __ATOMIC_ACQUIRE) &&
-           postcopy_minor_populate_step(pc->minor, pc->uffd, pc->blocks)) {
+    while (!__atomic_load_n(&pc->map_quit, __ATOMIC_ACQUIRE)) {
+        if (postcopy_stats_pending(pc->stats)) {
+            g_usleep(MAP_YIELD_US);
+            continue;
+        }
+        if (!postcopy_minor_populate_step(pc->minor, pc->uffd, pc->blocks)) {
+            break;
+        }
     }
     mig_log("postcopy: background mapping ended after %" G_GINT64_FORMAT
             " ms", (now_ns() - t0) / 1000000);

@@ -182,6 +182,16 @@ bool postcopy_stats_outstanding(PostcopyStats *ps, uint64_t page)
     return ret;
 }
 
+unsigned postcopy_stats_pending(PostcopyStats *ps)
+{
+    unsigned n;
+
+    g_mutex_lock(&ps->lock);
+    n = g_hash_table_size(ps->pending);
+    g_mutex_unlock(&ps->lock);
+    return n;
+}
+
 static unsigned bucket_of(uint32_t us)
 {
     unsigned b = us ? g_bit_storage(us) - 1 : 0;   /* floor(log2(us)) */

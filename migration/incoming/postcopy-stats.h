@@ -63,6 +63,8 @@ bool postcopy_stats_fault(PostcopyStats *ps, uint64_t page, int vcpu,
 /* True if a fault is outstanding on @page (placing threads call _placed
  * only then). */
 bool postcopy_stats_outstanding(PostcopyStats *ps, uint64_t page);
+/* How many pages have faults waiting for them. */
+unsigned postcopy_stats_pending(PostcopyStats *ps);
 /*
  * Page @page arrived at @now_ns: resolves every fault waiting on it
  * (latency samples, per-vCPU blocked time; the all-vCPUs-blocked clock

@@ -12,17 +12,36 @@
 #define US 1000LL
 #define MS 1000000LL
 
+/* Pending counts pages, not faults: two vCPUs waiting on one page. */
+static void test_pending_pages(void)
+{
+    PostcopyStats *ps = postcopy_stats_new(2);
+
+    g_assert_true(postcopy_stats_fault(ps, 7, 0, 1 * MS));
+    g_assert_false(postcopy_stats_fault(ps, 7, 1, 2 * MS));
+    g_assert_true(postcopy_stats_fault(ps, 9, -1, 3 * MS));
+    g_assert_cmpuint(postcopy_stats_pending(ps), ==, 2);
+    postcopy_stats_placed(ps, 7, 4 * MS);
+    g_assert_cmpuint(postcopy_stats_pending(ps), ==, 1);
+    postcopy_stats_placed(ps, 9, 5 * MS);
+    g_assert_cmpuint(postcopy_stats_pending(ps), ==, 0);
+    postcopy_stats_free(ps);
+}
+
 static void test_single_fault(void)
 {
     PostcopyStats *ps = postcopy_stats_new(2);
     PostcopyStatsReport r;
 
     g_assert_false(postcopy_stats_outstanding(ps, 7));
+    g_assert_cmpuint(postcopy_stats_pending(ps), ==, 0);
     g_assert_true(postcopy_stats_fault(ps, 7, 0, 1 * MS));
     g_assert_true(postcopy_stats_outstanding(ps, 7));
     g_assert_false(postcopy_stats_outstanding(ps, 8));
+    g_assert_cmpuint(postcopy_stats_pending(ps), ==, 1);
     postcopy_stats_placed(ps, 7, 1 * MS + 300 * US);
     g_assert_false(postcopy_stats_outstanding(ps, 7));
+    g_assert_cmpuint(postcopy_stats_pending(ps), ==, 0);
 
     postcopy_stats_report(ps, 50 * MS, &r);
     g_assert_cmpuint(r.requests, ==, 1);
@@ -363,6 +382,7 @@ static void test_threads(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/postcopy-stats/pending-pages", test_pending_pages);
     g_test_add_func("/postcopy-stats/single-fault", test_single_fault);
     g_test_add_func("/postcopy-stats/same-page", test_same_page);
     g_test_add_func("/postcopy-stats/blocktime/overlap", test_overlap);
