@@ -57,8 +57,9 @@
  * vCPU is ~0.2 ms here.
  */
 #define PREFETCH_PAGES 64
-/* How long the background pass sleeps while a fault waits for its page. */
-#define MAP_YIELD_US 50
+/* How often the background pass, waiting for faults to be resolved,
+ * looks whether it should stop. */
+#define MAP_WAIT_US 10000
 
 struct PostcopyDst {
     int uffd;
@@ -454,7 +455,7 @@ static gpointer fault_thread(gpointer opaque)
  * ~150 ms of a 4 GiB guest, at the latency priority the fault thread
  * needs, and the thread placing requested pages waited for the other one.
  *
- * It stands aside while a fault waits for its page: with the pass mapping,
+ * It waits while a fault waits for its page: with the pass mapping,
  * a requested page took 1-3 ms longer from the source's socket to the
  * placing thread (docs/performance.md, "The postcopy fault tail").  At
  * nice 19 the pass made that worse, not better, so it is not the CPU it
@@ -467,9 +468,8 @@ static gpointer map_thread(gpointer opaque)
     int64_t t0 = now_ns();
 
     while (!__atomic_load_n(&pc->map_quit, __ATOMIC_ACQUIRE)) {
-        if (postcopy_stats_pending(pc->stats)) {
-            g_usleep(MAP_YIELD_US);
-            continue;
+        if (!postcopy_stats_wait_idle(pc->stats, MAP_WAIT_US)) {
+            continue;   /* a paused postcopy waits here */
         }
         if (!postcopy_minor_populate_step(pc->minor, pc->uffd, pc->blocks)) {
             break;

@@ -37,6 +37,7 @@ typedef struct VcpuStats {
 
 struct PostcopyStats {
     GMutex lock;
+    GCond idle;                 /* signalled when pending becomes empty */
     unsigned nr_vcpus;
     VcpuStats *vcpu;            /* [nr_vcpus] */
     GHashTable *pending;        /* &Pending.page -> Pending */
@@ -87,6 +88,7 @@ PostcopyStats *postcopy_stats_new(unsigned nr_vcpus)
     PostcopyStats *ps = g_new0(PostcopyStats, 1);
 
     g_mutex_init(&ps->lock);
+    g_cond_init(&ps->idle);
     ps->nr_vcpus = nr_vcpus;
     ps->last_ns = INT64_MIN;
     ps->vcpu = g_new0(VcpuStats, nr_vcpus);
@@ -104,6 +106,7 @@ void postcopy_stats_free(PostcopyStats *ps)
     g_hash_table_destroy(ps->pending);
     g_array_free(ps->samples_us, TRUE);
     g_free(ps->vcpu);
+    g_cond_clear(&ps->idle);
     g_mutex_clear(&ps->lock);
     g_free(ps);
 }
@@ -192,6 +195,20 @@ unsigned postcopy_stats_pending(PostcopyStats *ps)
     return n;
 }
 
+bool postcopy_stats_wait_idle(PostcopyStats *ps, int64_t timeout_us)
+{
+    int64_t end = g_get_monotonic_time() + timeout_us;
+    bool idle;
+
+    g_mutex_lock(&ps->lock);
+    while (g_hash_table_size(ps->pending) &&
+           g_cond_wait_until(&ps->idle, &ps->lock, end)) {
+    }
+    idle = !g_hash_table_size(ps->pending);
+    g_mutex_unlock(&ps->lock);
+    return idle;
+}
+
 static unsigned bucket_of(uint32_t us)
 {
     unsigned b = us ? g_bit_storage(us) - 1 : 0;   /* floor(log2(us)) */
@@ -232,6 +249,9 @@ void postcopy_stats_placed(PostcopyStats *ps, uint64_t page, int64_t now_ns)
             resolve(ps, &g_array_index(pd->more, Waiter, i), now_ns);
         }
         g_hash_table_remove(ps->pending, &page);
+        if (!g_hash_table_size(ps->pending)) {
+            g_cond_broadcast(&ps->idle);
+        }
     }
     g_mutex_unlock(&ps->lock);
 }

@@ -65,6 +65,9 @@ bool postcopy_stats_fault(PostcopyStats *ps, uint64_t page, int vcpu,
 bool postcopy_stats_outstanding(PostcopyStats *ps, uint64_t page);
 /* How many pages have faults waiting for them. */
 unsigned postcopy_stats_pending(PostcopyStats *ps);
+/* Waits until no fault waits for its page, at most @timeout_us; true if
+ * none does. */
+bool postcopy_stats_wait_idle(PostcopyStats *ps, int64_t timeout_us);
 /*
  * Page @page arrived at @now_ns: resolves every fault waiting on it
  * (latency samples, per-vCPU blocked time; the all-vCPUs-blocked clock

@@ -28,6 +28,32 @@ static void test_pending_pages(void)
     postcopy_stats_free(ps);
 }
 
+static gpointer place_later(gpointer opaque)
+{
+    g_usleep(5000);
+    postcopy_stats_placed(opaque, 7, 10 * MS);
+    return NULL;
+}
+
+/* The background pass waits on this: woken by the placement, not a poll. */
+static void test_wait_idle(void)
+{
+    PostcopyStats *ps = postcopy_stats_new(1);
+
+    g_assert_true(postcopy_stats_wait_idle(ps, 0));
+    g_assert_true(postcopy_stats_fault(ps, 7, 0, 1 * MS));
+    int64_t t0 = g_get_monotonic_time();
+    g_assert_false(postcopy_stats_wait_idle(ps, 2000));
+    g_assert_cmpint(g_get_monotonic_time() - t0, >=, 2000);
+
+    GThread *placer = g_thread_new("placer", place_later, ps);
+    t0 = g_get_monotonic_time();
+    g_assert_true(postcopy_stats_wait_idle(ps, 60 * G_USEC_PER_SEC));
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, 30 * G_USEC_PER_SEC);
+    g_thread_join(placer);
+    postcopy_stats_free(ps);
+}
+
 static void test_single_fault(void)
 {
     PostcopyStats *ps = postcopy_stats_new(2);
@@ -383,6 +409,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/postcopy-stats/pending-pages", test_pending_pages);
+    g_test_add_func("/postcopy-stats/wait-idle", test_wait_idle);
     g_test_add_func("/postcopy-stats/single-fault", test_single_fault);
     g_test_add_func("/postcopy-stats/same-page", test_same_page);
     g_test_add_func("/postcopy-stats/blocktime/overlap", test_overlap);
