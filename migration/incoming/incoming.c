@@ -226,8 +226,8 @@ static void set_listening(FerryMig *m, bool failed)
 static void limit_main_queue(FerryMig *m)
 {
     if (!migrate_capability(m, MIGRATION_CAPABILITY_POSTCOPY_PREEMPT)) {
-        mig_channel_limit_queue(qemu_file_get_channel(m->inc->f), false,
-                                MIG_POSTCOPY_QUEUE_BYTES);
+        mig_channel_limit_receive(qemu_file_get_channel(m->inc->f),
+                                  MIG_POSTCOPY_RECEIVE_WINDOW_BYTES);
     }
 }
 

@@ -189,8 +189,8 @@ static bool postcopy_send_rest(FerryMig *m, GError **errp)
     int64_t last_ping = mig_now_ms();
 
     if (!migrate_capability(m, MIGRATION_CAPABILITY_POSTCOPY_PREEMPT)) {
-        mig_channel_limit_queue(qemu_file_get_channel(out->f), true,
-                                MIG_POSTCOPY_QUEUE_BYTES);
+        mig_channel_limit_send(qemu_file_get_channel(out->f),
+                               MIG_POSTCOPY_SEND_QUEUE_BYTES);
     }
     for (;;) {
         if (!rp_check(m, errp)) {

@@ -38,6 +38,7 @@ struct MigChannel {
     /* bytes a reader gave back (mig_channel_unread); its thread only */
     uint8_t *pushback;
     size_t pushback_len, pushback_off;
+    int quickack;               /* atomic: ACK every read at once (TCP) */
 };
 
 static bool fd_is_socket(int fd)
@@ -172,10 +173,9 @@ static bool is_tcp(int fd)
 }
 
 /*
- * At least 4 segments: a receiver ACKs at once only every second full
- * segment, else after its delayed-ACK timer (40 ms on Linux).  A queue of
- * one segment (loopback's MSS is 64 KiB) would stall on that timer at
- * every window-full, and a vCPU waiting for a page with it.
+ * At least 4 segments: a receiver that sends no ACK before its data is
+ * read needs room for more than one segment in flight, or the sender
+ * idles while the reader is away.
  */
 static int at_least_4_segments(int fd, int bytes)
 {
@@ -189,34 +189,53 @@ static int at_least_4_segments(int fd, int bytes)
     return bytes;
 }
 
-void mig_channel_limit_queue(MigChannel *chan, bool send, int bytes)
+void mig_channel_limit_receive(MigChannel *chan, int bytes)
 {
-    int fd = send ? chan->wfd : chan->rfd;
-    bool tcp;
+    int fd = chan->rfd;
 
     if (!chan->is_socket || fd < 0) {
         return;
     }
-    tcp = is_tcp(fd);
-    if (tcp) {
-        bytes = at_least_4_segments(fd, bytes);
-    }
-    /*
-     * Receiving over TCP: clamp the window we advertise instead of
-     * shrinking SO_RCVBUF.  A receive buffer made smaller than the
-     * window already advertised drops the segments in flight beyond it
-     * (RcvPruned, RcvQDrop); one lost at the tail costs a 200 ms
-     * retransmission timeout, which a vCPU waiting for its page sees.
-     * The clamp only lets the window close as data arrives.
-     */
-    if (!send && tcp) {
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_WINDOW_CLAMP, &bytes,
-                         sizeof(bytes));
+    if (!is_tcp(fd)) {
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
         return;
     }
-    /* Best effort: the kernel doubles the value and keeps a floor. */
-    (void)setsockopt(fd, SOL_SOCKET, send ? SO_SNDBUF : SO_RCVBUF,
-                     &bytes, sizeof(bytes));
+    /*
+     * Clamp the window we advertise instead of shrinking SO_RCVBUF.  A
+     * receive buffer made smaller than the window already advertised
+     * drops the segments in flight beyond it (RcvPruned, RcvQDrop); one
+     * lost at the tail costs a 200 ms retransmission timeout, which a
+     * vCPU waiting for its page sees.  The clamp only lets the window
+     * close as data arrives.
+     */
+    bytes = at_least_4_segments(fd, bytes);
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_WINDOW_CLAMP, &bytes,
+                     sizeof(bytes));
+    g_atomic_int_set(&chan->quickack, 1);
+}
+
+void mig_channel_limit_send(MigChannel *chan, int bytes)
+{
+    if (chan->is_socket && chan->wfd >= 0) {
+        /* Best effort: the kernel doubles the value and keeps a floor. */
+        (void)setsockopt(chan->wfd, SOL_SOCKET, SO_SNDBUF, &bytes,
+                         sizeof(bytes));
+    }
+}
+
+/*
+ * Linux drops TCP_QUICKACK again on its own, so it is set after every
+ * read: a sender that keeps only a segment or two in flight would
+ * otherwise wait for the delayed-ACK timer (40 ms) at every one.
+ */
+static void ack_now(MigChannel *chan, ssize_t n)
+{
+    int one = 1;
+
+    if (n > 0 && g_atomic_int_get(&chan->quickack)) {
+        (void)setsockopt(chan->rfd, IPPROTO_TCP, TCP_QUICKACK, &one,
+                         sizeof(one));
+    }
 }
 
 void mig_channel_set_read_timeout(MigChannel *chan, int ms)
@@ -261,7 +280,9 @@ ssize_t mig_channel_readv(MigChannel *chan, const struct iovec *iov, int iovcnt)
         return (ssize_t)given_back;
     }
     if (chan->tls) {
-        return mig_tls_readv(chan, chan->tls, iov, iovcnt);
+        ssize_t n = mig_tls_readv(chan, chan->tls, iov, iovcnt);
+        ack_now(chan, n);
+        return n;
     }
     for (;;) {
         ssize_t n;
@@ -272,6 +293,7 @@ ssize_t mig_channel_readv(MigChannel *chan, const struct iovec *iov, int iovcnt)
         }
         n = readv(chan->rfd, iov, iovcnt);
         if (n >= 0) {
+            ack_now(chan, n);
             return n;
         }
         if (errno == EINTR) {

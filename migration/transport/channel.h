@@ -105,19 +105,26 @@ bool mig_channel_can_write(const MigChannel *chan);
  */
 void mig_channel_set_read_timeout(MigChannel *chan, int ms);
 /*
- * Sockets: keeps the kernel's queue of the sending (@send) or receiving
- * direction to about @bytes, so a message written now does not wait
- * behind megabytes already queued (SO_SNDBUF / SO_RCVBUF).  No-op for
+ * Sockets: keep what the kernel queues for one direction to about @bytes,
+ * so a message written now does not wait behind megabytes already
+ * queued.  Receiving over TCP: a window of at least 4 segments, and every
+ * read ACKed at once; else SO_RCVBUF.  Sending: SO_SNDBUF.  No-op for
  * other channels.  Any thread.
  */
-void mig_channel_limit_queue(MigChannel *chan, bool send, int bytes);
+void mig_channel_limit_receive(MigChannel *chan, int bytes);
+void mig_channel_limit_send(MigChannel *chan, int bytes);
 /*
  * Postcopy without a preempt channel: requested pages share the main
  * stream with background pages, so they wait behind whatever both
- * sockets queue.  This much each way is ~0.1 ms of loopback transfer and
- * still many times its bandwidth-delay product.
+ * sockets queue.  The sender holds ~64 KiB (the kernel doubles SO_SNDBUF):
+ * a requested page waits ~0.1 ms behind it on loopback, where 256 KiB
+ * made the p99 fault latency 12 ms on a busy 2-core host and this 1.2 ms
+ * (docs/performance.md, "The postcopy fault tail").  The receiver's
+ * window stays larger: with every read ACKed at once the sender's buffer
+ * is what limits the bytes in flight.
  */
-#define MIG_POSTCOPY_QUEUE_BYTES (64 << 10)
+#define MIG_POSTCOPY_SEND_QUEUE_BYTES (32 << 10)
+#define MIG_POSTCOPY_RECEIVE_WINDOW_BYTES (64 << 10)
 /* True for sockets: the reverse direction carries the return path. */
 bool mig_channel_has_reverse_direction(const MigChannel *chan);
 
