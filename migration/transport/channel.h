@@ -117,11 +117,11 @@ void mig_channel_limit_send(MigChannel *chan, int bytes);
  * Postcopy without a preempt channel: requested pages share the main
  * stream with background pages, so they wait behind whatever both
  * sockets queue.  The sender holds ~64 KiB (the kernel doubles SO_SNDBUF):
- * a requested page waits ~0.1 ms behind it on loopback, where 256 KiB
- * made the p99 fault latency 12 ms on a busy 2-core host and this 1.2 ms
- * (docs/performance.md, "The postcopy fault tail").  The receiver's
- * window stays larger: with every read ACKed at once the sender's buffer
- * is what limits the bytes in flight.
+ * a requested page waits ~0.1 ms behind it on loopback.  With 256 KiB the
+ * median p99 fault latency of four runs on a busy 2-core host was 6.3 ms,
+ * with this 1.7 ms (docs/performance.md, "The postcopy fault tail").  The
+ * receiver's window stays larger: with every read ACKed at once the
+ * sender's buffer is what limits the bytes in flight.
  */
 #define MIG_POSTCOPY_SEND_QUEUE_BYTES (32 << 10)
 #define MIG_POSTCOPY_RECEIVE_WINDOW_BYTES (64 << 10)
