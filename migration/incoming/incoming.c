@@ -406,11 +406,19 @@ static void note_listen_address(FerryMig *m)
     }
 }
 
+/*
+ * On the main thread, after a pause: no more connections to the listener
+ * of the stream that broke.  Unless migrate-recover (main thread too) came
+ * first: libvirt sends it on the postcopy-paused event, which can reach it
+ * before this runs, and the listener is then recovery's own.
+ */
 static gboolean cancel_listen(gpointer opaque)
 {
     FerryMig *m = opaque;
 
-    mig_listener_cancel(m->listener);
+    if (migration_status(m) == MIGRATION_STATUS_POSTCOPY_PAUSED) {
+        mig_listener_cancel(m->listener);
+    }
     return G_SOURCE_REMOVE;
 }
 
