@@ -9,8 +9,9 @@
  * Input: buf is a read-ahead window [buf_index, buf_len); large gets read
  * straight into the caller's buffer.
  *
- * Only last_error is shared between threads (atomic, first error wins);
- * everything else belongs to the thread that owns the file.
+ * Only last_error is shared between threads (atomic, first error wins),
+ * and the rate limit, which may be another stream's too; everything else
+ * belongs to the thread that owns the file.
  */
 #include <errno.h>
 #include <string.h>
@@ -18,7 +19,6 @@
 #include "util/error.h"
 
 #define MAX_IOV 64
-#define RATE_WINDOWS_PER_SEC (1000 / QEMU_FILE_RATE_WINDOW_MS)
 
 struct QEMUFile {
     MigChannel *chan;
@@ -32,16 +32,9 @@ struct QEMUFile {
     uint64_t pos;               /* qemu_file_transferred() */
     GMutex writers;             /* qemu_file_lock_writes() */
 
-    uint64_t rate_max;          /* atomic: bytes per window; 0 = unlimited */
-    uint64_t rate_used;         /* bytes queued in this window */
-    int64_t window_start;       /* ms */
-    int64_t (*now_ms)(void);
+    MigRateLimit *rate;         /* this stream's own, or one it shares */
+    uint64_t rate_pos;          /* pos when last counted against it */
 };
-
-static int64_t monotonic_ms(void)
-{
-    return g_get_monotonic_time() / 1000;
-}
 
 static QEMUFile *qemu_file_new(MigChannel *chan, bool writable)
 {
@@ -50,7 +43,7 @@ static QEMUFile *qemu_file_new(MigChannel *chan, bool writable)
     f->chan = mig_channel_ref(chan);
     f->writable = writable;
     f->buf = g_malloc(QEMU_FILE_BUF_SIZE);
-    f->now_ms = monotonic_ms;
+    f->rate = mig_rate_limit_new();
     g_mutex_init(&f->writers);
     return f;
 }
@@ -136,6 +129,7 @@ int qemu_fclose(QEMUFile *f, GError **errp)
         g_propagate_error(errp, g_steal_pointer(&err));
     }
     g_free(f->buf);
+    mig_rate_limit_unref(f->rate);
     g_mutex_clear(&f->writers);
     g_free(f);
     return ret;
@@ -171,7 +165,6 @@ out:
 static void account(QEMUFile *f, size_t size)
 {
     f->pos += size;
-    f->rate_used += size;
 }
 
 static void add_to_iovec(QEMUFile *f, const uint8_t *p, size_t size)
@@ -279,34 +272,37 @@ void qemu_put_counted_string(QEMUFile *f, const char *str)
 /* Any thread: a running migration's limit may change under its writer. */
 void qemu_file_set_rate_limit(QEMUFile *f, uint64_t bytes_per_second)
 {
-    uint64_t per_window = bytes_per_second / RATE_WINDOWS_PER_SEC;
-
-    if (bytes_per_second && !per_window) {
-        per_window = 1;     /* a tiny limit still limits */
-    }
-    __atomic_store_n(&f->rate_max, per_window, __ATOMIC_RELAXED);
+    mig_rate_limit_set(f->rate, bytes_per_second);
 }
 
 uint64_t qemu_file_get_rate_limit(QEMUFile *f)
 {
-    return __atomic_load_n(&f->rate_max, __ATOMIC_RELAXED) *
-           RATE_WINDOWS_PER_SEC;
+    return mig_rate_limit_get(f->rate);
 }
 
 void qemu_file_set_clock(QEMUFile *f, int64_t (*now_ms)(void))
 {
-    f->now_ms = now_ms ? now_ms : monotonic_ms;
-    f->window_start = f->now_ms();
+    mig_rate_limit_set_clock(f->rate, now_ms);
 }
 
-/* Starts a new window once the current one has ended. */
-static void rate_window_update(QEMUFile *f)
+void qemu_file_share_rate_limit(QEMUFile *f, QEMUFile *with)
 {
-    int64_t now = f->now_ms();
+    MigRateLimit *old = f->rate;
 
-    if (now - f->window_start >= QEMU_FILE_RATE_WINDOW_MS) {
-        f->window_start = now;
-        f->rate_used = 0;
+    f->rate = mig_rate_limit_ref(with->rate);
+    f->rate_pos = f->pos;
+    mig_rate_limit_unref(old);
+}
+
+/* What was put since the last check counts now: one atomic per check,
+ * not one per put. */
+static void rate_count_puts(QEMUFile *f)
+{
+    uint64_t put = f->pos - f->rate_pos;
+
+    if (put) {
+        f->rate_pos = f->pos;
+        mig_rate_limit_account(f->rate, put);
     }
 }
 
@@ -315,26 +311,18 @@ bool qemu_file_rate_limit_exceeded(QEMUFile *f)
     if (qemu_file_get_error(f)) {
         return true;
     }
-    uint64_t max = __atomic_load_n(&f->rate_max, __ATOMIC_RELAXED);
-
-    if (!max) {
-        return false;
-    }
-    rate_window_update(f);
-    return f->rate_used >= max;
+    rate_count_puts(f);
+    return mig_rate_limit_exceeded(f->rate);
 }
 
 void qemu_file_rate_account(QEMUFile *f, uint64_t bytes)
 {
-    rate_window_update(f);
-    f->rate_used += bytes;
+    mig_rate_limit_account(f->rate, bytes);
 }
 
 int64_t qemu_file_rate_limit_ms_left(QEMUFile *f)
 {
-    int64_t left = f->window_start + QEMU_FILE_RATE_WINDOW_MS - f->now_ms();
-
-    return CLAMP(left, 0, QEMU_FILE_RATE_WINDOW_MS);
+    return mig_rate_limit_ms_left(f->rate);
 }
 
 /* --- input --------------------------------------------------------------- */

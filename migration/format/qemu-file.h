@@ -22,14 +22,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <glib.h>
+#include "migration/format/rate-limit.h"
 #include "migration/transport/channel.h"
 
 typedef struct QEMUFile QEMUFile;
 
 /* Bytes buffered before a write goes out; also the read-ahead size. */
 #define QEMU_FILE_BUF_SIZE      32768
-/* The rate limit's accounting window (QEMU's BUFFER_DELAY). */
-#define QEMU_FILE_RATE_WINDOW_MS 100
 
 /* Each takes its own reference to @chan. */
 QEMUFile *qemu_file_new_output(MigChannel *chan);
@@ -83,17 +82,20 @@ void qemu_put_counted_string(QEMUFile *f, const char *str);
 void qemu_fflush(QEMUFile *f);
 
 /*
- * Rate limit: @bytes_per_second (0: unlimited) is spent in windows of
- * QEMU_FILE_RATE_WINDOW_MS, each allowed a tenth of it; a new window
- * starts when the previous one has ended.  The sender's loop stops
- * queueing while qemu_file_rate_limit_exceeded(), which is also true once
- * the stream failed, so the loop notices the error.
+ * Rate limit (rate-limit.h): @bytes_per_second (0: unlimited) is spent in
+ * windows of MIG_RATE_WINDOW_MS.  What was put counts at the next check.
+ * The sender's loop stops queueing while qemu_file_rate_limit_exceeded(),
+ * which is also true once the stream failed, so the loop notices the
+ * error.
  */
 void qemu_file_set_rate_limit(QEMUFile *f, uint64_t bytes_per_second);
 uint64_t qemu_file_get_rate_limit(QEMUFile *f);
 bool qemu_file_rate_limit_exceeded(QEMUFile *f);
 /* Counts @bytes sent on the stream's behalf elsewhere (multifd channels). */
 void qemu_file_rate_account(QEMUFile *f, uint64_t bytes);
+/* From now on @f's puts count against @with's limit, and @f's checks
+ * see it (postcopy-preempt's channel spends the main stream's). */
+void qemu_file_share_rate_limit(QEMUFile *f, QEMUFile *with);
 /* Milliseconds until the current window ends (for the sender to sleep). */
 int64_t qemu_file_rate_limit_ms_left(QEMUFile *f);
 /* For tests: the clock the windows are measured with (NULL: monotonic). */

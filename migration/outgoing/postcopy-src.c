@@ -52,6 +52,8 @@ static bool open_preempt(FerryMig *m, GError **errp)
     }
     QEMUFile *f = qemu_file_new_output(ch);
     mig_channel_unref(ch);
+    /* max-postcopy-bandwidth is one budget for both channels */
+    qemu_file_share_rate_limit(f, out->f);
     g_mutex_lock(&out->lock);
     out->preempt = f;
     g_mutex_unlock(&out->lock);
@@ -181,6 +183,29 @@ static bool send_run(FerryMig *m, GError **errp)
     return true;
 }
 
+/*
+ * max-postcopy-bandwidth is spent: sleeps until the window ends, but a
+ * faulting guest does not wait for it.  As in QEMU, a requested page goes
+ * out at once; the rest of its prefetch run stays with the background
+ * pages, which the limit holds to its rate.
+ */
+static bool wait_rate_window(FerryMig *m, uint64_t *seen, GError **errp)
+{
+    MigOutgoing *out = m->out;
+    int64_t until = g_get_monotonic_time() +
+                    qemu_file_rate_limit_ms_left(out->f) * 1000;
+
+    while (g_get_monotonic_time() < until && !rp_failed(m)) {
+        if (ram_postcopy_pending_requests(m) &&
+            savevm_postcopy_urgent(&m->saved, out->f) < 0) {
+            error_setg(errp, "sending requested pages failed");
+            return false;
+        }
+        *seen = return_path_wait_event(&out->rp, *seen, until);
+    }
+    return true;
+}
+
 /* postcopy-active: the rest of RAM, requested pages first. */
 static bool postcopy_send_rest(FerryMig *m, GError **errp)
 {
@@ -205,14 +230,9 @@ static bool postcopy_send_rest(FerryMig *m, GError **errp)
         if (ret == 1) {
             return true;
         }
-        if (qemu_file_rate_limit_exceeded(out->f)) {
-            /* max-postcopy-bandwidth holds for requested pages too, as in
-             * QEMU: they go first when the next window opens. */
-            int64_t until = g_get_monotonic_time() +
-                            qemu_file_rate_limit_ms_left(out->f) * 1000;
-            while (g_get_monotonic_time() < until && !rp_failed(m)) {
-                seen = return_path_wait_event(&out->rp, seen, until);
-            }
+        if (qemu_file_rate_limit_exceeded(out->f) &&
+            !wait_rate_window(m, &seen, errp)) {
+            return false;
         }
     }
 }

@@ -561,7 +561,13 @@ static void send_request(RAMState *rs, QEMUFile *f, const RAMBlockMig **last,
 {
     RAMBlockMig *b = &rs->blocks[r->block];
 
+    /* The first page is the one a vCPU waits for: it goes whatever the
+     * rate limit says.  The rest of the run is prefetch, background data
+     * that goes while the window has room; the scan sends what is left. */
     for (uint64_t p = r->first; p < r->first + r->count; p++) {
+        if (p > r->first && qemu_file_rate_limit_exceeded(f)) {
+            break;
+        }
         if (take_page(rs, b, p)) {
             send_page_on(f, last, rs, b, p);
             __atomic_add_fetch(&rs->stats.postcopy_urgent_pages, 1,

@@ -324,6 +324,52 @@ class PostcopyPreempt(PostcopyBase, unittest.TestCase):
         self.assert_completed_and_verified()
 
 
+class PostcopyBandwidthCap(PostcopyBase, unittest.TestCase):
+    """max-postcopy-bandwidth holds for everything but the pages vCPUs
+    wait for.  The destination asks for a 64-page run from each faulting
+    page on; the faulting page goes at once, the rest of the run only
+    while the rate window has room, so a guest that faults its memory in
+    cannot pull it in at the network's speed."""
+    cap = 1 << 20
+    page = 4096
+
+    def sample(self):
+        ram = self.src.qmp.cmd('query-migrate')['ram']
+        return ram['normal'], ram['postcopy-requests']
+
+    def test_prefetch_obeys_the_cap(self):
+        self.start(start_postcopy_after=0)
+        self.src.qmp.cmd('migrate-set-parameters',
+                         **{'max-postcopy-bandwidth': self.cap})
+        self.start_postcopy()
+        self.cont_destination_when_active()
+        self.assertTrue(self.src_watch.wait_status('postcopy-active', 30))
+        # the clock brackets both samples, so the time between them is
+        # at most t1 - t0 however late the replies come
+        t0 = time.monotonic()
+        pages0, requests0 = self.sample()
+        time.sleep(3)
+        pages1, requests1 = self.sample()
+        t1 = time.monotonic()
+        requests = requests1 - requests0
+        self.assertGreater(requests, 0, 'the guest faulted nothing in')
+        # the cap over the interval, the window it began in, one window
+        # carried over and the overshoot of the last check
+        allowed = (self.cap * (t1 - t0) + 3 * self.cap / 10) / self.page + 64
+        self.assertLessEqual(pages1 - pages0 - requests, allowed,
+                             f'{pages1 - pages0} pages sent for {requests} '
+                             f'requests in {t1 - t0:.2f} s at '
+                             f'{self.cap} bytes/s')
+        self.src.qmp.cmd('migrate-set-parameters',
+                         **{'max-postcopy-bandwidth': 0})
+        self.assert_completed_and_verified()
+
+
+class PostcopyPreemptBandwidthCap(PostcopyBandwidthCap):
+    """The preempt channel spends the main stream's budget."""
+    preempt = True
+
+
 class PostcopyPreemptFallback(PostcopyPreempt):
     minor = False
 

@@ -312,6 +312,94 @@ static void test_rate_limit(void)
     g_assert_cmpint(qemu_fclose(f, NULL), ==, 0);
 }
 
+/*
+ * A window overshot (a batch of pages, a prefetch run) is paid for by the
+ * next, so a small limit holds on average; by one window at most, so a
+ * limit lowered in mid-window stalls the stream one window at most.
+ */
+static void test_rate_limit_carry(void)
+{
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    MigChannel *chan = mig_channel_new("null", -1, null, NULL, NULL);
+    QEMUFile *f = qemu_file_new_output(chan);
+    g_autofree uint8_t *buf = g_malloc0(500000);
+
+    mig_channel_unref(chan);
+    fake_now = 1000;
+    qemu_file_set_clock(f, fake_clock);
+    qemu_file_set_rate_limit(f, 1024 * 1024);     /* 104857 a window */
+
+    qemu_put_buffer(f, buf, 150000);
+    g_assert_true(qemu_file_rate_limit_exceeded(f));
+    fake_now += 100;                               /* 45143 carried */
+    g_assert_false(qemu_file_rate_limit_exceeded(f));
+    qemu_put_buffer(f, buf, 59713);
+    g_assert_false(qemu_file_rate_limit_exceeded(f));
+    qemu_put_buffer(f, buf, 1);
+    g_assert_true(qemu_file_rate_limit_exceeded(f));
+
+    fake_now += 100;
+    qemu_put_buffer(f, buf, 500000);
+    g_assert_true(qemu_file_rate_limit_exceeded(f));
+    fake_now += 100;                               /* a whole window owed */
+    g_assert_true(qemu_file_rate_limit_exceeded(f));
+    fake_now += 100;
+    g_assert_false(qemu_file_rate_limit_exceeded(f));
+
+    qemu_put_buffer(f, buf, 500000);
+    g_assert_true(qemu_file_rate_limit_exceeded(f));
+    fake_now += 250;                               /* idle windows pay */
+    g_assert_false(qemu_file_rate_limit_exceeded(f));
+    g_assert_cmpint(qemu_file_rate_limit_ms_left(f), ==, 50);
+    g_assert_cmpint(qemu_fclose(f, NULL), ==, 0);
+}
+
+/*
+ * postcopy-preempt's channel spends the main stream's budget: what it
+ * puts counts at its next check, both see the same window, and the
+ * budget outlives the stream that made it.
+ */
+static void test_rate_limit_shared(void)
+{
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    MigChannel *chan = mig_channel_new("null", -1, null, NULL, NULL);
+    QEMUFile *main_f = qemu_file_new_output(chan);
+    QEMUFile *urgent = qemu_file_new_output(chan);
+    uint8_t page[4096] = { 0 };
+
+    mig_channel_unref(chan);
+    fake_now = 1000;
+    qemu_file_set_clock(main_f, fake_clock);
+    qemu_file_set_rate_limit(main_f, 1024 * 1024);     /* 104857 a window */
+    qemu_file_share_rate_limit(urgent, main_f);
+    g_assert_cmpuint(qemu_file_get_rate_limit(urgent), ==, 104857 * 10);
+
+    for (int i = 0; i < 20; i++) {
+        qemu_put_buffer(main_f, page, sizeof(page));
+    }
+    g_assert_false(qemu_file_rate_limit_exceeded(main_f));  /* 81920 */
+    for (int i = 0; i < 6; i++) {
+        qemu_put_buffer(urgent, page, sizeof(page));
+    }
+    g_assert_false(qemu_file_rate_limit_exceeded(main_f));  /* not counted */
+    g_assert_true(qemu_file_rate_limit_exceeded(urgent));   /* 106496 */
+    g_assert_true(qemu_file_rate_limit_exceeded(main_f));
+    fake_now += 60;
+    g_assert_cmpint(qemu_file_rate_limit_ms_left(urgent), ==, 40);
+    fake_now += 40;
+    g_assert_false(qemu_file_rate_limit_exceeded(urgent));  /* new window */
+    g_assert_false(qemu_file_rate_limit_exceeded(main_f));
+    /* only the puts since the last check count */
+    g_assert_false(qemu_file_rate_limit_exceeded(urgent));
+
+    g_assert_cmpint(qemu_fclose(main_f, NULL), ==, 0);
+    for (int i = 0; i < 26; i++) {
+        qemu_put_buffer(urgent, page, sizeof(page));
+    }
+    g_assert_true(qemu_file_rate_limit_exceeded(urgent));
+    g_assert_cmpint(qemu_fclose(urgent, NULL), ==, 0);
+}
+
 /* --- shutdown from another thread ---------------------------------------- */
 
 typedef struct Blocked {
@@ -458,6 +546,8 @@ int main(int argc, char **argv)
                     test_counted_string_too_long);
     g_test_add_func("/qemu-file/error/wrong-direction", test_wrong_direction);
     g_test_add_func("/qemu-file/rate-limit", test_rate_limit);
+    g_test_add_func("/qemu-file/rate-limit-carry", test_rate_limit_carry);
+    g_test_add_func("/qemu-file/rate-limit-shared", test_rate_limit_shared);
     g_test_add_func("/qemu-file/shutdown/reader-socket",
                     test_shutdown_reader_socket);
     g_test_add_func("/qemu-file/shutdown/reader-pipe",
