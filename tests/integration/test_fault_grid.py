@@ -94,6 +94,9 @@ class Cell:
             'postcopy-keepalive-timeout': KEEPALIVE_MS})
         self.dst.qmp.cmd('migrate-set-parameters', **{
             'postcopy-keepalive-timeout': KEEPALIVE_MS})
+        # A guest that has not filled its RAM yet sends mostly zero pages:
+        # the migration would complete before the fault's moment comes.
+        self.tc.assertTrue(wait_verified(self.src, 1, 60), self.describe())
 
     def vm_args(self, endpoint):
         return file_disk(self.image) + [
@@ -134,7 +137,10 @@ class Cell:
                          **{'max-bandwidth': 16 * MiB})
         self.migrate()
         self.wait_src('active')
-        self.tc.assertTrue(self.relay.wait_bytes_up(2 * MiB, 30))
+        self.tc.assertTrue(self.relay.wait_bytes_up(2 * MiB, 30),
+                           f'{self.relay.bytes_up} bytes up: '
+                           f'{self.describe()} '
+                           f"{self.src.qmp.cmd('query-migrate')}")
 
     def to_pre_switchover(self):
         self.migrate()
@@ -156,7 +162,10 @@ class Cell:
             'max-bandwidth': 16 * MiB, 'max-postcopy-bandwidth': 8 * MiB})
         self.migrate()
         self.wait_src('active')
-        self.tc.assertTrue(self.relay.wait_bytes_up(2 * MiB, 30))
+        self.tc.assertTrue(self.relay.wait_bytes_up(2 * MiB, 30),
+                           f'{self.relay.bytes_up} bytes up: '
+                           f'{self.describe()} '
+                           f"{self.src.qmp.cmd('query-migrate')}")
 
     def to_postcopy_setup(self):
         """Faults the source must notice by itself are in place before
