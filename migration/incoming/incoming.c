@@ -221,14 +221,15 @@ static void set_listening(FerryMig *m, bool failed)
     g_mutex_unlock(&inc->lock);
 }
 
-/* Without preempt, requested pages must not queue behind megabytes of
- * background pages in our receive buffer (the source limits its own). */
+/* Requested pages must not queue behind megabytes of background pages
+ * in our receive buffer, nor the threads carrying those pages crowd out
+ * the ones serving faults (channel.h; the source limits its own). */
 static void limit_main_queue(FerryMig *m)
 {
-    if (!migrate_capability(m, MIGRATION_CAPABILITY_POSTCOPY_PREEMPT)) {
-        mig_channel_limit_receive(qemu_file_get_channel(m->inc->f),
-                                  MIG_POSTCOPY_RECEIVE_WINDOW_BYTES);
-    }
+    MigChannel *chan = qemu_file_get_channel(m->inc->f);
+
+    mig_channel_limit_receive(chan, mig_channel_queue_for_rate(
+        chan, MIG_POSTCOPY_RECEIVE_WINDOW_BYTES, MIG_POSTCOPY_QUEUE_RATE));
 }
 
 static int package_command(uint16_t cmd, const uint8_t *data, uint16_t len,

@@ -213,10 +213,9 @@ static bool postcopy_send_rest(FerryMig *m, GError **errp)
     uint64_t seen = 0;
     int64_t last_ping = mig_now_ms();
 
-    if (!migrate_capability(m, MIGRATION_CAPABILITY_POSTCOPY_PREEMPT)) {
-        mig_channel_limit_send(qemu_file_get_channel(out->f),
-                               MIG_POSTCOPY_SEND_QUEUE_BYTES);
-    }
+    MigChannel *chan = qemu_file_get_channel(out->f);
+    mig_channel_limit_send(chan, mig_channel_queue_for_rate(
+        chan, MIG_POSTCOPY_SEND_QUEUE_BYTES, MIG_POSTCOPY_QUEUE_RATE));
     for (;;) {
         if (!rp_check(m, errp)) {
             return false;

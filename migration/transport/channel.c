@@ -214,6 +214,40 @@ void mig_channel_limit_receive(MigChannel *chan, int bytes)
     g_atomic_int_set(&chan->quickack, 1);
 }
 
+/* TCP_INFO's tcpi_min_rtt (Linux 4.6), which glibc's struct tcp_info
+ * lacks: read at its offset in the kernel's struct. */
+#define TCP_INFO_MIN_RTT_OFFSET 148
+
+static uint32_t min_rtt_us(int fd)
+{
+    uint8_t info[TCP_INFO_MIN_RTT_OFFSET + 4] = { 0 };
+    socklen_t len = sizeof(info);
+    uint32_t rtt;
+
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, info, &len) < 0 ||
+        len < sizeof(info)) {
+        return 0;
+    }
+    memcpy(&rtt, info + TCP_INFO_MIN_RTT_OFFSET, sizeof(rtt));
+    return rtt;
+}
+
+int mig_channel_queue_for_rate(MigChannel *chan, int floor,
+                               uint64_t bytes_per_sec)
+{
+    int fd = chan->wfd >= 0 ? chan->wfd : chan->rfd;
+
+    if (!chan->is_socket || fd < 0 || !is_tcp(fd)) {
+        return floor;
+    }
+    uint64_t rtt = min_rtt_us(fd);
+    uint64_t most = INT_MAX / 2;    /* the kernel doubles SO_SNDBUF */
+    uint64_t bytes = rtt && bytes_per_sec > UINT64_MAX / rtt ? most :
+                     bytes_per_sec * rtt / G_USEC_PER_SEC;
+
+    return (int)CLAMP(bytes, (uint64_t)floor, most);
+}
+
 void mig_channel_limit_send(MigChannel *chan, int bytes)
 {
     if (chan->is_socket && chan->wfd >= 0) {

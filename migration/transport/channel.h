@@ -114,17 +114,38 @@ void mig_channel_set_read_timeout(MigChannel *chan, int ms);
 void mig_channel_limit_receive(MigChannel *chan, int bytes);
 void mig_channel_limit_send(MigChannel *chan, int bytes);
 /*
- * Postcopy without a preempt channel: requested pages share the main
- * stream with background pages, so they wait behind whatever both
- * sockets queue.  The sender holds ~64 KiB (the kernel doubles SO_SNDBUF):
- * a requested page waits ~0.1 ms behind it on loopback.  With 256 KiB the
- * median p99 fault latency of four runs on a busy 2-core host was 6.3 ms,
- * with this 1.7 ms (docs/performance.md, "The postcopy fault tail").  The
- * receiver's window stays larger: with every read ACKed at once the
- * sender's buffer is what limits the bytes in flight.
+ * A queue limit that holds a stream back only where the link does not:
+ * @floor, or the bytes @bytes_per_sec keeps in flight over the smallest
+ * round trip TCP measured on @chan (TCP_INFO's min_rtt: the link's,
+ * without the queueing a bulk stream adds), whichever is larger.  @floor
+ * for other channels.
+ */
+int mig_channel_queue_for_rate(MigChannel *chan, int floor,
+                               uint64_t bytes_per_sec);
+/*
+ * Postcopy's main stream, from postcopy-active on.  Without a preempt
+ * channel requested pages share it with background pages, so they wait
+ * behind whatever both sockets queue.  The sender holds ~64 KiB (the
+ * kernel doubles SO_SNDBUF): a requested page waits ~0.1 ms behind it on
+ * loopback.  With 256 KiB the median p99 fault latency of four runs on a
+ * busy 2-core host was 6.3 ms, with this 1.7 ms (docs/performance.md, "The
+ * postcopy fault tail").  The receiver's window stays larger: with every
+ * read ACKed at once the sender's buffer is what limits the bytes in
+ * flight.  With a preempt channel the requested pages do not wait here,
+ * but the threads carrying background pages flat out kept the cores from
+ * those serving faults; held to this queue they block every 64 KiB, and
+ * over eight runs each the faults slower than 1 ms fell from 16% to 2.5%.
  */
 #define MIG_POSTCOPY_SEND_QUEUE_BYTES (32 << 10)
 #define MIG_POSTCOPY_RECEIVE_WINDOW_BYTES (64 << 10)
+/*
+ * On a link with a long round trip those sizes would be the limit (64 KiB
+ * per round trip: 65 MB/s at 1 ms).  Both ends size their queue so that
+ * it holds back no stream slower than this (mig_channel_queue_for_rate):
+ * on loopback and short links the sizes above, on long ones a queue of
+ * the link's bandwidth-delay product at this rate.
+ */
+#define MIG_POSTCOPY_QUEUE_RATE (2500ULL * 1000 * 1000)
 /* True for sockets: the reverse direction carries the return path. */
 bool mig_channel_has_reverse_direction(const MigChannel *chan);
 

@@ -6,6 +6,7 @@
  * refused, unknown schemes, malformed URIs, a failing exec: command.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
@@ -267,6 +268,49 @@ static void test_tcp_limit_queue(void)
     g_assert_cmpint(sockopt(cfd, SOL_SOCKET, SO_SNDBUF), ==, 64 << 10);
     mig_channel_unref(rx);
     mig_channel_unref(tx);
+}
+
+/*
+ * A queue sized for a rate over the link's smallest round trip: the floor
+ * where that is less, the bandwidth-delay product where it is more; on
+ * a unix socket, which has no round trip, the floor.
+ */
+static void test_queue_for_rate(void)
+{
+    int afd, cfd, sv[2];
+    char byte = 'x';
+
+    tcp_pair(&afd, &cfd);
+    MigChannel *rx = mig_channel_new("rx", afd, afd, NULL, NULL);
+    MigChannel *tx = mig_channel_new("tx", cfd, cfd, NULL, NULL);
+
+    g_assert_cmpint(write(cfd, &byte, 1), ==, 1);   /* an RTT sample */
+    g_assert_cmpint(read(afd, &byte, 1), ==, 1);
+    g_assert_cmpint(write(afd, &byte, 1), ==, 1);
+    g_assert_cmpint(read(cfd, &byte, 1), ==, 1);
+
+    /* 1 byte/s keeps nothing in flight over any round trip */
+    g_assert_cmpint(mig_channel_queue_for_rate(tx, 32 << 10, 1), ==, 32 << 10);
+    /* 1 TB/s: a million bytes per microsecond of the loopback's RTT */
+    for (MigChannel *c = tx; c; c = c == tx ? rx : NULL) {
+        int q = mig_channel_queue_for_rate(c, 32 << 10, 1000000000000ULL);
+        g_assert_cmpint(q % 1000000, ==, 0);
+        g_assert_cmpint(q / 1000000, >=, 1);
+        g_assert_cmpint(q / 1000000, <, 100000);
+    }
+    /* no overflow: the largest a socket option takes, and no more */
+    g_assert_cmpint(mig_channel_queue_for_rate(tx, 32 << 10, UINT64_MAX),
+                    ==, INT_MAX / 2);
+    mig_channel_unref(rx);
+    mig_channel_unref(tx);
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+                    ==, 0);
+    MigChannel *u = mig_channel_new("unix", sv[0], sv[0], NULL, NULL);
+    g_assert_cmpint(mig_channel_queue_for_rate(u, 64 << 10,
+                                               1000000000000ULL), ==, 64 << 10);
+    mig_channel_unref(u);
+    close(sv[1]);
 }
 
 #define ACK_TEST_BYTES (16 << 20)
@@ -722,6 +766,7 @@ int main(int argc, char **argv)
     listener = mig_listener_new(g_main_context_default(), &fds);
     g_test_add_func("/channel/tcp", test_tcp);
     g_test_add_func("/channel/tcp-limit-queue", test_tcp_limit_queue);
+    g_test_add_func("/channel/queue-for-rate", test_queue_for_rate);
     g_test_add_func("/channel/tcp-limited-stream-keeps-moving",
                     test_tcp_limited_stream_keeps_moving);
     g_test_add_func("/channel/unix", test_unix);
