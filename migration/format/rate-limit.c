@@ -6,8 +6,8 @@
 
 #define WINDOWS_PER_SEC (1000 / MIG_RATE_WINDOW_MS)
 
+/* In a g_atomic_rc_box: shared by the streams that spend it. */
 struct MigRateLimit {
-    gint refs;
     uint64_t max;               /* atomic: bytes per window; 0: unlimited */
     uint64_t used;              /* atomic: bytes in this window */
     int64_t window_start;       /* atomic: ms */
@@ -21,9 +21,8 @@ static int64_t monotonic_ms(void)
 
 MigRateLimit *mig_rate_limit_new(void)
 {
-    MigRateLimit *rl = g_new0(MigRateLimit, 1);
+    MigRateLimit *rl = g_atomic_rc_box_new0(MigRateLimit);
 
-    rl->refs = 1;
     rl->now_ms = monotonic_ms;
     rl->window_start = monotonic_ms();
     return rl;
@@ -31,14 +30,13 @@ MigRateLimit *mig_rate_limit_new(void)
 
 MigRateLimit *mig_rate_limit_ref(MigRateLimit *rl)
 {
-    g_atomic_int_inc(&rl->refs);
-    return rl;
+    return g_atomic_rc_box_acquire(rl);
 }
 
 void mig_rate_limit_unref(MigRateLimit *rl)
 {
-    if (rl && g_atomic_int_dec_and_test(&rl->refs)) {
-        g_free(rl);
+    if (rl) {
+        g_atomic_rc_box_release(rl);
     }
 }
 

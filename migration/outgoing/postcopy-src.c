@@ -77,6 +77,17 @@ void postcopy_close_preempt(FerryMig *m, bool flush_eos)
     }
 }
 
+/* Sends the pages asked for meanwhile, if any (no preempt channel). */
+static bool serve_requests(FerryMig *m, GError **errp)
+{
+    if (ram_postcopy_pending_requests(m) &&
+        savevm_postcopy_urgent(&m->saved, m->out->f) < 0) {
+        error_setg(errp, "sending requested pages failed");
+        return false;
+    }
+    return true;
+}
+
 /*
  * postcopy-setup: waits for RUN_ACK, serving page requests meanwhile (the
  * device state may touch RAM the destination lacks); false on a failure
@@ -97,9 +108,7 @@ static bool wait_run_ack(FerryMig *m, GError **errp)
             error_setg(errp, "cancelled");
             return false;
         }
-        if (ram_postcopy_pending_requests(m) &&
-            savevm_postcopy_urgent(&m->saved, out->f) < 0) {
-            error_setg(errp, "sending requested pages failed");
+        if (!serve_requests(m, errp)) {
             return false;
         }
         if (return_path_run_acked(&out->rp)) {
@@ -196,9 +205,7 @@ static bool wait_rate_window(FerryMig *m, uint64_t *seen, GError **errp)
                     qemu_file_rate_limit_ms_left(out->f) * 1000;
 
     while (g_get_monotonic_time() < until && !rp_failed(m)) {
-        if (ram_postcopy_pending_requests(m) &&
-            savevm_postcopy_urgent(&m->saved, out->f) < 0) {
-            error_setg(errp, "sending requested pages failed");
+        if (!serve_requests(m, errp)) {
             return false;
         }
         *seen = return_path_wait_event(&out->rp, *seen, until);

@@ -137,6 +137,9 @@ class Cell:
                          **{'max-bandwidth': 16 * MiB})
         self.migrate()
         self.wait_src('active')
+        self.wait_precopy_moving()
+
+    def wait_precopy_moving(self):
         self.tc.assertTrue(self.relay.wait_bytes_up(2 * MiB, 30),
                            f'{self.relay.bytes_up} bytes up: '
                            f'{self.describe()} '
@@ -162,10 +165,7 @@ class Cell:
             'max-bandwidth': 16 * MiB, 'max-postcopy-bandwidth': 8 * MiB})
         self.migrate()
         self.wait_src('active')
-        self.tc.assertTrue(self.relay.wait_bytes_up(2 * MiB, 30),
-                           f'{self.relay.bytes_up} bytes up: '
-                           f'{self.describe()} '
-                           f"{self.src.qmp.cmd('query-migrate')}")
+        self.wait_precopy_moving()
 
     def to_postcopy_setup(self):
         """Faults the source must notice by itself are in place before

@@ -168,6 +168,16 @@ class PostcopyBase:
     def start_postcopy(self):
         self.src.qmp.cmd('migrate-start-postcopy')
 
+    def start_capped_postcopy(self, bandwidth, start_postcopy_after=0.5):
+        """Postcopy-active at max-postcopy-bandwidth @bandwidth, the
+        destination running."""
+        self.start(start_postcopy_after=start_postcopy_after)
+        self.src.qmp.cmd('migrate-set-parameters',
+                         **{'max-postcopy-bandwidth': bandwidth})
+        self.start_postcopy()
+        self.cont_destination_when_active()
+        self.assertTrue(self.src_watch.wait_status('postcopy-active', 30))
+
     def cont_destination_when_active(self):
         """What libvirt does: cont as soon as the destination reports
         postcopy-active (it may not have RUN yet)."""
@@ -261,12 +271,7 @@ class Postcopy(PostcopyBase, unittest.TestCase):
         self.assert_ram_mapped_once(self.dst)
 
     def test_cancel_refused_in_postcopy_active(self):
-        self.start(start_postcopy_after=0)
-        self.src.qmp.cmd('migrate-set-parameters',
-                         **{'max-postcopy-bandwidth': 64 << 20})
-        self.start_postcopy()
-        self.cont_destination_when_active()
-        self.assertTrue(self.src_watch.wait_status('postcopy-active', 30))
+        self.start_capped_postcopy(64 << 20, start_postcopy_after=0)
         with self.assertRaises(QMPError) as cm:
             self.src.qmp.cmd('migrate_cancel')
         self.assertIn('cannot be cancelled', str(cm.exception))
@@ -338,12 +343,7 @@ class PostcopyBandwidthCap(PostcopyBase, unittest.TestCase):
         return ram['normal'], ram['postcopy-requests']
 
     def test_prefetch_obeys_the_cap(self):
-        self.start(start_postcopy_after=0)
-        self.src.qmp.cmd('migrate-set-parameters',
-                         **{'max-postcopy-bandwidth': self.cap})
-        self.start_postcopy()
-        self.cont_destination_when_active()
-        self.assertTrue(self.src_watch.wait_status('postcopy-active', 30))
+        self.start_capped_postcopy(self.cap, start_postcopy_after=0)
         # the clock brackets both samples, so the time between them is
         # at most t1 - t0 however late the replies come
         t0 = time.monotonic()
@@ -432,12 +432,7 @@ class MigratePause(PostcopyBase, unittest.TestCase):
     postcopy are the fault grid's (test_fault_grid.py)."""
 
     def start_slow_postcopy(self):
-        self.start()
-        self.src.qmp.cmd('migrate-set-parameters',
-                         **{'max-postcopy-bandwidth': 32 << 20})
-        self.start_postcopy()
-        self.cont_destination_when_active()
-        self.assertTrue(self.src_watch.wait_status('postcopy-active', 30))
+        self.start_capped_postcopy(32 << 20)
 
     def assert_both_paused(self, why, timeout=30):
         for side, watch, vm in (('source', self.src_watch, self.src),

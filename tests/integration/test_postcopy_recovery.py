@@ -317,10 +317,10 @@ class RecoveryThreeCuts(RecoveryBase, unittest.TestCase):
     """The guest dirtying flat out, the link cut three times in
     postcopy-active; each time both sides pause and recover, the last time
     through ferryctl; only what was missing is resent.  The postcopy
-    bandwidth holds for the background pages only: the destination's
-    guest, verifying its memory, faults it in in 64-page runs, which took
-    all of 1 GiB in about 4 s of postcopy here.  So the three cuts come
-    within the first 2.2 s of postcopy-active, at random."""
+    bandwidth does not hold back the pages the destination's guest faults
+    on while it verifies its memory: those took all of 1 GiB in about 4 s
+    of postcopy here.  So the three cuts come within the first 2.2 s of
+    postcopy-active, at random."""
     mem = f'{THREE_CUTS_GIB}G'
     bandwidth = THREE_CUTS_GIB * 64 * MiB
 
