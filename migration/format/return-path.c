@@ -250,7 +250,9 @@ static gpointer rp_thread(gpointer opaque)
 {
     ReturnPath *rp = opaque;
 
-    if (rp->on_page_request) {
+    if (rp->realtime) {
+        thread_prefer_realtime();
+    } else if (rp->on_page_request) {
         thread_prefer_latency();    /* postcopy: vCPUs wait on requests */
     }
     return_path_read(rp);
@@ -276,15 +278,31 @@ void return_path_init(ReturnPath *rp, QEMUFile *f,
     rp->error = NULL;
     rp->on_page_request = on_page_request;
     rp->opaque = opaque;
+    rp->realtime = false;
     rp->last_block[0] = '\0';
     rp->thread = NULL;
+}
+
+static void start_thread(ReturnPath *rp, QEMUFile *f,
+                         RPPageRequestFn on_page_request, void *opaque,
+                         bool realtime)
+{
+    return_path_init(rp, f, on_page_request, opaque);
+    rp->realtime = realtime;
+    rp->thread = g_thread_new("mig/return-path", rp_thread, rp);
 }
 
 void return_path_start(ReturnPath *rp, QEMUFile *f,
                        RPPageRequestFn on_page_request, void *opaque)
 {
-    return_path_init(rp, f, on_page_request, opaque);
-    rp->thread = g_thread_new("mig/return-path", rp_thread, rp);
+    start_thread(rp, f, on_page_request, opaque, false);
+}
+
+void return_path_start_realtime(ReturnPath *rp, QEMUFile *f,
+                                RPPageRequestFn on_page_request,
+                                void *opaque)
+{
+    start_thread(rp, f, on_page_request, opaque, true);
 }
 
 void return_path_done(ReturnPath *rp, bool ok, const char *error)

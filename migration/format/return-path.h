@@ -42,6 +42,7 @@ typedef struct ReturnPath {
     uint64_t events;            /* counts requests, RUN_ACK, the end */
     char *error;
     RPPageRequestFn on_page_request;    /* NULL: requests are an error */
+    bool realtime;              /* the thread runs SCHED_FIFO if allowed */
     void *opaque;
     char last_block[256];       /* REQ_PAGES without an id means this one */
     QEMUFile *shut_on_failure;  /* lock: unblocked when the path fails */
@@ -54,6 +55,12 @@ typedef struct ReturnPath {
 /* @on_page_request may be NULL (precopy). */
 void return_path_start(ReturnPath *rp, QEMUFile *f,
                        RPPageRequestFn on_page_request, void *opaque);
+/* The same, the thread at realtime priority when allowed
+ * (thread_prefer_realtime()): with postcopy-preempt it sends the pages
+ * vCPUs wait for itself. */
+void return_path_start_realtime(ReturnPath *rp, QEMUFile *f,
+                                RPPageRequestFn on_page_request,
+                                void *opaque);
 /*
  * Postcopy-setup: waits for RUN_ACK until @deadline_us (monotonic).  False
  * with *error when the path failed first, or on timeout.

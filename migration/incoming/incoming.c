@@ -552,7 +552,7 @@ static gpointer preempt_thread(gpointer opaque)
     g_mutex_lock(&m->inc->lock);
     QEMUFile *f = m->inc->preempt_f;    /* set before we were started */
     g_mutex_unlock(&m->inc->lock);
-    thread_prefer_latency();
+    thread_prefer_realtime();   /* it places the pages vCPUs wait for */
     if (ram_load_preempt_channel(m, f, &err) < 0) {
         mig_log("incoming migration: preempt channel: %s", err->message);
     }

@@ -428,7 +428,14 @@ static gpointer fault_thread(gpointer opaque)
         { .fd = pc->quit_fd, .events = POLLIN },
     };
 
-    thread_prefer_latency();
+    /* With preempt every thread a faulting vCPU waits on is realtime;
+     * without it the pages come on the main stream, whose normal-priority
+     * threads a realtime fault thread would take cores from. */
+    if (migrate_capability(m, MIGRATION_CAPABILITY_POSTCOPY_PREEMPT)) {
+        thread_prefer_realtime();
+    } else {
+        thread_prefer_latency();
+    }
 
     for (;;) {
         if (poll(fds, 2, -1) < 0) {

@@ -194,8 +194,13 @@ static bool open_stream(FerryMig *m, GError **errp)
             return false;
         }
         savevm_put_command(f, MIG_CMD_OPEN_RETURN_PATH, 0, NULL);
-        return_path_start(&out->rp, rp, postcopy ? on_page_request : NULL,
-                          m);
+        if (postcopy && migrate_capability(
+                            m, MIGRATION_CAPABILITY_POSTCOPY_PREEMPT)) {
+            return_path_start_realtime(&out->rp, rp, on_page_request, m);
+        } else {
+            return_path_start(&out->rp, rp, postcopy ? on_page_request : NULL,
+                              m);
+        }
         out->have_rp = true;
     }
     if (postcopy) {

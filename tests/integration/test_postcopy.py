@@ -16,6 +16,8 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from pylib.oracle import assert_moved_intact  # noqa: E402
+from pylib.procfs import (SCHED_FIFO, SCHED_OTHER,  # noqa: E402
+                          thread_scheduling)
 from pylib.qmp import QMPError  # noqa: E402
 from pylib.relay import Relay  # noqa: E402
 from pylib.vm import FerryVM, kvm_available  # noqa: E402
@@ -360,6 +362,28 @@ class PostcopyBandwidthCap(PostcopyBase, unittest.TestCase):
                              f'{pages1 - pages0} pages sent for {requests} '
                              f'requests in {t1 - t0:.2f} s at '
                              f'{self.cap} bytes/s')
+        self.src.qmp.cmd('migrate-set-parameters',
+                         **{'max-postcopy-bandwidth': 0})
+        self.assert_completed_and_verified()
+
+
+    def test_fault_path_priority(self):
+        """With preempt, every thread a faulting vCPU waits on runs
+        SCHED_FIFO at priority 1.  Without it they stay normal at nice
+        -10: the pages then come on the main stream, whose threads a
+        realtime fault thread would take the cores from."""
+        self.start_capped_postcopy(self.cap, start_postcopy_after=0)
+        threads = [(self.dst, 'mig/fault'), (self.src, 'mig/return-path')]
+        want = [(SCHED_OTHER, 0, -10)]
+        if self.preempt:
+            threads.append((self.dst, 'mig/preempt'))
+            want = [(SCHED_FIFO, 1, 0)]
+        for vm, name in threads:
+            # each thread sets its own priority as it starts
+            self.assertTrue(wait_for(lambda: thread_scheduling(
+                vm.proc.pid, name) == want, 10),
+                f'{name}: {thread_scheduling(vm.proc.pid, name)}, '
+                f'wanted {want} (policy, realtime priority, nice)')
         self.src.qmp.cmd('migrate-set-parameters',
                          **{'max-postcopy-bandwidth': 0})
         self.assert_completed_and_verified()

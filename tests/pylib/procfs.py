@@ -39,6 +39,16 @@ def thread_cpu_s(pid, prefix):
             for name, f in _threads(pid) if name.startswith(prefix)}
 
 
+SCHED_OTHER, SCHED_FIFO = 0, 1
+
+
+def thread_scheduling(pid, name):
+    """(policy, realtime priority, nice) of each of @pid's threads named
+    @name (fields 41, 40 and 19 of /proc/PID/task/TID/stat)."""
+    return [(int(f[38]), int(f[37]), int(f[16]))
+            for n, f in _threads(pid) if n == name]
+
+
 def thread_states(pid):
     """The scheduler state letter of each of @pid's threads (R, S, T...)."""
     return [f[0] for _, f in _threads(pid)]
