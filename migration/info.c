@@ -126,7 +126,7 @@ MigrationInfo *ferry_mig_query(FerryMig *m)
         info->socket_address = listen_address(m);
         return info;        /* a destination: no source-side counters */
     }
-    if (t.run_ack_us) {
+    if (t.run_acked) {
         info->has_x_postcopy_run_ack_latency = true;
         info->x_postcopy_run_ack_latency = (uint64_t)t.run_ack_us;
         info->has_x_postcopy_package_time = true;

@@ -21,6 +21,7 @@ typedef struct MigrationTimes {
     uint64_t precopy_bytes;
     uint64_t downtime_bytes;
     uint64_t transferred;
+    bool run_acked;             /* postcopy: RUN_ACK read (the next may be 0) */
     int64_t run_ack_us;         /* postcopy: package sent -> RUN_ACK read */
     int64_t package_ms;         /* postcopy: guest stopped -> package sent */
 } MigrationTimes;

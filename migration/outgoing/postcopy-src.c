@@ -91,16 +91,15 @@ static bool serve_requests(FerryMig *m, GError **errp)
 /*
  * postcopy-setup: waits for RUN_ACK, serving page requests meanwhile (the
  * device state may touch RAM the destination lacks); false on a failure
- * or when postcopy-setup-timeout runs out->
+ * or when postcopy-setup-timeout runs out.
  */
-static bool wait_run_ack(FerryMig *m, GError **errp)
+static bool wait_run_ack(FerryMig *m, int64_t sent_us, GError **errp)
 {
     MigOutgoing *out = m->out;
     MigrationParameters p;
 
     mig_params_get(m, &p);
-    int64_t start = g_get_monotonic_time();
-    int64_t deadline = start + (int64_t)p.postcopy_setup_timeout * 1000;
+    int64_t deadline = sent_us + (int64_t)p.postcopy_setup_timeout * 1000;
     uint64_t seen = 0;
 
     for (;;) {
@@ -113,7 +112,8 @@ static bool wait_run_ack(FerryMig *m, GError **errp)
         }
         if (return_path_run_acked(&out->rp)) {
             g_mutex_lock(&out->lock);
-            out->times.run_ack_us = g_get_monotonic_time() - start;
+            out->times.run_acked = true;
+            out->times.run_ack_us = g_get_monotonic_time() - sent_us;
             g_mutex_unlock(&out->lock);
             return true;
         }
@@ -303,15 +303,18 @@ bool postcopy_source_run(FerryMig *m, GError **errp)
     if (savevm_send_package(&m->saved, out->f, errp) < 0) {
         return false;
     }
+    /* From here: a loaded machine may run the destination's whole
+     * reply before this thread looks again. */
+    int64_t sent = g_get_monotonic_time();
     /* Where the switchover's time goes, for the downtime's analysis. */
     mig_log("postcopy: switchover: stop %" G_GINT64_FORMAT " ms, sync and "
             "discards %" G_GINT64_FORMAT " us, package %" G_GINT64_FORMAT " us",
             t_stopped / 1000 - stop_at, t_discards - t_stopped,
-            g_get_monotonic_time() - t_discards);
+            sent - t_discards);
     g_mutex_lock(&out->lock);
     out->times.package_ms = mig_now_ms() - stop_at;
     g_mutex_unlock(&out->lock);
-    if (!wait_run_ack(m, errp) || !send_run(m, errp)) {
+    if (!wait_run_ack(m, sent, errp) || !send_run(m, errp)) {
         return false;
     }
     mig_out_emit_passes(m);     /* the final sync counts, as in QEMU */
