@@ -15,14 +15,12 @@ void thread_prefer_latency(void)
     (void)setpriority(PRIO_PROCESS, (id_t)gettid(), LATENCY_NICE);
 }
 
-bool thread_prefer_realtime(void)
+void thread_prefer_realtime(void)
 {
     struct sched_param sp = { .sched_priority = REALTIME_PRIORITY };
 
     /* pid 0 is the calling thread; threads it starts begin normal */
-    if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) == 0) {
-        return true;
+    if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) < 0) {
+        thread_prefer_latency();
     }
-    thread_prefer_latency();
-    return false;
 }

@@ -2,8 +2,6 @@
 #ifndef FERRY_UTIL_THREAD_H
 #define FERRY_UTIL_THREAD_H
 
-#include <stdbool.h>
-
 /*
  * Raises the calling thread's priority (nice -10) when allowed: for the
  * threads a blocked vCPU waits on (postcopy's fault and page threads), so
@@ -15,13 +13,13 @@ void thread_prefer_latency(void);
 /*
  * Makes the calling thread SCHED_FIFO at the lowest realtime priority
  * when allowed (CAP_SYS_NICE or RLIMIT_RTPRIO), else as
- * thread_prefer_latency(); true if realtime.  Only for threads that
+ * thread_prefer_latency().  Only for threads that
  * sleep between short pieces of work: with postcopy-preempt, the whole
  * path of a page a vCPU waits for.  Under the fair scheduler a woken
  * thread at nice -10 still waited up to a few ms for a core while the
  * cores ran vCPUs and background transfer (docs/performance.md, "The
  * postcopy fault tail").
  */
-bool thread_prefer_realtime(void);
+void thread_prefer_realtime(void);
 
 #endif

@@ -60,6 +60,13 @@ bool mig_out_stop_guest(FerryMig *m, MigrationStatus next, int64_t *stop_at,
                         GError **errp);
 /* Applies max-bandwidth or max-postcopy-bandwidth, whichever is current. */
 void mig_out_apply_rate_limit(FerryMig *m);
+/*
+ * Starts the return-path thread on @rp (@on_request NULL: precopy).
+ * With postcopy-preempt that thread sends the pages vCPUs wait for, so it
+ * runs realtime when allowed (docs/migration.md, "Thread priorities").
+ */
+void mig_out_start_return_path(FerryMig *m, QEMUFile *rp,
+                               RPPageRequestFn on_request);
 /* Connects to out->uri, with TLS when the migration uses it. */
 MigChannel *mig_out_connect(FerryMig *m, GError **errp);
 

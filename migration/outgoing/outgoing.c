@@ -143,6 +143,17 @@ static void on_page_request(const char *block, uint64_t offset, uint64_t len,
     ram_postcopy_request(opaque, block, offset, len);
 }
 
+void mig_out_start_return_path(FerryMig *m, QEMUFile *rp,
+                               RPPageRequestFn on_request)
+{
+    if (on_request &&
+        migrate_capability(m, MIGRATION_CAPABILITY_POSTCOPY_PREEMPT)) {
+        return_path_start_realtime(&m->out->rp, rp, on_request, m);
+    } else {
+        return_path_start(&m->out->rp, rp, on_request, m);
+    }
+}
+
 void mig_out_apply_rate_limit(FerryMig *m)
 {
     MigOutgoing *out = m->out;
@@ -194,13 +205,7 @@ static bool open_stream(FerryMig *m, GError **errp)
             return false;
         }
         savevm_put_command(f, MIG_CMD_OPEN_RETURN_PATH, 0, NULL);
-        if (postcopy && migrate_capability(
-                            m, MIGRATION_CAPABILITY_POSTCOPY_PREEMPT)) {
-            return_path_start_realtime(&out->rp, rp, on_page_request, m);
-        } else {
-            return_path_start(&out->rp, rp, postcopy ? on_page_request : NULL,
-                              m);
-        }
+        mig_out_start_return_path(m, rp, postcopy ? on_page_request : NULL);
         out->have_rp = true;
     }
     if (postcopy) {

@@ -383,11 +383,7 @@ static bool open_resume_stream(FerryMig *m, GError **errp)
         error_setg(errp, "resume: '%s' has no reverse direction", out->uri);
         return false;
     }
-    if (migrate_capability(m, MIGRATION_CAPABILITY_POSTCOPY_PREEMPT)) {
-        return_path_start_realtime(&out->rp, rp, on_resume_page_request, m);
-    } else {
-        return_path_start(&out->rp, rp, on_resume_page_request, m);
-    }
+    mig_out_start_return_path(m, rp, on_resume_page_request);
     return_path_take_bitmaps(&out->rp, on_recv_bitmap, on_bitmap_size);
     out->have_rp = true;
     return true;
